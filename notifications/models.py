@@ -1,0 +1,1 @@
+"""Notification events, templates, deliveries and the in-app inbox."""

@@ -1,0 +1,1 @@
+"""Refund policies, quotes, requests, approvals and payouts."""

@@ -1,0 +1,79 @@
+"""Staff roles as Django groups: one group per role, holding that role's permissions.
+
+Later features add their permissions to ``ROLE_PERMISSIONS``; the groups are brought up to
+date after every ``migrate`` and a staff member's groups follow their role.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.apps import apps as global_apps
+from django.contrib.auth.models import Group, Permission
+from django.db import DEFAULT_DB_ALIAS
+
+if TYPE_CHECKING:
+    from .models import Staff
+
+_EVERY_STAFF = [
+    "schoolops.view_campus",
+    "schoolops.view_staff",
+    "orders.view_course",
+    "orders.view_order",
+    "students.view_student",
+    "students.view_enrollment",
+    "students.view_learningevent",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    "homeroom": [*_EVERY_STAFF],
+    "supervisor": [*_EVERY_STAFF],
+    "campus_head": [*_EVERY_STAFF],
+    "finance": [*_EVERY_STAFF],
+    "service": [*_EVERY_STAFF],
+    "quality": [*_EVERY_STAFF],
+    "operations": [
+        *_EVERY_STAFF,
+        "schoolops.view_all_campuses",
+        "schoolops.change_campus",
+        "schoolops.add_staff",
+        "schoolops.change_staff",
+        "orders.add_course",
+        "orders.change_course",
+    ],
+}
+
+
+def role_group_name(role: str) -> str:
+    return f"role:{role}"
+
+
+def ensure_role_groups(sender=None, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
+    """Create or refresh one group per role with exactly that role's permissions.
+
+    Connected to ``post_migrate``; it acts once per migrate, on the last app's signal, when the
+    permissions of every app it names exist.
+    """
+    if sender is not None and sender.label != list(global_apps.get_app_configs())[-1].label:
+        return
+    wanted = {dotted for perms in ROLE_PERMISSIONS.values() for dotted in perms}
+    by_name = {
+        f"{perm.content_type.app_label}.{perm.codename}": perm
+        for perm in Permission.objects.using(using).select_related("content_type")
+        if f"{perm.content_type.app_label}.{perm.codename}" in wanted
+    }
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.using(using).get_or_create(name=role_group_name(role))
+        group.permissions.set([by_name[dotted] for dotted in perms if dotted in by_name])
+
+
+def staff_sync_groups(staff: Staff) -> None:
+    """Give the staff member's user admin access and exactly their role's group."""
+    user = staff.user
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    role_groups = Group.objects.filter(name__startswith="role:")
+    user.groups.remove(*role_groups.exclude(name=role_group_name(staff.role)))
+    group, _ = Group.objects.get_or_create(name=role_group_name(staff.role))
+    user.groups.add(group)

@@ -1,0 +1,170 @@
+"""Students, their enrollments with learning progress, and the learning events behind it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+
+class Student(models.Model):
+    """A student of the school. Her login is ``user``; phone and name live on the user."""
+
+    user = models.OneToOneField(
+        "schoolops.User", on_delete=models.PROTECT, related_name="student", verbose_name=_("user")
+    )
+    student_no = models.CharField(
+        _("student number"), max_length=32, unique=True, help_text=_("The number the learning platform knows her by.")
+    )
+    campus = models.ForeignKey(
+        "schoolops.Campus", on_delete=models.PROTECT, related_name="students", verbose_name=_("campus")
+    )
+    wechat_openid = models.CharField(_("WeChat openid"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("student")
+        verbose_name_plural = _("students")
+        ordering = ["student_no"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["wechat_openid"], condition=~Q(wechat_openid=""), name="student_wechat_openid_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.student_no})"
+
+    @property
+    def name(self) -> str:
+        return str(self.user)
+
+    @property
+    def phone(self) -> str:
+        return self.user.phone or ""
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+
+class Enrollment(models.Model):
+    """A student's place in a course through one order, with the progress counted so far."""
+
+    order = models.OneToOneField(
+        "orders.Order", on_delete=models.PROTECT, related_name="enrollment", verbose_name=_("order")
+    )
+    homeroom_teacher = models.ForeignKey(
+        "schoolops.Staff",
+        on_delete=models.PROTECT,
+        related_name="enrollments",
+        limit_choices_to={"role": "homeroom"},
+        verbose_name=_("homeroom teacher"),
+    )
+    lessons_consumed = models.PositiveIntegerField(
+        _("lessons consumed"),
+        default=0,
+        help_text=_("Lessons (for one-on-one: hours) the school counts as delivered."),
+    )
+    lessons_watched = models.PositiveIntegerField(_("lessons watched"), default=0)
+    watch_progress = models.DecimalField(
+        _("watch progress (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    study_seconds = models.PositiveIntegerField(_("study time (seconds)"), default=0)
+    live_sessions_attended = models.PositiveIntegerField(_("live sessions attended"), default=0)
+    replays_watched = models.PositiveIntegerField(_("missed live sessions watched as replay"), default=0)
+    homework_submitted = models.PositiveIntegerField(_("homework submitted"), default=0)
+    rating = models.PositiveSmallIntegerField(
+        _("course rating"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    last_learning_at = models.DateTimeField(_("last learning time"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
+        ordering = ["-order__paid_at"]
+        indexes = [models.Index(fields=["homeroom_teacher", "last_learning_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(watch_progress__gte=0, watch_progress__lte=100), name="enrollment_progress_0_100"
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5), name="enrollment_rating_1_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.student} · {self.order.course}"
+
+
+class LearningEventKind(models.TextChoices):
+    LESSON_WATCHED = "lesson_watched", _("Lesson watched")
+    LIVE_ATTENDED = "live_attended", _("Live session attended")
+    HOMEWORK_SUBMITTED = "homework_submitted", _("Homework submitted")
+    RATING = "rating", _("Course rated")
+
+
+class LearningEventSource(models.TextChoices):
+    API = "api", _("Signed endpoint")
+    CSV = "csv", _("CSV import")
+
+
+class LearningEvent(models.Model):
+    """One fact from the learning platform. ``event_id`` makes a re-sent event harmless."""
+
+    event_id = models.CharField(_("event id"), max_length=64, unique=True)
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="events", verbose_name=_("enrollment")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=LearningEventKind.choices)
+    lesson_no = models.PositiveIntegerField(_("lesson number"), null=True, blank=True)
+    seconds = models.PositiveIntegerField(_("duration (seconds)"), default=0)
+    completed = models.BooleanField(_("completed"), default=True)
+    rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    source = models.CharField(_("source"), max_length=8, choices=LearningEventSource.choices)
+
+    class Meta:
+        verbose_name = _("learning event")
+        verbose_name_plural = _("learning events")
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["enrollment", "kind", "lesson_no"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5), name="learningevent_rating_1_5"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=LearningEventKind.RATING) | Q(lesson_no__isnull=False),
+                name="learningevent_lesson_needed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.lesson_no or '-'} ({self.event_id})"
+
+
+class IngestionNonce(models.Model):
+    """A signature already accepted from the learning platform, kept to refuse replays."""
+
+    signature = models.CharField(max_length=64, unique=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("ingestion nonce")
+        verbose_name_plural = _("ingestion nonces")
+
+    def __str__(self) -> str:
+        return self.signature
