@@ -22,6 +22,8 @@ class CourseType(models.TextChoices):
 
 
 class Course(models.Model):
+    campus_lookup = "campus"  # path to the campus, for staff scoping
+
     code = models.SlugField(_("course code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=200)
     course_type = models.CharField(_("course type"), max_length=20, choices=CourseType.choices)
@@ -72,6 +74,8 @@ class OrderStatus(models.TextChoices):
 
 
 class Order(models.Model):
+    campus_lookup = "course__campus"
+
     order_no = models.CharField(_("order number"), max_length=32, unique=True)
     student = models.ForeignKey(
         "students.Student", on_delete=models.PROTECT, related_name="orders", verbose_name=_("student")

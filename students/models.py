@@ -14,6 +14,8 @@ from simple_history.models import HistoricalRecords
 class Student(models.Model):
     """A student of the school. Her login is ``user``; phone and name live on the user."""
 
+    campus_lookup = "campus"
+
     user = models.OneToOneField(
         "schoolops.User", on_delete=models.PROTECT, related_name="student", verbose_name=_("user")
     )
@@ -56,6 +58,8 @@ class Student(models.Model):
 
 class Enrollment(models.Model):
     """A student's place in a course through one order, with the progress counted so far."""
+
+    campus_lookup = "order__course__campus"
 
     order = models.OneToOneField(
         "orders.Order", on_delete=models.PROTECT, related_name="enrollment", verbose_name=_("order")
@@ -123,6 +127,8 @@ class LearningEventSource(models.TextChoices):
 
 class LearningEvent(models.Model):
     """One fact from the learning platform. ``event_id`` makes a re-sent event harmless."""
+
+    campus_lookup = "enrollment__order__course__campus"
 
     event_id = models.CharField(_("event id"), max_length=64, unique=True)
     enrollment = models.ForeignKey(

@@ -21,6 +21,12 @@ def pytest_collection_modifyitems(config, items):
             item.fixturenames.append("_require_redis")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Real hashing costs ~0.3 s a user; tests check behaviour, not hash strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def _require_postgres(db):
     if connection.vendor != "postgresql":

@@ -1,0 +1,241 @@
+"""Demo data: one school, two campuses, every staff role, ~50 students with orders and progress.
+
+Running it again changes nothing: every row is found by a stable key before it is created.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from orders.models import Course, CourseType, Order, PaymentChannel
+from schoolops.models import Campus, Staff, StaffRole, User
+from students.models import Enrollment, Student
+
+DEMO_PASSWORD = "schoolops-demo"  # noqa: S105 - printed for the demo; refused outside DEBUG
+STUDENT_COUNT = 50
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+GIVEN = ["小明", "雨涵", "子轩", "欣怡", "浩然", "梓涵", "宇航", "思琪", "俊杰", "佳怡", "一诺", "嘉怡", "文博", "静怡"]
+
+
+@dataclass(frozen=True)
+class CampusSpec:
+    code: str
+    name: str
+    city: str
+    prefix: str
+
+
+CAMPUSES = [
+    CampusSpec("bj-haidian", "北京海淀校区", "北京", "bj"),
+    CampusSpec("sh-xuhui", "上海徐汇校区", "上海", "sh"),
+]
+
+# (code suffix, name, type, lessons, price, days from now to start, length in days)
+COURSES = [
+    ("trial", "Python 编程体验课", CourseType.TRIAL, 2, "99.00", 5, 7),
+    ("recorded", "Excel 数据分析录播课", CourseType.RECORDED, 30, "1999.00", -40, 365),
+    ("live", "雅思口语直播班", CourseType.LIVE, 30, "3000.00", -10, 90),
+    ("live-next", "考研英语冲刺直播班", CourseType.LIVE, 24, "2400.00", 12, 60),
+    ("one-on-one", "少儿编程一对一", CourseType.ONE_ON_ONE, 20, "6000.00", -20, 120),
+    ("premium", "MBA 全程精品班", CourseType.PREMIUM, 48, "19800.00", -30, 300),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo school (idempotent) and print the logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="Allow running with DEBUG off.")
+
+    def handle(self, *args, force: bool = False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("seed_demo makes accounts with a published password; refusing with DEBUG off.")
+        with transaction.atomic():
+            logins = self._seed()
+        self._print_logins(logins)
+
+    # --- building -------------------------------------------------------------------------
+
+    def _seed(self) -> list[tuple[str, str, str]]:
+        rng = random.Random(20261123)  # noqa: S311 - demo data, not security
+        self._password_hash = make_password(DEMO_PASSWORD)
+        now = timezone.now().replace(minute=0, second=0, microsecond=0)
+        logins: list[tuple[str, str, str]] = []
+
+        admin = self._user("admin", "系统管理员", is_staff=True, is_superuser=True)
+        logins.append(("superuser", admin.username, DEMO_PASSWORD))
+
+        campuses: list[tuple[Campus, dict[str, list[Staff]]]] = []
+        for spec in CAMPUSES:
+            campus, _ = Campus.objects.get_or_create(
+                code=spec.code, defaults={"name": spec.name, "city": spec.city, "phone": "400-800-1234"}
+            )
+            staff = self._staff_for(campus, spec, logins)
+            campuses.append((campus, staff))
+
+        ops_campus, ops_staff = campuses[0]
+        ops = self._staff(f"{CAMPUSES[0].prefix}-ops", "周运营", StaffRole.OPERATIONS, ops_campus, None)
+        ops_staff[StaffRole.OPERATIONS] = [ops]
+        logins.append((StaffRole.OPERATIONS.label, ops.user.username, DEMO_PASSWORD))
+
+        courses = {
+            campus.pk: [self._course(campus, spec, item, now) for item in COURSES]
+            for (campus, _), spec in zip(campuses, CAMPUSES, strict=True)
+        }
+
+        channels = [PaymentChannel.WECHAT, PaymentChannel.ALIPAY, PaymentChannel.CARD, PaymentChannel.OFFLINE]
+        order_seq = 0
+        for i in range(1, STUDENT_COUNT + 1):
+            campus, staff = campuses[(i - 1) % len(campuses)]
+            name = SURNAMES[(i * 7) % len(SURNAMES)] + GIVEN[i % len(GIVEN)]
+            phone = f"138{i:08d}"
+            student = self._student(i, name, phone, campus)
+            if i <= 3:
+                logins.append((f"student ({campus.name})", phone, DEMO_PASSWORD))
+            picked = rng.sample(courses[campus.pk], k=1 + (i % 3))
+            for course in picked:
+                order_seq += 1
+                channel = channels[order_seq % len(channels)]
+                teacher = staff[StaffRole.HOMEROOM][i % len(staff[StaffRole.HOMEROOM])]
+                self._order(rng, order_seq, student, course, channel, teacher, now)
+        return logins
+
+    def _user(self, username: str, name: str, *, phone: str | None = None, **flags) -> User:
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"name": name, "phone": phone, "email": f"{username}@demo.schoolops", **flags}
+        )
+        if created:
+            # One hash for every demo account: hashing ~70 passwords one by one takes half a minute.
+            user.password = self._password_hash
+            user.save(update_fields=["password"])
+        return user
+
+    def _staff(self, username: str, name: str, role: str, campus: Campus, manager: Staff | None) -> Staff:
+        user = self._user(username, name, is_staff=True)
+        staff = Staff.objects.filter(user=user).first()
+        if staff is None:
+            staff = Staff.objects.create(user=user, role=role, campus=campus, manager=manager)
+        return staff
+
+    def _staff_for(self, campus: Campus, spec: CampusSpec, logins: list) -> dict[str, list[Staff]]:
+        p = spec.prefix
+        head = self._staff(f"{p}-head", f"{spec.city}赵校长", StaffRole.CAMPUS_HEAD, campus, None)
+        supervisor = self._staff(f"{p}-supervisor", f"{spec.city}钱主管", StaffRole.SUPERVISOR, campus, head)
+        teachers = [
+            self._staff(f"{p}-teacher{n}", f"{spec.city}{surname}老师", StaffRole.HOMEROOM, campus, supervisor)
+            for n, surname in enumerate("孙李周", start=1)
+        ]
+        finance = self._staff(f"{p}-finance", f"{spec.city}李会计", StaffRole.FINANCE, campus, head)
+        service = self._staff(f"{p}-service", f"{spec.city}吴客服", StaffRole.SERVICE, campus, supervisor)
+        quality = self._staff(f"{p}-quality", f"{spec.city}郑质检", StaffRole.QUALITY, campus, supervisor)
+        for staff in (head, supervisor, teachers[0], finance, service, quality):
+            logins.append((f"{staff.get_role_display()} ({campus.name})", staff.user.username, DEMO_PASSWORD))
+        return {
+            StaffRole.CAMPUS_HEAD: [head],
+            StaffRole.SUPERVISOR: [supervisor],
+            StaffRole.HOMEROOM: teachers,
+            StaffRole.FINANCE: [finance],
+            StaffRole.SERVICE: [service],
+            StaffRole.QUALITY: [quality],
+        }
+
+    def _course(self, campus: Campus, spec: CampusSpec, item: tuple, now: datetime.datetime) -> Course:
+        suffix, name, course_type, lessons, price, start_in, length = item
+        starts_at = (now + datetime.timedelta(days=start_in)).replace(hour=19)
+        course, _ = Course.objects.get_or_create(
+            code=f"{spec.prefix}-{suffix}",
+            defaults={
+                "name": name,
+                "course_type": course_type,
+                "campus": campus,
+                "lessons": lessons,
+                "price": Decimal(price),
+                "starts_at": starts_at,
+                "ends_at": starts_at + datetime.timedelta(days=length),
+            },
+        )
+        return course
+
+    def _student(self, i: int, name: str, phone: str, campus: Campus) -> Student:
+        user = self._user(f"student{i:03d}", name, phone=phone)
+        student, _ = Student.objects.get_or_create(
+            user=user,
+            defaults={
+                "student_no": f"S{i:06d}",
+                "campus": campus,
+                "wechat_openid": f"demo-openid-{i:03d}" if i % 2 else "",
+            },
+        )
+        return student
+
+    def _order(
+        self,
+        rng: random.Random,
+        seq: int,
+        student: Student,
+        course: Course,
+        channel: str,
+        teacher: Staff,
+        now: datetime.datetime,
+    ) -> Order:
+        order_no = f"DEMO{seq:08d}"
+        existing = Order.objects.filter(order_no=order_no).first()
+        if existing is not None:
+            return existing
+        earliest = min(course.starts_at, now) - datetime.timedelta(days=20)
+        paid_at = earliest + datetime.timedelta(hours=rng.randint(0, int((now - earliest).total_seconds() // 3600)))
+        order = Order.objects.create(
+            order_no=order_no,
+            student=student,
+            course=course,
+            amount_paid=course.price,
+            paid_at=paid_at,
+            channel=channel,
+            gateway_trade_no="" if channel == PaymentChannel.OFFLINE else f"DEMO{channel.upper()}{seq:012d}",
+        )
+        Enrollment.objects.create(order=order, homeroom_teacher=teacher, **_progress(rng, course, now))
+        return order
+
+    # --- output ---------------------------------------------------------------------------
+
+    def _print_logins(self, logins: list[tuple[str, str, str]]) -> None:
+        self.stdout.write(self.style.SUCCESS("Demo data is ready."))
+        self.stdout.write(
+            f"  {Campus.objects.count()} campuses, {Staff.objects.count()} staff, "
+            f"{Student.objects.count()} students, {Course.objects.count()} courses, "
+            f"{Order.objects.count()} orders"
+        )
+        self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
+        width = max(len(who) for who, _, _ in logins)
+        for who, login, _ in logins:
+            self.stdout.write(f"  {who:<{width}}  {login}")
+        self.stdout.write("Students log in at /login/ with their phone; staff at /admin/ with their username.")
+
+
+def _progress(rng: random.Random, course: Course, now: datetime.datetime) -> dict:
+    """Believable learning progress for a course at this moment."""
+    if course.starts_at > now:
+        return {}
+    elapsed = (now - course.starts_at) / (course.ends_at - course.starts_at)
+    expected = min(course.lessons, round(course.lessons * min(1.0, elapsed * 3)))
+    done = max(0, min(course.lessons, round(expected * rng.uniform(0.2, 1.1))))
+    attended = done if course.course_type == CourseType.LIVE else 0
+    watched = done if course.course_type != CourseType.ONE_ON_ONE else 0
+    return {
+        "lessons_consumed": done,
+        "lessons_watched": watched,
+        "watch_progress": (Decimal(watched) * 100 / course.lessons).quantize(Decimal("0.01")),
+        "live_sessions_attended": attended,
+        "homework_submitted": max(0, done - rng.randint(0, 3)),
+        "study_seconds": done * rng.randint(1800, 3000),
+        "last_learning_at": now - datetime.timedelta(hours=rng.randint(1, 24 * 10)) if done else None,
+    }

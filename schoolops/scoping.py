@@ -1,0 +1,78 @@
+"""Which campuses a user may see. Staff see their own campus; head-office roles see all."""
+
+from __future__ import annotations
+
+from django.contrib.admin.utils import unquote
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+SEE_ALL_CAMPUSES = "schoolops.view_all_campuses"
+
+
+def visible_campus_ids(user) -> list[int] | None:
+    """The campus ids the user may see, or None for every campus."""
+    if user.is_superuser or user.has_perm(SEE_ALL_CAMPUSES):
+        return None
+    staff = getattr(user, "staff", None)
+    return [staff.campus_id] if staff is not None else []
+
+
+def scope_to_campus(queryset: QuerySet, *, user, campus_field: str) -> QuerySet:
+    """Filter ``queryset`` to the campuses the user may see (``campus_field`` is a lookup path)."""
+    ids = visible_campus_ids(user)
+    if ids is None:
+        return queryset
+    lookup = f"{campus_field}__in" if campus_field else "pk__in"
+    return queryset.filter(Q(**{lookup: ids}))
+
+
+class CampusScopedAdminMixin:
+    """Admin mixin: lists, pages and lookups show only rows of the campuses the user may see.
+
+    ``campus_field`` is the lookup path from the model to its campus ("" for Campus itself).
+    Because every admin view (change, delete, history) fetches through ``get_queryset``, a row
+    of another campus answers 404 everywhere, not just in the list.
+    """
+
+    campus_field = "campus"
+
+    def get_queryset(self, request):
+        return scope_to_campus(super().get_queryset(request), user=request.user, campus_field=self.campus_field)
+
+    def _check_visible(self, request, object_id) -> None:
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django redirects to the index for a missing object; for a row outside the user's
+        # campuses that would still confirm nothing, but a plain 404 is what every view answers.
+        raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        # simple-history falls back to the last historical copy of an object the queryset
+        # does not contain; that would show another campus's records.
+        self._check_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context=extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._check_visible(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context=extra_context)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        model = db_field.related_model
+        path = _campus_path(model)
+        if field is not None and path is not None and hasattr(field, "queryset"):
+            field.queryset = scope_to_campus(field.queryset, user=request.user, campus_field=path)
+        return field
+
+
+def _campus_path(model) -> str | None:
+    """The lookup path from a model to its campus, for models that have one."""
+    from schoolops.models import Campus, Staff
+
+    if model is Campus:
+        return ""
+    if model is Staff:
+        return "campus"
+    return getattr(model, "campus_lookup", None)

@@ -1,0 +1,70 @@
+"""The demo data command: a whole school, every role and channel, idempotent."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from orders.models import Course, CourseType, Order, PaymentChannel
+from schoolops.management.commands.seed_demo import DEMO_PASSWORD
+from schoolops.models import Campus, Staff, StaffRole
+from students.models import Enrollment, Student
+
+
+@pytest.fixture(autouse=True)
+def _debug_mode(settings):
+    """seed_demo is a development command; pytest runs with DEBUG off."""
+    settings.DEBUG = True
+
+
+def _seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def _counts() -> tuple[int, ...]:
+    return tuple(m.objects.count() for m in (Campus, Staff, Student, Course, Order, Enrollment))
+
+
+def test_seed_makes_a_whole_school(db):
+    _seed()
+    assert Campus.objects.count() == 2
+    assert set(Staff.objects.values_list("role", flat=True)) == set(StaffRole.values)
+    assert 45 <= Student.objects.count() <= 60
+    assert set(Course.objects.values_list("course_type", flat=True)) == set(CourseType.values)
+    assert set(Order.objects.values_list("channel", flat=True)) == set(PaymentChannel.values)
+    assert Enrollment.objects.count() == Order.objects.count()
+    assert Enrollment.objects.filter(lessons_consumed__gt=0).exists()
+    for enrollment in Enrollment.objects.select_related("order__course"):
+        assert enrollment.lessons_consumed <= enrollment.order.course.lessons
+
+
+def test_running_it_twice_changes_nothing(db):
+    _seed()
+    first = _counts()
+    _seed()
+    assert _counts() == first
+
+
+def test_printed_logins_work(db):
+    out = _seed()
+    assert DEMO_PASSWORD in out
+    phone = Student.objects.order_by("student_no").first().phone
+    assert phone in out
+    client = Client()
+    response = client.post(reverse("login"), {"username": phone, "password": DEMO_PASSWORD}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("students:home")
+    assert client.login(username="bj-teacher1", password=DEMO_PASSWORD)
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_refuses_to_run_in_production(db, settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError):
+        call_command("seed_demo", stdout=io.StringIO())
+    assert Campus.objects.count() == 0
