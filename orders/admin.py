@@ -56,4 +56,3 @@ class OrderAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
     readonly_fields = ("refunded_total", "status", "created_at")
     raw_id_fields = ("student", "course")
     inlines = [EnrollmentInline]
-
