@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
-from django.db import connection
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.db import connection, connections
 
+from schoolops.celery import app as celery_app
 from schoolops.models import StaffRole
 
 from . import factories
@@ -44,6 +48,49 @@ def _require_redis():
         redis.Redis.from_url(url).ping()
     except redis.RedisError as exc:
         pytest.fail(f"Redis at {url} is not reachable: {exc}")
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager_by_default():
+    """Tasks run in-process unless a test asks for a real worker (``celery_worker_queue``).
+
+    ``make test`` sets REDIS_URL, which turns eager mode off; a task queued by an ordinary test
+    would then wait in Redis for a worker that never comes.
+    """
+    saved = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = saved
+
+
+def _close_worker_connections(**kwargs) -> None:
+    """The worker thread opens its own database connection; close it so the test database can be dropped."""
+    connections.close_all()
+
+
+@pytest.fixture
+def celery_worker_queue(_require_redis):
+    """A Celery worker thread consuming a queue of its own on Redis, with eager mode off meanwhile."""
+    queue = f"test-{uuid.uuid4().hex}"
+    overrides = {
+        "broker_url": os.environ["REDIS_URL"],
+        "task_always_eager": False,
+        "task_default_queue": queue,
+    }
+    saved = {key: celery_app.conf[key] for key in overrides}
+    celery_app.conf.update(overrides)
+    task_postrun.connect(_close_worker_connections, weak=False)
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=[queue], shutdown_timeout=30):
+            yield queue
+        # Leave no bindings behind in Redis: the channel forgets them unless the queue is declared on it.
+        with celery_app.connection_for_write() as connection:
+            bound = celery_app.amqp.queues[queue](connection.default_channel)
+            bound.declare()
+            bound.delete()
+    finally:
+        task_postrun.disconnect(_close_worker_connections)
+        celery_app.conf.update(saved)
 
 
 @pytest.fixture

@@ -1,0 +1,565 @@
+"""Writes for learning data: events from the learning platform (signed endpoint or CSV) and the
+enrollment progress recomputed from them, plus the purge of replay nonces.
+
+Both entry points share the same steps: ``learning_events_parse`` (JSON) or
+``learning_event_rows_parse`` (CSV) turn raw input into ``LearningEventInput``s, then
+``learning_events_record`` checks them against the database and stores them in one transaction.
+Every step collects all problems with their field paths before raising ``LearningDataError``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from simple_history.utils import bulk_update_with_history
+
+from orders.models import Course, CourseType, Order
+
+from .models import Enrollment, IngestionNonce, LearningEvent, LearningEventKind, Student
+
+logger = logging.getLogger(__name__)
+
+MAX_EVENTS_PER_REQUEST = 1000
+MAX_EVENT_ID_LENGTH = 64
+MAX_EVENT_SECONDS = 24 * 3600
+FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
+# The columns of the CSV import, in the order of the JSON fields.
+EVENT_FIELDS = (
+    "event_id",
+    "type",
+    "student_no",
+    "order_no",
+    "lesson_no",
+    "seconds",
+    "completed",
+    "rating",
+    "occurred_at",
+)
+REQUIRED_EVENT_FIELDS = ("event_id", "type", "student_no", "order_no", "occurred_at")
+PROGRESS_FIELDS = (
+    "lessons_consumed",
+    "lessons_watched",
+    "watch_progress",
+    "study_seconds",
+    "live_sessions_attended",
+    "replays_watched",
+    "homework_submitted",
+    "rating",
+    "last_learning_at",
+)
+# Bound on the values of one ``IN (...)`` lookup; SQLite builds may allow no more than 999.
+_LOOKUP_CHUNK = 900
+_TRUE_WORDS = {"true", "1", "yes"}
+_FALSE_WORDS = {"false", "0", "no"}
+_INTEGER_RE = re.compile(r"[+-]?[0-9]+")
+_KINDS = ", ".join(LearningEventKind.values)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with the input. ``index`` is the event's position (None for the whole batch)."""
+
+    index: int | None
+    field: str
+    message: str | Promise
+
+    @property
+    def path(self) -> str:
+        """The JSON path of the offending value, e.g. ``events[3].order_no``."""
+        if self.index is None:
+            return self.field
+        if not self.field:
+            return f"events[{self.index}]"
+        return f"events[{self.index}].{self.field}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.path, "message": str(self.message)}
+
+
+class LearningDataError(Exception):
+    """The events cannot be stored; ``errors`` names every offending field."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__(f"{len(errors)} invalid field(s)")
+        self.errors = list(errors)
+
+
+class LearningReplayError(Exception):
+    """The request's signature was accepted before: it is a replay."""
+
+
+class LearningConflictError(Exception):
+    """A concurrent batch stored one of these event ids first; nothing of this batch was stored.
+
+    Sending the same batch again is safe: the events already stored count as duplicates.
+    """
+
+
+@dataclass(frozen=True)
+class LearningEventInput:
+    """One validated event, not yet checked against the database."""
+
+    event_id: str
+    kind: str
+    student_no: str
+    order_no: str
+    lesson_no: int | None
+    seconds: int
+    completed: bool
+    rating: int | None
+    occurred_at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    accepted: int
+    duplicates: int
+    enrollments_updated: int = 0
+
+
+# --- Parsing: raw JSON or CSV values into LearningEventInput, no database access.
+
+
+class _EventReader:
+    """Reads the fields of one raw event, collecting errors; ``textual`` for CSV cells (all strings)."""
+
+    def __init__(self, raw: Mapping[str, Any], *, index: int, textual: bool) -> None:
+        self.raw = raw
+        self.index = index
+        self.textual = textual
+        self.errors: list[FieldError] = []
+
+    def error(self, field: str, message: str | Promise) -> None:
+        self.errors.append(FieldError(self.index, field, message))
+
+    def value(self, field: str) -> Any:
+        """The raw value, or None when absent (a null in JSON, an empty cell in CSV)."""
+        value = self.raw.get(field)
+        if self.textual and isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
+
+    def string(self, field: str, *, max_length: int | None = None) -> str | None:
+        value = self.value(field)
+        if value is None or value == "":
+            self.error(field, _("This field is required."))
+            return None
+        if not isinstance(value, str):
+            self.error(field, _("Must be a string."))
+            return None
+        if max_length is not None and len(value) > max_length:
+            self.error(field, format_lazy(_("At most {max_length} characters."), max_length=max_length))
+            return None
+        return value
+
+    def integer(self, field: str, *, minimum: int, maximum: int | None = None) -> int | None:
+        """The integer value, or None when absent or invalid (an error is recorded for invalid)."""
+        value = self.value(field)
+        if value is None:
+            return None
+        if self.textual and isinstance(value, str) and _INTEGER_RE.fullmatch(value):
+            value = int(value)
+        # bool is an int in Python, but ``true`` is no lesson number.
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.error(field, _("Must be an integer."))
+            return None
+        if value < minimum or (maximum is not None and value > maximum):
+            if maximum is None:
+                message = format_lazy(_("Must be at least {minimum}."), minimum=minimum)
+            else:
+                message = format_lazy(_("Must be between {minimum} and {maximum}."), minimum=minimum, maximum=maximum)
+            self.error(field, message)
+            return None
+        return value
+
+    def boolean(self, field: str, *, default: bool) -> bool:
+        value = self.value(field)
+        if value is None:
+            return default
+        if self.textual and isinstance(value, str):
+            word = value.lower()
+            if word in _TRUE_WORDS:
+                return True
+            if word in _FALSE_WORDS:
+                return False
+        if not isinstance(value, bool):
+            self.error(field, _("Must be true or false."))
+            return default
+        return value
+
+    def moment(self, field: str, *, now: datetime.datetime) -> datetime.datetime | None:
+        value = self.value(field)
+        if value is None:
+            self.error(field, _("This field is required."))
+            return None
+        if not isinstance(value, str):
+            self.error(field, _("Must be an ISO-8601 date-time string."))
+            return None
+        try:
+            moment = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            self.error(field, _("Must be an ISO-8601 date-time."))
+            return None
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            self.error(field, _("Needs a timezone offset, e.g. +08:00."))
+            return None
+        try:
+            moment = moment.astimezone(datetime.UTC)
+        except OverflowError:
+            self.error(field, _("Out of range."))
+            return None
+        if moment > now + FUTURE_TOLERANCE:
+            self.error(field, _("Lies in the future."))
+            return None
+        return moment
+
+
+def _event_parse(
+    raw: Any, *, index: int, textual: bool, now: datetime.datetime
+) -> tuple[LearningEventInput | None, list[FieldError]]:
+    if not isinstance(raw, Mapping):
+        return None, [FieldError(index, "", _("Must be an object."))]
+    reader = _EventReader(raw, index=index, textual=textual)
+    event_id = reader.string("event_id", max_length=MAX_EVENT_ID_LENGTH)
+    kind = reader.value("type")
+    if kind is None:
+        reader.error("type", _("This field is required."))
+    elif kind not in LearningEventKind.values:
+        reader.error("type", format_lazy(_("Must be one of {kinds}."), kinds=_KINDS))
+        kind = None
+    student_no = reader.string("student_no")
+    order_no = reader.string("order_no")
+    lesson_no = reader.integer("lesson_no", minimum=1)
+    if lesson_no is None and kind not in (None, LearningEventKind.RATING) and reader.value("lesson_no") is None:
+        reader.error("lesson_no", _("This field is required."))
+    seconds = reader.integer("seconds", minimum=0, maximum=MAX_EVENT_SECONDS)
+    completed = reader.boolean("completed", default=True)
+    rating: int | None = None
+    if kind not in (None, LearningEventKind.RATING) and reader.value("rating") is not None:
+        reader.error("rating", _("Only allowed for events of type rating."))
+    else:
+        rating = reader.integer("rating", minimum=1, maximum=5)
+        if kind == LearningEventKind.RATING and rating is None and reader.value("rating") is None:
+            reader.error("rating", _("This field is required."))
+    occurred_at = reader.moment("occurred_at", now=now)
+    if (
+        reader.errors
+        or event_id is None
+        or kind is None
+        or student_no is None
+        or order_no is None
+        or occurred_at is None
+    ):
+        return None, reader.errors
+    event = LearningEventInput(
+        event_id=event_id,
+        kind=kind,
+        student_no=student_no,
+        order_no=order_no,
+        lesson_no=lesson_no,
+        seconds=seconds or 0,
+        completed=completed,
+        rating=rating,
+        occurred_at=occurred_at,
+    )
+    return event, []
+
+
+def _events_parse(raws: Iterable[Any], *, textual: bool) -> list[LearningEventInput]:
+    now = timezone.now()
+    events: list[LearningEventInput] = []
+    errors: list[FieldError] = []
+    for index, raw in enumerate(raws):
+        event, event_errors = _event_parse(raw, index=index, textual=textual, now=now)
+        errors.extend(event_errors)
+        if event is not None:
+            events.append(event)
+    if errors:
+        raise LearningDataError(errors)
+    return events
+
+
+def learning_events_parse(payload: Any, *, max_events: int = MAX_EVENTS_PER_REQUEST) -> list[LearningEventInput]:
+    """The events of a decoded JSON body ``{"events": [...]}``; raises ``LearningDataError``."""
+    if not isinstance(payload, Mapping):
+        raise LearningDataError([FieldError(None, "events", _('The body must be an object with an "events" list.'))])
+    raws = payload.get("events")
+    if not isinstance(raws, list):
+        raise LearningDataError([FieldError(None, "events", _("Must be a list of events."))])
+    if len(raws) > max_events:
+        message = format_lazy(_("At most {max_events} events per request."), max_events=max_events)
+        raise LearningDataError([FieldError(None, "events", message)])
+    return _events_parse(raws, textual=False)
+
+
+def learning_event_rows_parse(rows: Iterable[Mapping[str, str | None]]) -> list[LearningEventInput]:
+    """The events of CSV rows keyed by ``EVENT_FIELDS``; an error's ``index`` is the row's position."""
+    return _events_parse(rows, textual=True)
+
+
+# --- Recording: check against the database, store, recompute the touched enrollments.
+
+
+def _chunked(values: Iterable[str]) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for value in values:
+        chunk.append(value)
+        if len(chunk) == _LOOKUP_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _stored_event_ids(event_ids: Iterable[str]) -> set[str]:
+    stored: set[str] = set()
+    for chunk in _chunked(sorted(set(event_ids))):
+        stored.update(LearningEvent.objects.filter(event_id__in=chunk).values_list("event_id", flat=True))
+    return stored
+
+
+def learning_events_validate(*, events: Sequence[LearningEventInput]) -> list[Enrollment]:
+    """The enrollment each event belongs to, in order; raises ``LearningDataError`` naming every bad field.
+
+    The order must be the student's own: an order of another student is reported as not found.
+    """
+    student_ids: dict[str, int] = {}
+    for chunk in _chunked({event.student_no for event in events}):
+        student_ids.update(Student.objects.filter(student_no__in=chunk).values_list("student_no", "pk"))
+    orders: dict[str, Order] = {}
+    for chunk in _chunked({event.order_no for event in events}):
+        orders.update(
+            (order.order_no, order)
+            for order in Order.objects.filter(order_no__in=chunk).select_related("course", "enrollment")
+        )
+
+    enrollments: list[Enrollment] = []
+    errors: list[FieldError] = []
+    for index, event in enumerate(events):
+        student_id = student_ids.get(event.student_no)
+        if student_id is None:
+            errors.append(
+                FieldError(index, "student_no", format_lazy(_("No student {student_no}."), student_no=event.student_no))
+            )
+            continue
+        order = orders.get(event.order_no)
+        if order is None or order.student_id != student_id:
+            message = format_lazy(
+                _("No order {order_no} for student {student_no}."), order_no=event.order_no, student_no=event.student_no
+            )
+            errors.append(FieldError(index, "order_no", message))
+            continue
+        try:
+            enrollment = order.enrollment
+        except Enrollment.DoesNotExist:
+            message = format_lazy(_("Order {order_no} has no enrollment."), order_no=event.order_no)
+            errors.append(FieldError(index, "order_no", message))
+            continue
+        if event.lesson_no is not None and event.lesson_no > order.course.lessons:
+            message = format_lazy(
+                _("Lesson {lesson_no} is beyond the {lessons} lessons of the course."),
+                lesson_no=event.lesson_no,
+                lessons=order.course.lessons,
+            )
+            errors.append(FieldError(index, "lesson_no", message))
+            continue
+        enrollments.append(enrollment)
+    if errors:
+        raise LearningDataError(errors)
+    return enrollments
+
+
+def _new_events(events: Sequence[LearningEventInput], *, stored: set[str]) -> list[tuple[int, LearningEventInput]]:
+    """The events to insert with their position: not stored yet, first occurrence within the batch."""
+    seen = set(stored)
+    new: list[tuple[int, LearningEventInput]] = []
+    for index, event in enumerate(events):
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            new.append((index, event))
+    return new
+
+
+def learning_events_preview(*, events: Sequence[LearningEventInput]) -> RecordResult:
+    """What ``learning_events_record`` would do, without writing (for a dry run)."""
+    learning_events_validate(events=events)
+    new = _new_events(events, stored=_stored_event_ids(event.event_id for event in events))
+    return RecordResult(accepted=len(new), duplicates=len(events) - len(new))
+
+
+def _nonce_store(*, signature: str) -> None:
+    try:
+        with transaction.atomic():
+            IngestionNonce.objects.create(signature=signature)
+    except IntegrityError as exc:
+        raise LearningReplayError from exc
+
+
+def learning_events_record(
+    *, events: Sequence[LearningEventInput], source: str, nonce: str | None = None
+) -> RecordResult:
+    """Store the events not stored yet and recompute the progress of the enrollments they touch.
+
+    All or nothing: a bad event raises ``LearningDataError`` and nothing is stored. ``nonce`` (the
+    request signature of the signed endpoint) is stored in the same transaction; a nonce seen
+    before raises ``LearningReplayError``. Re-sent event ids are counted as duplicates; an id that
+    a concurrent batch stored first raises ``LearningConflictError`` (send the batch again).
+    """
+    enrollments = learning_events_validate(events=events)
+    try:
+        new, updated = _events_store(events=events, enrollments=enrollments, source=source, nonce=nonce)
+    except IntegrityError as exc:
+        raise LearningConflictError from exc
+    result = RecordResult(accepted=len(new), duplicates=len(events) - len(new), enrollments_updated=updated)
+    logger.info(
+        "Recorded learning events from %s: %d accepted, %d duplicates, %d enrollments updated",
+        source,
+        result.accepted,
+        result.duplicates,
+        result.enrollments_updated,
+    )
+    return result
+
+
+def _events_store(
+    *, events: Sequence[LearningEventInput], enrollments: list[Enrollment], source: str, nonce: str | None
+) -> tuple[list[tuple[int, LearningEventInput]], int]:
+    """The transaction of ``learning_events_record``: nonce, new events, recomputed enrollments."""
+    with transaction.atomic():
+        if nonce is not None:
+            _nonce_store(signature=nonce)
+        # Lock the enrollments (in pk order, so concurrent batches cannot deadlock): a batch for the
+        # same enrollment waits, then sees these events when it recomputes.
+        locked = list(
+            Enrollment.objects.select_for_update(of=("self",))
+            .select_related("order__course")
+            .filter(pk__in={enrollment.pk for enrollment in enrollments})
+            .order_by("pk")
+        )
+        new = _new_events(events, stored=_stored_event_ids(event.event_id for event in events))
+        LearningEvent.objects.bulk_create(
+            [
+                LearningEvent(
+                    event_id=event.event_id,
+                    enrollment_id=enrollments[index].pk,
+                    kind=event.kind,
+                    lesson_no=event.lesson_no,
+                    seconds=event.seconds,
+                    completed=event.completed,
+                    rating=event.rating,
+                    occurred_at=event.occurred_at,
+                    source=source,
+                )
+                for index, event in new
+            ]
+        )
+        touched = {enrollments[index].pk for index, _event in new}
+        updated = _enrollments_recompute(
+            enrollments=[enrollment for enrollment in locked if enrollment.pk in touched], source=source
+        )
+    return new, updated
+
+
+def _enrollments_recompute(*, enrollments: list[Enrollment], source: str) -> int:
+    """Recompute the progress of ``enrollments`` (with ``order__course``) from all their events."""
+    if not enrollments:
+        return 0
+    ids = [enrollment.pk for enrollment in enrollments]
+    watched = Q(kind=LearningEventKind.LESSON_WATCHED, completed=True)
+    live = Q(kind=LearningEventKind.LIVE_ATTENDED)
+    stats = {
+        row["enrollment_id"]: row
+        for row in LearningEvent.objects.filter(enrollment_id__in=ids)
+        .order_by()
+        .values("enrollment_id")
+        .annotate(
+            watched=Count("lesson_no", filter=watched, distinct=True),
+            live=Count("lesson_no", filter=live, distinct=True),
+            delivered=Count("lesson_no", filter=watched | live, distinct=True),
+            homework=Count("lesson_no", filter=Q(kind=LearningEventKind.HOMEWORK_SUBMITTED), distinct=True),
+            seconds=Sum(
+                "seconds",
+                filter=Q(kind__in=[LearningEventKind.LESSON_WATCHED, LearningEventKind.LIVE_ATTENDED]),
+                default=0,
+            ),
+            last_learning_at=Max("occurred_at", filter=~Q(kind=LearningEventKind.RATING)),
+        )
+    }
+    # The latest rating wins; equal times are broken by event id so arrival order never matters.
+    ratings: dict[int, int] = {}
+    for enrollment_id, rating in (
+        LearningEvent.objects.filter(enrollment_id__in=ids, kind=LearningEventKind.RATING)
+        .order_by("enrollment_id", "-occurred_at", "-event_id")
+        .values_list("enrollment_id", "rating")
+    ):
+        ratings.setdefault(enrollment_id, rating)
+
+    changed: list[Enrollment] = []
+    for enrollment in enrollments:
+        values = _enrollment_progress(
+            course=enrollment.order.course,
+            stats=stats.get(enrollment.pk, {}),
+            latest_rating=ratings.get(enrollment.pk),
+            current=enrollment,
+        )
+        if any(getattr(enrollment, field) != value for field, value in values.items()):
+            for field, value in values.items():
+                setattr(enrollment, field, value)
+            changed.append(enrollment)
+    if changed:
+        bulk_update_with_history(
+            changed,
+            Enrollment,
+            fields=list(PROGRESS_FIELDS),
+            default_change_reason=f"learning events ({source})",
+        )
+    return len(changed)
+
+
+def _enrollment_progress(
+    *, course: Course, stats: Mapping[str, Any], latest_rating: int | None, current: Enrollment
+) -> dict[str, Any]:
+    """The progress fields from aggregated events; lessons consumed never go down, and a rating or
+    last learning time with no event behind it is kept as it is."""
+    watched = stats.get("watched", 0)
+    live = stats.get("live", 0)
+    delivered = stats.get("delivered", 0)
+    progress = (Decimal(watched) * 100 / Decimal(course.lessons)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return {
+        "lessons_consumed": max(current.lessons_consumed, delivered),
+        "lessons_watched": watched,
+        "watch_progress": min(progress, Decimal("100.00")),
+        "study_seconds": stats.get("seconds", 0),
+        "live_sessions_attended": live,
+        # Lessons watched but not attended live: |watched ∪ live| - |live|.
+        "replays_watched": delivered - live if course.course_type == CourseType.LIVE else 0,
+        "homework_submitted": stats.get("homework", 0),
+        "rating": latest_rating if latest_rating is not None else current.rating,
+        "last_learning_at": stats.get("last_learning_at") or current.last_learning_at,
+    }
+
+
+def ingestion_nonce_purge(*, older_than: datetime.datetime | None = None) -> int:
+    """Delete replay nonces received before ``older_than``; returns how many.
+
+    By default that is twice the skew window ago: a signature whose timestamp was accepted at most
+    one window away from its arrival is outside the window one more window later.
+    """
+    if older_than is None:
+        older_than = timezone.now() - datetime.timedelta(seconds=2 * settings.LEARNING_PLATFORM_MAX_SKEW_SECONDS)
+    deleted, _per_model = IngestionNonce.objects.filter(received_at__lt=older_than).delete()
+    return deleted
