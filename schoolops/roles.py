@@ -23,6 +23,10 @@ _EVERY_STAFF = [
     "students.view_student",
     "students.view_enrollment",
     "students.view_learningevent",
+    "refunds.view_refundpolicy",
+    "refunds.view_refundtier",
+    "refunds.view_refundspecialrule",
+    "refunds.view_quotesnapshot",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -40,6 +44,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "schoolops.change_staff",
         "orders.add_course",
         "orders.change_course",
+        "refunds.add_refundpolicy",
+        "refunds.change_refundpolicy",
+        "refunds.add_refundtier",
+        "refunds.change_refundtier",
+        "refunds.delete_refundtier",
+        "refunds.add_refundspecialrule",
+        "refunds.change_refundspecialrule",
+        "refunds.delete_refundspecialrule",
     ],
 }
 

@@ -6,6 +6,7 @@ Running it again changes nothing: every row is found by a stable key before it i
 from __future__ import annotations
 
 import datetime
+import logging
 import random
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,7 +19,8 @@ from django.utils import timezone
 
 from orders.models import Course, CourseType, Order, PaymentChannel
 from schoolops.models import Campus, Staff, StaffRole, User
-from students.models import Enrollment, Student
+from students.models import Enrollment, LearningEventKind, LearningEventSource, Student
+from students.services import LearningEventInput, learning_events_record
 
 DEMO_PASSWORD = "schoolops-demo"  # noqa: S105 - printed for the demo; refused outside DEBUG
 STUDENT_COUNT = 50
@@ -59,8 +61,15 @@ class Command(BaseCommand):
     def handle(self, *args, force: bool = False, **options):
         if not settings.DEBUG and not force:
             raise CommandError("seed_demo makes accounts with a published password; refusing with DEBUG off.")
-        with transaction.atomic():
-            logins = self._seed()
+        # The ingestion service logs every batch; a hundred such lines would bury the logins.
+        service_log = logging.getLogger("students.services")
+        level = service_log.level
+        service_log.setLevel(logging.WARNING)
+        try:
+            with transaction.atomic():
+                logins = self._seed()
+        finally:
+            service_log.setLevel(level)
         self._print_logins(logins)
 
     # --- building -------------------------------------------------------------------------
@@ -202,7 +211,12 @@ class Command(BaseCommand):
             channel=channel,
             gateway_trade_no="" if channel == PaymentChannel.OFFLINE else f"DEMO{channel.upper()}{seq:012d}",
         )
-        Enrollment.objects.create(order=order, homeroom_teacher=teacher, **_progress(rng, course, now))
+        Enrollment.objects.create(order=order, homeroom_teacher=teacher)
+        events = _learning_events(rng, order, now)
+        if events:
+            # Through the same service as the learning platform's endpoint, so the enrollment's
+            # progress is computed exactly as in production.
+            learning_events_record(events=events, source=LearningEventSource.API)
         return order
 
     # --- output ---------------------------------------------------------------------------
@@ -221,21 +235,44 @@ class Command(BaseCommand):
         self.stdout.write("Students log in at /login/ with their phone; staff at /admin/ with their username.")
 
 
-def _progress(rng: random.Random, course: Course, now: datetime.datetime) -> dict:
-    """Believable learning progress for a course at this moment."""
-    if course.starts_at > now:
-        return {}
+def _learning_events(rng: random.Random, order: Order, now: datetime.datetime) -> list[LearningEventInput]:
+    """Believable learning events for an order up to this moment, as the platform would send them."""
+    course = order.course
+    start = max(course.starts_at, order.paid_at)
+    if start > now:
+        return []
     elapsed = (now - course.starts_at) / (course.ends_at - course.starts_at)
     expected = min(course.lessons, round(course.lessons * min(1.0, elapsed * 3)))
     done = max(0, min(course.lessons, round(expected * rng.uniform(0.2, 1.1))))
-    attended = done if course.course_type == CourseType.LIVE else 0
-    watched = done if course.course_type != CourseType.ONE_ON_ONE else 0
-    return {
-        "lessons_consumed": done,
-        "lessons_watched": watched,
-        "watch_progress": (Decimal(watched) * 100 / course.lessons).quantize(Decimal("0.01")),
-        "live_sessions_attended": attended,
-        "homework_submitted": max(0, done - rng.randint(0, 3)),
-        "study_seconds": done * rng.randint(1800, 3000),
-        "last_learning_at": now - datetime.timedelta(hours=rng.randint(1, 24 * 10)) if done else None,
-    }
+    span = max(now - start, datetime.timedelta(hours=done + 1))
+    events: list[LearningEventInput] = []
+
+    def add(kind: str, lesson: int | None, seconds: int = 0, rating: int | None = None) -> None:
+        moment = start + span * ((lesson or done) / (done + 1)) + datetime.timedelta(minutes=rng.randint(0, 50))
+        events.append(
+            LearningEventInput(
+                event_id=f"demo-{order.order_no}-{kind}-{lesson or 0}",
+                kind=kind,
+                student_no=order.student.student_no,
+                order_no=order.order_no,
+                lesson_no=lesson,
+                seconds=seconds,
+                completed=True,
+                rating=rating,
+                occurred_at=min(moment, now),
+            )
+        )
+
+    for lesson in range(1, done + 1):
+        if course.course_type in (CourseType.LIVE, CourseType.ONE_ON_ONE):
+            if course.course_type == CourseType.ONE_ON_ONE or rng.random() < 0.8:
+                add(LearningEventKind.LIVE_ATTENDED, lesson, rng.randint(2400, 3600))
+            elif rng.random() < 0.6:
+                add(LearningEventKind.LESSON_WATCHED, lesson, rng.randint(1800, 3000))  # missed; watched the replay
+        else:
+            add(LearningEventKind.LESSON_WATCHED, lesson, rng.randint(1200, 3000))
+        if rng.random() < 0.7:
+            add(LearningEventKind.HOMEWORK_SUBMITTED, lesson)
+    if done >= 3:
+        add(LearningEventKind.RATING, None, rating=rng.choice([3, 4, 4, 5, 5, 5]))
+    return events
