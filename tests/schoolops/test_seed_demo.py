@@ -10,7 +10,7 @@ from django.urls import reverse
 from orders.models import Course, CourseType, Order, PaymentChannel
 from schoolops.management.commands.seed_demo import DEMO_PASSWORD
 from schoolops.models import Campus, Staff, StaffRole
-from students.models import Enrollment, Student
+from students.models import Enrollment, LearningEvent, LearningEventSource, Student
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +38,9 @@ def test_seed_makes_a_whole_school(db):
     assert set(Order.objects.values_list("channel", flat=True)) == set(PaymentChannel.values)
     assert Enrollment.objects.count() == Order.objects.count()
     assert Enrollment.objects.filter(lessons_consumed__gt=0).exists()
+    # Progress arrives as learning events, as it would from the platform.
+    assert LearningEvent.objects.filter(source=LearningEventSource.API).count() > 100
+    assert Enrollment.objects.filter(live_sessions_attended__gt=0, replays_watched__gt=0).exists()
     for enrollment in Enrollment.objects.select_related("order__course"):
         assert enrollment.lessons_consumed <= enrollment.order.course.lessons
 
