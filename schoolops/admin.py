@@ -52,6 +52,6 @@ class StaffAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
             kwargs["queryset"] = User.objects.filter(student__isnull=True).order_by("username")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    @admin.display(description=_("name"), ordering="user__name")
+    @admin.display(description=_("full name"), ordering="user__name")
     def name(self, obj: Staff) -> str:
         return obj.name

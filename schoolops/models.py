@@ -19,7 +19,7 @@ phone_validator = RegexValidator(r"^1[3-9]\d{9}$", _("Enter a mainland mobile nu
 class User(AbstractUser):
     """Everyone who logs in: students (personal center) and staff (admin)."""
 
-    name = models.CharField(_("name"), max_length=64, blank=True)
+    name = models.CharField(_("full name"), max_length=64, blank=True)
     phone = models.CharField(
         _("mobile phone"), max_length=11, unique=True, null=True, blank=True, validators=[phone_validator]
     )

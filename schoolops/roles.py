@@ -27,6 +27,7 @@ _EVERY_STAFF = [
     "refunds.view_refundtier",
     "refunds.view_refundspecialrule",
     "refunds.view_quotesnapshot",
+    "refunds.view_quotesnapshotline",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

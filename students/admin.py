@@ -15,7 +15,7 @@ class StudentAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
     list_select_related = ("user", "campus")
     raw_id_fields = ("user",)
 
-    @admin.display(description=_("name"), ordering="user__name")
+    @admin.display(description=_("full name"), ordering="user__name")
     def name(self, obj: Student) -> str:
         return obj.name
 

@@ -20,7 +20,7 @@ class Student(models.Model):
         "schoolops.User", on_delete=models.PROTECT, related_name="student", verbose_name=_("user")
     )
     student_no = models.CharField(
-        _("student number"), max_length=32, unique=True, help_text=_("The number the learning platform knows her by.")
+        _("student number"), max_length=32, unique=True, help_text=_("The student's number on the learning platform.")
     )
     campus = models.ForeignKey(
         "schoolops.Campus", on_delete=models.PROTECT, related_name="students", verbose_name=_("campus")

@@ -86,7 +86,7 @@ class Migration(migrations.Migration):
             name='HistoricalStudent',
             fields=[
                 ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('student_no', models.CharField(db_index=True, help_text='The number the learning platform knows her by.', max_length=32, verbose_name='student number')),
+                ('student_no', models.CharField(db_index=True, help_text="The student's number on the learning platform.", max_length=32, verbose_name='student number')),
                 ('wechat_openid', models.CharField(blank=True, max_length=64, verbose_name='WeChat openid')),
                 ('created_at', models.DateTimeField(blank=True, editable=False, verbose_name='registered at')),
                 ('history_id', models.AutoField(primary_key=True, serialize=False)),
@@ -130,7 +130,7 @@ class Migration(migrations.Migration):
             name='Student',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('student_no', models.CharField(help_text='The number the learning platform knows her by.', max_length=32, unique=True, verbose_name='student number')),
+                ('student_no', models.CharField(help_text="The student's number on the learning platform.", max_length=32, unique=True, verbose_name='student number')),
                 ('wechat_openid', models.CharField(blank=True, max_length=64, verbose_name='WeChat openid')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='registered at')),
                 ('campus', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='students', to='schoolops.campus', verbose_name='campus')),

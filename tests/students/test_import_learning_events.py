@@ -7,13 +7,20 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from orders.models import Order
 from students.models import Enrollment, LearningEvent, LearningEventSource
 
 HEADER = "event_id,type,student_no,order_no,lesson_no,seconds,completed,rating,occurred_at"
 WHEN = (timezone.now() - datetime.timedelta(days=2)).isoformat()
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The command speaks the active language (Chinese by default); these tests read the English."""
+    with translation.override("en"):
+        yield
 
 
 def rows_for(order: Order) -> list[str]:
@@ -49,7 +56,7 @@ def fail(*args) -> tuple[str, str]:
 def test_good_file_is_imported_and_counted(tmp_path, order):
     out, _err = run(write(tmp_path, rows_for(order)))
 
-    assert "Imported 5 events (0 already stored) from 5 rows." in out
+    assert "Rows read: 5; events imported: 5; already stored: 0." in out
     assert set(LearningEvent.objects.values_list("source", flat=True)) == {LearningEventSource.CSV}
     enrollment = Enrollment.objects.get(order=order)
     assert (enrollment.lessons_watched, enrollment.live_sessions_attended, enrollment.homework_submitted) == (1, 1, 1)
@@ -63,14 +70,14 @@ def test_importing_the_same_file_again_counts_duplicates(tmp_path, order):
 
     out, _err = run(path)
 
-    assert "Imported 0 events (5 already stored)" in out
+    assert "events imported: 0; already stored: 5." in out
     assert LearningEvent.objects.count() == 5
 
 
 def test_file_with_a_byte_order_mark_is_read(tmp_path, order):
     out, _err = run(write(tmp_path, rows_for(order), encoding="utf-8-sig"))
 
-    assert "Imported 5 events" in out
+    assert "events imported: 5;" in out
 
 
 def test_bad_cell_is_reported_by_line_and_column_and_nothing_is_stored(tmp_path, order):
@@ -80,7 +87,7 @@ def test_bad_cell_is_reported_by_line_and_column_and_nothing_is_stored(tmp_path,
     err, message = fail(write(tmp_path, lines))
 
     assert err.splitlines() == ["line 3, column lesson_no: Must be at least 1."]
-    assert "1 problem(s) found; nothing was imported." in message
+    assert "Problems found: 1; nothing was imported." in message
     assert not LearningEvent.objects.exists()
 
 
@@ -124,7 +131,7 @@ def test_line_numbers_count_blank_lines(tmp_path, order):
 def test_dry_run_validates_and_stores_nothing(tmp_path, order):
     out, _err = run(write(tmp_path, rows_for(order)), "--dry-run")
 
-    assert "Dry run: 5 events are valid; 5 would be imported, 0 are already stored." in out
+    assert "Valid events: 5; would be imported: 5; already stored: 0." in out
     assert not LearningEvent.objects.exists()
     assert Enrollment.objects.get(order=order).lessons_watched == 0
 

@@ -7,7 +7,7 @@ import itertools
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from orders.models import CourseType, Order, PaymentChannel
 from students import services
@@ -50,6 +50,13 @@ def errors_of(excinfo: pytest.ExceptionInfo) -> list[dict[str, str]]:
 def progress(order: Order) -> dict:
     enrollment = Enrollment.objects.get(order=order)
     return {field: getattr(enrollment, field) for field in services.PROGRESS_FIELDS}
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Error messages follow the active language (Chinese by default); these tests read the English."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

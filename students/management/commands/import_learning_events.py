@@ -44,11 +44,11 @@ class Command(BaseCommand):
 
         if dry_run:
             message = _(
-                "Dry run: %(total)d events are valid; %(accepted)d would be imported, "
-                "%(duplicates)d are already stored. Nothing was saved."
+                "Dry run, nothing was saved. Valid events: %(total)d; would be imported: %(accepted)d; "
+                "already stored: %(duplicates)d."
             )
         else:
-            message = _("Imported %(accepted)d events (%(duplicates)d already stored) from %(total)d rows.")
+            message = _("Rows read: %(total)d; events imported: %(accepted)d; already stored: %(duplicates)d.")
         counts = {
             "total": result.accepted + result.duplicates,
             "accepted": result.accepted,
@@ -113,5 +113,5 @@ class Command(BaseCommand):
         for problem in problems[:MAX_ERRORS_SHOWN]:
             self.stderr.write(problem)
         if len(problems) > MAX_ERRORS_SHOWN:
-            self.stderr.write(_("… and %(count)d more.") % {"count": len(problems) - MAX_ERRORS_SHOWN})
-        raise CommandError(_("%(count)d problem(s) found; nothing was imported.") % {"count": len(problems)})
+            self.stderr.write(_("Problems not shown: %(count)d.") % {"count": len(problems) - MAX_ERRORS_SHOWN})
+        raise CommandError(_("Problems found: %(count)d; nothing was imported.") % {"count": len(problems)})

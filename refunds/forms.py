@@ -1,0 +1,79 @@
+"""Forms of the refund rules (admin) and of the student's what-if estimate."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+from django.utils.translation import gettext_lazy as _
+
+from orders.models import Course
+
+from .models import NotifyChannel, RefundPolicy, RefundReason, tier_set_errors
+
+
+class RefundPolicyForm(forms.ModelForm):
+    notify_channels = forms.MultipleChoiceField(
+        label=_("channels to notify"),
+        choices=NotifyChannel.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Channels the refund notifications of this policy go out on."),
+    )
+
+    class Meta:
+        model = RefundPolicy
+        fields = [
+            "name",
+            "course_type",
+            "course",
+            "is_active",
+            "mode",
+            "description",
+            "cooling_off_days",
+            "cooling_off_anchor",
+            "cooling_off_progress_ceiling",
+            "tier_anchor",
+            "consumption_basis",
+            "count_replays",
+            "handling_fee_percent",
+            "materials_fee",
+            "materials_description",
+            "notify_channels",
+        ]
+
+
+class RefundTierInlineFormSet(BaseInlineFormSet):
+    """Checks the tiers as a set (gaps, overlaps, open end, falling percentages) on the right field."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return  # a tier with its own errors: the set checks would only add noise
+        kept = [
+            form
+            for form in self.forms
+            if form.cleaned_data and not (self.can_delete and self._should_delete_form(form))
+        ]
+        rows = [(f.cleaned_data["from_day"], f.cleaned_data.get("to_day"), f.cleaned_data["percent"]) for f in kept]
+        for index, field, message in tier_set_errors(rows):
+            kept[index].add_error(field, message)
+
+
+class RefundEstimateForm(forms.Form):
+    """The student's "what if I had used N lessons" question for one course."""
+
+    reason = forms.ChoiceField(label=_("reason"), choices=RefundReason.choices)
+    lessons = forms.IntegerField(label=_("lessons used"))
+
+    def __init__(self, *args, course: Course, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.course = course
+        self.fields["lessons"].widget.attrs.update(min=0, max=course.lessons)
+
+    def clean_lessons(self) -> int:
+        lessons = self.cleaned_data["lessons"]
+        if not 0 <= lessons <= self.course.lessons:
+            raise ValidationError(
+                _("Enter a number of lessons from 0 to %(max)s."), code="range", params={"max": self.course.lessons}
+            )
+        return lessons
