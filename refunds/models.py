@@ -21,7 +21,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from orders.models import MONEY, CourseType
@@ -532,3 +534,424 @@ class QuoteSnapshotLine(models.Model):
         if not self._state.adding:
             raise ValueError("A quote line is written once and never changed.")
         super().save(*args, **kwargs)
+
+
+# --- The refund request and its approval ------------------------------------------------------
+
+
+class RefundStatus(models.TextChoices):
+    PENDING_HOMEROOM = "pending_homeroom", _("Waiting for the homeroom teacher")
+    PENDING_QUALITY = "pending_quality", _("Waiting for quality review")
+    PENDING_SUPERVISOR = "pending_supervisor", _("Waiting for the teaching supervisor")
+    PENDING_CAMPUS_HEAD = "pending_campus_head", _("Waiting for the campus head")
+    PENDING_FINANCE = "pending_finance", _("Waiting for finance")
+    NEEDS_INFO = "needs_info", _("Waiting for more information")
+    APPROVED = "approved", _("Approved")
+    PAYING = "paying", _("Refunding")
+    PAYOUT_FAILED = "payout_failed", _("Refund failed")
+    REFUNDED = "refunded", _("Refunded")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+PENDING_STATES = (
+    RefundStatus.PENDING_HOMEROOM,
+    RefundStatus.PENDING_QUALITY,
+    RefundStatus.PENDING_SUPERVISOR,
+    RefundStatus.PENDING_CAMPUS_HEAD,
+    RefundStatus.PENDING_FINANCE,
+)
+# A request in one of these states still holds its order: no second request may be opened.
+CLOSED_STATES = (RefundStatus.REFUNDED, RefundStatus.REJECTED, RefundStatus.CANCELLED)
+OPEN_STATES = tuple(s for s in RefundStatus if s not in CLOSED_STATES)
+# Money on its way back: counted as "in flight" by quotes of the same order.
+MONEY_STATES = (RefundStatus.APPROVED, RefundStatus.PAYING, RefundStatus.PAYOUT_FAILED)
+
+
+class ApprovalTier(models.TextChoices):
+    HOMEROOM = "homeroom", _("Homeroom teacher review")
+    AUTO = "auto", _("Automatic check")
+    QUALITY = "quality", _("Quality review")
+    SUPERVISOR = "supervisor", _("Teaching supervisor review")
+    CAMPUS_HEAD = "campus_head", _("Campus head approval")
+    FINANCE = "finance", _("Finance approval")
+
+
+TIER_STATUS = {
+    ApprovalTier.HOMEROOM: RefundStatus.PENDING_HOMEROOM,
+    ApprovalTier.QUALITY: RefundStatus.PENDING_QUALITY,
+    ApprovalTier.SUPERVISOR: RefundStatus.PENDING_SUPERVISOR,
+    ApprovalTier.CAMPUS_HEAD: RefundStatus.PENDING_CAMPUS_HEAD,
+    ApprovalTier.FINANCE: RefundStatus.PENDING_FINANCE,
+}
+
+
+class ApprovalSettings(models.Model):
+    """How refunds of one campus are routed: thresholds, limits, deadlines. Defaults from the SOP."""
+
+    campus = models.OneToOneField(
+        "schoolops.Campus", on_delete=models.CASCADE, related_name="approval_settings", verbose_name=_("campus")
+    )
+    small_below = models.DecimalField(
+        _("small refunds below (CNY)"),
+        **MONEY,
+        default=Decimal("500.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Below this: homeroom teacher, then the automatic check, then finance pays."),
+    )
+    large_above = models.DecimalField(
+        _("large refunds above (CNY)"),
+        **MONEY,
+        default=Decimal("2000.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Above this the campus head approves too. In between: homeroom, supervisor, finance."),
+    )
+    service_limit = models.DecimalField(
+        _("customer service may approve up to (CNY)"),
+        **MONEY,
+        default=Decimal("200.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Customer service may approve a request directly when its amount is not above this."),
+    )
+    auto_max_progress = models.DecimalField(
+        _("automatic check: progress at most (%)"),
+        **PERCENT,
+        default=Decimal("30.00"),
+        validators=PERCENT_VALIDATORS,
+    )
+    auto_max_recent_refunds = models.PositiveSmallIntegerField(
+        _("automatic check: earlier refunds in 12 months at most"), default=1
+    )
+    risk_refunds_per_year = models.PositiveSmallIntegerField(
+        _("repeated refunds: more than this many in 12 months"),
+        default=3,
+        help_text=_("A student with more refunds than this in 12 months is always reviewed by a person."),
+    )
+    appeal_days = models.PositiveSmallIntegerField(_("days to appeal a rejection"), default=7)
+    needs_info_days = models.PositiveSmallIntegerField(
+        _("days to supply missing information"),
+        default=14,
+        help_text=_("A request still waiting for information after this many days is cancelled."),
+    )
+    sla_homeroom_hours = models.PositiveSmallIntegerField(_("homeroom teacher: hours to decide"), default=24)
+    sla_quality_hours = models.PositiveSmallIntegerField(_("quality review: hours to decide"), default=24)
+    sla_supervisor_hours = models.PositiveSmallIntegerField(_("teaching supervisor: hours to decide"), default=24)
+    sla_campus_head_hours = models.PositiveSmallIntegerField(_("campus head: hours to decide"), default=24)
+    sla_finance_hours = models.PositiveSmallIntegerField(_("finance: hours to decide"), default=24)
+
+    history = HistoricalRecords()
+    campus_lookup = "campus"
+
+    class Meta:
+        verbose_name = _("approval settings")
+        verbose_name_plural = _("approval settings")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(large_above__gte=F("small_below")),
+                name="approval_thresholds_ordered",
+                violation_error_message=_("The large threshold cannot be below the small one."),
+            ),
+            models.CheckConstraint(condition=Q(sla_homeroom_hours__gte=1), name="approval_sla_homeroom_positive"),
+            models.CheckConstraint(condition=Q(sla_quality_hours__gte=1), name="approval_sla_quality_positive"),
+            models.CheckConstraint(condition=Q(sla_supervisor_hours__gte=1), name="approval_sla_supervisor_positive"),
+            models.CheckConstraint(condition=Q(sla_campus_head_hours__gte=1), name="approval_sla_campus_head_positive"),
+            models.CheckConstraint(condition=Q(sla_finance_hours__gte=1), name="approval_sla_finance_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.campus)
+
+    def clean(self) -> None:
+        if self.large_above is not None and self.small_below is not None and self.large_above < self.small_below:
+            raise ValidationError({"large_above": _("The large threshold cannot be below the small one.")})
+        for tier in TIER_STATUS:
+            if getattr(self, f"sla_{tier}_hours", 1) < 1:
+                raise ValidationError({f"sla_{tier}_hours": _("Give at least one hour.")})
+
+    def sla_hours(self, tier: str) -> int:
+        return getattr(self, f"sla_{tier}_hours")
+
+
+class RefundRequest(ConcurrentTransitionMixin, models.Model):
+    """A student's request to get money back on one order, from submission to the last cent.
+
+    ``status`` changes only through the transitions below, called by ``refunds.services``.
+    """
+
+    request_no = models.CharField(_("request number"), max_length=24, unique=True)
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="refund_requests", verbose_name=_("order")
+    )
+    student = models.ForeignKey(
+        "students.Student", on_delete=models.PROTECT, related_name="refund_requests", verbose_name=_("student")
+    )
+    campus = models.ForeignKey(
+        "schoolops.Campus", on_delete=models.PROTECT, related_name="refund_requests", verbose_name=_("campus")
+    )
+    status = FSMField(
+        _("status"), max_length=24, choices=RefundStatus.choices, default=RefundStatus.PENDING_HOMEROOM, protected=True
+    )
+    reason = models.CharField(_("reason"), max_length=20, choices=RefundReason.choices)
+    details = models.TextField(_("details"), blank=True)
+    quote = models.ForeignKey(
+        QuoteSnapshot, on_delete=models.PROTECT, related_name="refund_requests", verbose_name=_("quote")
+    )
+    requested_amount = models.DecimalField(_("requested amount (CNY)"), **MONEY)
+    approved_amount = models.DecimalField(
+        _("amount to refund (CNY)"), **MONEY, help_text=_("The quote's total unless an approver adjusted it.")
+    )
+    amount_confirmed = models.BooleanField(
+        _("amount set by an approver"),
+        default=False,
+        help_text=_("Contract courses: an approver must set the amount before the last approval."),
+    )
+    route = models.JSONField(_("approval route"), default=list, help_text=_("The tiers, in order."))
+    route_position = models.PositiveSmallIntegerField(_("current tier (position in the route)"), default=0)
+    returned_tier = models.CharField(_("returned by tier"), max_length=20, choices=ApprovalTier.choices, blank=True)
+    rejected_tier = models.CharField(_("rejected at tier"), max_length=20, choices=ApprovalTier.choices, blank=True)
+    appealed_at = models.DateTimeField(_("appealed at"), null=True, blank=True)
+    appeal_reason = models.TextField(_("appeal reason"), blank=True)
+    risk_flags = models.JSONField(
+        _("risk flags"), default=list, blank=True, help_text=_("Why a person must review this request.")
+    )
+    submitted_at = models.DateTimeField(_("submitted at"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords()
+    campus_lookup = "campus"
+
+    class Meta:
+        verbose_name = _("refund request")
+        verbose_name_plural = _("refund requests")
+        ordering = ["-submitted_at"]
+        indexes = [
+            models.Index(fields=["status", "submitted_at"]),
+            models.Index(fields=["campus", "status"]),
+            models.Index(fields=["student", "-submitted_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=~Q(status__in=CLOSED_STATES),
+                name="one_open_refund_per_order",
+                violation_error_message=_("This order already has a refund request in progress."),
+            ),
+            models.CheckConstraint(condition=Q(requested_amount__gte=0), name="refund_requested_not_negative"),
+            models.CheckConstraint(condition=Q(approved_amount__gte=0), name="refund_approved_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.request_no
+
+    @property
+    def current_tier(self) -> str | None:
+        if self.status not in PENDING_STATES:
+            return None
+        return self.route[self.route_position] if self.route_position < len(self.route) else None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in CLOSED_STATES
+
+    # Transitions. Each only moves the state; the service around it checks who may act,
+    # records the step, the log row and the event in the same transaction.
+
+    @transition(field=status, source=list(PENDING_STATES), target=RETURN_VALUE(*PENDING_STATES, RefundStatus.APPROVED))
+    def advance(self, target: str) -> str:
+        """Approve the current tier: on to ``target`` (the next tier's state, or approved)."""
+        return target
+
+    @transition(field=status, source=list(PENDING_STATES), target=RefundStatus.REJECTED)
+    def reject(self) -> None:
+        """Refuse the request at the current tier."""
+
+    @transition(field=status, source=list(PENDING_STATES), target=RefundStatus.NEEDS_INFO)
+    def return_for_info(self) -> None:
+        """Send the request back to the student for what is missing."""
+
+    @transition(field=status, source=RefundStatus.NEEDS_INFO, target=RETURN_VALUE(*PENDING_STATES))
+    def resubmit(self, target: str) -> str:
+        """The student supplied what was missing: back to the tier that asked."""
+        return target
+
+    @transition(field=status, source=[*PENDING_STATES, RefundStatus.NEEDS_INFO], target=RefundStatus.CANCELLED)
+    def cancel(self) -> None:
+        """The student withdraws the request, or it expired waiting for information."""
+
+    @transition(field=status, source=RefundStatus.REJECTED, target=RETURN_VALUE(*PENDING_STATES))
+    def appeal(self, target: str) -> str:
+        """The student appeals a rejection: to the tier above the one that rejected."""
+        return target
+
+
+def evidence_upload_to(instance: RefundEvidence, filename: str) -> str:
+    """A random name under evidence/: the student's file name is kept in the row, never on disk."""
+    import uuid
+    from pathlib import PurePath
+
+    suffix = PurePath(filename).suffix.lower()[:8]
+    return f"evidence/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{suffix}"
+
+
+class RefundEvidence(models.Model):
+    """A file the student gave as proof: PDF, JPEG or PNG, checked by content."""
+
+    request = models.ForeignKey(RefundRequest, on_delete=models.CASCADE, related_name="evidence")
+    file = models.FileField(_("file"), upload_to=evidence_upload_to, max_length=200)
+    original_name = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(_("type"), max_length=40)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    campus_lookup = "request__campus"
+
+    class Meta:
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+        ordering = ["uploaded_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class StepDecision(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    RETURNED = "returned", _("Returned for information")
+    CANCELLED = "cancelled", _("Closed: the student cancelled")
+    AUTO_PASSED = "auto_passed", _("Passed the automatic check")
+    AUTO_REFERRED = "auto_referred", _("Referred to a person by the automatic check")
+    SKIPPED = "skipped", _("Not needed: approved by customer service")
+
+
+class ApprovalStep(models.Model):
+    """One tier of one request's route, each time it is put in front of someone."""
+
+    request = models.ForeignKey(RefundRequest, on_delete=models.CASCADE, related_name="steps")
+    tier = models.CharField(_("tier"), max_length=20, choices=ApprovalTier.choices)
+    assignee = models.ForeignKey(
+        "schoolops.Staff",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_steps",
+        verbose_name=_("assigned to"),
+        help_text=_("Empty: anyone of the tier's role at the campus (finance, quality review)."),
+    )
+    decision = models.CharField(
+        _("decision"), max_length=16, choices=StepDecision.choices, default=StepDecision.PENDING
+    )
+    decided_by = models.ForeignKey(
+        "schoolops.Staff",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decided_steps",
+        verbose_name=_("decided by"),
+    )
+    delegate_used = models.BooleanField(_("decided by a delegate"), default=False)
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("in front of the approver since"))
+    due_at = models.DateTimeField(_("due at"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    escalated_to = models.ForeignKey(
+        "schoolops.Staff",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="escalated_steps",
+        verbose_name=_("escalated to"),
+    )
+
+    campus_lookup = "request__campus"
+
+    class Meta:
+        verbose_name = _("approval step")
+        verbose_name_plural = _("approval steps")
+        ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(fields=["decision", "due_at"]),
+            models.Index(fields=["assignee", "decision"]),
+            models.Index(fields=["escalated_to", "decision"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=Q(decision="pending"),
+                name="one_pending_step_per_request",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request} · {self.get_tier_display()}"
+
+
+class RefundTransition(models.Model):
+    """The audit log: every change of a request, who made it, and why. Written with the change."""
+
+    request = models.ForeignKey(RefundRequest, on_delete=models.CASCADE, related_name="transitions")
+    name = models.CharField(_("action"), max_length=30)
+    actor = models.ForeignKey(
+        "schoolops.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+        help_text=_("Empty: the system (automatic check, deadlines)."),
+    )
+    from_status = models.CharField(_("from"), max_length=24, choices=RefundStatus.choices, blank=True)
+    to_status = models.CharField(_("to"), max_length=24, choices=RefundStatus.choices)
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("at"))
+
+    campus_lookup = "request__campus"
+
+    class Meta:
+        verbose_name = _("refund transition")
+        verbose_name_plural = _("refund transitions")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.request} {self.from_status or '-'} → {self.to_status}"
+
+
+class RefundEventKind(models.TextChoices):
+    SUBMITTED = "submitted", _("Submitted")
+    ASSIGNED = "assigned", _("Assigned to an approver")
+    ESCALATED = "escalated", _("Escalated")
+    RETURNED = "returned", _("Returned for information")
+    RESUBMITTED = "resubmitted", _("Information supplied")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")
+    APPEALED = "appealed", _("Appealed")
+    AMOUNT_ADJUSTED = "amount_adjusted", _("Amount adjusted")
+
+
+class RefundEvent(models.Model):
+    """A domain event, recorded in the transaction that caused it, for notifications to deliver."""
+
+    request = models.ForeignKey(RefundRequest, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("event"), max_length=20, choices=RefundEventKind.choices)
+    actor = models.ForeignKey(
+        "schoolops.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("by")
+    )
+    payload = models.JSONField(_("details"), default=dict, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(_("at"))
+    handled_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    campus_lookup = "request__campus"
+
+    class Meta:
+        verbose_name = _("refund event")
+        verbose_name_plural = _("refund events")
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["handled_at", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.request} {self.kind}"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Q, Sum
 
 from orders.models import Course, Order
+from schoolops.models import Campus
 
-from .models import RefundPolicy
+from .models import MONEY_STATES, ApprovalSettings, RefundPolicy, RefundRequest, RefundStatus
 
 
 def refund_policy_for_course(*, course: Course) -> RefundPolicy | None:
@@ -28,11 +30,46 @@ def refund_policy_for_course(*, course: Course) -> RefundPolicy | None:
     return candidates[0] if candidates else None
 
 
-def refund_in_flight_total(*, order: Order) -> Decimal:
-    """Money of ``order`` already on its way back: approved or paying refunds not yet refunded.
+def refund_in_flight_total(*, order: Order, exclude: RefundRequest | None = None) -> Decimal:
+    """Money of ``order`` already on its way back: approved, paying or failed payouts not yet refunded.
 
-    The single place the refund-request issue extends. Refund requests do not exist yet, so this
-    is always ``Decimal("0.00")`` and costs no query. When it becomes a query, keep the quote
-    within its query budget (e.g. accept an ``order`` annotated with the sum and use it).
+    Uses ``order.in_flight_total`` when the order was loaded with ``orders_with_in_flight`` (no
+    query); otherwise one query.
     """
-    return Decimal("0.00")
+    annotated = getattr(order, "in_flight_total", None)
+    if annotated is not None and exclude is None:
+        return annotated
+    requests = RefundRequest.objects.filter(order=order, status__in=MONEY_STATES)
+    if exclude is not None:
+        requests = requests.exclude(pk=exclude.pk)
+    return requests.aggregate(total=Sum("approved_amount", default=Decimal("0.00")))["total"]
+
+
+def orders_with_in_flight(queryset):
+    """Annotate ``in_flight_total`` on orders so quotes need no query for it."""
+    return queryset.annotate(
+        in_flight_total=Sum(
+            "refund_requests__approved_amount",
+            filter=Q(refund_requests__status__in=MONEY_STATES),
+            default=Decimal("0.00"),
+        )
+    )
+
+
+def approval_settings_for(*, campus: Campus | int) -> ApprovalSettings:
+    """The campus's approval settings, or the defaults (unsaved) when operations set none."""
+    campus_id = campus if isinstance(campus, int) else campus.pk
+    found = ApprovalSettings.objects.filter(campus_id=campus_id).first()
+    return found if found is not None else ApprovalSettings(campus_id=campus_id)
+
+
+def student_recent_refund_count(*, student_id: int, now: datetime.datetime, exclude_id: int | None = None) -> int:
+    """Refunds of the student in the 12 months before ``now``: paid out or on their way."""
+    requests = RefundRequest.objects.filter(
+        student_id=student_id,
+        submitted_at__gte=now - datetime.timedelta(days=365),
+        status__in=[*MONEY_STATES, RefundStatus.REFUNDED],
+    )
+    if exclude_id is not None:
+        requests = requests.exclude(pk=exclude_id)
+    return requests.count()

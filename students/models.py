@@ -26,6 +26,12 @@ class Student(models.Model):
         "schoolops.Campus", on_delete=models.PROTECT, related_name="students", verbose_name=_("campus")
     )
     wechat_openid = models.CharField(_("WeChat openid"), max_length=64, blank=True)
+    high_risk = models.BooleanField(
+        _("high risk"),
+        default=False,
+        help_text=_("Her refund requests are always reviewed by a person, whatever the amount."),
+    )
+    high_risk_note = models.CharField(_("why high risk"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
 
     history = HistoricalRecords()

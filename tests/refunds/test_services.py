@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from orders.models import CourseType, Order, OrderStatus
 from refunds.models import QuoteMethod, QuoteSnapshot, RefundPolicy
-from refunds.selectors import refund_in_flight_total, refund_policy_for_course
+from refunds.selectors import orders_with_in_flight, refund_in_flight_total, refund_policy_for_course
 from refunds.services import (
     RefundPolicyMissing,
     quote_snapshot_create,
@@ -42,7 +42,8 @@ def buy(student, homeroom, campus):
             paid_at=paid_at or sh(2026, 3, 1, 10),
             **enrollment,
         )
-        return Order.objects.select_related("course", "enrollment").get(pk=order.pk)
+        # As the personal center loads orders: course, enrollment and money in flight in one query.
+        return orders_with_in_flight(Order.objects.select_related("course", "enrollment")).get(pk=order.pk)
 
     return _buy
 
@@ -164,7 +165,7 @@ def test_after_an_earlier_refund_larger_than_the_entitlement_nothing_is_left(buy
     assert [line.kind for line in q.lines] == ["paid", "consumption", "refunded", "floor"]
 
 
-def test_nothing_is_in_flight_until_refund_requests_exist(order):
+def test_an_order_without_refund_requests_has_nothing_in_flight(order):
     assert refund_in_flight_total(order=order) == D("0.00")
 
 

@@ -1,4 +1,4 @@
-"""Refund use cases: quoting an order (and the what-if estimate) and keeping a quote's snapshot."""
+"""Quoting: what an order would get back (and the what-if estimate), and keeping a quote's snapshot."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.models import Order
 
-from .models import QuoteSnapshot, QuoteSnapshotLine, RefundPolicy
-from .quotes import OrderFacts, PolicyTerms, Progress, Quote, SpecialRuleTerms, TierTerms, calculate_quote
-from .selectors import refund_in_flight_total, refund_policy_for_course
+from ..models import QuoteSnapshot, QuoteSnapshotLine, RefundPolicy
+from ..quotes import OrderFacts, PolicyTerms, Progress, Quote, SpecialRuleTerms, TierTerms, calculate_quote
+from ..selectors import refund_in_flight_total, refund_policy_for_course
 
 
 class RefundPolicyMissing(Exception):

@@ -1,0 +1,37 @@
+"""Domain events of refund requests: one small interface between the lifecycle and its listeners.
+
+``refund_event_record`` writes a ``RefundEvent`` row in the caller's transaction, so an event
+exists exactly when the change that caused it was committed. Listeners (notifications) register
+with ``refund_event_listener`` and are called after the commit with the event's primary key;
+whatever they have not handled (``handled_at`` empty) is still in the table to be picked up.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+
+from .models import RefundEvent, RefundRequest
+
+Listener = Callable[[int], None]
+_listeners: list[Listener] = []
+
+
+def refund_event_listener(listener: Listener) -> Listener:
+    """Register ``listener(event_id)`` to run after the commit of every recorded event."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+    return listener
+
+
+def refund_event_record(
+    *, request: RefundRequest, kind: str, actor, at: datetime.datetime, **payload: Any
+) -> RefundEvent:
+    """Record that ``kind`` happened to ``request`` (in the current transaction)."""
+    event = RefundEvent.objects.create(request=request, kind=kind, actor=actor, payload=payload, created_at=at)
+    for listener in _listeners:
+        transaction.on_commit(lambda listener=listener: listener(event.pk))
+    return event

@@ -1,0 +1,62 @@
+"""Evidence files: what a student may upload, recognised by content, never by name."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext as _
+
+MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
+MAX_EVIDENCE_FILES = 5
+# (leading bytes, content type, extension kept on disk)
+_SIGNATURES = (
+    (b"%PDF-", "application/pdf", ".pdf"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+)
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    file: UploadedFile
+    name: str
+    content_type: str
+    extension: str
+    size: int
+    sha256: str
+
+
+def evidence_check(files: list[UploadedFile], *, already: int = 0) -> list[CheckedFile]:
+    """Check every file (type by content, size, count); all problems in one ``ValidationError``."""
+    errors: list[str] = []
+    if already + len(files) > MAX_EVIDENCE_FILES:
+        errors.append(_("At most %(max)d files per request.") % {"max": MAX_EVIDENCE_FILES})
+    checked: list[CheckedFile] = []
+    for upload in files:
+        name = (upload.name or "").rsplit("/", 1)[-1][:200] or _("(no name)")
+        if upload.size is not None and upload.size > MAX_EVIDENCE_BYTES:
+            errors.append(_("%(name)s is larger than 10 MB.") % {"name": name})
+            continue
+        upload.seek(0)
+        head = upload.read(8)
+        kind = next((k for k in _SIGNATURES if head.startswith(k[0])), None)
+        if kind is None:
+            errors.append(_("%(name)s is not a PDF, JPEG or PNG file.") % {"name": name})
+            continue
+        digest = hashlib.sha256()
+        upload.seek(0)
+        size = 0
+        for chunk in upload.chunks():
+            size += len(chunk)
+            digest.update(chunk)
+        if size == 0:
+            errors.append(_("%(name)s is empty.") % {"name": name})
+            continue
+        upload.seek(0)
+        checked.append(CheckedFile(upload, name, kind[1], kind[2], size, digest.hexdigest()))
+    if errors:
+        raise ValidationError(errors)
+    return checked

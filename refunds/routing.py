@@ -1,0 +1,82 @@
+"""Approval routes: which tiers a refund request passes, in order. Pure rules, no database.
+
+Default routes by amount (each campus sets its thresholds in ``ApprovalSettings``):
+
+- below ``small_below`` (500): homeroom teacher -> automatic check -> approved, finance pays;
+- ``small_below`` to ``large_above`` (500-2000, both ends included): homeroom -> supervisor -> finance;
+- above ``large_above`` (2000): homeroom -> supervisor -> campus head -> finance.
+
+Complaints about quality or content go to quality review first. A request that a person must
+review (high-risk student, repeated refunds) never takes the automatic check: it gets the
+500-2000 route at least. Contract courses are routed by the most they could refund.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .models import ApprovalTier, RefundReason
+
+QUALITY_REASONS = frozenset({RefundReason.QUALITY, RefundReason.CONTENT_MISMATCH})
+HUMAN_ROUTE_TAIL = (ApprovalTier.SUPERVISOR, ApprovalTier.FINANCE)
+# Who is "above" whom when an appeal goes one tier up.
+APPEAL_TIER = {
+    ApprovalTier.HOMEROOM: ApprovalTier.SUPERVISOR,
+    ApprovalTier.QUALITY: ApprovalTier.SUPERVISOR,
+    ApprovalTier.AUTO: ApprovalTier.SUPERVISOR,
+    ApprovalTier.SUPERVISOR: ApprovalTier.CAMPUS_HEAD,
+    ApprovalTier.CAMPUS_HEAD: ApprovalTier.CAMPUS_HEAD,
+    ApprovalTier.FINANCE: ApprovalTier.CAMPUS_HEAD,
+}
+
+
+def route_for(
+    *, amount: Decimal, reason: str, small_below: Decimal, large_above: Decimal, needs_person: bool
+) -> list[str]:
+    """The tiers a request of ``amount`` for ``reason`` passes, in order."""
+    route: list[str] = [ApprovalTier.QUALITY] if reason in QUALITY_REASONS else []
+    route.append(ApprovalTier.HOMEROOM)
+    if amount < small_below and not needs_person:
+        route.append(ApprovalTier.AUTO)
+    elif amount <= large_above:
+        route += [ApprovalTier.SUPERVISOR, ApprovalTier.FINANCE]
+    else:
+        route += [ApprovalTier.SUPERVISOR, ApprovalTier.CAMPUS_HEAD, ApprovalTier.FINANCE]
+    return [str(tier) for tier in route]
+
+
+def route_extend(*, route: list[str], position: int, wanted: list[str]) -> list[str]:
+    """``route`` with the tiers of ``wanted`` that it lacks added after ``position``.
+
+    Used when an approver raises the amount past a threshold: the tiers already passed stay,
+    the missing ones are added in ``wanted``'s order, and the automatic check is dropped
+    once a person-only route is wanted. A route never gets shorter.
+    """
+    done, ahead = route[: position + 1], route[position + 1 :]
+    if ApprovalTier.AUTO not in wanted:
+        ahead = [tier for tier in ahead if tier != ApprovalTier.AUTO]
+    for tier in wanted:
+        if tier not in done and tier not in ahead:
+            ahead.append(tier)
+    order = {tier: index for index, tier in enumerate(wanted)}
+    ahead.sort(key=lambda tier: order.get(tier, -1))
+    return done + ahead
+
+
+def route_after_auto_referral(*, route: list[str], position: int) -> list[str]:
+    """The automatic check at ``position`` asked for a person: supervisor, then finance."""
+    return route[: position + 1] + [str(tier) for tier in HUMAN_ROUTE_TAIL]
+
+
+def route_for_appeal(*, route: list[str], position: int) -> tuple[list[str], int]:
+    """The route after an appeal of a rejection at ``position``, and the appeal tier's position.
+
+    The appeal goes to the tier above the one that rejected; the money tiers still ahead stay
+    (never the automatic check: a person decides an appeal), and finance always closes it.
+    """
+    rejected_tier = route[position]
+    appeal_tier = str(APPEAL_TIER[rejected_tier])
+    rest = [tier for tier in route[position + 1 :] if tier not in (ApprovalTier.AUTO, appeal_tier)]
+    if ApprovalTier.FINANCE not in rest:
+        rest.append(str(ApprovalTier.FINANCE))
+    return route[: position + 1] + [appeal_tier, *rest], position + 1

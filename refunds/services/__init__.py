@@ -1,0 +1,49 @@
+"""Every write of the refunds app, one function per use case.
+
+``quoting``: what an order would get back, the what-if estimate, quote snapshots.
+``requests``: the refund request's lifecycle, from submission to approval, and the clock.
+"""
+
+from .quoting import (
+    RefundPolicyMissing,
+    quote_snapshot_create,
+    refund_policy_terms,
+    refund_quote,
+    refund_quote_estimate,
+)
+from .requests import (
+    RefundActionError,
+    refund_adjust_amount,
+    refund_appeal,
+    refund_approve,
+    refund_approve_directly,
+    refund_cancel,
+    refund_reject,
+    refund_requests_expire,
+    refund_resubmit,
+    refund_return_for_info,
+    refund_steps_escalate,
+    refund_submit,
+    step_can_act,
+)
+
+__all__ = [
+    "RefundActionError",
+    "RefundPolicyMissing",
+    "quote_snapshot_create",
+    "refund_adjust_amount",
+    "refund_appeal",
+    "refund_approve",
+    "refund_approve_directly",
+    "refund_cancel",
+    "refund_policy_terms",
+    "refund_quote",
+    "refund_quote_estimate",
+    "refund_reject",
+    "refund_requests_expire",
+    "refund_resubmit",
+    "refund_return_for_info",
+    "refund_steps_escalate",
+    "refund_submit",
+    "step_can_act",
+]

@@ -1,0 +1,878 @@
+"""The refund request's use cases: submit, approve, reject, return, resubmit, cancel, appeal,
+adjust the amount, approve directly (customer service), escalate and expire.
+
+Every function is one transaction: it locks the request, checks who may act, moves the state
+through the model's django-fsm transition, and writes the approval step, the transition log
+row and the domain event in the same transaction. A refusal raises ``RefundActionError`` with
+a message for the person who tried, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition
+
+from orders.models import Order
+from schoolops.models import Staff, StaffRole, User
+from students.models import Student
+
+from .. import routing
+from ..events import refund_event_record
+from ..evidence import evidence_check
+from ..models import (
+    CLOSED_STATES,
+    PENDING_STATES,
+    TIER_STATUS,
+    ApprovalSettings,
+    ApprovalStep,
+    ApprovalTier,
+    RefundEventKind,
+    RefundEvidence,
+    RefundReason,
+    RefundRequest,
+    RefundStatus,
+    RefundTransition,
+    StepDecision,
+)
+from ..selectors import approval_settings_for, student_recent_refund_count
+from .quoting import RefundPolicyMissing, quote_snapshot_create, refund_quote
+
+logger = logging.getLogger(__name__)
+
+# Reasons whose request means little without the student's own words.
+REASONS_NEEDING_DETAILS = frozenset({RefundReason.OTHER, RefundReason.QUALITY, RefundReason.CONTENT_MISMATCH})
+MIN_DETAILS_LENGTH = 10
+# Who works a tier when no one person is assigned (a pool), or who is looked for at the campus.
+TIER_ROLE = {
+    ApprovalTier.HOMEROOM: StaffRole.HOMEROOM,
+    ApprovalTier.QUALITY: StaffRole.QUALITY,
+    ApprovalTier.SUPERVISOR: StaffRole.SUPERVISOR,
+    ApprovalTier.CAMPUS_HEAD: StaffRole.CAMPUS_HEAD,
+    ApprovalTier.FINANCE: StaffRole.FINANCE,
+}
+POOL_TIERS = frozenset({ApprovalTier.QUALITY, ApprovalTier.FINANCE})
+
+
+class RefundActionError(Exception):
+    """A refused action: nothing was changed. ``message`` says why, for the person who tried."""
+
+    def __init__(self, message: str, *, code: str = "refused") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class AutoCheckResult:
+    passed: bool
+    findings: list[str]
+
+
+# --- Submit -----------------------------------------------------------------------------------
+
+
+def refund_submit(
+    *,
+    student: Student,
+    order_no: str,
+    reason: str,
+    details: str = "",
+    evidence: list[UploadedFile] | None = None,
+    at: datetime.datetime | None = None,
+) -> RefundRequest:
+    """The student asks for her money back on one of her orders."""
+    now = at or timezone.now()
+    details = (details or "").strip()
+    if reason not in RefundReason.values:
+        raise RefundActionError(_("Choose a reason from the list."), code="reason")
+    order = (
+        Order.objects.select_related("course__campus", "enrollment__homeroom_teacher__manager")
+        .filter(student=student, order_no=order_no)
+        .first()
+    )
+    if order is None:
+        raise RefundActionError(
+            _("There is no order %(order_no)s among your orders.") % {"order_no": order_no}, code="not_found"
+        )
+    if RefundRequest.objects.filter(order=order).exclude(status__in=CLOSED_STATES).exists():
+        raise RefundActionError(_("This order already has a refund request in progress."), code="open_request")
+    try:
+        quote = refund_quote(order=order, reason=reason, at=now)
+    except RefundPolicyMissing as exc:
+        raise RefundActionError(str(exc), code="no_policy") from exc
+    limit = quote.refundable if quote.needs_approver_amount else quote.total
+    if limit <= 0:
+        raise RefundActionError(_("Nothing on this order can be refunded at the moment."), code="nothing_refundable")
+    files = evidence or []
+    if quote.evidence_required and not files:
+        raise RefundActionError(
+            _("This reason needs evidence: %(evidence)s") % {"evidence": quote.evidence_required}, code="evidence"
+        )
+    try:
+        checked = evidence_check(files)
+    except ValidationError as exc:
+        raise RefundActionError(" ".join(exc.messages), code="evidence") from exc
+
+    settings = approval_settings_for(campus=order.course.campus_id)
+    flags = _risk_flags(student=student, settings=settings, now=now)
+    route = routing.route_for(
+        amount=limit,
+        reason=reason,
+        small_below=settings.small_below,
+        large_above=settings.large_above,
+        needs_person=bool(flags),
+    )
+    saved_files: list[str] = []
+    try:
+        with transaction.atomic():
+            snapshot = quote_snapshot_create(quote=quote)
+            request = RefundRequest(
+                request_no=_new_request_no(now),
+                order=order,
+                student=student,
+                campus_id=order.course.campus_id,
+                status=TIER_STATUS[route[0]],
+                reason=reason,
+                details=details,
+                quote=snapshot,
+                requested_amount=quote.total,
+                approved_amount=quote.total,
+                route=route,
+                route_position=0,
+                risk_flags=flags,
+                submitted_at=now,
+            )
+            request._history_user = student.user
+            try:
+                with transaction.atomic():
+                    request.save()
+            except IntegrityError as exc:
+                if RefundRequest.objects.filter(order=order).exclude(status__in=CLOSED_STATES).exists():
+                    raise RefundActionError(
+                        _("This order already has a refund request in progress."), code="open_request"
+                    ) from exc
+                raise
+            for item in checked:
+                row = RefundEvidence(
+                    request=request,
+                    original_name=item.name,
+                    content_type=item.content_type,
+                    size=item.size,
+                    sha256=item.sha256,
+                )
+                row.file.save(f"upload{item.extension}", item.file, save=False)
+                saved_files.append(row.file.name)
+                row.save()
+            _log(request, name="submit", actor=student.user, from_status="", comment=details, at=now)
+            refund_event_record(
+                request=request,
+                kind=RefundEventKind.SUBMITTED,
+                actor=student.user,
+                at=now,
+                amount=request.approved_amount,
+                route=route,
+            )
+            step = _step_open(request, settings=settings, at=now)
+            missing = _initial_review(request)
+            if missing:
+                _system_return(request, step=step, missing=missing, at=now)
+    except BaseException:
+        _delete_files(saved_files)
+        raise
+    logger.info("Refund %s submitted for order %s, route %s", request.request_no, order.order_no, route)
+    return request
+
+
+def _new_request_no(now: datetime.datetime) -> str:
+    return f"RF{timezone.localtime(now):%Y%m%d}{secrets.randbelow(10**8):08d}"
+
+
+def _delete_files(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        default_storage.delete(name)
+
+
+def _risk_flags(*, student: Student, settings: ApprovalSettings, now: datetime.datetime) -> list[str]:
+    """Why a person must look at this student's request, if anything."""
+    flags = []
+    if student.high_risk:
+        flags.append(_("The student is flagged high-risk: %(note)s") % {"note": student.high_risk_note or "-"})
+    count = student_recent_refund_count(student_id=student.pk, now=now)
+    if count >= settings.risk_refunds_per_year:
+        flags.append(_("%(count)d refunds in the last 12 months.") % {"count": count})
+    return flags
+
+
+def _initial_review(request: RefundRequest) -> list[str]:
+    """What an application lacks to be reviewed (seed 004: incomplete ones go straight back)."""
+    missing = []
+    if request.reason in REASONS_NEEDING_DETAILS and len(request.details) < MIN_DETAILS_LENGTH:
+        missing.append(
+            _("Please describe what happened in at least %(n)d characters (reason: %(reason)s).")
+            % {"n": MIN_DETAILS_LENGTH, "reason": request.get_reason_display()}
+        )
+    return missing
+
+
+def _system_return(request: RefundRequest, *, step: ApprovalStep, missing: list[str], at: datetime.datetime) -> None:
+    comment = " ".join(missing)
+    _step_close(step, decision=StepDecision.RETURNED, by=None, delegate=False, comment=comment, at=at)
+    from_status = request.status
+    request.returned_tier = step.tier
+    request.return_for_info()
+    request._history_user = None
+    request.save()
+    _log(request, name="auto_return", actor=None, from_status=from_status, comment=comment, at=at)
+    refund_event_record(request=request, kind=RefundEventKind.RETURNED, actor=None, at=at, missing=missing)
+
+
+# --- Decisions by staff -----------------------------------------------------------------------
+
+
+def refund_approve(
+    *, request_id: int, actor: User, comment: str = "", at: datetime.datetime | None = None
+) -> RefundRequest:
+    """Approve the current tier: on to the next tier of the route, or to approved after the last."""
+    now = at or timezone.now()
+    with transaction.atomic():
+        request, step, staff, as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=now)
+        next_position = request.route_position + 1
+        if next_position >= len(request.route):
+            _require_amount_set(request)
+        _step_close(step, decision=StepDecision.APPROVED, by=staff, delegate=as_delegate, comment=comment, at=now)
+        _advance(request, position=next_position, actor=actor, comment=comment, at=now)
+    return request
+
+
+def refund_reject(*, request_id: int, actor: User, reason: str, at: datetime.datetime | None = None) -> RefundRequest:
+    """Refuse the request at the current tier; the reason is required and told to the student."""
+    now = at or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise RefundActionError(_("Give the reason for the rejection; the student will read it."), code="comment")
+    with transaction.atomic():
+        request, step, staff, as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=now)
+        _step_close(step, decision=StepDecision.REJECTED, by=staff, delegate=as_delegate, comment=reason, at=now)
+        from_status = request.status
+        request.rejected_tier = step.tier
+        request.decided_at = now
+        request.reject()
+        _save(request, actor)
+        _log(request, name="reject", actor=actor, from_status=from_status, comment=reason, at=now)
+        settings = approval_settings_for(campus=request.campus_id)
+        refund_event_record(
+            request=request,
+            kind=RefundEventKind.REJECTED,
+            actor=actor,
+            at=now,
+            reason=reason,
+            appeal_until=now + datetime.timedelta(days=settings.appeal_days) if request.appealed_at is None else None,
+        )
+    return request
+
+
+def refund_return_for_info(
+    *, request_id: int, actor: User, missing: str, at: datetime.datetime | None = None
+) -> RefundRequest:
+    """Send the request back to the student, saying what is missing."""
+    now = at or timezone.now()
+    missing = (missing or "").strip()
+    if not missing:
+        raise RefundActionError(_("Say what is missing; the student will read it."), code="comment")
+    with transaction.atomic():
+        request, step, staff, as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=now)
+        _step_close(step, decision=StepDecision.RETURNED, by=staff, delegate=as_delegate, comment=missing, at=now)
+        from_status = request.status
+        request.returned_tier = step.tier
+        request.return_for_info()
+        _save(request, actor)
+        _log(request, name="return", actor=actor, from_status=from_status, comment=missing, at=now)
+        refund_event_record(request=request, kind=RefundEventKind.RETURNED, actor=actor, at=now, missing=[missing])
+    return request
+
+
+def refund_adjust_amount(
+    *, request_id: int, actor: User, amount: Decimal, reason: str, at: datetime.datetime | None = None
+) -> RefundRequest:
+    """An approver of the current tier sets the amount (0..refundable), with a reason.
+
+    Raising it past a threshold adds the tiers the larger amount needs to the route.
+    """
+    now = at or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise RefundActionError(_("Give the reason for the new amount."), code="comment")
+    try:
+        amount = Decimal(amount).quantize(Decimal("0.01"))
+    except ArithmeticError as exc:
+        raise RefundActionError(_("Enter the amount in yuan, e.g. 1200.00."), code="amount") from exc
+    with transaction.atomic():
+        request, _step, _staff, _as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=now)
+        limit = request.quote.refundable
+        if not Decimal("0") <= amount <= limit:
+            raise RefundActionError(
+                _("The amount must be between 0.00 and %(limit)s yuan.") % {"limit": limit}, code="amount"
+            )
+        previous = request.approved_amount
+        request.approved_amount = amount
+        request.amount_confirmed = True
+        settings = approval_settings_for(campus=request.campus_id)
+        wanted = routing.route_for(
+            amount=amount,
+            reason=request.reason,
+            small_below=settings.small_below,
+            large_above=settings.large_above,
+            needs_person=bool(request.risk_flags),
+        )
+        request.route = routing.route_extend(route=request.route, position=request.route_position, wanted=wanted)
+        _save(request, actor)
+        comment = _("Amount %(old)s → %(new)s yuan: %(reason)s") % {"old": previous, "new": amount, "reason": reason}
+        _log(request, name="adjust_amount", actor=actor, from_status=request.status, comment=comment, at=now)
+        refund_event_record(
+            request=request,
+            kind=RefundEventKind.AMOUNT_ADJUSTED,
+            actor=actor,
+            at=now,
+            old_amount=previous,
+            amount=amount,
+            reason=reason,
+            route=request.route,
+        )
+    return request
+
+
+def refund_approve_directly(
+    *, request_id: int, actor: User, comment: str = "", at: datetime.datetime | None = None
+) -> RefundRequest:
+    """Customer service approves a small request outright, within the campus's authorised limit."""
+    now = at or timezone.now()
+    staff = _staff_of(actor)
+    if staff.role != StaffRole.SERVICE:
+        raise RefundActionError(_("Only customer service may approve a request directly."), code="forbidden")
+    with transaction.atomic():
+        request = _lock(request_id)
+        if request.status not in PENDING_STATES:
+            raise RefundActionError(_("This request is not waiting for approval."), code="state")
+        if staff.campus_id != request.campus_id:
+            raise RefundActionError(_("This request belongs to another campus."), code="forbidden")
+        _check_separation(request, staff)
+        settings = approval_settings_for(campus=request.campus_id)
+        if request.approved_amount > settings.service_limit:
+            raise RefundActionError(
+                _("Customer service may approve up to %(limit)s yuan; this request is for %(amount)s yuan.")
+                % {"limit": settings.service_limit, "amount": request.approved_amount},
+                code="limit",
+            )
+        if request.risk_flags:
+            raise RefundActionError(_("A person on the route must review this request: it is flagged."), code="risk")
+        _require_amount_set(request)
+        step = _pending_step(request)
+        note = comment or _("Approved directly by customer service.")
+        _step_close(step, decision=StepDecision.APPROVED, by=staff, delegate=False, comment=note, at=now)
+        _advance(request, position=len(request.route), actor=actor, comment=note, at=now, name="approve_directly")
+    return request
+
+
+# --- The student's own actions ----------------------------------------------------------------
+
+
+def refund_cancel(*, request_id: int, student: Student, at: datetime.datetime | None = None) -> RefundRequest:
+    """The student withdraws her request while it is not yet approved."""
+    now = at or timezone.now()
+    with transaction.atomic():
+        request = _lock_for_student(request_id=request_id, student=student)
+        if request.status not in (*PENDING_STATES, RefundStatus.NEEDS_INFO):
+            raise RefundActionError(_("This request can no longer be cancelled."), code="state")
+        step = _pending_step(request, required=False)
+        if step is not None:
+            _step_close(step, decision=StepDecision.CANCELLED, by=None, delegate=False, comment="", at=now)
+        from_status = request.status
+        request.decided_at = now
+        request.cancel()
+        _save(request, student.user)
+        _log(request, name="cancel", actor=student.user, from_status=from_status, comment="", at=now)
+        refund_event_record(request=request, kind=RefundEventKind.CANCELLED, actor=student.user, at=now)
+    return request
+
+
+def refund_resubmit(
+    *,
+    request_id: int,
+    student: Student,
+    details: str = "",
+    evidence: list[UploadedFile] | None = None,
+    at: datetime.datetime | None = None,
+) -> RefundRequest:
+    """The student supplies what was missing: the request goes back to the tier that asked."""
+    now = at or timezone.now()
+    details = (details or "").strip()
+    files = evidence or []
+    saved_files: list[str] = []
+    try:
+        with transaction.atomic():
+            request = _lock_for_student(request_id=request_id, student=student)
+            if request.status != RefundStatus.NEEDS_INFO:
+                raise RefundActionError(_("This request is not waiting for information."), code="state")
+            if not details and not files:
+                raise RefundActionError(_("Add the missing information or a file."), code="empty")
+            try:
+                checked = evidence_check(files, already=request.evidence.count())
+            except ValidationError as exc:
+                raise RefundActionError(" ".join(exc.messages), code="evidence") from exc
+            if details:
+                request.details = f"{request.details}\n\n{details}".strip()
+            for item in checked:
+                row = RefundEvidence(
+                    request=request,
+                    original_name=item.name,
+                    content_type=item.content_type,
+                    size=item.size,
+                    sha256=item.sha256,
+                )
+                row.file.save(f"upload{item.extension}", item.file, save=False)
+                saved_files.append(row.file.name)
+                row.save()
+            from_status = request.status
+            tier = request.route[request.route_position]
+            request.resubmit(TIER_STATUS[tier])
+            _save(request, student.user)
+            _log(request, name="resubmit", actor=student.user, from_status=from_status, comment=details, at=now)
+            refund_event_record(
+                request=request, kind=RefundEventKind.RESUBMITTED, actor=student.user, at=now, files=len(checked)
+            )
+            step = _step_open(request, settings=approval_settings_for(campus=request.campus_id), at=now)
+            missing = _initial_review(request)
+            if missing:
+                _system_return(request, step=step, missing=missing, at=now)
+    except BaseException:
+        _delete_files(saved_files)
+        raise
+    return request
+
+
+def refund_appeal(
+    *, request_id: int, student: Student, reason: str, at: datetime.datetime | None = None
+) -> RefundRequest:
+    """The student appeals a rejection, once, within the campus's appeal window."""
+    now = at or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise RefundActionError(_("Tell us why you disagree with the decision."), code="comment")
+    with transaction.atomic():
+        request = _lock_for_student(request_id=request_id, student=student)
+        if request.status != RefundStatus.REJECTED:
+            raise RefundActionError(_("Only a rejected request can be appealed."), code="state")
+        if request.appealed_at is not None:
+            raise RefundActionError(_("This request was appealed already; an appeal is possible once."), code="once")
+        settings = approval_settings_for(campus=request.campus_id)
+        deadline = request.decided_at + datetime.timedelta(days=settings.appeal_days)
+        if now > deadline:
+            raise RefundActionError(
+                _("The appeal window closed on %(date)s.") % {"date": f"{timezone.localtime(deadline):%Y-%m-%d %H:%M}"},
+                code="late",
+            )
+        route, position = routing.route_for_appeal(route=request.route, position=request.route_position)
+        from_status = request.status
+        request.route = route
+        request.route_position = position
+        request.appealed_at = now
+        request.appeal_reason = reason
+        request.decided_at = None
+        request.appeal(TIER_STATUS[route[position]])
+        try:
+            with transaction.atomic():
+                _save(request, student.user)
+        except IntegrityError as exc:
+            raise RefundActionError(
+                _("This order has another refund request in progress; it cannot be appealed now."),
+                code="open_request",
+            ) from exc
+        _log(request, name="appeal", actor=student.user, from_status=from_status, comment=reason, at=now)
+        refund_event_record(request=request, kind=RefundEventKind.APPEALED, actor=student.user, at=now, reason=reason)
+        _step_open(request, settings=settings, at=now)
+    return request
+
+
+# --- The clock --------------------------------------------------------------------------------
+
+
+def refund_steps_escalate(*, now: datetime.datetime | None = None) -> int:
+    """Escalate every pending step past its deadline to the next person up; each step once."""
+    now = now or timezone.now()
+    due = list(
+        ApprovalStep.objects.filter(decision=StepDecision.PENDING, escalated_at__isnull=True, due_at__lte=now)
+        .order_by("due_at")
+        .values_list("pk", flat=True)
+    )
+    done = 0
+    for step_id in due:
+        with transaction.atomic():
+            step = (
+                ApprovalStep.objects.select_for_update()
+                .select_related("request", "assignee__manager")
+                .filter(pk=step_id, decision=StepDecision.PENDING, escalated_at__isnull=True)
+                .first()
+            )
+            if step is None:
+                continue  # decided or escalated meanwhile
+            target = _escalation_target(step)
+            step.escalated_at = now
+            step.escalated_to = target
+            step.save(update_fields=["escalated_at", "escalated_to"])
+            request = step.request
+            comment = _("%(tier)s waited more than its deadline; escalated to %(to)s.") % {
+                "tier": step.get_tier_display(),
+                "to": target.name if target else _("the campus head"),
+            }
+            _log(request, name="escalate", actor=None, from_status=request.status, comment=comment, at=now)
+            refund_event_record(
+                request=request,
+                kind=RefundEventKind.ESCALATED,
+                actor=None,
+                at=now,
+                tier=step.tier,
+                from_staff=step.assignee_id,
+                to_staff=target.pk if target else None,
+            )
+            done += 1
+    return done
+
+
+def refund_requests_expire(*, now: datetime.datetime | None = None) -> int:
+    """Cancel requests that waited for the student's information longer than the campus allows."""
+    now = now or timezone.now()
+    done = 0
+    for request_id, campus_id in RefundRequest.objects.filter(status=RefundStatus.NEEDS_INFO).values_list(
+        "pk", "campus_id"
+    ):
+        days = approval_settings_for(campus=campus_id).needs_info_days
+        with transaction.atomic():
+            request = RefundRequest.objects.select_for_update().filter(pk=request_id).first()
+            if request is None or request.status != RefundStatus.NEEDS_INFO:
+                continue
+            returned_at = (
+                RefundTransition.objects.filter(request=request, to_status=RefundStatus.NEEDS_INFO)
+                .order_by("-created_at")
+                .values_list("created_at", flat=True)
+                .first()
+            )
+            if returned_at is None or now - returned_at < datetime.timedelta(days=days):
+                continue
+            request.decided_at = now
+            request.cancel()
+            _save(request, None)
+            comment = _("No information was supplied within %(days)d days.") % {"days": days}
+            _log(request, name="expire", actor=None, from_status=RefundStatus.NEEDS_INFO, comment=comment, at=now)
+            refund_event_record(request=request, kind=RefundEventKind.CANCELLED, actor=None, at=now, expired=True)
+            done += 1
+    return done
+
+
+# --- Who may act ------------------------------------------------------------------------------
+
+
+def step_can_act(*, step: ApprovalStep, staff: Staff, on: datetime.date) -> tuple[bool, bool]:
+    """Whether ``staff`` may decide ``step`` on day ``on``, and whether as the assignee's delegate.
+
+    The assignee; their active delegate; the person the step was escalated to; for a pool tier
+    (no assignee), anyone of the tier's role. Always of the request's campus.
+    """
+    if staff.campus_id != step.request.campus_id or not staff.user.is_active:
+        return False, False
+    if step.escalated_to_id == staff.pk:
+        return True, False
+    if step.assignee_id is None:
+        return staff.role == TIER_ROLE[step.tier], False
+    if step.assignee_id == staff.pk:
+        return True, False
+    delegate = step.assignee.active_delegate(on)
+    if delegate is not None and delegate.pk == staff.pk:
+        return True, True
+    return False, False
+
+
+def _staff_of(actor: User) -> Staff:
+    staff = Staff.objects.select_related("user").filter(user=actor).first()
+    if staff is None or not actor.is_active:
+        raise RefundActionError(_("Only staff can decide refund requests."), code="forbidden")
+    return staff
+
+
+def _lock(request_id: int) -> RefundRequest:
+    request = (
+        RefundRequest.objects.select_for_update(of=("self",))
+        .select_related("quote", "student__user")
+        .filter(pk=request_id)
+        .first()
+    )
+    if request is None:
+        raise RefundActionError(_("No such refund request."), code="not_found")
+    return request
+
+
+def _lock_for_student(*, request_id: int, student: Student) -> RefundRequest:
+    request = RefundRequest.objects.select_for_update().filter(pk=request_id, student=student).first()
+    if request is None:
+        raise RefundActionError(_("No such refund request."), code="not_found")
+    return request
+
+
+def _lock_for_decision(
+    *, request_id: int, actor: User, at: datetime.datetime
+) -> tuple[RefundRequest, ApprovalStep, Staff, bool]:
+    """Lock the request and its pending step, and make sure ``actor`` may decide it."""
+    staff = _staff_of(actor)
+    request = _lock(request_id)
+    if request.campus_id != staff.campus_id:
+        # Another campus's request is not even there for this person.
+        raise RefundActionError(_("No such refund request."), code="not_found")
+    if request.status not in PENDING_STATES:
+        raise RefundActionError(
+            _("This request is not waiting for approval (it is %(status)s).")
+            % {"status": request.get_status_display()},
+            code="state",
+        )
+    step = _pending_step(request)
+    allowed, as_delegate = step_can_act(step=step, staff=staff, on=timezone.localdate(at))
+    if not allowed:
+        raise RefundActionError(
+            _("%(tier)s of this request is not yours to decide.") % {"tier": step.get_tier_display()},
+            code="forbidden",
+        )
+    _check_separation(request, staff)
+    return request, step, staff, as_delegate
+
+
+def _check_separation(request: RefundRequest, staff: Staff) -> None:
+    """Nobody decides their own request, approves two tiers, or decides the appeal of their rejection."""
+    if request.student.user_id == staff.user_id:
+        raise RefundActionError(_("You cannot decide your own refund request."), code="own")
+    earlier = set(
+        request.steps.filter(decided_by=staff, decision__in=[StepDecision.APPROVED, StepDecision.REJECTED]).values_list(
+            "decision", flat=True
+        )
+    )
+    if StepDecision.APPROVED in earlier:
+        raise RefundActionError(
+            _("You approved another tier of this request; a second person must decide this one."), code="twice"
+        )
+    if StepDecision.REJECTED in earlier and request.appealed_at is not None:
+        raise RefundActionError(_("You rejected this request; its appeal goes to someone else."), code="twice")
+
+
+def _pending_step(request: RefundRequest, *, required: bool = True) -> ApprovalStep | None:
+    step = (
+        ApprovalStep.objects.select_for_update(of=("self",))
+        .select_related("assignee__user", "assignee__delegate")
+        .filter(request=request, decision=StepDecision.PENDING)
+        .first()
+    )
+    if step is None and required:
+        raise RefundActionError(_("This request has no step waiting for a decision."), code="state")
+    if step is not None:
+        step.request = request
+    return step
+
+
+def _require_amount_set(request: RefundRequest) -> None:
+    if request.quote.needs_approver_amount and not request.amount_confirmed:
+        raise RefundActionError(
+            _("This course is refunded by contract: set the amount before the last approval."), code="amount"
+        )
+
+
+# --- Steps, routes, log -----------------------------------------------------------------------
+
+
+def _advance(
+    request: RefundRequest,
+    *,
+    position: int,
+    actor: User | None,
+    comment: str,
+    at: datetime.datetime,
+    name: str = "approve",
+) -> None:
+    """Move past the current tier to ``position``: the next tier, the automatic check, or approved."""
+    settings = approval_settings_for(campus=request.campus_id)
+    from_status = request.status
+    if position < len(request.route) and request.route[position] == ApprovalTier.AUTO:
+        result = _auto_check(request, settings=settings, at=at)
+        _step_record_auto(request, result=result, at=at)
+        if result.passed:
+            position = len(request.route)
+        else:
+            request.route = routing.route_after_auto_referral(route=request.route, position=position)
+            position += 1
+    request.route_position = min(position, len(request.route))
+    if position >= len(request.route):
+        request.decided_at = at
+        request.advance(RefundStatus.APPROVED)
+    else:
+        request.advance(TIER_STATUS[request.route[position]])
+    _save(request, actor)
+    _log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
+    if request.status == RefundStatus.APPROVED:
+        refund_event_record(
+            request=request, kind=RefundEventKind.APPROVED, actor=actor, at=at, amount=request.approved_amount
+        )
+    else:
+        _step_open(request, settings=settings, at=at)
+
+
+def _auto_check(request: RefundRequest, *, settings: ApprovalSettings, at: datetime.datetime) -> AutoCheckResult:
+    """The automatic check of small refunds: progress, refund history, risk. Each finding is kept."""
+    findings = []
+    progress = request.quote.progress_percent
+    if progress > settings.auto_max_progress:
+        findings.append(
+            _("Progress %(progress)s%% is above %(limit)s%%.")
+            % {"progress": progress, "limit": settings.auto_max_progress}
+        )
+    recent = student_recent_refund_count(student_id=request.student_id, now=at, exclude_id=request.pk)
+    if recent > settings.auto_max_recent_refunds:
+        findings.append(
+            _("%(count)d earlier refunds in 12 months (at most %(limit)d pass automatically).")
+            % {"count": recent, "limit": settings.auto_max_recent_refunds}
+        )
+    student = Student.objects.only("high_risk").get(pk=request.student_id)
+    if student.high_risk or request.risk_flags:
+        findings.append(_("The student is flagged for review."))
+    return AutoCheckResult(passed=not findings, findings=findings)
+
+
+def _step_record_auto(request: RefundRequest, *, result: AutoCheckResult, at: datetime.datetime) -> None:
+    comment = (
+        _("Progress, refund history and risk checked: nothing unusual.")
+        if result.passed
+        else _("Referred to a person: %(why)s") % {"why": " ".join(result.findings)}
+    )
+    ApprovalStep.objects.create(
+        request=request,
+        tier=ApprovalTier.AUTO,
+        decision=StepDecision.AUTO_PASSED if result.passed else StepDecision.AUTO_REFERRED,
+        comment=comment,
+        created_at=at,
+        due_at=at,
+        decided_at=at,
+    )
+
+
+def _step_open(request: RefundRequest, *, settings: ApprovalSettings, at: datetime.datetime) -> ApprovalStep:
+    """Put the current tier in front of its approver and tell them."""
+    tier = request.route[request.route_position]
+    assignee = _assignee_for(request, tier=tier)
+    step = ApprovalStep.objects.create(
+        request=request,
+        tier=tier,
+        assignee=assignee,
+        created_at=at,
+        due_at=at + datetime.timedelta(hours=settings.sla_hours(tier)),
+    )
+    refund_event_record(
+        request=request,
+        kind=RefundEventKind.ASSIGNED,
+        actor=None,
+        at=at,
+        tier=tier,
+        assignee=assignee.pk if assignee else None,
+        pool_role=None if assignee else str(TIER_ROLE[tier]),
+        due_at=step.due_at,
+    )
+    return step
+
+
+def _step_close(
+    step: ApprovalStep, *, decision: str, by: Staff | None, delegate: bool, comment: str, at: datetime.datetime
+) -> None:
+    step.decision = decision
+    step.decided_by = by
+    step.delegate_used = delegate
+    step.comment = comment
+    step.decided_at = at
+    step.save(update_fields=["decision", "decided_by", "delegate_used", "comment", "decided_at"])
+
+
+def _assignee_for(request: RefundRequest, *, tier: str) -> Staff | None:
+    """The concrete approver of ``tier``: the student's homeroom teacher, that teacher's supervisor,
+    the campus head. Pool tiers (quality, finance) and a tier with nobody found have none.
+
+    Someone who already approved a tier of this request is passed over for their manager.
+    """
+    if tier in POOL_TIERS:
+        return None
+    decided = set(
+        request.steps.filter(decision=StepDecision.APPROVED)
+        .exclude(decided_by=None)
+        .values_list("decided_by", flat=True)
+    )
+    teacher = request.order.enrollment.homeroom_teacher
+    chain = {ApprovalTier.HOMEROOM: teacher}
+    chain[ApprovalTier.SUPERVISOR] = _up(teacher, StaffRole.SUPERVISOR, request.campus_id)
+    chain[ApprovalTier.CAMPUS_HEAD] = _up(
+        chain[ApprovalTier.SUPERVISOR] or teacher, StaffRole.CAMPUS_HEAD, request.campus_id
+    )
+    person = chain.get(tier)
+    seen = set()
+    while person is not None and person.pk in decided and person.pk not in seen:
+        seen.add(person.pk)
+        person = person.manager
+    if person is not None and person.pk in decided:
+        return None
+    return person
+
+
+def _up(start: Staff | None, role: str, campus_id: int) -> Staff | None:
+    """The first manager up from ``start`` with ``role``, else anyone of that role at the campus."""
+    person, hops = start.manager if start else None, 0
+    while person is not None and hops < 5:
+        if person.role == role and person.campus_id == campus_id and person.user.is_active:
+            return person
+        person, hops = person.manager, hops + 1
+    return Staff.objects.active().filter(campus_id=campus_id, role=role).order_by("pk").first()
+
+
+def _escalation_target(step: ApprovalStep) -> Staff | None:
+    """The next person up: the assignee's manager; for a pool tier, the campus head."""
+    if step.assignee is not None and step.assignee.manager is not None:
+        return step.assignee.manager
+    return (
+        Staff.objects.active()
+        .filter(campus_id=step.request.campus_id, role=StaffRole.CAMPUS_HEAD)
+        .order_by("pk")
+        .first()
+    )
+
+
+def _save(request: RefundRequest, actor: User | None) -> None:
+    request._history_user = actor
+    try:
+        request.save()
+    except ConcurrentTransition as exc:  # pragma: no cover - the row lock makes this a safety net
+        raise RefundActionError(_("Someone else changed this request just now; reload it."), code="stale") from exc
+
+
+def _log(
+    request: RefundRequest, *, name: str, actor: User | None, from_status: str, comment: str, at: datetime.datetime
+) -> None:
+    RefundTransition.objects.create(
+        request=request,
+        name=name,
+        actor=actor,
+        from_status=from_status,
+        to_status=request.status,
+        comment=comment,
+        created_at=at,
+    )
