@@ -28,6 +28,12 @@ _EVERY_STAFF = [
     "refunds.view_refundspecialrule",
     "refunds.view_quotesnapshot",
     "refunds.view_quotesnapshotline",
+    "refunds.view_refundrequest",
+    "refunds.view_approvalstep",
+    "refunds.view_refundtransition",
+    "refunds.view_refundevent",
+    "refunds.view_refundevidence",
+    "refunds.view_approvalsettings",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -53,6 +59,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "refunds.add_refundspecialrule",
         "refunds.change_refundspecialrule",
         "refunds.delete_refundspecialrule",
+        "refunds.add_approvalsettings",
+        "refunds.change_approvalsettings",
     ],
 }
 

@@ -175,6 +175,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "students.tasks.purge_ingestion_nonces",
         "schedule": 600.0,
     },
+    "escalate-overdue-approval-steps": {
+        "task": "refunds.tasks.escalate_overdue_steps",
+        "schedule": 300.0,
+    },
+    "expire-requests-waiting-for-information": {
+        "task": "refunds.tasks.expire_waiting_requests",
+        "schedule": 3600.0,
+    },
 }
 
 if REDIS_URL:

@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from orders.models import Course, CourseType, Order, PaymentChannel
+from refunds.models import RefundRequest, RefundTransition
 from schoolops.management.commands.seed_demo import DEMO_PASSWORD
 from schoolops.models import Campus, Staff, StaffRole
 from students.models import Enrollment, LearningEvent, LearningEventSource, Student
@@ -26,7 +27,7 @@ def _seed() -> str:
 
 
 def _counts() -> tuple[int, ...]:
-    return tuple(m.objects.count() for m in (Campus, Staff, Student, Course, Order, Enrollment))
+    return tuple(m.objects.count() for m in (Campus, Staff, Student, Course, Order, Enrollment, RefundRequest))
 
 
 def test_seed_makes_a_whole_school(db):
@@ -41,6 +42,10 @@ def test_seed_makes_a_whole_school(db):
     # Progress arrives as learning events, as it would from the platform.
     assert LearningEvent.objects.filter(source=LearningEventSource.API).count() > 100
     assert Enrollment.objects.filter(live_sessions_attended__gt=0, replays_watched__gt=0).exists()
+    # Refund requests in the states an approver meets, made through the lifecycle services.
+    statuses = set(RefundRequest.objects.values_list("status", flat=True))
+    assert {"pending_homeroom", "pending_supervisor", "pending_quality", "approved", "needs_info"} <= statuses
+    assert RefundTransition.objects.count() > RefundRequest.objects.count()
     for enrollment in Enrollment.objects.select_related("order__course"):
         assert enrollment.lessons_consumed <= enrollment.order.course.lessons
 

@@ -18,6 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.models import Course, CourseType, Order, PaymentChannel
+from refunds.models import RefundRequest
+from refunds.services import RefundActionError, refund_approve, refund_cancel, refund_reject, refund_submit
 from schoolops.models import Campus, Staff, StaffRole, User
 from students.models import Enrollment, LearningEventKind, LearningEventSource, Student
 from students.services import LearningEventInput, learning_events_record
@@ -61,15 +63,17 @@ class Command(BaseCommand):
     def handle(self, *args, force: bool = False, **options):
         if not settings.DEBUG and not force:
             raise CommandError("seed_demo makes accounts with a published password; refusing with DEBUG off.")
-        # The ingestion service logs every batch; a hundred such lines would bury the logins.
-        service_log = logging.getLogger("students.services")
-        level = service_log.level
-        service_log.setLevel(logging.WARNING)
+        # The services log every batch and request; a hundred such lines would bury the logins.
+        quiet = [logging.getLogger(name) for name in ("students.services", "refunds.services")]
+        levels = [log.level for log in quiet]
+        for log in quiet:
+            log.setLevel(logging.WARNING)
         try:
             with transaction.atomic():
                 logins = self._seed()
         finally:
-            service_log.setLevel(level)
+            for log, level in zip(quiet, levels, strict=True):
+                log.setLevel(level)
         self._print_logins(logins)
 
     # --- building -------------------------------------------------------------------------
@@ -116,6 +120,8 @@ class Command(BaseCommand):
                 channel = channels[order_seq % len(channels)]
                 teacher = staff[StaffRole.HOMEROOM][i % len(staff[StaffRole.HOMEROOM])]
                 self._order(rng, order_seq, student, course, channel, teacher, now)
+        for campus, staff in campuses:
+            self._refund_requests(campus, staff, now)
         return logins
 
     def _user(self, username: str, name: str, *, phone: str | None = None, **flags) -> User:
@@ -219,6 +225,57 @@ class Command(BaseCommand):
             learning_events_record(events=events, source=LearningEventSource.API)
         return order
 
+    def _refund_requests(self, campus: Campus, staff: dict[str, list[Staff]], now: datetime.datetime) -> None:
+        """Refund requests in the states an approver meets, made through the real services."""
+        if RefundRequest.objects.filter(campus=campus).exists():
+            return
+        free = Order.objects.filter(course__campus=campus, refund_requests__isnull=True).select_related(
+            "course", "enrollment__homeroom_teacher", "student"
+        )
+        upcoming = list(free.filter(course__code__endswith="-live-next").order_by("order_no"))
+        trials = list(free.filter(course__code__endswith="-trial").order_by("order_no"))
+        premium = list(free.filter(course__code__endswith="-premium").order_by("order_no"))
+        plans = [
+            (trials, "time_conflict", "工作调动，周末没有时间上课了。", ["approve"]),
+            (trials, "duplicate_purchase", "不小心重复购买了体验课。", []),
+            (trials, "technical", "家里网络不好，直播总是卡顿。", ["cancel"]),
+            (upcoming, "time_conflict", "开课时间和加班时间冲突，无法参加直播。", []),
+            (upcoming, "time_conflict", "孩子升学，家里安排有变，暂时不学了。", ["approve"]),
+            (upcoming, "content_mismatch", "课程大纲和宣传页上写的内容不一样。", []),
+            (upcoming, "other", "个人原因", []),
+            (upcoming, "time_conflict", "单位派我出差三个月。", ["reject"]),
+            (premium, "relocation", "全家移居海外，无法继续上课。", []),
+        ]
+        for pool, reason, details, actions in plans:
+            if not pool:
+                continue
+            order = pool.pop(0)
+            at = now - datetime.timedelta(hours=len(pool) + 2)
+            try:
+                request = refund_submit(
+                    student=order.student, order_no=order.order_no, reason=reason, details=details, at=at
+                )
+            except RefundActionError:
+                continue  # e.g. nothing refundable on this order any more
+            for action in actions:
+                later = at + datetime.timedelta(hours=1)
+                if action == "approve":
+                    refund_approve(
+                        request_id=request.pk,
+                        actor=order.enrollment.homeroom_teacher.user,
+                        comment="情况属实，同意退费。",
+                        at=later,
+                    )
+                elif action == "reject":
+                    refund_reject(
+                        request_id=request.pk,
+                        actor=order.enrollment.homeroom_teacher.user,
+                        reason="出差属于可调整的个人安排，建议改为下期班级。",
+                        at=later,
+                    )
+                elif action == "cancel":
+                    refund_cancel(request_id=request.pk, student=order.student, at=later)
+
     # --- output ---------------------------------------------------------------------------
 
     def _print_logins(self, logins: list[tuple[str, str, str]]) -> None:
@@ -228,6 +285,7 @@ class Command(BaseCommand):
             f"{Student.objects.count()} students, {Course.objects.count()} courses, "
             f"{Order.objects.count()} orders"
         )
+        self.stdout.write(f"  {RefundRequest.objects.count()} refund requests")
         self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
         width = max(len(who) for who, _, _ in logins)
         for who, login, _ in logins:

@@ -17,8 +17,8 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from schoolops.scoping import CampusScopedAdminMixin, visible_campus_ids
 
-from .forms import RefundPolicyForm, RefundTierInlineFormSet
-from .models import QuoteSnapshot, QuoteSnapshotLine, RefundPolicy, RefundSpecialRule, RefundTier
+from ..forms import RefundPolicyForm, RefundTierInlineFormSet
+from ..models import QuoteSnapshot, QuoteSnapshotLine, RefundPolicy, RefundSpecialRule, RefundTier
 
 
 def _scope_policies(queryset: QuerySet, *, user, prefix: str = "") -> QuerySet:
