@@ -5,6 +5,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from schoolops.scoping import CampusScopedAdminMixin
 
 from .models import Enrollment, LearningEvent, Student
+from .services import PROGRESS_FIELDS
 
 
 @admin.register(Student)
@@ -46,17 +47,9 @@ class EnrollmentAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
     search_fields = ("order__order_no", "order__student__user__name", "order__student__student_no")
     list_select_related = ("order__student__user", "order__course", "homeroom_teacher__user")
     raw_id_fields = ("order",)
-    # Progress comes from the learning platform's events, not from hand edits.
-    readonly_fields = (
-        "lessons_watched",
-        "watch_progress",
-        "study_seconds",
-        "live_sessions_attended",
-        "replays_watched",
-        "homework_submitted",
-        "rating",
-        "last_learning_at",
-    )
+    # Progress comes from the learning platform's events, not from hand edits; only the lessons the
+    # school counts as delivered may be corrected by hand.
+    readonly_fields = tuple(field for field in PROGRESS_FIELDS if field != "lessons_consumed")
 
     @admin.display(description=_("student"), ordering="order__student__user__name")
     def student(self, obj: Enrollment) -> str:

@@ -17,6 +17,23 @@ def request_(student, homeroom, campus):
     return submit(order_at(student=student, homeroom=homeroom, campus=campus, price="1000.00"))
 
 
+def _settings_form(campus, **overrides) -> dict:
+    """The approval-settings admin form, filled in; ``overrides`` change single fields."""
+    data = {
+        "campus": campus.pk,
+        "small_below": "300.00",
+        "large_above": "3000.00",
+        "service_limit": "100.00",
+        "auto_max_progress": "20",
+        "auto_max_recent_refunds": "1",
+        "risk_refunds_per_year": "3",
+        "appeal_days": "7",
+        "needs_info_days": "14",
+        **{f"sla_{tier}_hours": "24" for tier in ("homeroom", "quality", "supervisor", "campus_head", "finance")},
+    }
+    return {**data, **overrides}
+
+
 def _url(view: str, *args) -> str:
     return reverse(f"admin:refunds_refundrequest_{view}", args=args)
 
@@ -44,37 +61,14 @@ def test_nobody_edits_the_status_by_hand(admin_client, request_):
 
 def test_operations_set_a_campus_thresholds(client, operations, campus):
     client.force_login(operations.user)
-    data = {
-        "campus": campus.pk,
-        "small_below": "300.00",
-        "large_above": "3000.00",
-        "service_limit": "100.00",
-        "auto_max_progress": "20",
-        "auto_max_recent_refunds": "1",
-        "risk_refunds_per_year": "3",
-        "appeal_days": "7",
-        "needs_info_days": "14",
-        **{f"sla_{tier}_hours": "24" for tier in ("homeroom", "quality", "supervisor", "campus_head", "finance")},
-    }
-    response = client.post(reverse("admin:refunds_approvalsettings_add"), data)
+    response = client.post(reverse("admin:refunds_approvalsettings_add"), _settings_form(campus))
     assert response.status_code == 302, response.content.decode()[:2000]
     assert ApprovalSettings.objects.get(campus=campus).large_above == 3000
 
 
 def test_thresholds_in_the_wrong_order_are_refused_on_the_field(client, operations, campus):
     client.force_login(operations.user)
-    data = {
-        "campus": campus.pk,
-        "small_below": "3000.00",
-        "large_above": "300.00",
-        "service_limit": "100.00",
-        "auto_max_progress": "20",
-        "auto_max_recent_refunds": "1",
-        "risk_refunds_per_year": "3",
-        "appeal_days": "7",
-        "needs_info_days": "14",
-        **{f"sla_{tier}_hours": "24" for tier in ("homeroom", "quality", "supervisor", "campus_head", "finance")},
-    }
+    data = _settings_form(campus, small_below="3000.00", large_above="300.00")
     response = client.post(reverse("admin:refunds_approvalsettings_add"), data)
     assert response.status_code == 200
     assert "large_above" in response.context["adminform"].form.errors
