@@ -19,6 +19,15 @@ from .models import ApprovalTier, RefundReason
 
 QUALITY_REASONS = frozenset({RefundReason.QUALITY, RefundReason.CONTENT_MISMATCH})
 HUMAN_ROUTE_TAIL = (ApprovalTier.SUPERVISOR, ApprovalTier.FINANCE)
+# The order tiers come in on every route ``route_for`` makes.
+TIER_ORDER = (
+    ApprovalTier.QUALITY,
+    ApprovalTier.HOMEROOM,
+    ApprovalTier.AUTO,
+    ApprovalTier.SUPERVISOR,
+    ApprovalTier.CAMPUS_HEAD,
+    ApprovalTier.FINANCE,
+)
 # Who is "above" whom when an appeal goes one tier up.
 APPEAL_TIER = {
     ApprovalTier.HOMEROOM: ApprovalTier.SUPERVISOR,
@@ -49,17 +58,17 @@ def route_extend(*, route: list[str], position: int, wanted: list[str]) -> list[
     """``route`` with the tiers of ``wanted`` that it lacks added after ``position``.
 
     Used when an approver raises the amount past a threshold: the tiers already passed stay,
-    the missing ones are added in ``wanted``'s order, and the automatic check is dropped
-    once a person-only route is wanted. A route never gets shorter.
+    the missing ones are added where they belong (``TIER_ORDER``), and the automatic check is dropped
+    once a person-only route is wanted. A route never gets shorter, and never gains the
+    automatic check: a lowered amount keeps the people it already has.
     """
     done, ahead = route[: position + 1], route[position + 1 :]
     if ApprovalTier.AUTO not in wanted:
         ahead = [tier for tier in ahead if tier != ApprovalTier.AUTO]
     for tier in wanted:
-        if tier not in done and tier not in ahead:
+        if tier not in done and tier not in ahead and tier != ApprovalTier.AUTO:
             ahead.append(tier)
-    order = {tier: index for index, tier in enumerate(wanted)}
-    ahead.sort(key=lambda tier: order.get(tier, -1))
+    ahead.sort(key=TIER_ORDER.index)
     return done + ahead
 
 

@@ -28,7 +28,7 @@ from students.models import Student
 
 from .. import routing
 from ..events import refund_event_record
-from ..evidence import evidence_check
+from ..evidence import CheckedFile, evidence_check
 from ..models import (
     CLOSED_STATES,
     PENDING_STATES,
@@ -104,6 +104,11 @@ def refund_submit(
         raise RefundActionError(
             _("There is no order %(order_no)s among your orders.") % {"order_no": order_no}, code="not_found"
         )
+    if not hasattr(order, "enrollment"):
+        raise RefundActionError(
+            _("Order %(order_no)s has no enrollment yet; please contact the service desk.") % {"order_no": order_no},
+            code="no_enrollment",
+        )
     if RefundRequest.objects.filter(order=order).exclude(status__in=CLOSED_STATES).exists():
         raise RefundActionError(_("This order already has a refund request in progress."), code="open_request")
     try:
@@ -153,6 +158,7 @@ def refund_submit(
                 submitted_at=now,
             )
             request._history_user = student.user
+            request._history_date = now
             try:
                 with transaction.atomic():
                     request.save()
@@ -162,17 +168,7 @@ def refund_submit(
                         _("This order already has a refund request in progress."), code="open_request"
                     ) from exc
                 raise
-            for item in checked:
-                row = RefundEvidence(
-                    request=request,
-                    original_name=item.name,
-                    content_type=item.content_type,
-                    size=item.size,
-                    sha256=item.sha256,
-                )
-                row.file.save(f"upload{item.extension}", item.file, save=False)
-                saved_files.append(row.file.name)
-                row.save()
+            _evidence_store(request, checked=checked, saved_files=saved_files)
             _log(request, name="submit", actor=student.user, from_status="", comment=details, at=now)
             refund_event_record(
                 request=request,
@@ -182,10 +178,7 @@ def refund_submit(
                 amount=request.approved_amount,
                 route=route,
             )
-            step = _step_open(request, settings=settings, at=now)
-            missing = _initial_review(request)
-            if missing:
-                _system_return(request, step=step, missing=missing, at=now)
+            _step_open_or_return(request, settings=settings, at=now)
     except BaseException:
         _delete_files(saved_files)
         raise
@@ -195,6 +188,21 @@ def refund_submit(
 
 def _new_request_no(now: datetime.datetime) -> str:
     return f"RF{timezone.localtime(now):%Y%m%d}{secrets.randbelow(10**8):08d}"
+
+
+def _evidence_store(request: RefundRequest, *, checked: list[CheckedFile], saved_files: list[str]) -> None:
+    """Keep the checked files under random names; ``saved_files`` collects them for a rollback."""
+    for item in checked:
+        row = RefundEvidence(
+            request=request,
+            original_name=item.name,
+            content_type=item.content_type,
+            size=item.size,
+            sha256=item.sha256,
+        )
+        row.file.save(f"upload{item.extension}", item.file, save=False)
+        saved_files.append(row.file.name)
+        row.save()
 
 
 def _delete_files(names: list[str]) -> None:
@@ -210,7 +218,7 @@ def _risk_flags(*, student: Student, settings: ApprovalSettings, now: datetime.d
     if student.high_risk:
         flags.append(_("The student is flagged high-risk: %(note)s") % {"note": student.high_risk_note or "-"})
     count = student_recent_refund_count(student_id=student.pk, now=now)
-    if count >= settings.risk_refunds_per_year:
+    if count > settings.risk_refunds_per_year:
         flags.append(_("%(count)d refunds in the last 12 months.") % {"count": count})
     return flags
 
@@ -226,14 +234,22 @@ def _initial_review(request: RefundRequest) -> list[str]:
     return missing
 
 
-def _system_return(request: RefundRequest, *, step: ApprovalStep, missing: list[str], at: datetime.datetime) -> None:
+def _step_open_or_return(request: RefundRequest, *, settings: ApprovalSettings, at: datetime.datetime) -> None:
+    """Put the request in front of its approver, or straight back to the student if incomplete."""
+    missing = _initial_review(request)
+    if missing:
+        _system_return(request, missing=missing, at=at)
+    else:
+        _step_open(request, settings=settings, at=at)
+
+
+def _system_return(request: RefundRequest, *, missing: list[str], at: datetime.datetime) -> None:
+    """The initial review returns an incomplete application; no approver has seen it."""
     comment = " ".join(missing)
-    _step_close(step, decision=StepDecision.RETURNED, by=None, delegate=False, comment=comment, at=at)
     from_status = request.status
-    request.returned_tier = step.tier
+    request.returned_tier = request.route[request.route_position]
     request.return_for_info()
-    request._history_user = None
-    request.save()
+    _save(request, None, at=at)
     _log(request, name="auto_return", actor=None, from_status=from_status, comment=comment, at=at)
     refund_event_record(request=request, kind=RefundEventKind.RETURNED, actor=None, at=at, missing=missing)
 
@@ -245,11 +261,12 @@ def refund_approve(
     *, request_id: int, actor: User, comment: str = "", at: datetime.datetime | None = None
 ) -> RefundRequest:
     """Approve the current tier: on to the next tier of the route, or to approved after the last."""
-    now = at or timezone.now()
     with transaction.atomic():
-        request, step, staff, as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=now)
+        request, step, staff, as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=at)
+        now = at or timezone.now()  # once the lock is ours: after any change we waited for
         next_position = request.route_position + 1
-        if next_position >= len(request.route):
+        if all(tier == ApprovalTier.AUTO for tier in request.route[next_position:]):
+            # The last person on the route (only the automatic check may follow).
             _require_amount_set(request)
         _step_close(step, decision=StepDecision.APPROVED, by=staff, delegate=as_delegate, comment=comment, at=now)
         _advance(request, position=next_position, actor=actor, comment=comment, at=now)
@@ -258,18 +275,18 @@ def refund_approve(
 
 def refund_reject(*, request_id: int, actor: User, reason: str, at: datetime.datetime | None = None) -> RefundRequest:
     """Refuse the request at the current tier; the reason is required and told to the student."""
-    now = at or timezone.now()
     reason = (reason or "").strip()
     if not reason:
         raise RefundActionError(_("Give the reason for the rejection; the student will read it."), code="comment")
     with transaction.atomic():
-        request, step, staff, as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=now)
+        request, step, staff, as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=at)
+        now = at or timezone.now()  # once the lock is ours: after any change we waited for
         _step_close(step, decision=StepDecision.REJECTED, by=staff, delegate=as_delegate, comment=reason, at=now)
         from_status = request.status
         request.rejected_tier = step.tier
         request.decided_at = now
         request.reject()
-        _save(request, actor)
+        _save(request, actor, at=now)
         _log(request, name="reject", actor=actor, from_status=from_status, comment=reason, at=now)
         settings = approval_settings_for(campus=request.campus_id)
         refund_event_record(
@@ -287,17 +304,17 @@ def refund_return_for_info(
     *, request_id: int, actor: User, missing: str, at: datetime.datetime | None = None
 ) -> RefundRequest:
     """Send the request back to the student, saying what is missing."""
-    now = at or timezone.now()
     missing = (missing or "").strip()
     if not missing:
         raise RefundActionError(_("Say what is missing; the student will read it."), code="comment")
     with transaction.atomic():
-        request, step, staff, as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=now)
+        request, step, staff, as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=at)
+        now = at or timezone.now()  # once the lock is ours: after any change we waited for
         _step_close(step, decision=StepDecision.RETURNED, by=staff, delegate=as_delegate, comment=missing, at=now)
         from_status = request.status
         request.returned_tier = step.tier
         request.return_for_info()
-        _save(request, actor)
+        _save(request, actor, at=now)
         _log(request, name="return", actor=actor, from_status=from_status, comment=missing, at=now)
         refund_event_record(request=request, kind=RefundEventKind.RETURNED, actor=actor, at=now, missing=[missing])
     return request
@@ -310,16 +327,18 @@ def refund_adjust_amount(
 
     Raising it past a threshold adds the tiers the larger amount needs to the route.
     """
-    now = at or timezone.now()
     reason = (reason or "").strip()
     if not reason:
         raise RefundActionError(_("Give the reason for the new amount."), code="comment")
     try:
         amount = Decimal(amount).quantize(Decimal("0.01"))
-    except ArithmeticError as exc:
+    except (ArithmeticError, TypeError, ValueError) as exc:
         raise RefundActionError(_("Enter the amount in yuan, e.g. 1200.00."), code="amount") from exc
+    if not amount.is_finite():  # NaN survives quantize and cannot be compared
+        raise RefundActionError(_("Enter the amount in yuan, e.g. 1200.00."), code="amount")
     with transaction.atomic():
-        request, _step, _staff, _as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=now)
+        request, _step, _staff, _as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=at)
+        now = at or timezone.now()  # once the lock is ours: after any change we waited for
         limit = request.quote.refundable
         if not Decimal("0") <= amount <= limit:
             raise RefundActionError(
@@ -337,7 +356,7 @@ def refund_adjust_amount(
             needs_person=bool(request.risk_flags),
         )
         request.route = routing.route_extend(route=request.route, position=request.route_position, wanted=wanted)
-        _save(request, actor)
+        _save(request, actor, at=now)
         comment = _("Amount %(old)s → %(new)s yuan: %(reason)s") % {"old": previous, "new": amount, "reason": reason}
         _log(request, name="adjust_amount", actor=actor, from_status=request.status, comment=comment, at=now)
         refund_event_record(
@@ -357,12 +376,12 @@ def refund_approve_directly(
     *, request_id: int, actor: User, comment: str = "", at: datetime.datetime | None = None
 ) -> RefundRequest:
     """Customer service approves a small request outright, within the campus's authorised limit."""
-    now = at or timezone.now()
     staff = _staff_of(actor)
     if staff.role != StaffRole.SERVICE:
         raise RefundActionError(_("Only customer service may approve a request directly."), code="forbidden")
     with transaction.atomic():
         request = _lock(request_id)
+        now = at or timezone.now()  # once the lock is ours: after any change we waited for
         if request.status not in PENDING_STATES:
             raise RefundActionError(_("This request is not waiting for approval."), code="state")
         if staff.campus_id != request.campus_id:
@@ -390,9 +409,9 @@ def refund_approve_directly(
 
 def refund_cancel(*, request_id: int, student: Student, at: datetime.datetime | None = None) -> RefundRequest:
     """The student withdraws her request while it is not yet approved."""
-    now = at or timezone.now()
     with transaction.atomic():
         request = _lock_for_student(request_id=request_id, student=student)
+        now = at or timezone.now()  # once the lock is ours: after any change we waited for
         if request.status not in (*PENDING_STATES, RefundStatus.NEEDS_INFO):
             raise RefundActionError(_("This request can no longer be cancelled."), code="state")
         step = _pending_step(request, required=False)
@@ -401,7 +420,7 @@ def refund_cancel(*, request_id: int, student: Student, at: datetime.datetime | 
         from_status = request.status
         request.decided_at = now
         request.cancel()
-        _save(request, student.user)
+        _save(request, student.user, at=now)
         _log(request, name="cancel", actor=student.user, from_status=from_status, comment="", at=now)
         refund_event_record(request=request, kind=RefundEventKind.CANCELLED, actor=student.user, at=now)
     return request
@@ -416,13 +435,13 @@ def refund_resubmit(
     at: datetime.datetime | None = None,
 ) -> RefundRequest:
     """The student supplies what was missing: the request goes back to the tier that asked."""
-    now = at or timezone.now()
     details = (details or "").strip()
     files = evidence or []
     saved_files: list[str] = []
     try:
         with transaction.atomic():
             request = _lock_for_student(request_id=request_id, student=student)
+            now = at or timezone.now()  # once the lock is ours: after any change we waited for
             if request.status != RefundStatus.NEEDS_INFO:
                 raise RefundActionError(_("This request is not waiting for information."), code="state")
             if not details and not files:
@@ -433,29 +452,16 @@ def refund_resubmit(
                 raise RefundActionError(" ".join(exc.messages), code="evidence") from exc
             if details:
                 request.details = f"{request.details}\n\n{details}".strip()
-            for item in checked:
-                row = RefundEvidence(
-                    request=request,
-                    original_name=item.name,
-                    content_type=item.content_type,
-                    size=item.size,
-                    sha256=item.sha256,
-                )
-                row.file.save(f"upload{item.extension}", item.file, save=False)
-                saved_files.append(row.file.name)
-                row.save()
+            _evidence_store(request, checked=checked, saved_files=saved_files)
             from_status = request.status
             tier = request.route[request.route_position]
             request.resubmit(TIER_STATUS[tier])
-            _save(request, student.user)
+            _save(request, student.user, at=now)
             _log(request, name="resubmit", actor=student.user, from_status=from_status, comment=details, at=now)
             refund_event_record(
                 request=request, kind=RefundEventKind.RESUBMITTED, actor=student.user, at=now, files=len(checked)
             )
-            step = _step_open(request, settings=approval_settings_for(campus=request.campus_id), at=now)
-            missing = _initial_review(request)
-            if missing:
-                _system_return(request, step=step, missing=missing, at=now)
+            _step_open_or_return(request, settings=approval_settings_for(campus=request.campus_id), at=now)
     except BaseException:
         _delete_files(saved_files)
         raise
@@ -466,12 +472,12 @@ def refund_appeal(
     *, request_id: int, student: Student, reason: str, at: datetime.datetime | None = None
 ) -> RefundRequest:
     """The student appeals a rejection, once, within the campus's appeal window."""
-    now = at or timezone.now()
     reason = (reason or "").strip()
     if not reason:
         raise RefundActionError(_("Tell us why you disagree with the decision."), code="comment")
     with transaction.atomic():
         request = _lock_for_student(request_id=request_id, student=student)
+        now = at or timezone.now()  # once the lock is ours: after any change we waited for
         if request.status != RefundStatus.REJECTED:
             raise RefundActionError(_("Only a rejected request can be appealed."), code="state")
         if request.appealed_at is not None:
@@ -493,7 +499,7 @@ def refund_appeal(
         request.appeal(TIER_STATUS[route[position]])
         try:
             with transaction.atomic():
-                _save(request, student.user)
+                _save(request, student.user, at=now)
         except IntegrityError as exc:
             raise RefundActionError(
                 _("This order has another refund request in progress; it cannot be appealed now."),
@@ -514,24 +520,27 @@ def refund_steps_escalate(*, now: datetime.datetime | None = None) -> int:
     due = list(
         ApprovalStep.objects.filter(decision=StepDecision.PENDING, escalated_at__isnull=True, due_at__lte=now)
         .order_by("due_at")
-        .values_list("pk", flat=True)
+        .values_list("pk", "request_id")
     )
     done = 0
-    for step_id in due:
+    for step_id, request_id in due:
         with transaction.atomic():
+            # The request first, then its step: the order every decision takes its locks in.
+            request = RefundRequest.objects.select_for_update().filter(pk=request_id).first()
             step = (
-                ApprovalStep.objects.select_for_update()
-                .select_related("request", "assignee__manager")
+                # Only the step's row: PostgreSQL cannot lock the nullable side of the outer join.
+                ApprovalStep.objects.select_for_update(of=("self",))
+                .select_related("assignee__manager")
                 .filter(pk=step_id, decision=StepDecision.PENDING, escalated_at__isnull=True)
                 .first()
             )
-            if step is None:
+            if request is None or step is None:
                 continue  # decided or escalated meanwhile
+            step.request = request
             target = _escalation_target(step)
             step.escalated_at = now
             step.escalated_to = target
             step.save(update_fields=["escalated_at", "escalated_to"])
-            request = step.request
             comment = _("%(tier)s waited more than its deadline; escalated to %(to)s.") % {
                 "tier": step.get_tier_display(),
                 "to": target.name if target else _("the campus head"),
@@ -572,7 +581,7 @@ def refund_requests_expire(*, now: datetime.datetime | None = None) -> int:
                 continue
             request.decided_at = now
             request.cancel()
-            _save(request, None)
+            _save(request, None, at=now)
             comment = _("No information was supplied within %(days)d days.") % {"days": days}
             _log(request, name="expire", actor=None, from_status=RefundStatus.NEEDS_INFO, comment=comment, at=now)
             refund_event_record(request=request, kind=RefundEventKind.CANCELLED, actor=None, at=now, expired=True)
@@ -630,7 +639,7 @@ def _lock_for_student(*, request_id: int, student: Student) -> RefundRequest:
 
 
 def _lock_for_decision(
-    *, request_id: int, actor: User, at: datetime.datetime
+    *, request_id: int, actor: User, at: datetime.datetime | None
 ) -> tuple[RefundRequest, ApprovalStep, Staff, bool]:
     """Lock the request and its pending step, and make sure ``actor`` may decide it."""
     staff = _staff_of(actor)
@@ -645,7 +654,7 @@ def _lock_for_decision(
             code="state",
         )
     step = _pending_step(request)
-    allowed, as_delegate = step_can_act(step=step, staff=staff, on=timezone.localdate(at))
+    allowed, as_delegate = step_can_act(step=step, staff=staff, on=timezone.localdate(at or timezone.now()))
     if not allowed:
         raise RefundActionError(
             _("%(tier)s of this request is not yours to decide.") % {"tier": step.get_tier_display()},
@@ -722,7 +731,7 @@ def _advance(
         request.advance(RefundStatus.APPROVED)
     else:
         request.advance(TIER_STATUS[request.route[position]])
-    _save(request, actor)
+    _save(request, actor, at=at)
     _log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
     if request.status == RefundStatus.APPROVED:
         refund_event_record(
@@ -809,14 +818,14 @@ def _assignee_for(request: RefundRequest, *, tier: str) -> Staff | None:
     """The concrete approver of ``tier``: the student's homeroom teacher, that teacher's supervisor,
     the campus head. Pool tiers (quality, finance) and a tier with nobody found have none.
 
-    Someone who already approved a tier of this request is passed over for their manager.
+    Someone who already approved a tier of this request, or rejected it before its appeal,
+    is passed over for their manager (``_check_separation`` would refuse them anyway).
     """
     if tier in POOL_TIERS:
         return None
+    barred = [StepDecision.APPROVED, StepDecision.REJECTED] if request.appealed_at else [StepDecision.APPROVED]
     decided = set(
-        request.steps.filter(decision=StepDecision.APPROVED)
-        .exclude(decided_by=None)
-        .values_list("decided_by", flat=True)
+        request.steps.filter(decision__in=barred).exclude(decided_by=None).values_list("decided_by", flat=True)
     )
     teacher = request.order.enrollment.homeroom_teacher
     chain = {ApprovalTier.HOMEROOM: teacher}
@@ -856,8 +865,10 @@ def _escalation_target(step: ApprovalStep) -> Staff | None:
     )
 
 
-def _save(request: RefundRequest, actor: User | None) -> None:
+def _save(request: RefundRequest, actor: User | None, *, at: datetime.datetime) -> None:
+    """Save the request; its history record names ``actor`` and the time the service acted at."""
     request._history_user = actor
+    request._history_date = at
     try:
         request.save()
     except ConcurrentTransition as exc:  # pragma: no cover - the row lock makes this a safety net

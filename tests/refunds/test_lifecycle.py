@@ -118,3 +118,25 @@ def test_a_second_open_request_for_the_order_is_refused(buy):
         submit(order)
     assert excinfo.value.code == "open_request"
     assert RefundRequest.objects.filter(order=order).count() == 1
+
+
+def test_an_order_without_enrollment_is_refused_clearly(buy):
+    order = buy("1000.00")
+    order.enrollment.delete()
+    with pytest.raises(RefundActionError) as excinfo:
+        submit(order)
+    assert excinfo.value.code == "no_enrollment"
+    assert not RefundRequest.objects.exists()
+
+
+def test_history_records_carry_the_time_the_service_acted_at(buy, homeroom):
+    import datetime
+
+    from django.utils import timezone
+
+    submitted = timezone.now() - datetime.timedelta(days=2)
+    request = submit(buy("1000.00"), at=submitted)
+    approved = submitted + datetime.timedelta(hours=3)
+    refund_approve(request_id=request.pk, actor=homeroom.user, at=approved)
+    dates = list(request.history.order_by("history_date").values_list("history_date", "history_user"))
+    assert dates == [(submitted, request.student.user_id), (approved, homeroom.user_id)]
