@@ -279,8 +279,6 @@ def test_approve_of_a_middle_tier_against_cancel_serialises(buy, student, homero
             assert transitions(request) == [("submit", "pending_homeroom"), ("cancel", "cancelled")]
 
 
-
-
 def test_a_cancel_that_waited_for_an_approval_is_stamped_after_it(buy, student, homeroom, monkeypatch):
     """The race above with the bad interleaving forced: the cancel starts first, the approval locks first."""
     request = submit(buy("1000.00"))
@@ -328,7 +326,6 @@ def test_a_cancel_that_waited_for_an_approval_is_stamped_after_it(buy, student, 
 
 
 # --- 4. Escalation runs at once ---------------------------------------------------------------
-
 
 
 def test_concurrent_escalation_runs_escalate_each_overdue_step_once(
