@@ -543,7 +543,7 @@ def refund_steps_escalate(*, now: datetime.datetime | None = None) -> int:
             step.save(update_fields=["escalated_at", "escalated_to"])
             comment = _("%(tier)s waited more than its deadline; escalated to %(to)s.") % {
                 "tier": step.get_tier_display(),
-                "to": target.name if target else _("the campus head"),
+                "to": target.name if target else _("nobody: no one above is free to decide it"),
             }
             _log(request, name="escalate", actor=None, from_status=request.status, comment=comment, at=now)
             refund_event_record(
@@ -854,12 +854,23 @@ def _up(start: Staff | None, role: str, campus_id: int) -> Staff | None:
 
 
 def _escalation_target(step: ApprovalStep) -> Staff | None:
-    """The next person up: the assignee's manager; for a pool tier, the campus head."""
-    if step.assignee is not None and step.assignee.manager is not None:
-        return step.assignee.manager
+    """The next person up: the assignee's manager, else the campus head; never the assignee, nor
+    someone who already approved a tier of this request (they could not act). None if nobody is left.
+    """
+    barred = set(
+        step.request.steps.filter(decision=StepDecision.APPROVED)
+        .exclude(decided_by=None)
+        .values_list("decided_by", flat=True)
+    )
+    if step.assignee_id is not None:
+        barred.add(step.assignee_id)
+        manager = step.assignee.manager
+        if manager is not None and manager.pk not in barred and manager.user.is_active:
+            return manager
     return (
         Staff.objects.active()
         .filter(campus_id=step.request.campus_id, role=StaffRole.CAMPUS_HEAD)
+        .exclude(pk__in=barred)
         .order_by("pk")
         .first()
     )

@@ -374,3 +374,26 @@ def test_the_absent_approver_keeps_her_queue_during_the_delegation(buy, delegate
     at = shanghai(first_day + datetime.timedelta(days=1), 10)
     request = refund_approve(request_id=request.pk, actor=homeroom.user, at=at)
     assert request.steps.get(tier="homeroom").delegate_used is False
+
+
+def test_a_campus_head_without_a_manager_is_not_escalated_to_himself(buy, homeroom, supervisor, campus_head, campus):
+    """The last person tier has nobody above: another campus head if there is one, never the same person."""
+
+    def at_campus_head():
+        request = submit(buy("3000.00"))
+        refund_approve(request_id=request.pk, actor=homeroom.user)
+        refund_approve(request_id=request.pk, actor=supervisor.user)
+        return ApprovalStep.objects.get(request=request, tier="campus_head")
+
+    step = at_campus_head()
+    assert step.assignee == campus_head and campus_head.manager is None
+    late = step.due_at + MINUTE
+    assert refund_steps_escalate(now=late) == 1
+    step.refresh_from_db()
+    assert (step.escalated_at, step.escalated_to) == (late, None)
+
+    second_head = factories.make_staff(role=StaffRole.CAMPUS_HEAD, campus=campus)
+    other = at_campus_head()
+    refund_steps_escalate(now=other.due_at + MINUTE)
+    other.refresh_from_db()
+    assert other.escalated_to == second_head
