@@ -80,12 +80,14 @@ def route_after_auto_referral(*, route: list[str], position: int) -> list[str]:
 def route_for_appeal(*, route: list[str], position: int) -> tuple[list[str], int]:
     """The route after an appeal of a rejection at ``position``, and the appeal tier's position.
 
-    The appeal goes to the tier above the one that rejected; the money tiers still ahead stay
+    The appeal goes to the tier above the one that rejected; the tiers above it still ahead stay
     (never the automatic check: a person decides an appeal), and finance always closes it.
     """
     rejected_tier = route[position]
     appeal_tier = str(APPEAL_TIER[rejected_tier])
-    rest = [tier for tier in route[position + 1 :] if tier not in (ApprovalTier.AUTO, appeal_tier)]
+    above = TIER_ORDER.index(appeal_tier)
+    # Only tiers above the appeal's: the people below it would review a decision made over them.
+    rest = [tier for tier in route[position + 1 :] if tier != ApprovalTier.AUTO and TIER_ORDER.index(tier) > above]
     if ApprovalTier.FINANCE not in rest:
         rest.append(str(ApprovalTier.FINANCE))
     return route[: position + 1] + [appeal_tier, *rest], position + 1

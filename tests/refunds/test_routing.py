@@ -179,7 +179,7 @@ def test_an_automatic_referral_adds_supervisor_and_finance_after_the_check():
         # the campus head is the top: the appeal goes to the campus head tier again
         (LARGE, 2, ["homeroom", "supervisor", "campus_head", "campus_head", "finance"], 3),
         # quality review rejected: the supervisor
-        (["quality", *MIDDLE], 0, ["quality", "supervisor", "homeroom", "finance"], 1),
+        (["quality", *MIDDLE], 0, ["quality", "supervisor", "finance"], 1),
         # supervisor rejected after an automatic referral
         (
             ["homeroom", "auto", "supervisor", "finance"],
@@ -251,3 +251,11 @@ def test_adjusting_the_amount_uses_the_campus_thresholds_of_now(buy, campus, hom
     set_settings(campus, large_above="850.00")
     request = refund_adjust_amount(request_id=request.pk, actor=homeroom.user, amount=D("880.00"), reason="核对课时")
     assert request.route == LARGE
+
+
+def test_an_appeal_of_a_quality_rejection_skips_the_tiers_below_the_supervisor():
+    route = ["quality", "homeroom", "supervisor", "finance"]
+    assert route_for_appeal(route=route, position=0) == (
+        ["quality", "supervisor", "finance"],
+        1,
+    )
