@@ -38,7 +38,9 @@ def evidence_check(files: list[UploadedFile], *, already: int = 0) -> list[Check
     for upload in files:
         name = (upload.name or "").rsplit("/", 1)[-1][:200] or _("(no name)")
         if upload.size is not None and upload.size > MAX_EVIDENCE_BYTES:
-            errors.append(_("%(name)s is larger than 10 MB.") % {"name": name})
+            errors.append(
+                _("%(name)s is larger than %(max)d MB.") % {"name": name, "max": MAX_EVIDENCE_BYTES // (1024 * 1024)}
+            )
             continue
         upload.seek(0)
         head = upload.read(8)

@@ -29,7 +29,7 @@ class Student(models.Model):
     high_risk = models.BooleanField(
         _("high risk"),
         default=False,
-        help_text=_("Her refund requests are always reviewed by a person, whatever the amount."),
+        help_text=_("The student's refund requests are always reviewed by a person, whatever the amount."),
     )
     high_risk_note = models.CharField(_("why high risk"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("registered at"), auto_now_add=True)

@@ -219,7 +219,7 @@ def _risk_flags(*, student: Student, settings: ApprovalSettings, now: datetime.d
         flags.append(_("The student is flagged high-risk: %(note)s") % {"note": student.high_risk_note or "-"})
     count = student_recent_refund_count(student_id=student.pk, now=now)
     if count > settings.risk_refunds_per_year:
-        flags.append(_("%(count)d refunds in the last 12 months.") % {"count": count})
+        flags.append(_("Refunds in the last 12 months: %(count)d.") % {"count": count})
     return flags
 
 
@@ -382,10 +382,11 @@ def refund_approve_directly(
     with transaction.atomic():
         request = _lock(request_id)
         now = at or timezone.now()  # once the lock is ours: after any change we waited for
+        if staff.campus_id != request.campus_id:
+            # Another campus's request is not even there for this person (as for every decision).
+            raise RefundActionError(_("No such refund request."), code="not_found")
         if request.status not in PENDING_STATES:
             raise RefundActionError(_("This request is not waiting for approval."), code="state")
-        if staff.campus_id != request.campus_id:
-            raise RefundActionError(_("This request belongs to another campus."), code="forbidden")
         _check_separation(request, staff)
         settings = approval_settings_for(campus=request.campus_id)
         if request.approved_amount > settings.service_limit:
@@ -753,7 +754,7 @@ def _auto_check(request: RefundRequest, *, settings: ApprovalSettings, at: datet
     recent = student_recent_refund_count(student_id=request.student_id, now=at, exclude_id=request.pk)
     if recent > settings.auto_max_recent_refunds:
         findings.append(
-            _("%(count)d earlier refunds in 12 months (at most %(limit)d pass automatically).")
+            _("Earlier refunds in 12 months: %(count)d (at most %(limit)d pass automatically).")
             % {"count": recent, "limit": settings.auto_max_recent_refunds}
         )
     student = Student.objects.only("high_risk").get(pk=request.student_id)

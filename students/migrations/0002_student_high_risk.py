@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicalstudent',
             name='high_risk',
-            field=models.BooleanField(default=False, help_text='Her refund requests are always reviewed by a person, whatever the amount.', verbose_name='high risk'),
+            field=models.BooleanField(default=False, help_text="The student's refund requests are always reviewed by a person, whatever the amount.", verbose_name='high risk'),
         ),
         migrations.AddField(
             model_name='historicalstudent',
@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='student',
             name='high_risk',
-            field=models.BooleanField(default=False, help_text='Her refund requests are always reviewed by a person, whatever the amount.', verbose_name='high risk'),
+            field=models.BooleanField(default=False, help_text="The student's refund requests are always reviewed by a person, whatever the amount.", verbose_name='high risk'),
         ),
         migrations.AddField(
             model_name='student',

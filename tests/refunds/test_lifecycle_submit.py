@@ -363,7 +363,7 @@ def test_a_student_with_more_refunds_in_a_year_than_allowed_is_flagged(buy, stud
     for _ in range(4):
         approved_refund(buy(), at=now - datetime.timedelta(days=30))
     request = submit(buy("300.00"))
-    assert request.risk_flags == ["4 refunds in the last 12 months."]
+    assert request.risk_flags == ["Refunds in the last 12 months: 4."]
     assert request.route == ["homeroom", "supervisor", "finance"]
 
 
@@ -395,7 +395,7 @@ def test_only_refunds_paid_or_on_their_way_count(buy, student, status, counts):
 def test_the_campus_sets_how_many_refunds_a_year_are_too_many(buy, campus):
     set_settings(campus, risk_refunds_per_year=0)
     approved_refund(buy(), at=timezone.now() - datetime.timedelta(days=30))
-    assert submit(buy("300.00")).risk_flags == ["1 refunds in the last 12 months."]
+    assert submit(buy("300.00")).risk_flags == ["Refunds in the last 12 months: 1."]
 
 
 def test_another_students_refunds_do_not_count(buy, other_student):
