@@ -87,6 +87,7 @@ def bench_pure(seconds: float) -> None:
 
 def bench_db(seconds: float) -> None:
     from orders.models import Course, Order
+    from refunds.selectors import orders_with_in_flight
     from refunds.services import refund_quote
     from schoolops.models import Campus, Staff, User
     from students.models import Enrollment, Student
@@ -118,14 +119,15 @@ def bench_db(seconds: float) -> None:
         gateway_trade_no="4200000000BENCH",
     )
     Enrollment.objects.create(order=order, homeroom_teacher=teacher, live_sessions_attended=8, replays_watched=3)
-    order = Order.objects.select_related("course", "enrollment").get(pk=order.pk)
+    # Loaded as the personal center loads orders: course, enrollment and money in flight at once.
+    order = orders_with_in_flight(Order.objects.select_related("course", "enrollment")).get(pk=order.pk)
     at = datetime.datetime(2026, 3, 9, 12, tzinfo=SH)
 
     with CaptureQueriesContext(connection) as queries:
         quote = refund_quote(order=order, reason="time_conflict", at=at)
     print(
         f"database service (seeded live-course policy): {len(queries)} queries per quote "
-        f"(order loaded with course and enrollment); total {quote.total}"
+        f"(order loaded with course, enrollment and in-flight sum); total {quote.total}"
     )
 
     per_second, count = rate(lambda: refund_quote(order=order, reason="time_conflict", at=at), seconds)
