@@ -1,9 +1,5 @@
-from django.urls import path
-
-from . import views
+from .views import helpcenter, orders, refunds
 
 app_name = "students"
 
-urlpatterns = [
-    path("", views.home, name="home"),
-]
+urlpatterns = [*orders.urlpatterns, *refunds.urlpatterns, *helpcenter.urlpatterns]
