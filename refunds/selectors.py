@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import Q, Sum
@@ -28,6 +29,34 @@ def refund_policy_for_course(*, course: Course) -> RefundPolicy | None:
         if policy.course_id == course.pk:
             return policy
     return candidates[0] if candidates else None
+
+
+def refund_policies_for_courses(*, courses: Iterable[Course]) -> dict[int, RefundPolicy]:
+    """The active policy of each course, keyed by course id; a course without one is left out.
+
+    The batch form of ``refund_policy_for_course``, for lists: three queries however many courses
+    (the candidates, their tiers, their special rules).
+    """
+    by_id = {course.pk: course for course in courses}
+    if not by_id:
+        return {}
+    candidates = (
+        RefundPolicy.objects.filter(is_active=True)
+        .filter(
+            Q(course_id__in=by_id) | Q(course__isnull=True, course_type__in={c.course_type for c in by_id.values()})
+        )
+        .order_by()  # the default ordering would join the course
+        .prefetch_related("tiers", "special_rules")
+    )
+    own: dict[int, RefundPolicy] = {}
+    of_type: dict[str, RefundPolicy] = {}
+    for policy in candidates:
+        if policy.course_id is not None:
+            own[policy.course_id] = policy
+        else:
+            of_type[policy.course_type] = policy
+    found = {pk: own.get(pk) or of_type.get(course.course_type) for pk, course in by_id.items()}
+    return {pk: policy for pk, policy in found.items() if policy is not None}
 
 
 def refund_in_flight_total(*, order: Order, exclude: RefundRequest | None = None) -> Decimal:

@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "schoolops.context_processors.school",
+                "notifications.context_processors.inbox_unread",
             ],
         },
     },

@@ -14,6 +14,8 @@ def healthz(request):
 
 urlpatterns = [
     path("", include("students.urls")),
+    path("inbox/", include("notifications.urls")),
+    path("refunds/", include("refunds.urls")),
     path(
         "login/",
         auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True),

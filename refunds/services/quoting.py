@@ -29,15 +29,19 @@ def refund_quote(
     reason: str,
     at: datetime.datetime | None = None,
     consumed_override: int | None = None,
+    policy: RefundPolicy | None = None,
 ) -> Quote:
     """What ``order`` would get back for ``reason`` at ``at`` (now by default).
 
-    Three queries when ``order`` comes with ``course`` and ``enrollment`` loaded: the policy,
-    its tiers, its special rules. Raises ``RefundPolicyMissing``, or ``ValidationError`` on
-    ``reason`` / ``lessons`` (``consumed_override`` outside 0..lessons).
+    Three queries when ``order`` comes with ``course``, ``enrollment`` and the in-flight sum
+    loaded (``orders_with_in_flight``): the policy, its tiers, its special rules; none when the
+    caller passes the course's ``policy`` already loaded (lists quote many orders at once).
+    Raises ``RefundPolicyMissing``, or ``ValidationError`` on ``reason`` / ``lessons``
+    (``consumed_override`` outside 0..lessons).
     """
     course = order.course
-    policy = refund_policy_for_course(course=course)
+    if policy is None:
+        policy = refund_policy_for_course(course=course)
     if policy is None:
         raise RefundPolicyMissing(course)
     try:

@@ -2,4 +2,34 @@
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.views.decorators.http import require_GET
+
+from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
+from refunds.selectors import approval_settings_for
+
+from .. import selectors
+from .common import student_page
+
+
+@require_GET
+@student_page
+def help_center(request: HttpRequest) -> HttpResponse:
+    """Each course type's refund policy in plain words, and the questions students ask most.
+
+    The amounts and deadlines quoted are those of the student's campus.
+    """
+    context = {
+        "policies": selectors.course_type_policies(),
+        "approval": approval_settings_for(campus=request.student.campus_id),
+        "evidence_files": MAX_EVIDENCE_FILES,
+        "evidence_megabytes": MAX_EVIDENCE_BYTES // (1024 * 1024),
+    }
+    return render(request, "students/help.html", context)
+
+
+urlpatterns = [
+    path("help/", help_center, name="help"),
+]

@@ -2,23 +2,119 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import path
+from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_GET
 
+from refunds.models import RefundReason, RefundRequest
+from refunds.services.quoting import RefundPolicyMissing, refund_quote_estimate
+
 from .. import selectors
+from ..forms import RefundEstimateForm
 from .common import student_page
+
+
+def url_or_blank(name: str, *args) -> str:
+    """``reverse(name, args=args)``, or "" while the route does not exist yet (the link is then left out)."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
+@dataclass(frozen=True)
+class OrderCard:
+    """An order summary with the links the student can follow from it."""
+
+    summary: selectors.OrderRefundSummary
+    apply_url: str
+    request_url: str
+
+    @classmethod
+    def of(cls, summary: selectors.OrderRefundSummary) -> OrderCard:
+        latest = summary.latest_request
+        return cls(
+            summary=summary,
+            apply_url=url_or_blank("students:apply", summary.order.order_no) if summary.can_apply else "",
+            request_url=url_or_blank("students:request", latest.request_no) if latest is not None else "",
+        )
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    request: RefundRequest
+    url: str
+
+
+def _summary_or_404(request: HttpRequest, order_no: str, **kwargs) -> selectors.OrderRefundSummary:
+    summary = selectors.order_summary_for_student(student=request.student, order_no=order_no, **kwargs)
+    if summary is None:
+        raise Http404("No such order among yours.")
+    return summary
 
 
 @require_GET
 @student_page
 def home(request: HttpRequest) -> HttpResponse:
-    """The personal center: the student's orders with their learning progress."""
-    orders = selectors.order_list_for_student(student=request.student)
+    """Orders and refunds: every order with its progress, what it refunds now and its request."""
+    summaries = selectors.order_summaries_for_student(student=request.student)
+    orders = [OrderCard.of(summary) for summary in summaries]
     return render(request, "students/home.html", {"student": request.student, "orders": orders})
+
+
+@require_GET
+@student_page
+def order_detail(request: HttpRequest, order_no: str) -> HttpResponse:
+    """One order: the refund breakdown explained, the policy in plain words, the request history."""
+    summary = _summary_or_404(request, order_no)
+    history = [RequestRow(r, url_or_blank("students:request", r.request_no)) for r in summary.requests]
+    context = {
+        "card": OrderCard.of(summary),
+        "order": summary.order,
+        "history": history,
+        "reason_label": RefundReason(selectors.GENERIC_REASON).label,
+    }
+    return render(request, "students/order.html", context)
+
+
+@require_GET
+@student_page
+def estimate(request: HttpRequest, order_no: str) -> HttpResponse:
+    """自助查询: the quote if she had used a given number of lessons, next to the real one."""
+    reason = request.GET.get("reason") or selectors.GENERIC_REASON
+    if reason not in RefundReason.values:
+        reason = selectors.GENERIC_REASON  # the form says why; the real quote stays on the generic reason
+    summary = _summary_or_404(request, order_no, reason=reason)
+    order = summary.order
+    if "lessons" in request.GET:
+        form = RefundEstimateForm(request.GET, course=order.course)
+    else:
+        recorded = summary.quote.units_consumed if summary.quote is not None else 0
+        form = RefundEstimateForm(course=order.course, initial={"reason": reason, "lessons": recorded})
+    what_if = None
+    if form.is_bound and form.is_valid() and summary.policy is not None:
+        try:
+            what_if = refund_quote_estimate(order=order, reason=reason, lessons=form.cleaned_data["lessons"])
+        except ValidationError as exc:
+            form.add_error("lessons", exc.message_dict.get("lessons", exc.messages))
+        except RefundPolicyMissing:
+            pass  # the policy went away since the summary; the page says there is none
+    context = {
+        "order": order,
+        "card": OrderCard.of(summary),
+        "form": form,
+        "what_if": what_if,
+        "reason_label": RefundReason(reason).label,
+    }
+    return render(request, "students/estimate.html", context)
 
 
 urlpatterns = [
     path("", home, name="home"),
+    path("orders/<str:order_no>/", order_detail, name="order"),
+    path("orders/<str:order_no>/estimate/", estimate, name="estimate"),
 ]

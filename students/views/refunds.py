@@ -1,5 +1,313 @@
-"""Apply for a refund, follow it on a timeline, cancel, supply information, appeal."""
+"""Apply for a refund, follow it on a timeline, cancel, supply information, appeal.
+
+Every page starts from ``request.student``: another student's order or request is a 404. The
+views validate the form, call one service and turn its ``RefundActionError`` into a message;
+the services decide what is allowed (the pages only choose which buttons to show).
+"""
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from notifications.models import InboxMessage
+from orders.models import Order
+from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
+from refunds.models import CLOSED_STATES, RefundReason, RefundRequest, RefundStatus
+from refunds.selectors import approval_settings_for, refund_policy_for_course
+from refunds.services import (
+    RefundActionError,
+    RefundPolicyMissing,
+    refund_appeal,
+    refund_cancel,
+    refund_quote,
+    refund_resubmit,
+    refund_submit,
+)
+from refunds.timeline import (
+    amount_note,
+    arrival_note,
+    current_handler,
+    missing_information,
+    pending_step,
+    refund_request_for_student,
+    rejection_reason,
+    student_actions,
+    timeline_build,
+)
+
+from .. import selectors
+from ..refund_forms import RefundAppealForm, RefundApplyForm, RefundCancelForm, RefundResubmitForm
+from .common import student_page
+
+# Submissions a student may make in one clock hour (double clicks and retries included).
+SUBMITS_PER_HOUR = 5
+EVIDENCE_LIMITS = {"max_files": MAX_EVIDENCE_FILES, "max_mb": MAX_EVIDENCE_BYTES // (1024 * 1024)}
+
+
+# --- Apply ------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@student_page
+def apply(request: HttpRequest, order_no: str) -> HttpResponse:
+    """Choose a reason, see its quote and the policy, then apply with details and evidence."""
+    order = _order_or_404(request, order_no)
+    if request.method == "GET":
+        return _apply_page(request, order, reason=request.GET.get("reason", ""))
+    if not _submit_allowed(request.student):
+        context = {"order": order, "rate_limited": True, "limit": SUBMITS_PER_HOUR}
+        return render(request, "students/apply.html", context, status=429)
+    form = RefundApplyForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            refund = refund_submit(
+                student=request.student,
+                order_no=order.order_no,
+                reason=form.cleaned_data["reason"],
+                details=form.cleaned_data["details"],
+                evidence=form.cleaned_data["evidence"],
+            )
+        except RefundActionError as exc:
+            # A second click, the back button, another tab: the open request is shown, not an error.
+            if exc.code != "open_request":
+                form.add_error("evidence" if exc.code == "evidence" else None, exc.message)
+        else:
+            return redirect("students:submitted", request_no=refund.request_no)
+    return _apply_page(request, order, reason=request.POST.get("reason", ""), form=form)
+
+
+def _apply_page(request: HttpRequest, order: Order, *, reason: str, form: RefundApplyForm | None = None):
+    context = {"order": order, "reasons": RefundReason.choices, "reason": reason, **EVIDENCE_LIMITS}
+    open_request_no = (
+        RefundRequest.objects.filter(order=order)
+        .exclude(status__in=CLOSED_STATES)
+        .values_list("request_no", flat=True)
+        .first()
+    )
+    if open_request_no:
+        context["open_request_no"] = open_request_no
+        return render(request, "students/apply.html", context)
+    if order.refundable_remaining <= 0:
+        context["nothing_refundable"] = True
+        return render(request, "students/apply.html", context)
+    if reason not in RefundReason.values:
+        context["reason"] = ""
+        context["reason_invalid"] = bool(reason)
+        return render(request, "students/apply.html", context)
+    context["reason_label"] = RefundReason(reason).label
+    try:
+        quote = refund_quote(order=order, reason=reason)
+    except RefundPolicyMissing:
+        context["no_policy"] = True
+        return render(request, "students/apply.html", context)
+    context["quote"] = quote
+    context["policy"] = refund_policy_for_course(course=order.course)  # the terms in plain words
+    if (quote.refundable if quote.needs_approver_amount else quote.total) <= 0:
+        context["nothing_for_reason"] = True
+        return render(request, "students/apply.html", context)
+    context["form"] = form or RefundApplyForm(initial={"reason": reason})
+    # Browsers never send a chosen file twice: after a refusal the student picks them again.
+    context["choose_files_again"] = form is not None and bool(request.FILES)
+    return render(request, "students/apply.html", context)
+
+
+def _submit_allowed(student) -> bool:
+    """Count this submission against the student's hourly limit; False once it is exceeded."""
+    key = f"refunds:submit-rate:{student.pk}:{timezone.now():%Y%m%d%H}"
+    cache.add(key, 0, timeout=3600)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the key expired between add and incr
+        cache.set(key, 1, timeout=3600)
+        count = 1
+    return count <= SUBMITS_PER_HOUR
+
+
+# --- After submitting, and the request page ---------------------------------------------------
+
+
+@require_GET
+@student_page
+def submitted(request: HttpRequest, request_no: str) -> HttpResponse:
+    """The confirmation: the number, the amount, what happens next and when."""
+    refund = _refund_or_404(request, request_no)
+    settings = approval_settings_for(campus=refund.campus_id)
+    context = {
+        "refund": refund,
+        "timeline": timeline_build(refund, settings=settings),
+        "handler": current_handler(refund),
+        "step": pending_step(refund),
+        "missing": missing_information(refund) if refund.status == RefundStatus.NEEDS_INFO else "",
+    }
+    return render(request, "students/submitted.html", context)
+
+
+@require_GET
+@student_page
+def request_detail(request: HttpRequest, request_no: str) -> HttpResponse:
+    """Where the request is: the timeline, who has it, the amount, the evidence, every message sent."""
+    refund = _refund_or_404(request, request_no)
+    settings = approval_settings_for(campus=refund.campus_id)
+    now = timezone.now()
+    actions = student_actions(refund, settings=settings, now=now)
+    context = {
+        "refund": refund,
+        "timeline": timeline_build(refund, settings=settings, now=now),
+        "handler": current_handler(refund),
+        "step": pending_step(refund),
+        "actions": actions,
+        "missing": missing_information(refund) if actions.can_resubmit else "",
+        "amount_note": amount_note(refund),
+        "arrival": arrival_note(refund.order.channel),
+        "inbox": InboxMessage.objects.filter(refund_request=refund, recipient=request.user),
+        "cancel_form": RefundCancelForm() if actions.can_cancel else None,
+        "receipt_url": _receipt_url(refund),
+    }
+    return render(request, "students/request.html", context)
+
+
+def _receipt_url(refund: RefundRequest) -> str:
+    """Hook for 下载电子凭证: the e-receipt of a refunded request, once receipts exist (a later
+    issue). Empty: the page shows no link."""
+    return ""
+
+
+# --- The student's actions --------------------------------------------------------------------
+
+
+@require_POST
+@student_page
+def cancel(request: HttpRequest, request_no: str) -> HttpResponse:
+    """Withdraw the request (the form's tick box is the confirmation)."""
+    refund = _refund_row_or_404(request, request_no)
+    form = RefundCancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors["confirm"][0])
+    else:
+        try:
+            refund_cancel(request_id=refund.pk, student=request.student)
+        except RefundActionError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Your refund request was withdrawn."))
+    return redirect("students:request", request_no=refund.request_no)
+
+
+@require_http_methods(["GET", "POST"])
+@student_page
+def resubmit(request: HttpRequest, request_no: str) -> HttpResponse:
+    """Supply what the reviewer asked for: more words, more files; the request goes back to them."""
+    refund = _refund_or_404(request, request_no)
+    form = RefundResubmitForm(request.POST, request.FILES) if request.method == "POST" else RefundResubmitForm()
+    if request.method == "GET" and refund.status != RefundStatus.NEEDS_INFO:
+        messages.info(request, _("This request is not waiting for information."))
+        return redirect("students:request", request_no=refund.request_no)
+    if request.method == "POST" and form.is_valid():
+        try:
+            refund_resubmit(
+                request_id=refund.pk,
+                student=request.student,
+                details=form.cleaned_data["details"],
+                evidence=form.cleaned_data["evidence"],
+            )
+        except RefundActionError as exc:
+            if exc.code in ("state", "not_found"):
+                messages.error(request, exc.message)
+                return redirect("students:request", request_no=refund.request_no)
+            form.add_error("evidence" if exc.code == "evidence" else None, exc.message)
+        else:
+            messages.success(request, _("Thank you: the information was added and your request is back in review."))
+            return redirect("students:request", request_no=refund.request_no)
+    context = {
+        "refund": refund,
+        "form": form,
+        "missing": missing_information(refund),
+        "files_uploaded": len(refund.evidence.all()),
+        "choose_files_again": form.is_bound and bool(request.FILES),
+        **EVIDENCE_LIMITS,
+    }
+    return render(request, "students/resubmit.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@student_page
+def appeal(request: HttpRequest, request_no: str) -> HttpResponse:
+    """Appeal a rejection, once, before the deadline; it goes to the tier above."""
+    refund = _refund_or_404(request, request_no)
+    settings = approval_settings_for(campus=refund.campus_id)
+    actions = student_actions(refund, settings=settings)
+    form = RefundAppealForm(request.POST) if request.method == "POST" else RefundAppealForm()
+    if request.method == "GET" and not actions.can_appeal:
+        messages.info(request, _appeal_refusal(refund, actions))
+        return redirect("students:request", request_no=refund.request_no)
+    if request.method == "POST" and form.is_valid():
+        try:
+            refund_appeal(request_id=refund.pk, student=request.student, reason=form.cleaned_data["reason"])
+        except RefundActionError as exc:
+            if exc.code != "comment":
+                messages.error(request, exc.message)
+                return redirect("students:request", request_no=refund.request_no)
+            form.add_error("reason", exc.message)
+        else:
+            messages.success(request, _("Your appeal was received; a reviewer above the last one will decide it."))
+            return redirect("students:request", request_no=refund.request_no)
+    context = {
+        "refund": refund,
+        "form": form,
+        "deadline": actions.appeal_deadline,
+        "rejection": rejection_reason(refund),
+    }
+    return render(request, "students/appeal.html", context)
+
+
+def _appeal_refusal(refund: RefundRequest, actions) -> str:
+    """Why the appeal page is not open, in the services' own words."""
+    if refund.status != RefundStatus.REJECTED:
+        return _("Only a rejected request can be appealed.")
+    if refund.appealed_at is not None:
+        return _("This request was appealed already; an appeal is possible once.")
+    deadline = actions.appeal_deadline
+    return _("The appeal window closed on %(date)s.") % {"date": f"{timezone.localtime(deadline):%Y-%m-%d %H:%M}"}
+
+
+# --- Lookups: only ever her own ---------------------------------------------------------------
+
+
+def _order_or_404(request: HttpRequest, order_no: str) -> Order:
+    order = selectors.order_get_for_student(student=request.student, order_no=order_no)
+    if order is None:
+        raise Http404("No such order among yours.")
+    return order
+
+
+def _refund_or_404(request: HttpRequest, request_no: str) -> RefundRequest:
+    refund = refund_request_for_student(student=request.student, request_no=request_no)
+    if refund is None:
+        raise Http404("No such refund request among yours.")
+    return refund
+
+
+def _refund_row_or_404(request: HttpRequest, request_no: str) -> RefundRequest:
+    refund = (
+        RefundRequest.objects.filter(student=request.student, request_no=request_no).only("pk", "request_no").first()
+    )
+    if refund is None:
+        raise Http404("No such refund request among yours.")
+    return refund
+
+
+urlpatterns = [
+    path("orders/<str:order_no>/refund/", apply, name="apply"),
+    path("refunds/<str:request_no>/", request_detail, name="request"),
+    path("refunds/<str:request_no>/submitted/", submitted, name="submitted"),
+    path("refunds/<str:request_no>/cancel/", cancel, name="cancel"),
+    path("refunds/<str:request_no>/resubmit/", resubmit, name="resubmit"),
+    path("refunds/<str:request_no>/appeal/", appeal, name="appeal"),
+]

@@ -1,0 +1,344 @@
+"""The student's view of one refund request: a timeline in plain words, who has it now, what she may do.
+
+``refund_request_for_student`` loads her request with everything these functions read, in a
+fixed number of queries however long its history is. The functions below it only read what was
+loaded (no query): ``timeline_build`` turns the transition log, the approval steps and the route
+still ahead into entries, each done, current or upcoming.
+
+Only what is meant for the student is shown: staff comments written for her (what is missing,
+why it was rejected, why the amount changed), never risk findings, escalations or phone numbers.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Prefetch
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from orders.models import PaymentChannel
+
+from .models import (
+    PENDING_STATES,
+    ApprovalSettings,
+    ApprovalStep,
+    ApprovalTier,
+    QuoteSnapshotLine,
+    RefundEvidence,
+    RefundRequest,
+    RefundStatus,
+    RefundTransition,
+    StepDecision,
+)
+from .services.requests import TIER_ROLE
+
+DONE, CURRENT, UPCOMING = "done", "current", "upcoming"
+
+STATUS_TITLES = {
+    RefundStatus.PENDING_HOMEROOM: gettext_lazy("Homeroom teacher reviewing"),
+    RefundStatus.PENDING_QUALITY: gettext_lazy("Teaching quality review"),
+    RefundStatus.PENDING_SUPERVISOR: gettext_lazy("Teaching supervisor reviewing"),
+    RefundStatus.PENDING_CAMPUS_HEAD: gettext_lazy("Campus head approving"),
+    RefundStatus.PENDING_FINANCE: gettext_lazy("Finance approving"),
+    RefundStatus.NEEDS_INFO: gettext_lazy("More information needed"),
+    RefundStatus.APPROVED: gettext_lazy("Approved"),
+    RefundStatus.PAYING: gettext_lazy("Refunding"),
+    RefundStatus.PAYOUT_FAILED: gettext_lazy("Refunding"),
+    RefundStatus.REFUNDED: gettext_lazy("Refunded"),
+    RefundStatus.REJECTED: gettext_lazy("Rejected"),
+    RefundStatus.CANCELLED: gettext_lazy("Cancelled"),
+}
+TIER_STATUS_FOR_TITLE = {
+    ApprovalTier.HOMEROOM: RefundStatus.PENDING_HOMEROOM,
+    ApprovalTier.QUALITY: RefundStatus.PENDING_QUALITY,
+    ApprovalTier.SUPERVISOR: RefundStatus.PENDING_SUPERVISOR,
+    ApprovalTier.CAMPUS_HEAD: RefundStatus.PENDING_CAMPUS_HEAD,
+    ApprovalTier.FINANCE: RefundStatus.PENDING_FINANCE,
+}
+# States after which nothing more happens to the request.
+FINISHED = (RefundStatus.REFUNDED, RefundStatus.CANCELLED)
+# Log rows that are the staff's business, not the student's.
+HIDDEN_TRANSITIONS = frozenset({"escalate"})
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    title: str
+    state: str  # DONE, CURRENT or UPCOMING
+    at: datetime.datetime | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class StudentActions:
+    """What the student may do now; the services decide again when she does it."""
+
+    can_cancel: bool
+    can_resubmit: bool
+    can_appeal: bool
+    appeal_deadline: datetime.datetime | None
+
+
+def refund_request_for_student(*, student, request_no: str) -> RefundRequest | None:
+    """Her request ``request_no`` with its log, steps, quote lines and evidence; None if it is not hers.
+
+    Six queries: the request (order, course, quote), transitions, steps (with the people), quote
+    lines, evidence.
+    """
+    return (
+        RefundRequest.objects.filter(student=student, request_no=request_no)
+        .select_related("order__course", "quote")
+        .prefetch_related(
+            Prefetch("transitions", queryset=RefundTransition.objects.order_by("created_at", "pk")),
+            Prefetch(
+                "steps",
+                queryset=ApprovalStep.objects.select_related("assignee__user", "escalated_to__user").order_by(
+                    "created_at", "pk"
+                ),
+            ),
+            Prefetch("quote__lines", queryset=QuoteSnapshotLine.objects.order_by("position")),
+            Prefetch("evidence", queryset=RefundEvidence.objects.order_by("uploaded_at", "pk")),
+        )
+        .first()
+    )
+
+
+def timeline_build(
+    request: RefundRequest, *, settings: ApprovalSettings, now: datetime.datetime | None = None
+) -> list[TimelineEntry]:
+    """The request's history and what is still ahead, oldest first.
+
+    Reads ``request.transitions`` and ``request.steps`` (prefetch them), the route and the order's
+    payment channel. Every state the request entered is one entry with its time; the last one is
+    current unless the request is finished; the route's tiers still ahead follow, upcoming.
+    """
+    now = now or timezone.now()
+    transitions = list(request.transitions.all())
+    steps = list(request.steps.all())
+    auto_steps = [step for step in steps if step.tier == ApprovalTier.AUTO and step.decided_at is not None]
+    last_reject = next((t for t in reversed(transitions) if t.name == "reject"), None)
+
+    entries: list[TimelineEntry] = []
+    last_state_index: int | None = None
+    for index, transition in enumerate(transitions):
+        if transition.name in HIDDEN_TRANSITIONS:
+            continue
+        following = transitions[index + 1] if index + 1 < len(transitions) else None
+        # The automatic check leaves a step, not a log row: it ran in the same instant as the approval.
+        for step in [s for s in auto_steps if s.decided_at == transition.created_at]:
+            auto_steps.remove(step)
+            entries.append(_auto_entry(step))
+        if transition.name == "submit":
+            entries.append(TimelineEntry(_("Submitted"), DONE, transition.created_at, _submitted_detail(request)))
+        if transition.from_status == transition.to_status:
+            if transition.name == "adjust_amount":
+                entries.append(
+                    TimelineEntry(_("Refund amount adjusted"), DONE, transition.created_at, transition.comment)
+                )
+            continue
+        if following is not None and following.name == "auto_return":
+            continue  # returned by the first check at once: no reviewer ever had it
+        detail = _state_detail(request, transition, settings=settings, latest_reject=transition is last_reject)
+        entries.append(TimelineEntry(_status_title(transition.to_status), DONE, transition.created_at, detail))
+        last_state_index = len(entries) - 1
+    entries.extend(_auto_entry(step) for step in auto_steps)  # a check with no matching log row: keep it
+
+    if last_state_index is not None and request.status not in FINISHED:
+        current = entries[last_state_index]
+        detail = current.detail
+        step = pending_step(request)
+        if step is not None and request.status in PENDING_STATES:
+            handling = _("%(who)s is handling it; expected by %(due)s.") % {
+                "who": current_handler(request),
+                "due": _when(step.due_at),
+            }
+            detail = f"{detail}\n{handling}".strip()
+        entries[last_state_index] = TimelineEntry(current.title, CURRENT, current.at, detail)
+
+    entries.extend(_upcoming(request, settings=settings))
+    return entries
+
+
+def pending_step(request: RefundRequest) -> ApprovalStep | None:
+    """The step waiting for a decision, from the prefetched steps."""
+    return next((step for step in request.steps.all() if step.decision == StepDecision.PENDING), None)
+
+
+def current_handler(request: RefundRequest) -> str:
+    """Who decides the request now: a person's name, or the role of a pooled tier (e.g. finance).
+
+    Empty when nobody is deciding it (waiting for the student, approved, closed).
+    """
+    step = pending_step(request)
+    if step is None:
+        return ""
+    person = step.escalated_to or step.assignee
+    if person is not None:
+        return person.name
+    role = TIER_ROLE.get(step.tier)
+    return str(role.label) if role is not None else str(step.get_tier_display())
+
+
+def appeal_deadline(request: RefundRequest, *, settings: ApprovalSettings) -> datetime.datetime | None:
+    """Until when the rejection may be appealed; None when it is not rejected or was appealed already."""
+    if request.status != RefundStatus.REJECTED or request.appealed_at is not None or request.decided_at is None:
+        return None
+    return request.decided_at + datetime.timedelta(days=settings.appeal_days)
+
+
+def student_actions(
+    request: RefundRequest, *, settings: ApprovalSettings, now: datetime.datetime | None = None
+) -> StudentActions:
+    now = now or timezone.now()
+    deadline = appeal_deadline(request, settings=settings)
+    return StudentActions(
+        can_cancel=request.status in (*PENDING_STATES, RefundStatus.NEEDS_INFO),
+        can_resubmit=request.status == RefundStatus.NEEDS_INFO,
+        can_appeal=deadline is not None and now <= deadline,
+        appeal_deadline=deadline,
+    )
+
+
+def missing_information(request: RefundRequest) -> str:
+    """What the reviewer (or the first check) asked for, the last time the request was returned."""
+    returned = [t for t in request.transitions.all() if t.to_status == RefundStatus.NEEDS_INFO]
+    return returned[-1].comment if returned else ""
+
+
+def rejection_reason(request: RefundRequest) -> str:
+    """Why the request was rejected the last time."""
+    rejected = [t for t in request.transitions.all() if t.name == "reject"]
+    return rejected[-1].comment if rejected else ""
+
+
+def amount_note(request: RefundRequest) -> str:
+    """Why the amount to refund differs from the quote (the last adjustment's note), or ""."""
+    adjustments = [t for t in request.transitions.all() if t.name == "adjust_amount"]
+    if not adjustments or (request.approved_amount == request.quote.total and not request.amount_confirmed):
+        return ""
+    return adjustments[-1].comment
+
+
+def arrival_note(channel: str) -> str:
+    """When the money arrives once it is paid out, by the channel the order was paid with."""
+    if channel == PaymentChannel.WECHAT:
+        return _("Back to your WeChat Pay balance as soon as the refund is paid out.")
+    if channel == PaymentChannel.ALIPAY:
+        return _("Back to your Alipay balance as soon as the refund is paid out.")
+    if channel == PaymentChannel.CARD:
+        return _("Back to your bank card 3–7 business days after the refund is paid out.")
+    return _("Finance will contact you to arrange the transfer.")
+
+
+# --- Pieces -------------------------------------------------------------------------------------
+
+
+def _status_title(status: str) -> str:
+    title = STATUS_TITLES.get(status)
+    return str(title) if title is not None else str(RefundStatus(status).label)
+
+
+def _tier_title(tier: str) -> str:
+    if tier == ApprovalTier.AUTO:
+        return _("Automatic check")
+    return _status_title(TIER_STATUS_FOR_TITLE[tier])
+
+
+def _money(amount: Decimal) -> str:
+    return f"¥{amount:.2f}"
+
+
+def _when(moment: datetime.datetime) -> str:
+    return date_format(timezone.localtime(moment), "Y-m-d H:i")
+
+
+def _submitted_detail(request: RefundRequest) -> str:
+    if request.quote.needs_approver_amount:
+        amount = _("the amount is set by the reviewer under your contract")
+    else:
+        amount = _money(request.requested_amount)
+    return _("Reason: %(reason)s; amount asked: %(amount)s.") % {
+        "reason": request.get_reason_display(),
+        "amount": amount,
+    }
+
+
+def _auto_entry(step: ApprovalStep) -> TimelineEntry:
+    if step.decision == StepDecision.AUTO_PASSED:
+        detail = _("Passed the automatic check.")
+    else:
+        detail = _("A person will look at your request as well.")
+    return TimelineEntry(_("Automatic check"), DONE, step.decided_at, detail)
+
+
+def _state_detail(
+    request: RefundRequest, transition: RefundTransition, *, settings: ApprovalSettings, latest_reject: bool
+) -> str:
+    """What the student should know about one change, in her words."""
+    name = transition.name
+    if name in ("return", "auto_return"):
+        return _("What is missing: %(missing)s") % {"missing": transition.comment}
+    if name == "reject":
+        lines = [_("Reason for the rejection: %(reason)s") % {"reason": transition.comment}]
+        if latest_reject and request.status == RefundStatus.REJECTED:
+            deadline = appeal_deadline(request, settings=settings)
+            if deadline is not None:
+                lines.append(_("You may appeal once, until %(date)s.") % {"date": _when(deadline)})
+            elif request.appealed_at is not None:
+                lines.append(_("This is the decision on your appeal."))
+        return "\n".join(lines)
+    if name == "resubmit":
+        return _("You supplied the missing information.")
+    if name == "appeal":
+        return _("You appealed: %(reason)s") % {"reason": transition.comment}
+    if name == "cancel":
+        return _("You withdrew the request.")
+    if name == "expire":
+        return _("The missing information did not arrive in time, so the request was closed.")
+    if transition.to_status == RefundStatus.PAYOUT_FAILED:
+        return _("The payout ran into a problem; finance is taking care of it.")
+    if name == "approve_directly" or transition.to_status == RefundStatus.APPROVED:
+        return _("Amount to refund: %(amount)s. The refund is paid out next.") % {
+            "amount": _money(request.approved_amount)
+        }
+    return ""
+
+
+def _upcoming(request: RefundRequest, *, settings: ApprovalSettings) -> list[TimelineEntry]:
+    """The route's tiers still ahead, then approval, payout and arrival."""
+    status = request.status
+    tiers: list[str] = []
+    if status in PENDING_STATES:
+        tiers = list(request.route[request.route_position + 1 :])
+    elif status == RefundStatus.NEEDS_INFO:
+        tiers = list(request.route[request.route_position :])
+    entries = []
+    for tier in tiers:
+        if tier == ApprovalTier.AUTO:
+            detail = _("Checked by the system at once; a person looks at it when something is unusual.")
+        else:
+            detail = _("Usually within %(hours)d hours.") % {"hours": settings.sla_hours(tier)}
+        entries.append(TimelineEntry(_tier_title(tier), UPCOMING, None, detail))
+    if status in PENDING_STATES or status == RefundStatus.NEEDS_INFO:
+        entries.append(TimelineEntry(_status_title(RefundStatus.APPROVED), UPCOMING))
+    if status in (*PENDING_STATES, RefundStatus.NEEDS_INFO, RefundStatus.APPROVED):
+        entries.append(
+            TimelineEntry(
+                _status_title(RefundStatus.PAYING),
+                UPCOMING,
+                None,
+                _("The money goes back the way you paid."),
+            )
+        )
+    if status in (*PENDING_STATES, RefundStatus.NEEDS_INFO, RefundStatus.APPROVED, RefundStatus.PAYING) or (
+        status == RefundStatus.PAYOUT_FAILED
+    ):
+        entries.append(
+            TimelineEntry(_status_title(RefundStatus.REFUNDED), UPCOMING, None, arrival_note(request.order.channel))
+        )
+    return entries
