@@ -34,6 +34,7 @@ _EVERY_STAFF = [
     "refunds.view_refundevent",
     "refunds.view_refundevidence",
     "refunds.view_approvalsettings",
+    "notifications.view_inboxmessage",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -214,10 +214,14 @@ def test_operations_read_messages_in_the_admin(client, operations, student):
     assert "运营可见" in client.get(_changelist()).content.decode()
 
 
-def test_a_homeroom_teacher_has_no_inbox_admin(client, homeroom, student):
-    make_message(student.user)
+def test_a_homeroom_teacher_sees_messages_about_her_campus_requests_only(client, homeroom, student, order):
+    request = refund_submit(student=student, order_no=order.order_no, reason="time_conflict", details="时间冲突。")
+    about_request = make_message(student.user, subject="关于退费申请", refund_request=request)
+    unrelated = make_message(student.user, subject="与退费无关")
     client.force_login(homeroom.user)
-    assert client.get(_changelist()).status_code == 403
+    page = client.get(_changelist()).content.decode()
+    assert about_request.subject in page
+    assert unrelated.subject not in page
 
 
 def test_staff_of_another_campus_never_see_messages_about_this_campus(client, other_campus_homeroom, student, order):
