@@ -1,7 +1,8 @@
 # schoolops developer commands. `make help` lists them.
 #
 #   make run    the whole product on this machine: SQLite, Celery eager, no services, demo logins
-#   make test   the test suite on PostgreSQL + Redis (started or installed by scripts/ensure-services.sh)
+#   make test   the test suite on PostgreSQL + Redis (started or installed by scripts/ensure-services.sh),
+#               browser tests in Debian's Chromium (installed by scripts/ensure-browser.sh)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -27,7 +28,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 
 help:
 	@echo "make run               serve the product on http://127.0.0.1:$(PORT)/ (SQLite, no services, demo data)"
-	@echo "make test              run the tests on PostgreSQL + Redis  (PYTEST_ARGS=\"-k foo\" to narrow)"
+	@echo "make test              run the tests on PostgreSQL + Redis, browser tests in Chromium  (PYTEST_ARGS=\"-k foo\" to narrow)"
 	@echo "make lint              ruff check + ruff format --check"
 	@echo "make check-deploy      manage.py check --deploy with production settings, warnings fail"
 	@echo "make migrations-check  fail if a model change has no migration"
@@ -99,6 +100,7 @@ beat: migrate
 
 test: $(DEV_STAMP)
 	@bash scripts/ensure-services.sh
+	@bash scripts/ensure-browser.sh
 	@rc=0; \
 	DATABASE_URL='$(TEST_DATABASE_URL)' REDIS_URL='$(TEST_REDIS_URL)' $(VENV)/bin/pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit code 5)" >&2; fi; \

@@ -37,7 +37,7 @@ from .models import (
 )
 from .services.requests import TIER_ROLE
 
-DONE, CURRENT, UPCOMING = "done", "current", "upcoming"
+DONE, CURRENT, UPCOMING, STOPPED = "done", "current", "upcoming", "stopped"
 
 STATUS_TITLES = {
     RefundStatus.PENDING_HOMEROOM: gettext_lazy("Homeroom teacher reviewing"),
@@ -69,7 +69,7 @@ HIDDEN_TRANSITIONS = frozenset({"escalate"})
 @dataclass(frozen=True)
 class TimelineEntry:
     title: str
-    state: str  # DONE, CURRENT or UPCOMING
+    state: str  # DONE, CURRENT, UPCOMING, or STOPPED (a review the request left without a decision)
     at: datetime.datetime | None = None
     detail: str = ""
 
@@ -144,7 +144,24 @@ def timeline_build(
         if following is not None and following.name == "auto_return":
             continue  # returned by the first check at once: no reviewer ever had it
         detail = _state_detail(request, transition, settings=settings, latest_reject=transition is last_reject)
-        entries.append(TimelineEntry(_status_title(transition.to_status), DONE, transition.created_at, detail))
+        # A review the student withdrew from (or that expired) was never finished: not a green tick.
+        left_undecided = (
+            transition.to_status in PENDING_STATES
+            and following is not None
+            and following.name
+            in (
+                "cancel",
+                "expire",
+            )
+        )
+        entries.append(
+            TimelineEntry(
+                _status_title(transition.to_status),
+                STOPPED if left_undecided else DONE,
+                transition.created_at,
+                detail,
+            )
+        )
         last_state_index = len(entries) - 1
     entries.extend(_auto_entry(step) for step in auto_steps)  # a check with no matching log row: keep it
 

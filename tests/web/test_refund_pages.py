@@ -30,7 +30,15 @@ from refunds.services import (
     refund_resubmit,
     refund_return_for_info,
 )
-from refunds.timeline import CURRENT, DONE, UPCOMING, refund_request_for_student, student_actions, timeline_build
+from refunds.timeline import (
+    CURRENT,
+    DONE,
+    STOPPED,
+    UPCOMING,
+    refund_request_for_student,
+    student_actions,
+    timeline_build,
+)
 from students.views.refunds import SUBMITS_PER_HOUR
 from tests import factories
 from tests.refunds.lifecycle_helpers import PDF, order_at, pdf, submit
@@ -467,7 +475,7 @@ def test_a_cancelled_request_ends_the_timeline(as_student, buy):
     as_student.post(request_url(refund, "students:cancel"), {"confirm": "on"})
     assert entries_of(refund) == [
         ("Submitted", DONE),
-        ("Homeroom teacher reviewing", DONE),
+        ("Homeroom teacher reviewing", STOPPED),  # withdrawn before the teacher decided
         ("Cancelled", DONE),
     ]
 
