@@ -13,21 +13,10 @@ set -euo pipefail
 
 CHROMIUM=/usr/bin/chromium
 
-say() { echo "ensure-browser: $*" >&2; }
-die() {
-    say "ERROR: $*"
-    exit 1
-}
-
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null; then
-        sudo "$@"
-    else
-        die "'$*' needs root, and this user is not root and has no sudo. Install chromium fonts-noto-cjk poppler-utils as root, then retry."
-    fi
-}
+SCRIPT_NAME=ensure-browser
+ROOT_HINT="Install chromium fonts-noto-cjk poppler-utils as root, then retry."
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 have_chromium() { [ -x "$CHROMIUM" ]; }
 have_cjk_font() { command -v fc-list >/dev/null && [ -n "$(fc-list :lang=zh family 2>/dev/null)" ]; }

@@ -15,22 +15,9 @@ PG_PORT=5432
 REDIS_PORT=6379
 TIMEOUT=${ENSURE_SERVICES_TIMEOUT:-30}
 
-say() { echo "ensure-services: $*" >&2; }
-die() {
-    say "ERROR: $*"
-    exit 1
-}
-
-# Run a command as root: directly when root, through sudo when it exists, else fail.
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null; then
-        sudo "$@"
-    else
-        die "'$*' needs root, and this user is not root and has no sudo. Run it as root, then retry."
-    fi
-}
+SCRIPT_NAME=ensure-services
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # Run a command as the postgres OS user (for psql over the local socket, peer auth).
 as_postgres() {
