@@ -143,3 +143,8 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.order_no
+
+    @property
+    def refundable_remaining(self) -> Decimal:
+        """Paid minus already refunded (refunds in flight are subtracted by the quote)."""
+        return self.amount_paid - self.refunded_total
