@@ -784,6 +784,20 @@ class RefundRequest(ConcurrentTransitionMixin, models.Model):
         """The student appeals a rejection: to the tier above the one that rejected."""
         return target
 
+    # Payout transitions, called by ``payments.services`` when the money moves.
+
+    @transition(field=status, source=[RefundStatus.APPROVED, RefundStatus.PAYOUT_FAILED], target=RefundStatus.PAYING)
+    def start_payout(self) -> None:
+        """A payout was handed to the gateway (or finance is recording a transfer)."""
+
+    @transition(field=status, source=RefundStatus.PAYING, target=RefundStatus.REFUNDED)
+    def confirm_payout(self) -> None:
+        """The gateway confirmed the money left: only a verified callback or query gets here."""
+
+    @transition(field=status, source=RefundStatus.PAYING, target=RefundStatus.PAYOUT_FAILED)
+    def fail_payout(self) -> None:
+        """The gateway refused the refund for good: finance decides what happens next."""
+
 
 def evidence_upload_to(instance: RefundEvidence, filename: str) -> str:
     """A random name under evidence/: the student's file name is kept in the row, never on disk."""
@@ -931,6 +945,8 @@ class RefundEventKind(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
     APPEALED = "appealed", _("Appealed")
     AMOUNT_ADJUSTED = "amount_adjusted", _("Amount adjusted")
+    PAYOUT_SUCCEEDED = "payout_succeeded", _("Money returned")
+    PAYOUT_FAILED = "payout_failed", _("Refund payment failed")
 
 
 class RefundEvent(models.Model):

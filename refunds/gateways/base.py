@@ -1,0 +1,159 @@
+"""The contract every refund gateway keeps: refund, query, verify-and-parse callback, arrival.
+
+One class per gateway, in its own module, registered by channel (``refunds.gateways.registry``).
+Adapters never see Django's request or the database: they take a ``RefundCall`` and answer a
+``GatewayAnswer``, or raise one of the two errors below. The payout service decides what an
+answer means for the request; the adapter only reports what the gateway said, faithfully.
+
+Amounts are ``Decimal`` CNY with two places; adapters convert to fen or strings themselves.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+
+
+class Outcome:
+    """What the gateway says happened to one merchant refund number."""
+
+    SUCCEEDED = "succeeded"  # the money left the merchant account
+    PROCESSING = "processing"  # accepted; the result comes later (callback or query)
+    FAILED = "failed"  # the gateway refused or closed this refund for good
+    NOT_FOUND = "not_found"  # the gateway has never seen this merchant refund number (query only)
+
+
+class ArrivalKind:
+    """Where the money lands: decides what the student is told about when."""
+
+    BALANCE = "balance"  # WeChat change, Alipay balance: at once
+    BANK_CARD = "bank_card"  # a debit or credit card: 3–7 business days
+    BANK_TRANSFER = "bank_transfer"  # offline transfer recorded by finance
+
+
+@dataclass(frozen=True)
+class RefundCall:
+    """One refund as we ask for it. ``payout_no`` is fixed once and reused by every retry."""
+
+    payout_no: str  # WeChat out_refund_no, Alipay out_request_no
+    order_no: str  # our order number (WeChat out_trade_no, Alipay out_trade_no)
+    trade_no: str  # the gateway's transaction number of the original payment
+    order_total: Decimal  # what the student paid on the order
+    amount: Decimal  # what this payout returns
+    reason: str = ""
+    notify_url: str = ""
+
+
+@dataclass
+class GatewayAnswer:
+    """What the gateway answered, after its signature was checked."""
+
+    outcome: str
+    gateway_refund_id: str = ""
+    amount: Decimal | None = None  # the amount the gateway reports for this refund, when it does
+    arrival: str = ArrivalKind.BALANCE
+    arrival_account: str = ""  # e.g. "支付用户零钱" or "招商银行信用卡0403", as the gateway says
+    code: str = ""  # the gateway's business error code when outcome is FAILED
+    message: str = ""
+    raw_request: dict[str, Any] = field(default_factory=dict)  # secrets removed
+    raw_response: Any = None
+
+
+@dataclass
+class CallbackNotice:
+    """A verified callback: the gateway vouched for this outcome of this merchant refund number."""
+
+    payout_no: str
+    outcome: str
+    amount: Decimal | None
+    gateway_refund_id: str = ""
+    arrival: str = ArrivalKind.BALANCE
+    arrival_account: str = ""
+    merchant_id: str = ""
+    raw: Any = None
+
+
+class GatewayError(Exception):
+    """Base of the gateway errors. ``raw`` keeps whatever came back, for the payout's record."""
+
+    def __init__(self, message: str, *, code: str = "", raw: Any = None, raw_request: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.raw = raw
+        self.raw_request = raw_request or {}
+
+
+class GatewayRetryableError(GatewayError):
+    """The outcome is unknown or the gateway asked us to try again (network, HTTP 5xx, SYSTEMERROR,
+    a bad signature on the answer). Query before retrying: the refund may have gone through."""
+
+
+class GatewayFinalError(GatewayError):
+    """The gateway refused this refund for good (insufficient balance, trade too old, ...):
+    a person must decide what happens next."""
+
+
+class CallbackRejected(Exception):
+    """A callback that failed verification (signature, decryption, merchant id, malformed).
+    Nothing may change because of it; the reason is logged."""
+
+
+@dataclass(frozen=True)
+class CallbackReply:
+    """What the gateway expects back from our callback endpoint."""
+
+    body: bytes
+    content_type: str
+    status: int = 200
+
+
+class RefundGateway:
+    """Base class: one subclass per channel. Instances are cheap; build them per use."""
+
+    channel: ClassVar[str]
+    # True when a person records the payout by hand (no API call, no callback).
+    manual: ClassVar[bool] = False
+
+    def refund(self, call: RefundCall) -> GatewayAnswer:
+        """Ask for the refund. Idempotent at the gateway for the same ``call.payout_no``.
+
+        Returns SUCCEEDED or PROCESSING (FAILED only when the gateway reports a closed refund
+        in a signed answer); raises ``GatewayRetryableError`` when the outcome is unknown and
+        ``GatewayFinalError`` when the gateway refuses for good.
+        """
+        raise NotImplementedError
+
+    def query(self, call: RefundCall) -> GatewayAnswer:
+        """Ask what became of ``call.payout_no``: any ``Outcome``, NOT_FOUND included."""
+        raise NotImplementedError
+
+    def parse_callback(self, *, body: bytes, content_type: str, post: dict[str, str]) -> CallbackNotice:
+        """Verify a callback (signature or decryption, our merchant id) and parse it.
+
+        Raises ``CallbackRejected`` for anything not vouched for by the gateway. Matching the
+        number and amount against our payout is the caller's job.
+        """
+        raise NotImplementedError
+
+    def callback_reply(self, *, ok: bool) -> CallbackReply:
+        """The answer the gateway expects: ``ok`` acknowledges, otherwise it will retry."""
+        raise NotImplementedError
+
+
+BUSINESS_DAYS_TO_CARD = (3, 7)
+
+
+def expected_arrival(*, kind: str, paid_at: datetime.datetime) -> tuple[datetime.date, datetime.date]:
+    """The earliest and latest day the student should see the money (Shanghai dates)."""
+    from django.utils import timezone
+
+    from .arrival import business_days_after
+
+    day = timezone.localtime(paid_at).date()
+    if kind == ArrivalKind.BALANCE:
+        return day, day
+    low, high = BUSINESS_DAYS_TO_CARD
+    return business_days_after(day, low), business_days_after(day, high)
