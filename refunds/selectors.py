@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import Q, Sum
+from django.utils import timezone
 
 from orders.models import Course, Order
 from schoolops.models import Campus
@@ -102,3 +103,42 @@ def student_recent_refund_count(*, student_id: int, now: datetime.datetime, excl
     if exclude_id is not None:
         requests = requests.exclude(pk=exclude_id)
     return requests.count()
+
+
+def refund_queue_for_staff(*, user, on: datetime.date | None = None):
+    """The requests whose current step ``user`` may decide today (待我审批): the same rule as
+    ``services.step_can_act`` — assigned to them, delegated to them, escalated to them, or a
+    pool tier of their role — at their campus. Annotated with the pending step's ``step_due_at``,
+    ``step_created_at`` and ``step_escalated`` (escalations first, then the oldest).
+
+    Empty for anyone who is not active staff.
+    """
+    from django.db.models import Exists, OuterRef, Subquery
+
+    from schoolops.models import Staff
+
+    from .models import PENDING_STATES, ApprovalStep, StepDecision
+    from .services.requests import TIER_ROLE
+
+    staff = Staff.objects.filter(user=user, user__is_active=True).first() if user.is_authenticated else None
+    if staff is None:
+        return RefundRequest.objects.none()
+    day = on or timezone.localdate()
+    delegators = Staff.objects.filter(
+        delegate=staff, delegate_from__lte=day, delegate_until__gte=day, campus_id=staff.campus_id
+    ).values("pk")
+    pool_tiers = [tier for tier, role in TIER_ROLE.items() if role == staff.role]
+    mine = Q(assignee=staff) | Q(escalated_to=staff) | Q(assignee__in=delegators)
+    if pool_tiers:
+        mine |= Q(assignee__isnull=True, tier__in=pool_tiers)
+    pending = ApprovalStep.objects.filter(request=OuterRef("pk"), decision=StepDecision.PENDING)
+    return (
+        RefundRequest.objects.filter(campus_id=staff.campus_id, status__in=PENDING_STATES)
+        .filter(Exists(pending.filter(mine)))
+        .annotate(
+            step_due_at=Subquery(pending.values("due_at")[:1]),
+            step_created_at=Subquery(pending.values("created_at")[:1]),
+            step_escalated=Exists(pending.filter(escalated_at__isnull=False)),
+        )
+        .order_by("-step_escalated", "step_created_at", "pk")
+    )

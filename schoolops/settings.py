@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "students.apps.StudentsConfig",
     "refunds.apps.RefundsConfig",
     "notifications.apps.NotificationsConfig",
+    "payments.apps.PaymentsConfig",
+    "gatewaysim.apps.GatewaySimConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("students.urls")),
     path("inbox/", include("notifications.urls")),
     path("refunds/", include("refunds.urls")),
+    path("payments/", include("payments.urls")),
     path(
         "login/",
         auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True),

@@ -7,13 +7,11 @@ Nothing here edits a request's status or amounts: those change only through the 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from schoolops.scoping import CampusScopedAdminMixin
 
 from ..models import (
-    ApprovalSettings,
     ApprovalStep,
     RefundEvent,
     RefundEvidence,
@@ -126,29 +124,3 @@ class RefundEvidenceAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.Mode
     search_fields = ("request__request_no", "original_name")
     list_select_related = ("request",)
     exclude = ("file",)  # served only through a permission-checked view, never a direct link
-
-
-@admin.register(ApprovalSettings)
-class ApprovalSettingsAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
-    list_display = ("campus", "small_below", "large_above", "service_limit", "appeal_days", "needs_info_days")
-    fieldsets = (
-        (None, {"fields": ("campus",)}),
-        (_("Routes by amount"), {"fields": ("small_below", "large_above", "service_limit")}),
-        (
-            _("Automatic check and risk"),
-            {"fields": ("auto_max_progress", "auto_max_recent_refunds", "risk_refunds_per_year")},
-        ),
-        (_("Deadlines"), {"fields": ("appeal_days", "needs_info_days")}),
-        (
-            _("Hours to decide, per tier"),
-            {
-                "fields": (
-                    "sla_homeroom_hours",
-                    "sla_quality_hours",
-                    "sla_supervisor_hours",
-                    "sla_campus_head_hours",
-                    "sla_finance_hours",
-                )
-            },
-        ),
-    )

@@ -1,0 +1,7 @@
+"""Gateway callbacks: verified before they change anything."""
+
+from django.urls import path
+
+app_name = "payments"
+
+urlpatterns: list = []
