@@ -186,7 +186,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "refunds.tasks.expire_waiting_requests",
         "schedule": 3600.0,
     },
+    "check-stuck-payouts": {
+        "task": "payments.tasks.check_payouts",
+        "schedule": 120.0,
+    },
 }
+
+# --- Payouts. Retries back off exponentially from the base to the cap; the cap stays far below
+# the broker's visibility timeout above. A worker holds a payout for the lease; the periodic
+# check picks up a payout left sent or unknown once its lease ran out and it sat that long.
+PAYOUT_RETRY_BASE_SECONDS = float(os.environ.get("PAYOUT_RETRY_BASE_SECONDS", "30"))
+PAYOUT_RETRY_MAX_SECONDS = float(os.environ.get("PAYOUT_RETRY_MAX_SECONDS", "1800"))
+PAYOUT_MAX_RETRIES = int(os.environ.get("PAYOUT_MAX_RETRIES", "8"))
+PAYOUT_LEASE_SECONDS = int(os.environ.get("PAYOUT_LEASE_SECONDS", "120"))
+PAYOUT_CHECK_AFTER_SECONDS = int(os.environ.get("PAYOUT_CHECK_AFTER_SECONDS", "300"))
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -10,7 +10,6 @@ Amounts are ``Decimal`` CNY with two places; adapters convert to fen or strings 
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -141,19 +140,3 @@ class RefundGateway:
     def callback_reply(self, *, ok: bool) -> CallbackReply:
         """The answer the gateway expects: ``ok`` acknowledges, otherwise it will retry."""
         raise NotImplementedError
-
-
-BUSINESS_DAYS_TO_CARD = (3, 7)
-
-
-def expected_arrival(*, kind: str, paid_at: datetime.datetime) -> tuple[datetime.date, datetime.date]:
-    """The earliest and latest day the student should see the money (Shanghai dates)."""
-    from django.utils import timezone
-
-    from .arrival import business_days_after
-
-    day = timezone.localtime(paid_at).date()
-    if kind == ArrivalKind.BALANCE:
-        return day, day
-    low, high = BUSINESS_DAYS_TO_CARD
-    return business_days_after(day, low), business_days_after(day, high)

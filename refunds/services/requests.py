@@ -738,6 +738,10 @@ def _advance(
         refund_event_record(
             request=request, kind=RefundEventKind.APPROVED, actor=actor, at=at, amount=request.approved_amount
         )
+        # The payout is opened with the approval, in its transaction; a worker sends it after the commit.
+        from payments.services import payout_open  # payments builds on refunds
+
+        payout_open(request=request, at=at)
     else:
         _step_open(request, settings=settings, at=at)
 

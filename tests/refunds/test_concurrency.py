@@ -128,8 +128,18 @@ def buy(recorded_policy, student, homeroom, campus):
 
 
 def transitions(request: RefundRequest) -> list[tuple[str, str]]:
-    """The log in the order the rows were written: under the request's lock, that is the order of the changes."""
-    return list(RefundTransition.objects.filter(request=request).order_by("pk").values_list("name", "to_status"))
+    """The approval log in the order the rows were written: under the request's lock, that is the
+    order of the changes. (After the commit the payout takes over; its own rows are left out.)"""
+    return list(
+        RefundTransition.objects.filter(request=request)
+        .exclude(name__in=PAYOUT_TRANSITIONS)
+        .order_by("pk")
+        .values_list("name", "to_status")
+    )
+
+
+PAYOUT_TRANSITIONS = ("start_payout", "confirm_payout", "fail_payout")
+HANDED_TO_PAYOUT = (RefundStatus.APPROVED, RefundStatus.PAYING)
 
 
 def steps(request: RefundRequest) -> list[tuple[str, str]]:
@@ -176,7 +186,8 @@ def test_twenty_finance_clerks_approving_the_pool_step_at_once_approve_it_once(b
     # Finance is the last tier: after the winner the request no longer waits for anyone.
     assert refusals(outcomes) == {"state": 19}
     request.refresh_from_db()
-    assert request.status == RefundStatus.APPROVED
+    assert request.status in HANDED_TO_PAYOUT
+    assert request.payouts.count() == 1
     assert request.decided_at is not None
     assert [name for name, _to in transitions(request)] == ["submit", "approve", "approve", "approve"]
     assert RefundTransition.objects.filter(request=request, to_status=RefundStatus.APPROVED).count() == 1
@@ -241,7 +252,8 @@ def test_approve_of_the_last_tier_against_cancel_exactly_one_wins(recorded_polic
         assert not request.steps.filter(decision=StepDecision.PENDING).exists()
         if approve.ok:
             assert cancel.code == "state"
-            assert request.status == RefundStatus.APPROVED
+            assert request.status in HANDED_TO_PAYOUT
+            assert request.payouts.count() == 1
             assert steps(request) == [("homeroom", "approved"), ("auto", "auto_passed")]
             assert transitions(request) == [("submit", "pending_homeroom"), ("approve", "approved")]
         else:

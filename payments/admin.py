@@ -1,0 +1,246 @@
+"""Payouts for finance: what was sent, what the gateway said, vouchers, the holiday calendar.
+
+Nothing here edits a payout by hand: finance checks a payout with the gateway now, sends a
+failed one again, or records a bank transfer, each through ``payments.services``.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from refunds.admin.policies import ReadOnlyAdminMixin
+from refunds.evidence import evidence_check
+from refunds.models import RefundStatus
+from schoolops.scoping import CampusScopedAdminMixin, visible_campus_ids
+
+from . import services
+from .models import CalendarDay, Payout, PayoutExchange, PayoutStatus, RejectedCallback, Voucher, VoucherLine
+
+RECORD_TRANSFER = "payments.record_transfer"
+RETRY_PAYOUT = "payments.retry_payout"
+
+
+class PayoutExchangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = PayoutExchange
+    extra = 0
+    fields = ("created_at", "kind", "outcome", "error_code", "note", "request_data", "response_data")
+    readonly_fields = fields
+
+
+class TransferForm(forms.Form):
+    bank_reference = forms.CharField(label=_("bank reference"), max_length=64)
+    transferred_on = forms.DateField(label=_("transferred on"), widget=forms.DateInput(attrs={"type": "date"}))
+    scan = forms.FileField(label=_("transfer slip (PDF, JPEG or PNG)"), required=False)
+
+    def clean_scan(self):
+        scan = self.cleaned_data.get("scan")
+        if scan:
+            evidence_check([scan])  # type by content, size; raises ValidationError with the reason
+        return scan
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin):
+    campus_field = "request__campus"
+    list_display = (
+        "payout_no",
+        "request",
+        "channel",
+        "amount",
+        "status",
+        "attempts",
+        "gateway_refund_id",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("status", "channel")
+    search_fields = ("payout_no", "gateway_refund_id", "request__request_no", "order__order_no", "bank_reference")
+    list_select_related = ("request", "order")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    exclude = ("transfer_scan",)
+    readonly_fields = (
+        "payout_no",
+        "request",
+        "order",
+        "channel",
+        "amount",
+        "status",
+        "gateway_refund_id",
+        "attempts",
+        "lease_until",
+        "error_code",
+        "error_message",
+        "arrival_kind",
+        "arrival_account",
+        "arrival_earliest",
+        "arrival_latest",
+        "bank_reference",
+        "recorded_by",
+        "created_at",
+        "sent_at",
+        "finished_at",
+    )
+    inlines = [PayoutExchangeInline]
+    actions = ["check_now"]
+    change_form_template = "admin/payments/payout/change_form.html"
+
+    @admin.action(description=_("Check the selected payouts with the gateway now"), permissions=["retry"])
+    def check_now(self, request: HttpRequest, queryset) -> None:
+        count = 0
+        for payout in queryset.filter(status__in=[PayoutStatus.QUEUED, PayoutStatus.SENT, PayoutStatus.UNKNOWN]):
+            if payout.channel not in services.MANUAL_CHANNELS:
+                services.payout_dispatch(payout_id=payout.pk)
+                count += 1
+        self.message_user(request, _("%(count)d payouts handed to a worker.") % {"count": count})
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(RETRY_PAYOUT)
+
+    def get_urls(self):
+        urls = super().get_urls()
+        own = [
+            path(
+                "<int:payout_id>/send-again/",
+                self.admin_site.admin_view(self.send_again_view),
+                name="payments_payout_send_again",
+            ),
+            path(
+                "<int:payout_id>/record-transfer/",
+                self.admin_site.admin_view(self.record_transfer_view),
+                name="payments_payout_record_transfer",
+            ),
+        ]
+        return own + urls
+
+    def _payout_or_404(self, request: HttpRequest, payout_id: int) -> Payout:
+        payout = self.get_queryset(request).select_related("request", "order").filter(pk=payout_id).first()
+        if payout is None:
+            raise Http404
+        return payout
+
+    def _back(self, payout: Payout) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:payments_payout_change", args=[payout.pk]))
+
+    def send_again_view(self, request: HttpRequest, payout_id: int):
+        payout = self._payout_or_404(request, payout_id)
+        if not request.user.has_perm(RETRY_PAYOUT):
+            raise PermissionDenied
+        if request.method == "POST":
+            try:
+                new = services.payout_retry(request_id=payout.request_id, actor=request.user)
+            except services.PayoutError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return self._back(payout)
+            self.message_user(request, _("Sent again as %(no)s.") % {"no": new.payout_no})
+            return self._back(new)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "payout": payout,
+            "title": _("Send the refund again"),
+        }
+        return render(request, "admin/payments/payout/send_again.html", context)
+
+    def record_transfer_view(self, request: HttpRequest, payout_id: int):
+        payout = self._payout_or_404(request, payout_id)
+        if not request.user.has_perm(RECORD_TRANSFER):
+            raise PermissionDenied
+        form = TransferForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                done = services.payout_record_transfer(
+                    request_id=payout.request_id,
+                    actor=request.user,
+                    bank_reference=form.cleaned_data["bank_reference"],
+                    transferred_on=form.cleaned_data["transferred_on"],
+                    scan=form.cleaned_data.get("scan"),
+                )
+            except (services.PayoutError, ValidationError) as exc:
+                form.add_error(None, getattr(exc, "message", None) or exc.messages[0])
+            else:
+                self.message_user(request, _("Transfer recorded; the refund is complete."))
+                return self._back(done)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "payout": payout,
+            "form": form,
+            "today": timezone.localdate(),
+            "title": _("Record a bank transfer"),
+        }
+        return render(request, "admin/payments/payout/record_transfer.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        payout = self.get_queryset(request).filter(pk=object_id).select_related("request").first()
+        extra = dict(extra_context or {})
+        if payout is not None:
+            waiting = payout.request.status in (RefundStatus.APPROVED, RefundStatus.PAYOUT_FAILED)
+            manual = payout.channel in services.MANUAL_CHANNELS
+            extra["can_send_again"] = (
+                request.user.has_perm(RETRY_PAYOUT)
+                and payout.status == PayoutStatus.FAILED
+                and payout.request.status == RefundStatus.PAYOUT_FAILED
+                and not manual
+            )
+            extra["can_record_transfer"] = (
+                request.user.has_perm(RECORD_TRANSFER)
+                and (
+                    (manual and payout.status == PayoutStatus.QUEUED)
+                    or (payout.status == PayoutStatus.FAILED and payout.request.status == RefundStatus.PAYOUT_FAILED)
+                )
+                and waiting
+            )
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+
+class VoucherLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = VoucherLine
+    extra = 0
+    fields = ("position", "account_code", "account_name", "debit", "credit", "memo")
+    readonly_fields = fields
+
+
+@admin.register(Voucher)
+class VoucherAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.ModelAdmin):
+    campus_field = "payout__request__campus"
+    list_display = ("code", "date", "kind", "summary", "amount", "payout")
+    list_filter = ("kind", "period")
+    search_fields = ("summary", "payout__payout_no", "payout__request__request_no")
+    list_select_related = ("payout",)
+    show_full_result_count = False
+    readonly_fields = ("period", "number", "date", "kind", "summary", "amount", "payout", "reverses", "created_at")
+    inlines = [VoucherLineInline]
+
+    @admin.display(description=_("voucher number"), ordering="number")
+    def code(self, obj: Voucher) -> str:
+        return obj.code
+
+
+@admin.register(RejectedCallback)
+class RejectedCallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("received_at", "channel", "payout_no", "remote_addr", "reason")
+    list_filter = ("channel",)
+    search_fields = ("payout_no", "reason")
+    readonly_fields = ("received_at", "channel", "payout_no", "remote_addr", "reason", "body")
+
+    def get_queryset(self, request: HttpRequest):
+        # Refused callbacks belong to no campus: only head office (all campuses) sees them.
+        queryset = super().get_queryset(request)
+        return queryset if visible_campus_ids(request.user) is None else queryset.none()
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(SimpleHistoryAdmin):
+    list_display = ("date", "name", "is_workday")
+    list_filter = ("is_workday",)
+    search_fields = ("name",)
+    date_hierarchy = "date"

@@ -1,0 +1,676 @@
+"""Paying refunds back, exactly once.
+
+The rules that keep money from moving twice:
+
+* One ``Payout`` per refund while it may still move money (a database constraint), with a
+  merchant refund number fixed when it is opened and sent unchanged on every call.
+* The payout is marked ``sent`` (committed) before the gateway is called. A payout found
+  ``sent`` or ``unknown`` may have reached the gateway, so the gateway is *queried* before any
+  further refund call; only a "never heard of it" answer lets the refund be sent again, with
+  the same number, which the gateway deduplicates anyway.
+* Gateway calls happen outside database transactions; their answers are applied in a new
+  transaction that locks the payout and does nothing if it is already final.
+* Only a verified answer, query or callback saying the money left moves the request to
+  ``refunded``; that transaction also updates the order, writes the voucher and the event.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from orders.models import Order, OrderStatus, PaymentChannel
+from refunds.events import refund_event_record
+from refunds.gateways.base import (
+    CallbackNotice,
+    GatewayAnswer,
+    GatewayError,
+    GatewayFinalError,
+    GatewayRetryableError,
+    Outcome,
+    RefundCall,
+)
+from refunds.models import RefundEventKind, RefundRequest, RefundStatus, RefundTransition
+
+from .calendar import expected_arrival
+from .models import (
+    ArrivalKind,
+    ExchangeKind,
+    Payout,
+    PayoutExchange,
+    PayoutStatus,
+    RejectedCallback,
+    Voucher,
+    VoucherKind,
+    VoucherLine,
+    VoucherSequence,
+)
+
+logger = logging.getLogger(__name__)
+
+
+# Orders paid by bank card or offline go back by a transfer finance records by hand: there is
+# no acquirer API to call.
+MANUAL_CHANNELS = (PaymentChannel.CARD, PaymentChannel.OFFLINE)
+
+
+class PayoutError(Exception):
+    """A refused payout action: nothing changed. ``message`` is for the person who tried."""
+
+    def __init__(self, message: str, *, code: str = "refused") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class Step:
+    """What the caller of ``payout_execute`` should do next."""
+
+    DONE = "done"  # final, or nothing to do
+    RETRY = "retry"  # outcome unknown: try again later (query first)
+    WAIT = "wait"  # the gateway is processing: check again later
+    BUSY = "busy"  # another worker holds the payout
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    accepted: bool
+    reason: str = ""
+
+
+def _lease() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.PAYOUT_LEASE_SECONDS)
+
+
+def _new_payout_no(at: datetime.datetime) -> str:
+    """RF + Shanghai date + 12 random hex digits: 22 characters, fits every gateway's field."""
+    return f"RF{timezone.localtime(at):%Y%m%d}{secrets.token_hex(6).upper()}"
+
+
+# --- Opening ---------------------------------------------------------------------------------
+
+
+def payout_open(*, request: RefundRequest, at: datetime.datetime) -> Payout | None:
+    """Open the payout of a request that was just approved, in the approval's transaction.
+
+    Online channels are sent to the gateway by a worker after the commit; bank-card and
+    offline orders wait for finance to record the transfer.
+    """
+    if request.approved_amount <= 0:
+        logger.warning("Request %s approved with nothing to pay; no payout opened.", request.request_no)
+        return None
+    order = request.order
+    payout = Payout.objects.create(
+        request=request,
+        order=order,
+        channel=order.channel,
+        amount=request.approved_amount,
+        payout_no=_new_payout_no(at),
+        created_at=at,
+    )
+    if order.channel not in MANUAL_CHANNELS:
+        transaction.on_commit(lambda: payout_dispatch(payout_id=payout.pk))
+    return payout
+
+
+def payout_dispatch(*, payout_id: int) -> None:
+    """Hand the payout to a worker. If the broker is down the payout stays queued and the
+    periodic check sends it later: nothing is lost."""
+    from .tasks import execute_payout
+
+    try:
+        execute_payout.delay(payout_id)
+    except Exception:  # broker down, or an eager run that failed: the periodic check retries
+        logger.exception("Could not hand payout %s to a worker now; the periodic check will.", payout_id)
+
+
+def payout_retry(*, request_id: int, actor, at: datetime.datetime | None = None) -> Payout:
+    """Finance sends a failed refund again: a new payout with a new number (the old one was
+    refused for good, so no money moved under it)."""
+    now = at or timezone.now()
+    with transaction.atomic():
+        request = _lock_request(request_id)
+        if request.status != RefundStatus.PAYOUT_FAILED:
+            raise PayoutError(_("Only a refund whose payment failed can be sent again."), code="state")
+        if request.order.channel in MANUAL_CHANNELS:
+            raise PayoutError(_("This order was not paid online: record the bank transfer instead."), code="manual")
+        payout = Payout.objects.create(
+            request=request,
+            order=request.order,
+            channel=request.order.channel,
+            amount=request.approved_amount,
+            payout_no=_new_payout_no(now),
+            created_at=now,
+        )
+        _transition(request, "start_payout", actor=actor, at=now, comment=_("Sent again by finance."))
+        transaction.on_commit(lambda: payout_dispatch(payout_id=payout.pk))
+    return payout
+
+
+def payout_record_transfer(
+    *,
+    request_id: int,
+    actor,
+    bank_reference: str,
+    transferred_on: datetime.date,
+    scan: UploadedFile | None = None,
+    at: datetime.datetime | None = None,
+) -> Payout:
+    """Finance records a bank transfer made by hand: for bank-card and offline orders, or
+    instead of a failed online payout. The refund is then complete."""
+    now = at or timezone.now()
+    bank_reference = bank_reference.strip()
+    if not bank_reference:
+        raise PayoutError(_("Give the bank's reference for the transfer."), code="reference")
+    if transferred_on > timezone.localdate(now):
+        raise PayoutError(_("The transfer date cannot be in the future."), code="date")
+    with transaction.atomic():
+        request = _lock_request(request_id)
+        payout = (
+            Payout.objects.select_for_update()
+            .filter(request=request, status__in=[PayoutStatus.QUEUED, PayoutStatus.SENT, PayoutStatus.UNKNOWN])
+            .first()
+        )
+        if payout is not None and payout.channel not in MANUAL_CHANNELS:
+            raise PayoutError(
+                _("A payment through %(channel)s is still in progress; wait for its outcome.")
+                % {"channel": payout.get_channel_display()},
+                code="in_progress",
+            )
+        if request.status not in (RefundStatus.APPROVED, RefundStatus.PAYOUT_FAILED) or (
+            payout is None and request.status == RefundStatus.APPROVED
+        ):
+            raise PayoutError(
+                _("This refund is not waiting for a payment (it is %(status)s).")
+                % {"status": request.get_status_display()},
+                code="state",
+            )
+        if payout is None:
+            payout = Payout.objects.create(
+                request=request,
+                order=request.order,
+                channel=PaymentChannel.OFFLINE,
+                amount=request.approved_amount,
+                payout_no=_new_payout_no(now),
+                created_at=now,
+            )
+        payout.bank_reference = bank_reference
+        payout.recorded_by = actor
+        payout.sent_at = now
+        payout.attempts += 1
+        if scan is not None:
+            payout.transfer_scan = scan
+        payout.save()
+        _transition(request, "start_payout", actor=actor, at=now, comment=_("Bank transfer recorded by finance."))
+        _exchange(
+            payout,
+            kind=ExchangeKind.MANUAL,
+            outcome=Outcome.SUCCEEDED,
+            request_data={"bank_reference": bank_reference, "transferred_on": transferred_on.isoformat()},
+            at=now,
+        )
+        _succeed(
+            payout,
+            request=request,
+            answer=GatewayAnswer(
+                outcome=Outcome.SUCCEEDED,
+                gateway_refund_id=bank_reference,
+                amount=payout.amount,
+                arrival=ArrivalKind.BANK_TRANSFER,
+            ),
+            actor=actor,
+            at=now,
+            sent_on=transferred_on,
+        )
+    return payout
+
+
+# --- Executing -------------------------------------------------------------------------------
+
+
+def payout_execute(*, payout_id: int, now: datetime.datetime | None = None) -> str:
+    """One attempt at a payout: claim it, ask the gateway, apply the answer. Returns a ``Step``."""
+    claimed = _claim(payout_id, now=now or timezone.now())
+    if claimed is None:
+        return Step.DONE
+    if claimed == Step.BUSY:
+        return Step.BUSY
+    payout, needs_query = claimed
+    from refunds.gateways.registry import gateway_for
+
+    gateway = gateway_for(payout.channel)
+    call = _refund_call(payout)
+    try:
+        if needs_query:
+            answer = gateway.query(call)
+            _exchange(payout, kind=ExchangeKind.QUERY, answer=answer)
+            if answer.outcome == Outcome.NOT_FOUND:
+                answer = gateway.refund(call)
+                _exchange(payout, kind=ExchangeKind.REFUND, answer=answer)
+        else:
+            answer = gateway.refund(call)
+            _exchange(payout, kind=ExchangeKind.REFUND, answer=answer)
+    except GatewayRetryableError as exc:
+        _exchange_error(payout, exc, kind=ExchangeKind.QUERY if needs_query else ExchangeKind.REFUND)
+        _mark_unknown(payout.pk, exc)
+        return Step.RETRY
+    except GatewayFinalError as exc:
+        _exchange_error(payout, exc, kind=ExchangeKind.REFUND)
+        _fail(payout.pk, code=exc.code, message=exc.message)
+        return Step.DONE
+    return payout_answer_apply(payout_id=payout.pk, answer=answer)
+
+
+def payout_answer_apply(*, payout_id: int, answer: GatewayAnswer, actor=None) -> str:
+    """Apply a verified answer (refund call or query) to the payout. Returns a ``Step``."""
+    if answer.outcome == Outcome.SUCCEEDED:
+        with transaction.atomic():
+            payout = _lock_payout(payout_id)
+            if not payout.is_final:
+                _succeed(payout, request=_lock_request(payout.request_id), answer=answer, actor=actor)
+        return Step.DONE
+    if answer.outcome == Outcome.FAILED:
+        _fail(payout_id, code=answer.code or "closed", message=answer.message)
+        return Step.DONE
+    # Processing (or, after a refund call, nothing definite): wait for the callback or a check.
+    with transaction.atomic():
+        payout = _lock_payout(payout_id)
+        if not payout.is_final:
+            payout.status = PayoutStatus.SENT
+            payout.lease_until = None
+            if answer.gateway_refund_id:
+                payout.gateway_refund_id = answer.gateway_refund_id
+            payout.save(update_fields=["status", "lease_until", "gateway_refund_id", "updated_at"])
+            return Step.WAIT
+    return Step.DONE
+
+
+def payouts_check(*, now: datetime.datetime | None = None, older_than_seconds: int | None = None) -> int:
+    """The periodic check: payouts stuck queued, sent or unknown whose lease ran out are handed
+    to a worker again (it queries the gateway first); approved requests that somehow have no
+    payout get one. Returns how many were handed on."""
+    now = now or timezone.now()
+    age = datetime.timedelta(
+        seconds=settings.PAYOUT_CHECK_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
+    )
+    stuck = list(
+        Payout.objects.filter(
+            status__in=[PayoutStatus.QUEUED, PayoutStatus.SENT, PayoutStatus.UNKNOWN],
+            updated_at__lte=now - age,
+        )
+        .exclude(lease_until__gt=now)
+        .exclude(channel__in=MANUAL_CHANNELS)
+        .values_list("pk", flat=True)
+    )
+    orphans = RefundRequest.objects.filter(status=RefundStatus.APPROVED, approved_amount__gt=0).exclude(
+        payouts__status__in=[PayoutStatus.QUEUED, PayoutStatus.SENT, PayoutStatus.UNKNOWN, PayoutStatus.SUCCEEDED]
+    )
+    for request_id in orphans.values_list("pk", flat=True):
+        with transaction.atomic():
+            request = _lock_request(request_id)
+            if (
+                request.status == RefundStatus.APPROVED
+                and not request.payouts.exclude(status=PayoutStatus.FAILED).exists()
+            ):
+                payout_open(request=request, at=now)
+    for payout_id in stuck:
+        payout_dispatch(payout_id=payout_id)
+    return len(stuck)
+
+
+# --- Callbacks -------------------------------------------------------------------------------
+
+
+def payout_callback_apply(
+    *, channel: str, notice: CallbackNotice, remote_addr: str | None, body: str
+) -> CallbackResult:
+    """Apply a callback whose signature the gateway adapter has verified, if it matches our
+    payout: same channel, same number, same amount. Anything else is kept and ignored."""
+    payout = Payout.objects.filter(payout_no=notice.payout_no).first()
+    reason = ""
+    if payout is None or payout.channel != channel:
+        reason = _("No payout of ours has this merchant refund number on this channel.")
+    elif notice.amount is not None and notice.amount != payout.amount:
+        reason = _("The amount %(theirs)s does not match our payout of %(ours)s.") % {
+            "theirs": notice.amount,
+            "ours": payout.amount,
+        }
+    elif payout.status == PayoutStatus.QUEUED:
+        reason = _("The payout was never sent; a callback for it cannot be genuine.")
+    if reason:
+        callback_refuse(channel=channel, reason=reason, payout_no=notice.payout_no, remote_addr=remote_addr, body=body)
+        return CallbackResult(accepted=False, reason=reason)
+    _exchange(
+        payout,
+        kind=ExchangeKind.CALLBACK,
+        outcome=notice.outcome,
+        response_data=notice.raw if isinstance(notice.raw, dict) else {"body": body},
+        note="" if not payout.is_final else _("Arrived after the payout was final; nothing changed."),
+    )
+    if payout.is_final:
+        return CallbackResult(accepted=True, reason="duplicate")
+    if notice.outcome in (Outcome.SUCCEEDED, Outcome.FAILED):
+        payout_answer_apply(
+            payout_id=payout.pk,
+            answer=GatewayAnswer(
+                outcome=notice.outcome,
+                gateway_refund_id=notice.gateway_refund_id,
+                amount=notice.amount,
+                arrival=notice.arrival,
+                arrival_account=notice.arrival_account,
+                code="callback",
+                message=_("The gateway reported the refund closed."),
+            ),
+        )
+    return CallbackResult(accepted=True)
+
+
+def callback_refuse(*, channel: str, reason: str, payout_no: str = "", remote_addr: str | None, body: str) -> None:
+    logger.warning("Refused %s callback for %r from %s: %s", channel, payout_no, remote_addr, reason)
+    RejectedCallback.objects.create(
+        channel=channel,
+        reason=reason,
+        payout_no=payout_no[:64],
+        remote_addr=remote_addr,
+        body=body[:20000],
+        received_at=timezone.now(),
+    )
+
+
+# --- Internals -------------------------------------------------------------------------------
+
+
+def _claim(payout_id: int, *, now: datetime.datetime):
+    """Take the payout for one attempt. None: nothing to do; Step.BUSY: someone else has it;
+    else (payout, needs_query)."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
+        if payout is None or payout.is_final or payout.channel in MANUAL_CHANNELS:
+            return None
+        if payout.lease_until is not None and payout.lease_until > now:
+            return Step.BUSY
+        needs_query = payout.status in (PayoutStatus.SENT, PayoutStatus.UNKNOWN)
+        payout.lease_until = now + _lease()
+        payout.attempts += 1
+        if payout.status == PayoutStatus.QUEUED:
+            payout.status = PayoutStatus.SENT
+            payout.sent_at = payout.sent_at or now
+        payout.save()
+        request = _lock_request(payout.request_id)
+        if request.status == RefundStatus.APPROVED:
+            _transition(request, "start_payout", actor=None, at=now, comment=payout.payout_no)
+    payout.request = request
+    return payout, needs_query
+
+
+def _refund_call(payout: Payout) -> RefundCall:
+    order = payout.order
+    return RefundCall(
+        payout_no=payout.payout_no,
+        order_no=order.order_no,
+        trade_no=order.gateway_trade_no,
+        order_total=order.amount_paid,
+        amount=payout.amount,
+        reason=_("Refund %(no)s") % {"no": payout.request.request_no},
+        notify_url=_notify_url(payout.channel),
+    )
+
+
+def _notify_url(channel: str) -> str:
+    from django.urls import reverse
+
+    names = {PaymentChannel.WECHAT: "payments:wechat-notify", PaymentChannel.ALIPAY: "payments:alipay-notify"}
+    if channel not in names:
+        return ""
+    return settings.PAYMENTS_NOTIFY_BASE_URL.rstrip("/") + reverse(names[channel])
+
+
+def _lock_payout(payout_id: int) -> Payout:
+    return Payout.objects.select_for_update().get(pk=payout_id)
+
+
+def _lock_request(request_id: int) -> RefundRequest:
+    request = (
+        RefundRequest.objects.select_for_update(of=("self",)).select_related("order").filter(pk=request_id).first()
+    )
+    if request is None:
+        raise PayoutError(_("No such refund request."), code="not_found")
+    return request
+
+
+def _mark_unknown(payout_id: int, exc: GatewayError) -> None:
+    with transaction.atomic():
+        payout = _lock_payout(payout_id)
+        if payout.is_final:
+            return
+        payout.status = PayoutStatus.UNKNOWN
+        payout.lease_until = None
+        payout.error_code = exc.code[:64]
+        payout.error_message = exc.message
+        payout.save()
+
+
+def _fail(payout_id: int, *, code: str, message: str) -> None:
+    """The gateway refused for good: the payout fails, the request waits for finance."""
+    now = timezone.now()
+    with transaction.atomic():
+        payout = _lock_payout(payout_id)
+        if payout.is_final:
+            return
+        payout.status = PayoutStatus.FAILED
+        payout.lease_until = None
+        payout.finished_at = now
+        payout.error_code = code[:64]
+        payout.error_message = message
+        payout.save()
+        request = _lock_request(payout.request_id)
+        if request.status == RefundStatus.APPROVED:
+            _transition(request, "start_payout", actor=None, at=now, comment=payout.payout_no)
+        if request.status == RefundStatus.PAYING:
+            _transition(request, "fail_payout", actor=None, at=now, comment=f"{code}: {message}".strip(": "))
+            refund_event_record(
+                request=request,
+                kind=RefundEventKind.PAYOUT_FAILED,
+                actor=None,
+                at=now,
+                amount=payout.amount,
+                channel=payout.channel,
+                payout_no=payout.payout_no,
+                code=code,
+                message=message,
+            )
+
+
+def _succeed(
+    payout: Payout,
+    *,
+    request: RefundRequest,
+    answer: GatewayAnswer,
+    actor=None,
+    at: datetime.datetime | None = None,
+    sent_on: datetime.date | None = None,
+) -> None:
+    """The money left: payout, request, order, voucher and event, in the caller's transaction."""
+    now = at or timezone.now()
+    if answer.amount is not None and answer.amount != payout.amount:
+        logger.error(
+            "Gateway reports %s for payout %s of %s; not applied.", answer.amount, payout.payout_no, payout.amount
+        )
+        raise PayoutError(_("The gateway reports a different amount; finance must check."), code="amount")
+    day = sent_on or timezone.localdate(now)
+    kind = answer.arrival or ArrivalKind.BALANCE
+    payout.status = PayoutStatus.SUCCEEDED
+    payout.lease_until = None
+    payout.finished_at = now
+    payout.error_code = ""
+    payout.error_message = ""
+    payout.gateway_refund_id = answer.gateway_refund_id or payout.gateway_refund_id
+    payout.arrival_kind = kind
+    payout.arrival_account = answer.arrival_account[:100]
+    payout.arrival_earliest, payout.arrival_latest = expected_arrival(kind=kind, sent_on=day)
+    payout.save()
+    if request.status == RefundStatus.APPROVED:
+        _transition(request, "start_payout", actor=actor, at=now, comment=payout.payout_no)
+    _transition(request, "confirm_payout", actor=actor, at=now, comment=payout.gateway_refund_id)
+    _order_refunded(payout.order_id, amount=payout.amount)
+    voucher_for_payout(payout=payout, at=now, actor=actor)
+    refund_event_record(
+        request=request,
+        kind=RefundEventKind.PAYOUT_SUCCEEDED,
+        actor=actor,
+        at=now,
+        amount=payout.amount,
+        channel=payout.channel,
+        payout_no=payout.payout_no,
+        gateway_refund_id=payout.gateway_refund_id,
+        arrival_kind=kind,
+        arrival_earliest=payout.arrival_earliest,
+        arrival_latest=payout.arrival_latest,
+    )
+
+
+def _order_refunded(order_id: int, *, amount: Decimal) -> None:
+    order = Order.objects.select_for_update().get(pk=order_id)
+    order.refunded_total += amount
+    order.status = OrderStatus.REFUNDED if order.refunded_total >= order.amount_paid else OrderStatus.PARTIALLY_REFUNDED
+    order.save(update_fields=["refunded_total", "status"])
+
+
+def _transition(request: RefundRequest, name: str, *, actor, at: datetime.datetime, comment: str = "") -> None:
+    """Move the request through one of its payout transitions, with its log row and history."""
+    from_status = request.status
+    getattr(request, name)()
+    request._history_user = actor
+    request._history_date = at
+    request.save()
+    RefundTransition.objects.create(
+        request=request,
+        name=name,
+        actor=actor,
+        from_status=from_status,
+        to_status=request.status,
+        comment=comment,
+        created_at=at,
+    )
+
+
+def _exchange(
+    payout: Payout,
+    *,
+    kind: str,
+    answer: GatewayAnswer | None = None,
+    outcome: str = "",
+    request_data: dict | None = None,
+    response_data=None,
+    note: str = "",
+    at: datetime.datetime | None = None,
+) -> None:
+    if answer is not None:
+        outcome = answer.outcome
+        request_data = answer.raw_request
+        response_data = answer.raw_response
+        note = answer.message
+    PayoutExchange.objects.create(
+        payout=payout,
+        kind=kind,
+        outcome=outcome,
+        request_data=request_data or {},
+        response_data=_jsonable(response_data),
+        note=note,
+        created_at=at or timezone.now(),
+    )
+
+
+def _exchange_error(payout: Payout, exc: GatewayError, *, kind: str) -> None:
+    PayoutExchange.objects.create(
+        payout=payout,
+        kind=kind,
+        outcome="error",
+        request_data=exc.raw_request,
+        response_data=_jsonable(exc.raw),
+        error_code=exc.code[:64],
+        note=exc.message,
+        created_at=timezone.now(),
+    )
+
+
+def _jsonable(value):
+    if value is None or isinstance(value, dict | list | str | int | float | bool):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+# --- Vouchers --------------------------------------------------------------------------------
+
+# The chart of accounts lines a refund voucher uses (small-business standard codes).
+CONTRACT_LIABILITY = ("2203", "合同负债-预收学费")
+CHANNEL_ACCOUNTS = {
+    PaymentChannel.WECHAT: ("1012.01", "其他货币资金-微信支付"),
+    PaymentChannel.ALIPAY: ("1012.02", "其他货币资金-支付宝"),
+    PaymentChannel.CARD: ("1002", "银行存款"),
+    PaymentChannel.OFFLINE: ("1002", "银行存款"),
+}
+
+
+def voucher_for_payout(*, payout: Payout, at: datetime.datetime, actor=None) -> Voucher:
+    """The refund voucher: debit the unearned tuition, credit the account the money left from.
+    Numbered within the month under a row lock, so numbers have no gaps or duplicates."""
+    day = timezone.localdate(at)
+    request = payout.request
+    credit_code, credit_name = CHANNEL_ACCOUNTS[payout.channel]
+    summary = _("Refund %(request)s, order %(order)s, %(student)s") % {
+        "request": request.request_no,
+        "order": payout.order.order_no,
+        "student": request.student.user.name or request.student.user.username,
+    }
+    voucher = Voucher.objects.create(
+        period=f"{day:%Y-%m}",
+        number=_next_voucher_number(f"{day:%Y-%m}"),
+        date=day,
+        kind=VoucherKind.REFUND,
+        summary=summary[:200],
+        amount=payout.amount,
+        payout=payout,
+        created_at=at,
+        created_by=actor,
+    )
+    memo = f"{payout.payout_no} {payout.gateway_refund_id}".strip()
+    VoucherLine.objects.bulk_create(
+        [
+            VoucherLine(
+                voucher=voucher,
+                position=1,
+                account_code=CONTRACT_LIABILITY[0],
+                account_name=CONTRACT_LIABILITY[1],
+                debit=payout.amount,
+                memo=memo,
+            ),
+            VoucherLine(
+                voucher=voucher,
+                position=2,
+                account_code=credit_code,
+                account_name=credit_name,
+                credit=payout.amount,
+                memo=memo,
+            ),
+        ]
+    )
+    return voucher
+
+
+def _next_voucher_number(period: str) -> int:
+    sequence, _created = VoucherSequence.objects.select_for_update().get_or_create(period=period)
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return sequence.last_number
