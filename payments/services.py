@@ -92,8 +92,8 @@ def _lease() -> datetime.timedelta:
 
 
 def _new_payout_no(at: datetime.datetime) -> str:
-    """RF + Shanghai date + 12 random hex digits: 22 characters, fits every gateway's field."""
-    return f"RF{timezone.localtime(at):%Y%m%d}{secrets.token_hex(6).upper()}"
+    """PO + Shanghai date + 12 random hex digits: 22 characters, fits every gateway's field."""
+    return f"PO{timezone.localtime(at):%Y%m%d}{secrets.token_hex(6).upper()}"
 
 
 # --- Opening ---------------------------------------------------------------------------------
@@ -428,10 +428,10 @@ def _refund_call(payout: Payout) -> RefundCall:
 def _notify_url(channel: str) -> str:
     from django.urls import reverse
 
+    from refunds.gateways.config import notify_url
+
     names = {PaymentChannel.WECHAT: "payments:wechat-notify", PaymentChannel.ALIPAY: "payments:alipay-notify"}
-    if channel not in names:
-        return ""
-    return settings.PAYMENTS_NOTIFY_BASE_URL.rstrip("/") + reverse(names[channel])
+    return notify_url(reverse(names[channel])) if channel in names else ""
 
 
 def _lock_payout(payout_id: int) -> Payout:

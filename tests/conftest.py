@@ -157,3 +157,25 @@ def course(campus):
 @pytest.fixture
 def order(student, course, homeroom):
     return factories.make_order(student=student, course=course, homeroom_teacher=homeroom)
+
+
+@pytest.fixture
+def default_refund_policies(transactional_db) -> None:
+    """The refund policies and holiday calendar the migrations seed, present whatever ran before.
+
+    Transactional tests (live_server, threads, real workers) end with a flush that empties every
+    table, seeded rows included, and serialized_rollback cannot put them back for a live server
+    thread. The migrations' own seed functions put back what the product ships; they skip what
+    is already there.
+    """
+    import importlib
+
+    from django.apps import apps
+
+    from payments.models import CalendarDay
+    from refunds.models import RefundPolicy
+
+    if not RefundPolicy.objects.filter(is_active=True).exists():
+        importlib.import_module("refunds.migrations.0002_seed_default_policies").seed(apps, None)
+    if not CalendarDay.objects.exists():
+        importlib.import_module("payments.migrations.0002_holiday_calendar").seed(apps, None)

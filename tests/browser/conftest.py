@@ -9,17 +9,13 @@ Screenshots go to artifacts/screenshots/<test>-<name>.png (artifacts/ is git-ign
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.apps import apps
 from django.db import connections
-
-from refunds.models import RefundPolicy
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -87,19 +83,6 @@ def browser() -> Iterator:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = saved
-
-
-@pytest.fixture
-def default_refund_policies(transactional_db) -> None:
-    """The refund policies that migration refunds.0002 seeds, present whatever ran before.
-
-    live_server tests are transactional: the flush after each one empties every table, seeded
-    policies included, and serialized_rollback cannot put them back here (see ``browser``).
-    The migration's own seed function puts back what the product ships; it skips a course type
-    that already has an active policy.
-    """
-    if not RefundPolicy.objects.filter(is_active=True).exists():
-        importlib.import_module("refunds.migrations.0002_seed_default_policies").seed(apps, None)
 
 
 @pytest.fixture(autouse=True)

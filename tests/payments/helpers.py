@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from orders.models import PaymentChannel
 from payments.models import Payout
 from refunds.models import RefundRequest, RefundStatus
@@ -17,5 +21,20 @@ def approved_request(
     request = submit(order)
     refund_approve(request_id=request.pk, actor=homeroom.user)
     request.refresh_from_db()
-    assert request.status == RefundStatus.APPROVED, request.status
+    # Approved, and handed to its payout (which may have finished by now, when it ran on commit).
+    assert request.decided_at is not None and request.status in MONEY_AND_DONE, request.status
     return request, request.payouts.get()
+
+
+MONEY_AND_DONE = (RefundStatus.APPROVED, RefundStatus.PAYING, RefundStatus.PAYOUT_FAILED, RefundStatus.REFUNDED)
+
+
+def wait_until(predicate, *, timeout: float = 15.0, interval: float = 0.05, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")

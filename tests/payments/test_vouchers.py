@@ -15,7 +15,9 @@ from .helpers import approved_request
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_twenty_transfers_recorded_at_once_get_numbers_one_to_twenty(campus, homeroom, finance):
+def test_twenty_transfers_recorded_at_once_get_numbers_one_to_twenty(
+    campus, homeroom, finance, default_refund_policies
+):
     from tests import factories
 
     requests = []

@@ -1,0 +1,15 @@
+"""Payout tests talk to the gateway simulator over HTTPS; callbacks come back to a live server."""
+
+from __future__ import annotations
+
+import pytest
+
+from gatewaysim.testing import callback_receiver, gateway_settings, gateway_sim  # noqa: F401
+
+
+@pytest.fixture
+def gateways(gateway_settings, settings, live_server, default_refund_policies):  # noqa: F811
+    """The simulator, with its callbacks coming back to this test's live server."""
+    settings.PAYMENTS_NOTIFY_BASE_URL = live_server.url
+    gateway_settings.alipay_notify_url = live_server.url + "/payments/alipay/notify/"
+    return gateway_settings
