@@ -39,6 +39,7 @@ from refunds.gateways.base import (
     Outcome,
     RefundCall,
 )
+from refunds.gateways.registry import GATEWAYS, gateway_for
 from refunds.models import RefundEventKind, RefundRequest, RefundStatus, RefundTransition
 
 from .calendar import expected_arrival
@@ -59,8 +60,8 @@ logger = logging.getLogger(__name__)
 
 
 # Orders paid by bank card or offline go back by a transfer finance records by hand: there is
-# no acquirer API to call.
-MANUAL_CHANNELS = (PaymentChannel.CARD, PaymentChannel.OFFLINE)
+# no acquirer API to call (the registry's manual gateways).
+MANUAL_CHANNELS = tuple(channel for channel, gateway in GATEWAYS.items() if gateway.manual)
 
 
 class PayoutError(Exception):
@@ -245,8 +246,6 @@ def payout_execute(*, payout_id: int, now: datetime.datetime | None = None) -> s
     if claimed == Step.BUSY:
         return Step.BUSY
     payout, needs_query = claimed
-    from refunds.gateways.registry import gateway_for
-
     gateway = gateway_for(payout.channel)
     call = _refund_call(payout)
     try:

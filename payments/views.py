@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from orders.models import PaymentChannel
 from refunds.gateways.base import CallbackRejected
+from refunds.gateways.registry import gateway_for
 
 from . import services
 
@@ -16,8 +17,6 @@ MAX_CALLBACK_BYTES = 64 * 1024
 
 
 def _callback(request: HttpRequest, *, channel: str) -> HttpResponse:
-    from refunds.gateways.registry import gateway_for
-
     gateway = gateway_for(channel)
     remote = request.META.get("REMOTE_ADDR")
     body = request.body[:MAX_CALLBACK_BYTES]

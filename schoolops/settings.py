@@ -233,6 +233,61 @@ LEARNING_PLATFORM_MAX_SKEW_SECONDS = 300
 LEARNING_PLATFORM_MAX_BODY_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# --- Refund gateways (BEGIN gateway settings block) -------------------------------------------
+# WeChat Pay API v2 and Alipay, read by refunds.gateways.config when a call is made. With DEBUG on
+# and nothing in the environment they point at the local simulator (`manage.py run_gateway_sim`,
+# keys in var/gateway-sim/, port 8765). With DEBUG off a missing value does not stop startup;
+# the first gateway call fails with a configuration error naming it.
+GATEWAY_SIM_DIR = VAR_DIR / "gateway-sim"
+_GATEWAY_SIM_URL = "https://127.0.0.1:8765/"
+
+
+def _gateway_env(name: str, *, production: str = "", development: str = "") -> str:
+    return os.environ.get(name, "") or (development if DEBUG else production)
+
+
+def _gateway_sim_file(name: str) -> str:
+    return str(GATEWAY_SIM_DIR / name)
+
+
+def _gateway_sim_api_key() -> str:
+    """The simulator's WeChat API key, once `run_gateway_sim` has generated it (development only)."""
+    path = GATEWAY_SIM_DIR / "wechat_api_key.txt"
+    return path.read_text().strip() if DEBUG and path.exists() else ""
+
+
+WECHAT_PAY = {
+    "APPID": _gateway_env("WECHAT_PAY_APPID", development="wx6c0e3d5f8a1b2c47"),
+    "MCH_ID": _gateway_env("WECHAT_PAY_MCH_ID", development="1900012345"),
+    "API_KEY": os.environ.get("WECHAT_PAY_API_KEY", "") or _gateway_sim_api_key(),
+    "CERT_PATH": _gateway_env("WECHAT_PAY_CERT_PATH", development=_gateway_sim_file("wechat-apiclient_cert.pem")),
+    "KEY_PATH": _gateway_env("WECHAT_PAY_KEY_PATH", development=_gateway_sim_file("wechat-apiclient_key.pem")),
+    "API_BASE": _gateway_env(
+        "WECHAT_PAY_API_BASE", production="https://api.mch.weixin.qq.com/", development=_GATEWAY_SIM_URL
+    ),
+    # A CA bundle file to trust instead of the system's ("" = the system's).
+    "CA_BUNDLE": _gateway_env("WECHAT_PAY_CA_BUNDLE", development=_gateway_sim_file("ca.pem")),
+}
+ALIPAY = {
+    "APPID": _gateway_env("ALIPAY_APPID", development="2021000100000001"),
+    "APP_PRIVATE_KEY_PATH": _gateway_env(
+        "ALIPAY_APP_PRIVATE_KEY_PATH", development=_gateway_sim_file("alipay-app-private.pem")
+    ),
+    # Alipay's platform public key, which signs its answers and notifications.
+    "PUBLIC_KEY_PATH": _gateway_env(
+        "ALIPAY_PUBLIC_KEY_PATH", development=_gateway_sim_file("alipay-platform-public.pem")
+    ),
+    "GATEWAY": _gateway_env(
+        "ALIPAY_GATEWAY",
+        production="https://openapi.alipay.com/gateway.do",
+        development=_GATEWAY_SIM_URL + "gateway.do",
+    ),
+    "CA_BUNDLE": _gateway_env("ALIPAY_CA_BUNDLE", development=_gateway_sim_file("ca.pem")),
+}
+# Where the gateways reach our callbacks: scheme and host, no path.
+PAYMENTS_NOTIFY_BASE_URL = _gateway_env("PAYMENTS_NOTIFY_BASE_URL", development="http://127.0.0.1:8000")
+# --- (END gateway settings block) ------------------------------------------------------------------
+
 # --- Security. Production (DEBUG off) turns every protection on.
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -1,0 +1,108 @@
+"""Misbehaviour switches: which request gets which failure.
+
+A rule names a behaviour and when it fires: for a channel (or both), an endpoint (refund by
+default, query, or any), a number of times, a probability drawn from a seeded RNG, and
+optionally only on the first attempt of each merchant refund number ("fail 20% of first
+attempts"). The first rule that fires for a request decides it.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+
+class Behaviour(enum.StrEnum):
+    """What the simulator does to a request instead of (or besides) answering it plainly."""
+
+    PROCESSING_THEN_SUCCESS = "processing_then_success"  # accepted, succeeds (and calls back) after ``delay``
+    SYSTEM_ERROR = "system_error"  # nothing moved; WeChat SYSTEMERROR / Alipay ACQ.SYSTEM_ERROR
+    INSUFFICIENT_BALANCE = "insufficient_balance"  # nothing moved; NOTENOUGH / ACQ.SELLER_BALANCE_NOT_ENOUGH
+    TRADE_NOT_EXIST = "trade_not_exist"  # nothing moved; INVALID_TRANSACTIONID / ACQ.TRADE_NOT_EXIST
+    SLOW = "slow"  # waits ``delay`` seconds, then handles the request normally
+    HTTP_500 = "http_500"  # nothing moved; HTTP 500
+    CRASH_AFTER_EXECUTE = "crash_after_execute"  # money moved, then the connection is dropped unanswered
+    HTTP_500_AFTER_EXECUTE = "http_500_after_execute"  # money moved, then HTTP 500
+    HANG_AFTER_EXECUTE = "hang_after_execute"  # money moved, answer held until ``release()`` or ``delay``
+    BAD_SIGNATURE = "bad_signature"  # money moved, the answer's signature is wrong
+    DUPLICATE_CALLBACK = "duplicate_callback"  # the notification is sent twice
+    CALLBACK_BEFORE_RESPONSE = "callback_before_response"  # the notification is delivered before the answer
+
+
+ENDPOINTS = ("refund", "query", "any")
+
+DEFAULT_DELAYS = {
+    Behaviour.PROCESSING_THEN_SUCCESS: 0.3,
+    Behaviour.SLOW: 1.0,
+    Behaviour.HANG_AFTER_EXECUTE: 600.0,
+}
+
+
+@dataclass
+class Rule:
+    behaviour: Behaviour
+    channel: str | None = None  # None: both channels
+    endpoint: str = "refund"
+    times: int | None = None  # None: every time
+    probability: float | None = None  # None: always
+    first_attempt_only: bool = False
+    delay: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.delay if self.delay is not None else DEFAULT_DELAYS.get(self.behaviour, 0.0)
+
+
+class BehaviourBook:
+    """The active rules, the seeded RNG, and how often each refund number has been tried."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._seed = seed
+        self.reset()
+
+    def reset(self, seed: int | None = None) -> None:
+        with self._lock:
+            if seed is not None:
+                self._seed = seed
+            self.rules: list[Rule] = []
+            self._attempts: Counter[tuple[str, str, str]] = Counter()
+            # Not for security: a reproducible sequence of simulated failures.
+            self._rng = random.Random(self._seed)  # noqa: S311
+
+    def add(self, rule: Rule) -> Rule:
+        if rule.endpoint not in ENDPOINTS:
+            raise ValueError(f"endpoint must be one of {ENDPOINTS}, not {rule.endpoint!r}")
+        if rule.channel not in (None, "wechat", "alipay"):
+            raise ValueError(f"channel must be 'wechat', 'alipay' or None, not {rule.channel!r}")
+        if rule.probability is not None and not 0 <= rule.probability <= 1:
+            raise ValueError("probability must be between 0 and 1")
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def pick(self, *, channel: str, endpoint: str, number: str) -> Rule | None:
+        """Count this attempt of ``number`` and return the rule that fires for it, if any."""
+        with self._lock:
+            self._attempts[(channel, endpoint, number)] += 1
+            attempt = self._attempts[(channel, endpoint, number)]
+            for rule in self.rules:
+                if rule.channel not in (None, channel) or rule.endpoint not in ("any", endpoint):
+                    continue
+                if rule.first_attempt_only and attempt > 1:
+                    continue
+                if rule.times is not None and rule.times <= 0:
+                    continue
+                if rule.probability is not None and self._rng.random() >= rule.probability:
+                    continue
+                if rule.times is not None:
+                    rule.times -= 1
+                return rule
+            return None
+
+    def attempts(self, channel: str, number: str, endpoint: str = "refund") -> int:
+        with self._lock:
+            return self._attempts[(channel, endpoint, number)]

@@ -1,0 +1,63 @@
+"""Which gateway pays each channel back, and the offline one that a person operates."""
+
+from __future__ import annotations
+
+import pytest
+
+from refunds.gateways.alipay import AlipayGateway
+from refunds.gateways.base import ArrivalKind, CallbackRejected
+from refunds.gateways.offline import ManualPayoutRequired, OfflineGateway
+from refunds.gateways.registry import UnknownChannel, gateway_for
+from refunds.gateways.wechat import WeChatPayGateway
+
+
+@pytest.mark.parametrize(
+    ("channel", "gateway_class"),
+    [("wechat", WeChatPayGateway), ("alipay", AlipayGateway), ("card", OfflineGateway), ("offline", OfflineGateway)],
+)
+def test_each_payment_channel_has_its_gateway(channel, gateway_class):
+    assert type(gateway_for(channel)) is gateway_class
+
+
+def test_the_registry_covers_every_payment_channel_of_an_order():
+    from orders.models import PaymentChannel
+
+    assert all(gateway_for(channel) for channel in PaymentChannel.values)
+
+
+def test_an_unknown_channel_is_a_clear_key_error():
+    with pytest.raises(UnknownChannel, match="No refund gateway for payment channel 'paypal'"):
+        gateway_for("paypal")
+    assert issubclass(UnknownChannel, KeyError)
+
+
+def test_building_a_gateway_reads_no_settings(settings):
+    del settings.WECHAT_PAY
+    del settings.ALIPAY
+    assert gateway_for("wechat") and gateway_for("alipay")
+
+
+def test_only_the_offline_gateway_is_manual():
+    assert [channel for channel in ("wechat", "alipay", "card", "offline") if gateway_for(channel).manual] == [
+        "card",
+        "offline",
+    ]
+
+
+def test_offline_payouts_arrive_by_bank_transfer():
+    assert OfflineGateway.arrival == ArrivalKind.BANK_TRANSFER
+
+
+def test_an_offline_payout_cannot_be_sent_to_a_gateway(make_call):
+    with pytest.raises(ManualPayoutRequired, match="finance"):
+        OfflineGateway().refund(make_call())
+
+
+def test_an_offline_payout_cannot_be_queried(make_call):
+    with pytest.raises(NotImplementedError):
+        OfflineGateway().query(make_call())
+
+
+def test_an_offline_callback_is_always_rejected():
+    with pytest.raises(CallbackRejected):
+        OfflineGateway().parse_callback(body=b"", content_type="", post={})
