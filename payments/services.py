@@ -272,10 +272,14 @@ def payout_execute(*, payout_id: int, now: datetime.datetime | None = None) -> s
 def payout_answer_apply(*, payout_id: int, answer: GatewayAnswer, actor=None) -> str:
     """Apply a verified answer (refund call or query) to the payout. Returns a ``Step``."""
     if answer.outcome == Outcome.SUCCEEDED:
-        with transaction.atomic():
-            payout = _lock_payout(payout_id)
-            if not payout.is_final:
-                _succeed(payout, request=_lock_request(payout.request_id), answer=answer, actor=actor)
+        try:
+            with transaction.atomic():
+                payout = _lock_payout(payout_id)
+                if not payout.is_final:
+                    _succeed(payout, request=_lock_request(payout.request_id), answer=answer, actor=actor)
+        except PayoutError as exc:  # the gateway's amount is not ours: a person must look
+            _mark_unknown(payout_id, GatewayError(exc.message, code=exc.code))
+            return Step.RETRY
         return Step.DONE
     if answer.outcome == Outcome.FAILED:
         _fail(payout_id, code=answer.code or "closed", message=answer.message)
@@ -334,7 +338,7 @@ def payout_callback_apply(
 ) -> CallbackResult:
     """Apply a callback whose signature the gateway adapter has verified, if it matches our
     payout: same channel, same number, same amount. Anything else is kept and ignored."""
-    payout = Payout.objects.filter(payout_no=notice.payout_no).first()
+    payout = Payout.objects.select_related("request", "order").filter(payout_no=notice.payout_no).first()
     reason = ""
     if payout is None or payout.channel != channel:
         reason = _("No payout of ours has this merchant refund number on this channel.")
@@ -357,6 +361,10 @@ def payout_callback_apply(
     )
     if payout.is_final:
         return CallbackResult(accepted=True, reason="duplicate")
+    if notice.amount is None:
+        # The notice does not carry this refund's own amount (Alipay's names the trade's
+        # refunded total): ask the gateway, and act on its signed answer instead.
+        return _confirm_by_query(payout)
     if notice.outcome in (Outcome.SUCCEEDED, Outcome.FAILED):
         payout_answer_apply(
             payout_id=payout.pk,
@@ -370,6 +378,19 @@ def payout_callback_apply(
                 message=_("The gateway reported the refund closed."),
             ),
         )
+    return CallbackResult(accepted=True)
+
+
+def _confirm_by_query(payout: Payout) -> CallbackResult:
+    try:
+        answer = gateway_for(payout.channel).query(_refund_call(payout))
+    except GatewayError as exc:
+        _exchange_error(payout, exc, kind=ExchangeKind.QUERY)
+        # Not acknowledged: the gateway sends the notice again later.
+        return CallbackResult(accepted=False, reason=exc.message)
+    _exchange(payout, kind=ExchangeKind.QUERY, answer=answer)
+    if answer.outcome in (Outcome.SUCCEEDED, Outcome.FAILED):
+        payout_answer_apply(payout_id=payout.pk, answer=answer)
     return CallbackResult(accepted=True)
 
 
