@@ -1,0 +1,136 @@
+"""Exactly once with real workers: Celery worker processes on Redis, PostgreSQL, the simulator.
+
+The approvals happen in this process; their payouts go through Redis to worker processes, which
+call the simulator over HTTPS; its callbacks come back to this test's live server.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db.models import Sum
+
+from orders.models import PaymentChannel
+from payments.models import Payout, PayoutStatus
+from payments.tasks import check_payouts
+from payments.testing import WorkerProcess, purge_queue, route_tasks_to, worker_env
+from refunds.models import RefundRequest, RefundStatus
+from schoolops.celery import app as celery_app
+from tests import factories
+
+from .helpers import approved_request, wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+# Short backoffs and leases so the test waits seconds, not minutes; the visibility timeout stays
+# above the longest backoff, as in production.
+FAST = {
+    "PAYOUT_RETRY_BASE_SECONDS": "0.2",
+    "PAYOUT_RETRY_MAX_SECONDS": "2",
+    "PAYOUT_LEASE_SECONDS": "3",
+    "PAYOUT_CHECK_AFTER_SECONDS": "0",
+    "CELERY_VISIBILITY_TIMEOUT": "6",
+}
+
+
+@pytest.fixture
+def queue(_require_redis):
+    name = f"payouts-{uuid.uuid4().hex}"
+    saved = route_tasks_to(name)
+    yield name
+    celery_app.conf.update(saved)
+    purge_queue(name)
+
+
+@pytest.fixture
+def start_worker(queue, gateways, live_server, tmp_path, settings):
+    for key, value in FAST.items():
+        setattr(settings, key, float(value) if "." in value else int(value))
+    started: list[WorkerProcess] = []
+
+    def start(**extra: str) -> WorkerProcess:
+        env = worker_env(
+            sim=gateways, notify_base_url=live_server.url, CELERY_TASK_DEFAULT_QUEUE=queue, **FAST, **extra
+        )
+        worker = WorkerProcess(queue=queue, env=env, log_dir=tmp_path).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def test_two_hundred_refunds_across_both_gateways_are_paid_exactly_once_despite_failures(
+    gateways, start_worker, campus, homeroom
+):
+    gateways.behave(None, "system_error", probability=0.2, first_attempt_only=True)
+    worker = start_worker()
+    requests = []
+    for index in range(200):
+        student = factories.make_student(campus=campus)
+        channel = PaymentChannel.WECHAT if index % 2 else PaymentChannel.ALIPAY
+        price = f"{200 + index}.00"
+        requests.append(
+            approved_request(student=student, homeroom=homeroom, campus=campus, price=price, channel=channel)[0]
+        )
+    approved_total = RefundRequest.objects.aggregate(total=Sum("approved_amount"))["total"]
+
+    wait_until(
+        lambda: RefundRequest.objects.filter(status=RefundStatus.REFUNDED).count() == 200,
+        timeout=180,
+        interval=0.5,
+        what=f"200 refunds to be confirmed (worker log:\n{worker.log()})",
+    )
+
+    executed = gateways.refunds_executed()
+    assert len(executed) == 200
+    assert set(executed.values()) == {1}, "a merchant refund number moved money twice"
+    assert set(executed) == set(Payout.objects.values_list("payout_no", flat=True))
+    assert Payout.objects.count() == 200
+    assert set(Payout.objects.values_list("status", flat=True)) == {PayoutStatus.SUCCEEDED}
+    assert gateways.total_refunded == approved_total == Payout.objects.aggregate(total=Sum("amount"))["total"]
+    # The failures really happened, and were retried (querying first) rather than paid again.
+    retried = Payout.objects.filter(exchanges__outcome="error").distinct().count()
+    assert 20 <= retried <= 70, retried
+
+
+def test_a_worker_killed_after_the_gateway_paid_and_before_we_stored_it_pays_once(
+    gateways, start_worker, student, homeroom, campus
+):
+    gateways.callbacks_enabled = False  # only our own query may find out what happened
+    gateways.behave("wechat", "hang_after_execute", times=1, delay=60)
+    first = start_worker()
+
+    request, payout = approved_request(student=student, homeroom=homeroom, campus=campus)
+    moved = gateways.wait_for_refund(payout.payout_no, timeout=30)
+    assert moved is not None, first.log()
+    first.kill()
+    gateways.release()
+
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.SENT  # we never heard the answer
+    assert not payout.exchanges.exists()
+
+    # Started again, the worker gets the beat's periodic check: the payout's lease has run out, so
+    # it is handed on, and the new attempt asks the gateway before anything else. (The killed
+    # worker's message also comes back once the broker's visibility timeout passes; it then finds
+    # the payout final and does nothing.)
+    second = start_worker()
+    time.sleep(float(FAST["PAYOUT_LEASE_SECONDS"]))
+    check_payouts.delay()
+    wait_until(
+        lambda: RefundRequest.objects.get(pk=request.pk).status == RefundStatus.REFUNDED,
+        timeout=60,
+        interval=0.2,
+        what=f"the redelivered payout to be confirmed (worker log:\n{second.log()})",
+    )
+    assert gateways.refunds_executed() == {payout.payout_no: 1}
+    assert gateways.requests_received["secapi/pay/refund"] == 1  # found by the query, not sent again
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.SUCCEEDED
+    assert payout.exchanges.filter(kind="query", outcome="succeeded").exists()
+    assert gateways.total_refunded == payout.amount == Decimal(request.approved_amount)
