@@ -88,7 +88,8 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL the whole worker: no shutdown, no acknowledgement, nothing saved."""
-        assert self.process is not None
+        if self.process is None:
+            raise RuntimeError("the worker was never started")
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
