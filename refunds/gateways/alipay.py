@@ -8,6 +8,7 @@ refund query then says what became of it.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import ssl
@@ -89,6 +90,23 @@ class _AliPayClient(AliPay):
         return self._verify_and_return_sync_response(raw_string, response_type)
 
 
+@functools.lru_cache(maxsize=4)
+def _client_for(config: AlipayConfig) -> AliPay:
+    """One SDK client per configuration: importing the RSA keys checks their primes (~0.2 s), far
+    more than a refund call costs. The client keeps no state between calls."""
+    context = ssl.create_default_context(cafile=config.ca_bundle or None)
+    client = _AliPayClient(
+        appid=config.appid,
+        app_private_key_string=config.app_private_key,
+        alipay_public_key_string=config.alipay_public_key,
+        sign_type="RSA2",
+        config=AliPayConfig(timeout=config.timeout),
+        ssl_context=context,
+    )
+    client._gateway = config.gateway  # the SDK fixes it in __init__ (production or sandbox)
+    return client
+
+
 class AlipayGateway(RefundGateway):
     channel = "alipay"
 
@@ -102,18 +120,7 @@ class AlipayGateway(RefundGateway):
         return self._config
 
     def _client(self) -> AliPay:
-        config = self.config
-        context = ssl.create_default_context(cafile=config.ca_bundle or None)
-        client = _AliPayClient(
-            appid=config.appid,
-            app_private_key_string=config.app_private_key,
-            alipay_public_key_string=config.alipay_public_key,
-            sign_type="RSA2",
-            config=AliPayConfig(timeout=config.timeout),
-            ssl_context=context,
-        )
-        client._gateway = config.gateway  # the SDK fixes it in __init__ (production or sandbox)
-        return client
+        return _client_for(self.config)
 
     # --- refund
 
