@@ -59,6 +59,15 @@ class CallbackDelivery:
     at: float = field(default_factory=time.monotonic)
 
 
+def _acknowledged(delivery: CallbackDelivery) -> bool:
+    """Whether the app took the notification: WeChat's SUCCESS return code, Alipay's "success"."""
+    if delivery.status != 200:
+        return False
+    if delivery.channel == "wechat":
+        return b"SUCCESS" in delivery.reply
+    return delivery.reply.strip() == b"success"
+
+
 class GatewaySimulator:
     """A local WeChat Pay v2 + Alipay refund gateway, faithful on the wire, with misbehaviour switches."""
 
@@ -84,6 +93,9 @@ class GatewaySimulator:
         self.callbacks_enabled = True
         self.callback_delay = 0.05  # seconds between the answer and the notification, normally
         self.callback_timeout = 5.0
+        # Like the real gateways, a notification the app did not acknowledge is sent again later
+        # (WeChat: 15 s, 15 s, 30 s, 3 min, ...; shortened here). Empty: never again.
+        self.callback_retry_delays: tuple[float, ...] = (1.0, 2.0, 5.0, 15.0, 30.0, 60.0)
         # Where Alipay notifications go when neither the request nor the trade names a notify_url.
         self.default_alipay_notify_url = alipay_notify_url
         self.alipay_notify_url = alipay_notify_url
@@ -196,6 +208,7 @@ class GatewaySimulator:
             self.callbacks.clear()
         self.callbacks_enabled = True
         self.callback_delay = 0.05
+        self.callback_retry_delays = (1.0, 2.0, 5.0, 15.0, 30.0, 60.0)
         self.alipay_notify_url = self.default_alipay_notify_url
         self.alipay_unknown_trade_total = Decimal("1000000.00")
 
@@ -395,7 +408,7 @@ class GatewaySimulator:
         for _ in range(copies):
             self._deliver(CallbackDelivery(record.channel, record.payout_no, url, body, content_type), generation)
 
-    def _deliver(self, delivery: CallbackDelivery, generation: int) -> None:
+    def _deliver(self, delivery: CallbackDelivery, generation: int, attempt: int = 0) -> None:
         request = urllib.request.Request(  # noqa: S310 - the URL is the app's own notify_url
             delivery.url, data=delivery.body, headers={"Content-Type": delivery.content_type}, method="POST"
         )
@@ -413,6 +426,11 @@ class GatewaySimulator:
             if generation == self._generation:
                 self.callbacks.append(delivery)
                 self._callbacks_changed.notify_all()
+        if not _acknowledged(delivery) and attempt < len(self.callback_retry_delays) and generation == self._generation:
+            again = CallbackDelivery(
+                delivery.channel, delivery.payout_no, delivery.url, delivery.body, delivery.content_type
+            )
+            self._start_timer(self.callback_retry_delays[attempt], self._deliver, again, generation, attempt + 1)
 
     def _control(self, exchange: Exchange) -> Answer:
         action = exchange.path.removeprefix(CONTROL_PREFIX)

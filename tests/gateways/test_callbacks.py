@@ -50,6 +50,19 @@ def test_the_simulator_posts_the_wechat_notification_to_the_notify_url(wechat_re
     assert b"<req_info>" in received.body
 
 
+def test_a_notification_the_app_did_not_acknowledge_is_sent_again(make_call, callback_receiver, gateway_settings):
+    gateway_settings.callback_retry_delays = (0.05, 1.0)  # time to change the reply before the third
+    callback_receiver.reply = b"<xml><return_code><![CDATA[FAIL]]></return_code></xml>"
+    WeChatPayGateway().refund(make_call(notify_url=callback_receiver.url()))
+    callback_receiver.wait(2)
+    callback_receiver.reply = b"<xml><return_code><![CDATA[SUCCESS]]></return_code></xml>"
+
+    deliveries = gateway_settings.wait_for_callbacks(3)
+
+    assert len(callback_receiver.wait(3)) == 3  # refused twice, taken the third time, then no more
+    assert [bool(d.reply and b"SUCCESS" in d.reply) for d in deliveries] == [False, False, True]
+
+
 def test_a_real_wechat_notification_parses_to_a_succeeded_notice(wechat_refund, callback_receiver, settings):
     [received] = callback_receiver.wait(1)
     notice = _parse_wechat(received.body)
