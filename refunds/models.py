@@ -729,6 +729,10 @@ class RefundRequest(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["status", "submitted_at"]),
             models.Index(fields=["campus", "status"]),
             models.Index(fields=["student", "-submitted_at"]),
+            # The admin's lists: a campus's requests newest first, and its filters.
+            models.Index(fields=["campus", "-submitted_at"], name="refund_campus_submitted"),
+            models.Index(fields=["campus", "status", "approved_amount"], name="refund_campus_status_amount"),
+            models.Index(fields=["campus", "reason", "-submitted_at"], name="refund_campus_reason"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -797,6 +801,15 @@ class RefundRequest(ConcurrentTransitionMixin, models.Model):
     @transition(field=status, source=RefundStatus.PAYING, target=RefundStatus.PAYOUT_FAILED)
     def fail_payout(self) -> None:
         """The gateway refused the refund for good: finance decides what happens next."""
+
+
+class ApprovalQueueItem(RefundRequest):
+    """The approval queue (待我审批) in the admin: the same requests, listed per approver."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("request awaiting my approval")
+        verbose_name_plural = _("awaiting my approval")
 
 
 def evidence_upload_to(instance: RefundEvidence, filename: str) -> str:
@@ -891,6 +904,12 @@ class ApprovalStep(models.Model):
             models.Index(fields=["decision", "due_at"]),
             models.Index(fields=["assignee", "decision"]),
             models.Index(fields=["escalated_to", "decision"]),
+            # The approval queue: pool tiers waiting for anyone of the role.
+            models.Index(
+                fields=["tier"],
+                condition=Q(decision="pending", assignee__isnull=True),
+                name="approvalstep_pending_pool",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

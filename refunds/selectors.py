@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Q, Sum
@@ -108,37 +109,266 @@ def student_recent_refund_count(*, student_id: int, now: datetime.datetime, excl
 def refund_queue_for_staff(*, user, on: datetime.date | None = None):
     """The requests whose current step ``user`` may decide today (待我审批): the same rule as
     ``services.step_can_act`` — assigned to them, delegated to them, escalated to them, or a
-    pool tier of their role — at their campus. Annotated with the pending step's ``step_due_at``,
-    ``step_created_at`` and ``step_escalated`` (escalations first, then the oldest).
+    pool tier of their role — at their campus, less what separation of duties would refuse them
+    (their own request, a second tier of one request, the appeal of their own rejection).
+    Annotated with the pending step's ``step_due_at``, ``step_created_at`` and ``step_escalated``
+    (escalations first, then the oldest).
 
-    Empty for anyone who is not active staff.
+    Empty (and annotated all the same) for anyone who is not active staff.
     """
     from django.db.models import Exists, OuterRef, Subquery
 
     from schoolops.models import Staff
+    from students.models import Student
 
     from .models import PENDING_STATES, ApprovalStep, StepDecision
     from .services.requests import TIER_ROLE
 
     staff = Staff.objects.filter(user=user, user__is_active=True).first() if user.is_authenticated else None
-    if staff is None:
-        return RefundRequest.objects.none()
-    day = on or timezone.localdate()
-    delegators = Staff.objects.filter(
-        delegate=staff, delegate_from__lte=day, delegate_until__gte=day, campus_id=staff.campus_id
-    ).values("pk")
-    pool_tiers = [tier for tier, role in TIER_ROLE.items() if role == staff.role]
-    mine = Q(assignee=staff) | Q(escalated_to=staff) | Q(assignee__in=delegators)
-    if pool_tiers:
-        mine |= Q(assignee__isnull=True, tier__in=pool_tiers)
     pending = ApprovalStep.objects.filter(request=OuterRef("pk"), decision=StepDecision.PENDING)
-    return (
-        RefundRequest.objects.filter(campus_id=staff.campus_id, status__in=PENDING_STATES)
-        .filter(Exists(pending.filter(mine)))
-        .annotate(
-            step_due_at=Subquery(pending.values("due_at")[:1]),
-            step_created_at=Subquery(pending.values("created_at")[:1]),
-            step_escalated=Exists(pending.filter(escalated_at__isnull=False)),
+    if staff is None:
+        # Still annotated: callers order and aggregate by the annotations whoever asks.
+        requests = RefundRequest.objects.none()
+    else:
+        day = on or timezone.localdate()
+        delegators = Staff.objects.filter(
+            delegate=staff, delegate_from__lte=day, delegate_until__gte=day, campus_id=staff.campus_id
+        ).values("pk")
+        pool_tiers = [tier for tier, role in TIER_ROLE.items() if role == staff.role]
+        mine = Q(assignee=staff) | Q(escalated_to=staff) | Q(assignee__in=delegators)
+        if pool_tiers:
+            mine |= Q(assignee__isnull=True, tier__in=pool_tiers)
+        # Separation of duties, as ``services._check_separation`` refuses it: not her own request, not
+        # a request she approved a tier of, not the appeal of a request she rejected. Without this a
+        # delegate or a pool member saw requests that every decision on them would refuse.
+        decided_by_me = ApprovalStep.objects.filter(request=OuterRef("pk"), decided_by=staff)
+        requests = (
+            RefundRequest.objects.filter(campus_id=staff.campus_id, status__in=PENDING_STATES)
+            .filter(Exists(pending.filter(mine)))
+            .exclude(student_id__in=Student.objects.filter(user=user).values("pk"))
+            .exclude(Exists(decided_by_me.filter(decision=StepDecision.APPROVED)))
+            .exclude(Exists(decided_by_me.filter(decision=StepDecision.REJECTED)), appealed_at__isnull=False)
         )
-        .order_by("-step_escalated", "step_created_at", "pk")
+    return requests.annotate(
+        step_due_at=Subquery(pending.values("due_at")[:1]),
+        step_created_at=Subquery(pending.values("created_at")[:1]),
+        step_escalated=Exists(pending.filter(escalated_at__isnull=False)),
+    ).order_by("-step_escalated", "step_created_at", "pk")
+
+
+# --- The approval admin: the queue's rows and the request page's decision support ------
+
+RECENT_REFUNDS_DAYS = 365
+# Enough for any real request; the page says when a list was cut.
+REVIEW_LIST_LIMIT = 50
+
+
+def approval_queue_for_admin(*, user, on: datetime.date | None = None):
+    """``refund_queue_for_staff`` with what the queue's columns show: the student, course and campus
+    joined, the pending step (with its people) prefetched into ``pending_steps``.
+
+    Two queries for a page however many rows it has: the rows, their pending steps.
+    """
+    from django.db.models import Prefetch
+
+    from .models import ApprovalStep, StepDecision
+
+    return (
+        refund_queue_for_staff(user=user, on=on)
+        .select_related("student__user", "order__course", "campus")
+        .prefetch_related(
+            Prefetch(
+                "steps",
+                queryset=ApprovalStep.objects.filter(decision=StepDecision.PENDING).select_related(
+                    "assignee__user", "assignee__delegate", "escalated_to__user"
+                ),
+                to_attr="pending_steps",
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class LearningSummary:
+    """What the learning platform says the student did in the course of the request."""
+
+    lessons: int
+    study_hours: Decimal
+    watch_progress: Decimal
+    lessons_watched: int
+    lessons_consumed: int
+    live_attended: int
+    replays_watched: int
+    homework_submitted: int
+    rating: int | None
+    last_learning_at: datetime.datetime | None
+
+    @property
+    def live_attendance_percent(self) -> Decimal:
+        return _percent(self.live_attended, self.lessons)
+
+    @property
+    def homework_percent(self) -> Decimal:
+        return _percent(self.homework_submitted, self.lessons)
+
+
+@dataclass(frozen=True)
+class CourseRefundStats:
+    """How often a course's orders were refunded, and how its students rated it."""
+
+    orders: int
+    refunded_orders: int
+    open_requests: int
+    rating_average: Decimal | None
+    ratings: int
+
+    @property
+    def refund_rate(self) -> Decimal | None:
+        return _percent(self.refunded_orders, self.orders) if self.orders else None
+
+
+@dataclass(frozen=True)
+class RefundDecisionContext:
+    """Everything an approver reads on the request page, loaded in a fixed number of queries."""
+
+    request: RefundRequest
+    learning: LearningSummary | None
+    recent_refunds: list[RefundRequest]
+    recent_refunds_money: int  # of those, approved, paying or paid out
+    course_stats: CourseRefundStats
+    quote_lines: list
+    evidence: list
+    steps: list
+    transitions: list
+    notifications: list
+    history: list
+    history_more: bool  # more history than shown: the history page has it all
+
+
+def _percent(part: int, whole: int) -> Decimal:
+    if not whole:
+        return Decimal("0.0")
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"))
+
+
+def learning_summary(*, enrollment, lessons: int) -> LearningSummary:
+    """The enrollment's progress fields, as the request page shows them (no query)."""
+    return LearningSummary(
+        lessons=lessons,
+        study_hours=(Decimal(enrollment.study_seconds) / 3600).quantize(Decimal("0.1")),
+        watch_progress=enrollment.watch_progress,
+        lessons_watched=enrollment.lessons_watched,
+        lessons_consumed=enrollment.lessons_consumed,
+        live_attended=enrollment.live_sessions_attended,
+        replays_watched=enrollment.replays_watched,
+        homework_submitted=enrollment.homework_submitted,
+        rating=enrollment.rating,
+        last_learning_at=enrollment.last_learning_at,
+    )
+
+
+def course_refund_stats(*, course: Course | int) -> CourseRefundStats:
+    """The course's orders, how many were refunded (approved, paying or paid out), how many have a
+    request in progress, and the average of the ratings its students gave. One query.
+    """
+    from django.db.models import Avg, Count, Exists, OuterRef
+
+    from .models import PENDING_STATES
+
+    course_id = course if isinstance(course, int) else course.pk
+    requests = RefundRequest.objects.filter(order=OuterRef("pk"))
+    row = (
+        Order.objects.filter(course_id=course_id)
+        .annotate(
+            was_refunded=Exists(requests.filter(status__in=[*MONEY_STATES, RefundStatus.REFUNDED])),
+            in_review=Exists(requests.filter(status__in=[*PENDING_STATES, RefundStatus.NEEDS_INFO])),
+        )
+        .aggregate(
+            orders=Count("pk"),
+            refunded_orders=Count("pk", filter=Q(was_refunded=True)),
+            open_requests=Count("pk", filter=Q(in_review=True)),
+            rating_average=Avg("enrollment__rating"),
+            ratings=Count("enrollment__rating"),
+        )
+    )
+    average = row["rating_average"]
+    return CourseRefundStats(
+        orders=row["orders"],
+        refunded_orders=row["refunded_orders"],
+        open_requests=row["open_requests"],
+        rating_average=Decimal(str(average)).quantize(Decimal("0.1")) if average is not None else None,
+        ratings=row["ratings"],
+    )
+
+
+def student_refunds_last_year(
+    *, student_id: int, now: datetime.datetime, exclude_id: int | None = None, limit: int = REVIEW_LIST_LIMIT
+) -> list[RefundRequest]:
+    """The student's refund requests of the 12 months before ``now``, newest first, any status. One query."""
+    requests = (
+        RefundRequest.objects.filter(
+            student_id=student_id, submitted_at__gte=now - datetime.timedelta(days=RECENT_REFUNDS_DAYS)
+        )
+        .select_related("order__course")
+        .order_by("-submitted_at", "-pk")
+    )
+    if exclude_id is not None:
+        requests = requests.exclude(pk=exclude_id)
+    return list(requests[:limit])
+
+
+def refund_request_decision_context(
+    *, request: RefundRequest, now: datetime.datetime | None = None
+) -> RefundDecisionContext:
+    """The decision support of one request (DESIGN §5): learning data, the student's refunds of the
+    last 12 months, the course's refund rate and rating, the quote's lines, the evidence, the
+    steps with their people, the transition log, the notifications sent and the history.
+
+    ``request`` is loaded with its order, course, enrollment, student and quote (the admin's
+    ``get_object`` does). Eight queries however many rows each part has: steps, transitions,
+    quote lines, evidence, notifications, history, the student's refunds, the course's figures.
+    The steps and transitions are left prefetched on ``request`` (``refunds.timeline`` reads them).
+    """
+    from django.db.models import Prefetch, prefetch_related_objects
+
+    from notifications.models import InboxMessage
+
+    from .models import ApprovalStep, QuoteSnapshotLine, RefundEvidence, RefundTransition
+
+    now = now or timezone.now()
+    prefetch_related_objects(
+        [request],
+        Prefetch(
+            "steps",
+            queryset=ApprovalStep.objects.select_related(
+                "assignee__user", "assignee__delegate", "decided_by__user", "escalated_to__user"
+            ).order_by("created_at", "pk"),
+        ),
+        Prefetch("transitions", queryset=RefundTransition.objects.select_related("actor").order_by("created_at", "pk")),
+        Prefetch("quote__lines", queryset=QuoteSnapshotLine.objects.order_by("position")),
+        Prefetch("evidence", queryset=RefundEvidence.objects.order_by("uploaded_at", "pk")),
+        Prefetch(
+            "inbox_messages",
+            queryset=InboxMessage.objects.select_related("recipient").order_by("created_at", "pk"),
+        ),
+    )
+    history_rows = list(
+        request.history.select_related("history_user").order_by("-history_date", "-history_id")[: REVIEW_LIST_LIMIT + 1]
+    )
+    recent = student_refunds_last_year(student_id=request.student_id, now=now, exclude_id=request.pk)
+    enrollment = getattr(request.order, "enrollment", None)
+    course = request.order.course
+    return RefundDecisionContext(
+        request=request,
+        learning=learning_summary(enrollment=enrollment, lessons=course.lessons) if enrollment else None,
+        recent_refunds=recent,
+        recent_refunds_money=sum(r.status in (*MONEY_STATES, RefundStatus.REFUNDED) for r in recent),
+        course_stats=course_refund_stats(course=course),
+        quote_lines=list(request.quote.lines.all()),
+        evidence=list(request.evidence.all()),
+        steps=list(request.steps.all()),
+        transitions=list(request.transitions.all()),
+        notifications=list(request.inbox_messages.all()),
+        history=history_rows[:REVIEW_LIST_LIMIT],
+        history_more=len(history_rows) > REVIEW_LIST_LIMIT,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
 from schoolops.models import Staff
@@ -15,6 +16,7 @@ from .models import RefundEvidence
 
 @require_GET
 @login_required
+@xframe_options_sameorigin  # the admin's request page previews PDFs in a frame of the same site
 def evidence_file(request: HttpRequest, pk: int) -> FileResponse:
     """One evidence file, inline, for the student who gave it, staff of the request's campus, or
     head office. Anyone else gets 404, as if it did not exist."""

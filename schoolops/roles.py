@@ -34,18 +34,40 @@ _EVERY_STAFF = [
     "refunds.view_refundevent",
     "refunds.view_refundevidence",
     "refunds.view_approvalsettings",
+    "refunds.view_approvalqueueitem",
     "notifications.view_inboxmessage",
+]
+
+# Finance pays refunds back: it sees the payouts, the gateway's answers and the vouchers,
+# records bank transfers, sends a refused payout again, and keeps the holiday calendar.
+_FINANCE_PAYOUTS = [
+    "payments.view_payout",
+    "payments.view_payoutexchange",
+    "payments.view_voucher",
+    "payments.view_voucherline",
+    "payments.record_transfer",
+    "payments.retry_payout",
+    "payments.view_calendarday",
+    "payments.add_calendarday",
+    "payments.change_calendarday",
+    "payments.delete_calendarday",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     "homeroom": [*_EVERY_STAFF],
     "supervisor": [*_EVERY_STAFF],
-    "campus_head": [*_EVERY_STAFF],
-    "finance": [*_EVERY_STAFF],
+    "campus_head": [*_EVERY_STAFF, "payments.view_payout", "payments.view_voucher", "payments.view_voucherline"],
+    "finance": [*_EVERY_STAFF, *_FINANCE_PAYOUTS],
     "service": [*_EVERY_STAFF],
     "quality": [*_EVERY_STAFF],
     "operations": [
         *_EVERY_STAFF,
+        "payments.view_payout",
+        "payments.view_payoutexchange",
+        "payments.view_voucher",
+        "payments.view_voucherline",
+        "payments.view_rejectedcallback",
+        "payments.view_calendarday",
         "schoolops.view_all_campuses",
         "schoolops.change_campus",
         "schoolops.add_staff",
