@@ -79,16 +79,7 @@ run: migrate
 	else \
 	  echo "msgfmt not found: using the committed .mo files"; \
 	fi
-	@$(PY) manage.py seed_demo || { \
-	  echo "error: 'manage.py seed_demo' failed; the server was not started." >&2; exit 1; }
-	@echo
-	@echo "================================================================"
-	@echo "  schoolops is starting on   http://127.0.0.1:$(PORT)/"
-	@echo "  log in at                  http://127.0.0.1:$(PORT)/login/"
-	@echo "  (Ctrl-C stops it)"
-	@echo "================================================================"
-	@echo
-	exec $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@PY=$(PY) PORT=$(PORT) exec bash scripts/run-dev.sh
 
 worker: migrate
 	REDIS_URL=$(REDIS_URL) exec $(VENV)/bin/celery -A schoolops worker -l info

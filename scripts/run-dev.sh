@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make run`: the gateway simulator in the background, the demo data, then the web app.
+# Refunds approved in the demo are paid back through the simulator (WeChat Pay and Alipay over
+# HTTPS with real signatures), whose callbacks reach this web app: no internet needed.
+set -euo pipefail
+SCRIPT_NAME=run-dev
+source "$(dirname "$0")/lib.sh"
+
+PY=${PY:-.venv/bin/python}
+PORT=${PORT:-8000}
+SIM_PORT=${SIM_PORT:-8765}
+export PAYMENTS_NOTIFY_BASE_URL=${PAYMENTS_NOTIFY_BASE_URL:-http://127.0.0.1:${PORT}}
+if [ "$SIM_PORT" != 8765 ]; then
+    export WECHAT_PAY_API_BASE=https://127.0.0.1:${SIM_PORT}/
+    export ALIPAY_GATEWAY=https://127.0.0.1:${SIM_PORT}/gateway.do
+fi
+mkdir -p var
+SIM_LOG=var/gateway-sim.log
+
+"$PY" manage.py run_gateway_sim --port "$SIM_PORT" >"$SIM_LOG" 2>&1 &
+sim_pid=$!
+trap 'kill "$sim_pid" 2>/dev/null || true' EXIT INT TERM
+for _ in $(seq 1 100); do
+    grep -q "listening on" "$SIM_LOG" 2>/dev/null && break
+    kill -0 "$sim_pid" 2>/dev/null || die "the gateway simulator did not start (port $SIM_PORT taken? see $SIM_LOG): $(tail -3 "$SIM_LOG")"
+    sleep 0.2
+done
+grep -q "listening on" "$SIM_LOG" || die "the gateway simulator did not start within 20 s; see $SIM_LOG"
+say "gateway simulator on https://127.0.0.1:${SIM_PORT}/ (log: $SIM_LOG)"
+
+"$PY" manage.py seed_demo || die "'manage.py seed_demo' failed; the server was not started."
+echo
+echo "================================================================"
+echo "  schoolops is starting on   http://127.0.0.1:${PORT}/"
+echo "  log in at                  http://127.0.0.1:${PORT}/login/"
+echo "  refunds are paid through   the gateway simulator (${SIM_LOG})"
+echo "  (Ctrl-C stops both)"
+echo "================================================================"
+echo
+"$PY" manage.py runserver "127.0.0.1:${PORT}"
