@@ -241,6 +241,7 @@ class RefundDecisionContext:
     steps: list
     transitions: list
     notifications: list
+    payouts: list
     history: list
     history_more: bool  # more history than shown: the history page has it all
 
@@ -325,13 +326,14 @@ def refund_request_decision_context(
     steps with their people, the transition log, the notifications sent and the history.
 
     ``request`` is loaded with its order, course, enrollment, student and quote (the admin's
-    ``get_object`` does). Eight queries however many rows each part has: steps, transitions,
-    quote lines, evidence, notifications, history, the student's refunds, the course's figures.
+    ``get_object`` does). Nine queries however many rows each part has: steps, transitions,
+    quote lines, evidence, notifications, payouts, history, the student's refunds, the course's figures.
     The steps and transitions are left prefetched on ``request`` (``refunds.timeline`` reads them).
     """
     from django.db.models import Prefetch, prefetch_related_objects
 
     from notifications.models import InboxMessage
+    from payments.models import Payout
 
     from .models import ApprovalStep, QuoteSnapshotLine, RefundEvidence, RefundTransition
 
@@ -351,6 +353,7 @@ def refund_request_decision_context(
             "inbox_messages",
             queryset=InboxMessage.objects.select_related("recipient").order_by("created_at", "pk"),
         ),
+        Prefetch("payouts", queryset=Payout.objects.order_by("created_at", "pk")),
     )
     history_rows = list(
         request.history.select_related("history_user").order_by("-history_date", "-history_id")[: REVIEW_LIST_LIMIT + 1]
@@ -369,6 +372,7 @@ def refund_request_decision_context(
         steps=list(request.steps.all()),
         transitions=list(request.transitions.all()),
         notifications=list(request.inbox_messages.all()),
+        payouts=list(request.payouts.all()),
         history=history_rows[:REVIEW_LIST_LIMIT],
         history_more=len(history_rows) > REVIEW_LIST_LIMIT,
     )

@@ -129,3 +129,16 @@ def test_vouchers_and_the_calendar_open_for_finance(client, card_refund, finance
     assert voucher.code in client.get(reverse("admin:payments_voucher_changelist")).content.decode()
     assert client.get(reverse("admin:payments_voucher_change", args=[voucher.pk])).status_code == 200
     assert client.get(reverse("admin:payments_calendarday_changelist")).status_code == 200
+
+
+def test_the_request_page_lists_its_payouts_with_a_link_for_finance(client, card_refund, finance, homeroom):
+    request, payout = card_refund
+    page_url = reverse("admin:refunds_refundrequest_change", args=[request.pk])
+    client.force_login(finance.user)
+    page = client.get(page_url).content.decode()
+    assert payout.payout_no in page
+    assert _url("change", payout.pk) in page
+    client.force_login(homeroom.user)  # sees the payout, has no payouts admin to link to
+    page = client.get(page_url).content.decode()
+    assert payout.payout_no in page
+    assert _url("change", payout.pk) not in page

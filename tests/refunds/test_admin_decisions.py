@@ -367,7 +367,7 @@ def test_an_unknown_decision_is_404(client, refund, homeroom):
 
 # session, user, 2 permissions, staff, the request (order, course, enrollment, student, quote), steps, log,
 # quote lines, evidence, notifications, history, the student's refunds, the course's figures
-PAGE_QUERIES = 14
+PAGE_QUERIES = 15
 
 
 def _lengthen(refund, *, rows: int) -> None:
