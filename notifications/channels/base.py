@@ -1,0 +1,128 @@
+"""The contract every notification channel keeps, and the registry that finds one by name.
+
+A channel takes one rendered ``OutgoingMessage`` and hands it to its medium (the inbox table, an
+SMTP server, an SMS provider, WeChat, a staff group's robot). It never sees Django's request and
+never decides who is told: the outbox (``notifications.services``) does that, renders the text,
+and records the outcome. ``send`` is called outside any database transaction, may be called more
+than once for the same ``delivery_id`` (a retry after a crash), and should pass that id on as an
+idempotency key wherever the medium accepts one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A staff group's robot: DingTalk, WeCom (企业微信) or a Slack-style incoming webhook."""
+
+    kind: str  # "dingtalk" | "wecom" | "slack"
+    url: str
+    secret: str = ""  # DingTalk's signing secret (加签); unused by the others
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a message is for, with every address the outbox knows for them."""
+
+    user_id: int | None
+    name: str
+    email: str = ""
+    phone: str = ""
+    wechat_openid: str = ""
+    webhook: WebhookTarget | None = None
+    language: str = "zh-hans"
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One rendered message for one recipient on one channel."""
+
+    delivery_id: int  # the outbox row: the idempotency key
+    channel: str
+    event: str  # e.g. "refund.submitted"
+    recipient: Recipient
+    subject: str
+    body: str
+    # The template's placeholder values, already formatted as text (SMS template parameters,
+    # WeChat template / subscribe message fields).
+    fields: dict[str, str] = field(default_factory=dict)
+    # The provider's own template id where one is needed (SMS template code, WeChat template id).
+    provider_template_id: str = ""
+    link: str = ""  # an absolute URL to the page about it
+    refund_request_id: int | None = None
+
+
+class ChannelError(Exception):
+    """Base of the channel errors; ``message`` is kept on the delivery row."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class ChannelTemporaryError(ChannelError):
+    """Try again later (network, 5xx, rate limit, provider busy)."""
+
+
+class ChannelPermanentError(ChannelError):
+    """Trying again cannot help (bad address, rejected content, unknown template): recorded."""
+
+
+class Channel:
+    """Base class: one subclass per medium, registered by ``name``."""
+
+    name: ClassVar[str]
+    # Length limits checked when a template is saved (None: no limit).
+    max_subject_length: ClassVar[int | None] = None
+    max_body_length: ClassVar[int | None] = None
+
+    def can_reach(self, recipient: Recipient) -> bool:
+        """Whether this channel has an address for ``recipient`` (an e-mail, a phone, an openid...)."""
+        raise NotImplementedError
+
+    def send(self, message: OutgoingMessage) -> str:
+        """Hand the message over; return the medium's id for it ("" when it has none).
+
+        Raises ``ChannelTemporaryError`` or ``ChannelPermanentError``.
+        """
+        raise NotImplementedError
+
+    def check_template(self, *, subject: str, body: str, fields: dict[str, str]) -> list[str]:
+        """Problems with a rendered sample of a template on this channel (lengths, required fields)."""
+        problems = []
+        if self.max_subject_length is not None and len(subject) > self.max_subject_length:
+            problems.append(f"subject longer than {self.max_subject_length} characters")
+        if self.max_body_length is not None and len(body) > self.max_body_length:
+            problems.append(f"text longer than {self.max_body_length} characters")
+        return problems
+
+
+_CHANNELS: dict[str, type[Channel]] = {}
+
+
+def register_channel(channel_class: type[Channel]) -> type[Channel]:
+    """Class decorator: make ``channel_class`` findable by its ``name``."""
+    _CHANNELS[channel_class.name] = channel_class
+    return channel_class
+
+
+def channel_for(name: str) -> Channel:
+    """A channel instance by name; ``KeyError`` naming the known ones otherwise."""
+    from . import load_all
+
+    load_all()
+    try:
+        return _CHANNELS[name]()
+    except KeyError:
+        raise KeyError(f"No notification channel {name!r} (known: {', '.join(sorted(_CHANNELS))}).") from None
+
+
+def channel_names() -> list[str]:
+    from . import load_all
+
+    load_all()
+    return sorted(_CHANNELS)
