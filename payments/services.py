@@ -40,7 +40,8 @@ from refunds.gateways.base import (
     RefundCall,
 )
 from refunds.gateways.registry import GATEWAYS, gateway_for
-from refunds.models import RefundEventKind, RefundRequest, RefundStatus, RefundTransition
+from refunds.models import RefundEventKind, RefundRequest, RefundStatus
+from refunds.services.requests import request_save, transition_log
 
 from .calendar import expected_arrival
 from .models import (
@@ -259,11 +260,11 @@ def payout_execute(*, payout_id: int, now: datetime.datetime | None = None) -> s
             answer = gateway.refund(call)
             _exchange(payout, kind=ExchangeKind.REFUND, answer=answer)
     except GatewayRetryableError as exc:
-        _exchange_error(payout, exc, kind=ExchangeKind.QUERY if needs_query else ExchangeKind.REFUND)
+        _exchange(payout, error=exc, kind=ExchangeKind.QUERY if needs_query else ExchangeKind.REFUND)
         _mark_unknown(payout.pk, exc)
         return Step.RETRY
     except GatewayFinalError as exc:
-        _exchange_error(payout, exc, kind=ExchangeKind.REFUND)
+        _exchange(payout, error=exc, kind=ExchangeKind.REFUND)
         _fail(payout.pk, code=exc.code, message=exc.message)
         return Step.DONE
     return payout_answer_apply(payout_id=payout.pk, answer=answer)
@@ -385,7 +386,7 @@ def _confirm_by_query(payout: Payout) -> CallbackResult:
     try:
         answer = gateway_for(payout.channel).query(_refund_call(payout))
     except GatewayError as exc:
-        _exchange_error(payout, exc, kind=ExchangeKind.QUERY)
+        _exchange(payout, error=exc, kind=ExchangeKind.QUERY)
         # Not acknowledged: the gateway sends the notice again later.
         return CallbackResult(accepted=False, reason=exc.message)
     _exchange(payout, kind=ExchangeKind.QUERY, answer=answer)
@@ -569,18 +570,8 @@ def _transition(request: RefundRequest, name: str, *, actor, at: datetime.dateti
     """Move the request through one of its payout transitions, with its log row and history."""
     from_status = request.status
     getattr(request, name)()
-    request._history_user = actor
-    request._history_date = at
-    request.save()
-    RefundTransition.objects.create(
-        request=request,
-        name=name,
-        actor=actor,
-        from_status=from_status,
-        to_status=request.status,
-        comment=comment,
-        created_at=at,
-    )
+    request_save(request, actor, at=at)
+    transition_log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
 
 
 def _exchange(
@@ -588,38 +579,34 @@ def _exchange(
     *,
     kind: str,
     answer: GatewayAnswer | None = None,
+    error: GatewayError | None = None,
     outcome: str = "",
     request_data: dict | None = None,
     response_data=None,
     note: str = "",
     at: datetime.datetime | None = None,
 ) -> None:
+    """Keep one exchange with the gateway, raw: an answer, an error, or what a person recorded."""
+    error_code = ""
     if answer is not None:
-        outcome = answer.outcome
-        request_data = answer.raw_request
-        response_data = answer.raw_response
-        note = answer.message
+        outcome, request_data, response_data, note = (
+            answer.outcome,
+            answer.raw_request,
+            answer.raw_response,
+            answer.message,
+        )
+    elif error is not None:
+        outcome, request_data, response_data, note = "error", error.raw_request, error.raw, error.message
+        error_code = error.code[:64]
     PayoutExchange.objects.create(
         payout=payout,
         kind=kind,
         outcome=outcome,
         request_data=request_data or {},
         response_data=_jsonable(response_data),
+        error_code=error_code,
         note=note,
         created_at=at or timezone.now(),
-    )
-
-
-def _exchange_error(payout: Payout, exc: GatewayError, *, kind: str) -> None:
-    PayoutExchange.objects.create(
-        payout=payout,
-        kind=kind,
-        outcome="error",
-        request_data=exc.raw_request,
-        response_data=_jsonable(exc.raw),
-        error_code=exc.code[:64],
-        note=exc.message,
-        created_at=timezone.now(),
     )
 
 

@@ -169,7 +169,7 @@ def refund_submit(
                     ) from exc
                 raise
             _evidence_store(request, checked=checked, saved_files=saved_files)
-            _log(request, name="submit", actor=student.user, from_status="", comment=details, at=now)
+            transition_log(request, name="submit", actor=student.user, from_status="", comment=details, at=now)
             refund_event_record(
                 request=request,
                 kind=RefundEventKind.SUBMITTED,
@@ -249,8 +249,8 @@ def _system_return(request: RefundRequest, *, missing: list[str], at: datetime.d
     from_status = request.status
     request.returned_tier = request.route[request.route_position]
     request.return_for_info()
-    _save(request, None, at=at)
-    _log(request, name="auto_return", actor=None, from_status=from_status, comment=comment, at=at)
+    request_save(request, None, at=at)
+    transition_log(request, name="auto_return", actor=None, from_status=from_status, comment=comment, at=at)
     refund_event_record(request=request, kind=RefundEventKind.RETURNED, actor=None, at=at, missing=missing)
 
 
@@ -286,8 +286,8 @@ def refund_reject(*, request_id: int, actor: User, reason: str, at: datetime.dat
         request.rejected_tier = step.tier
         request.decided_at = now
         request.reject()
-        _save(request, actor, at=now)
-        _log(request, name="reject", actor=actor, from_status=from_status, comment=reason, at=now)
+        request_save(request, actor, at=now)
+        transition_log(request, name="reject", actor=actor, from_status=from_status, comment=reason, at=now)
         settings = approval_settings_for(campus=request.campus_id)
         refund_event_record(
             request=request,
@@ -314,8 +314,8 @@ def refund_return_for_info(
         from_status = request.status
         request.returned_tier = step.tier
         request.return_for_info()
-        _save(request, actor, at=now)
-        _log(request, name="return", actor=actor, from_status=from_status, comment=missing, at=now)
+        request_save(request, actor, at=now)
+        transition_log(request, name="return", actor=actor, from_status=from_status, comment=missing, at=now)
         refund_event_record(request=request, kind=RefundEventKind.RETURNED, actor=actor, at=now, missing=[missing])
     return request
 
@@ -356,9 +356,9 @@ def refund_adjust_amount(
             needs_person=bool(request.risk_flags),
         )
         request.route = routing.route_extend(route=request.route, position=request.route_position, wanted=wanted)
-        _save(request, actor, at=now)
+        request_save(request, actor, at=now)
         comment = _("Amount %(old)s → %(new)s yuan: %(reason)s") % {"old": previous, "new": amount, "reason": reason}
-        _log(request, name="adjust_amount", actor=actor, from_status=request.status, comment=comment, at=now)
+        transition_log(request, name="adjust_amount", actor=actor, from_status=request.status, comment=comment, at=now)
         refund_event_record(
             request=request,
             kind=RefundEventKind.AMOUNT_ADJUSTED,
@@ -421,8 +421,8 @@ def refund_cancel(*, request_id: int, student: Student, at: datetime.datetime | 
         from_status = request.status
         request.decided_at = now
         request.cancel()
-        _save(request, student.user, at=now)
-        _log(request, name="cancel", actor=student.user, from_status=from_status, comment="", at=now)
+        request_save(request, student.user, at=now)
+        transition_log(request, name="cancel", actor=student.user, from_status=from_status, comment="", at=now)
         refund_event_record(request=request, kind=RefundEventKind.CANCELLED, actor=student.user, at=now)
     return request
 
@@ -457,8 +457,10 @@ def refund_resubmit(
             from_status = request.status
             tier = request.route[request.route_position]
             request.resubmit(TIER_STATUS[tier])
-            _save(request, student.user, at=now)
-            _log(request, name="resubmit", actor=student.user, from_status=from_status, comment=details, at=now)
+            request_save(request, student.user, at=now)
+            transition_log(
+                request, name="resubmit", actor=student.user, from_status=from_status, comment=details, at=now
+            )
             refund_event_record(
                 request=request, kind=RefundEventKind.RESUBMITTED, actor=student.user, at=now, files=len(checked)
             )
@@ -500,13 +502,13 @@ def refund_appeal(
         request.appeal(TIER_STATUS[route[position]])
         try:
             with transaction.atomic():
-                _save(request, student.user, at=now)
+                request_save(request, student.user, at=now)
         except IntegrityError as exc:
             raise RefundActionError(
                 _("This order has another refund request in progress; it cannot be appealed now."),
                 code="open_request",
             ) from exc
-        _log(request, name="appeal", actor=student.user, from_status=from_status, comment=reason, at=now)
+        transition_log(request, name="appeal", actor=student.user, from_status=from_status, comment=reason, at=now)
         refund_event_record(request=request, kind=RefundEventKind.APPEALED, actor=student.user, at=now, reason=reason)
         _step_open(request, settings=settings, at=now)
     return request
@@ -546,7 +548,7 @@ def refund_steps_escalate(*, now: datetime.datetime | None = None) -> int:
                 "tier": step.get_tier_display(),
                 "to": target.name if target else _("nobody: no one above is free to decide it"),
             }
-            _log(request, name="escalate", actor=None, from_status=request.status, comment=comment, at=now)
+            transition_log(request, name="escalate", actor=None, from_status=request.status, comment=comment, at=now)
             refund_event_record(
                 request=request,
                 kind=RefundEventKind.ESCALATED,
@@ -582,9 +584,11 @@ def refund_requests_expire(*, now: datetime.datetime | None = None) -> int:
                 continue
             request.decided_at = now
             request.cancel()
-            _save(request, None, at=now)
+            request_save(request, None, at=now)
             comment = _("No information was supplied within %(days)d days.") % {"days": days}
-            _log(request, name="expire", actor=None, from_status=RefundStatus.NEEDS_INFO, comment=comment, at=now)
+            transition_log(
+                request, name="expire", actor=None, from_status=RefundStatus.NEEDS_INFO, comment=comment, at=now
+            )
             refund_event_record(request=request, kind=RefundEventKind.CANCELLED, actor=None, at=now, expired=True)
             done += 1
     return done
@@ -732,8 +736,8 @@ def _advance(
         request.advance(RefundStatus.APPROVED)
     else:
         request.advance(TIER_STATUS[request.route[position]])
-    _save(request, actor, at=at)
-    _log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
+    request_save(request, actor, at=at)
+    transition_log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
     if request.status == RefundStatus.APPROVED:
         refund_event_record(
             request=request, kind=RefundEventKind.APPROVED, actor=actor, at=at, amount=request.approved_amount
@@ -881,7 +885,7 @@ def _escalation_target(step: ApprovalStep) -> Staff | None:
     )
 
 
-def _save(request: RefundRequest, actor: User | None, *, at: datetime.datetime) -> None:
+def request_save(request: RefundRequest, actor: User | None, *, at: datetime.datetime) -> None:
     """Save the request; its history record names ``actor`` and the time the service acted at."""
     request._history_user = actor
     request._history_date = at
@@ -891,7 +895,7 @@ def _save(request: RefundRequest, actor: User | None, *, at: datetime.datetime) 
         raise RefundActionError(_("Someone else changed this request just now; reload it."), code="stale") from exc
 
 
-def _log(
+def transition_log(
     request: RefundRequest, *, name: str, actor: User | None, from_status: str, comment: str, at: datetime.datetime
 ) -> None:
     RefundTransition.objects.create(
