@@ -26,6 +26,11 @@ WECHAT_APPID = "wx6c0e3d5f8a1b2c47"
 WECHAT_MCH_ID = "1900012345"
 ALIPAY_APPID = "2021000100000001"
 ALIPAY_SELLER_ID = "2088000000000001"
+# The notification side (SMS provider, WeChat official account messages, staff robots).
+SMS_ACCESS_KEY_ID = "LTAI5tSimulator0000000001"
+SMS_SIGN_NAME = "明德网校"
+WECHAT_MP_APPID = WECHAT_APPID  # the official account that also owns the merchant number
+NOTIFY_KEYS_FILE = "notify-keys.json"
 
 _VALIDITY = datetime.timedelta(days=3650)
 
@@ -36,6 +41,10 @@ class SimMaterial:
 
     directory: Path
     wechat_api_key: str
+    # Secrets of the notification endpoints (kept in notify-keys.json, made when it is missing).
+    wechat_mp_secret: str = ""
+    sms_access_key_secret: str = ""
+    dingtalk_secret: str = ""
 
     @property
     def ca_cert(self) -> Path:
@@ -64,6 +73,10 @@ class SimMaterial:
     @property
     def wechat_api_key_file(self) -> Path:
         return self.directory / "wechat_api_key.txt"
+
+    @property
+    def notify_keys_file(self) -> Path:
+        return self.directory / NOTIFY_KEYS_FILE
 
     @property
     def alipay_app_private_key(self) -> Path:
@@ -104,7 +117,17 @@ def ensure_material(directory: Path | str) -> SimMaterial:
     probe = SimMaterial(directory=directory, wechat_api_key="")
     if not all(path.exists() for path in probe.all_files()):
         _generate(probe)
-    return SimMaterial(directory=directory, wechat_api_key=probe.wechat_api_key_file.read_text().strip())
+    # Generated on its own, so a simulator directory made before it existed keeps its other keys.
+    if not probe.notify_keys_file.exists():
+        _generate_notify_keys(probe)
+    notify = json.loads(probe.notify_keys_file.read_text())
+    return SimMaterial(
+        directory=directory,
+        wechat_api_key=probe.wechat_api_key_file.read_text().strip(),
+        wechat_mp_secret=notify["wechat_mp_secret"],
+        sms_access_key_secret=notify["sms_access_key_secret"],
+        dingtalk_secret=notify["dingtalk_secret"],
+    )
 
 
 def write_settings_files(material: SimMaterial, *, base_url: str) -> tuple[Path, Path]:
@@ -115,12 +138,15 @@ def write_settings_files(material: SimMaterial, *, base_url: str) -> tuple[Path,
     env_path = material.directory / "settings.env"
     lines = [f"WECHAT_PAY_{key}={value}" for key, value in values["WECHAT_PAY"].items()]
     lines += [f"ALIPAY_{key}={value}" for key, value in values["ALIPAY"].items()]
+    lines += [f"SMS_{key}={value}" for key, value in values["SMS"].items()]
+    lines += [f"WECHAT_MP_{key}={value}" for key, value in values["WECHAT_MP"].items()]
     _write_secret(env_path, "\n".join(lines) + "\n")
     return json_path, env_path
 
 
 def settings_values(material: SimMaterial, *, base_url: str) -> dict[str, dict[str, str]]:
-    """``settings.WECHAT_PAY`` and ``settings.ALIPAY`` as they must read to use the simulator at ``base_url``."""
+    """``settings.WECHAT_PAY``, ``ALIPAY``, ``SMS`` and ``WECHAT_MP`` as they must read to use the
+    simulator at ``base_url``."""
     base_url = base_url.rstrip("/") + "/"
     return {
         "WECHAT_PAY": {
@@ -139,7 +165,31 @@ def settings_values(material: SimMaterial, *, base_url: str) -> dict[str, dict[s
             "GATEWAY": base_url + "gateway.do",
             "CA_BUNDLE": str(material.ca_cert),
         },
+        "SMS": {
+            "URL": base_url + "sms/",
+            "ACCESS_KEY_ID": SMS_ACCESS_KEY_ID,
+            "ACCESS_KEY_SECRET": material.sms_access_key_secret,
+            "SIGN_NAME": SMS_SIGN_NAME,
+            "CA_BUNDLE": str(material.ca_cert),
+        },
+        "WECHAT_MP": {
+            "APPID": WECHAT_MP_APPID,
+            "SECRET": material.wechat_mp_secret,
+            "API_BASE": base_url,
+            "TOKEN_URL": base_url + "cgi-bin/token",
+            "CA_BUNDLE": str(material.ca_cert),
+        },
     }
+
+
+def _generate_notify_keys(material: SimMaterial) -> None:
+    alphabet = string.ascii_letters + string.digits
+    values = {
+        "wechat_mp_secret": secrets.token_hex(16),  # an AppSecret is 32 hex digits
+        "sms_access_key_secret": "".join(secrets.choice(alphabet) for _ in range(30)),
+        "dingtalk_secret": "SEC" + secrets.token_hex(32),  # DingTalk's 加签 secrets start with SEC
+    }
+    _write_secret(material.notify_keys_file, json.dumps(values, indent=2) + "\n")
 
 
 def _generate(material: SimMaterial) -> None:

@@ -1,4 +1,5 @@
-"""The simulator: one threaded HTTPS server on 127.0.0.1 playing WeChat Pay v2 and Alipay.
+"""The simulator: one threaded HTTPS server on 127.0.0.1 playing WeChat Pay v2 and Alipay (and, for
+the notification channels, WeChat messages, an SMS provider and staff robots: ``messaging``).
 
     sim = GatewaySimulator(directory=tmp_path, port=0).start()
     settings.WECHAT_PAY = sim.wechat_pay_settings()
@@ -10,7 +11,9 @@
 
 Routes: ``POST /secapi/pay/refund`` (client certificate required), ``POST /pay/refundquery``,
 ``GET|POST /gateway.do``; control: ``POST /_sim/behave``, ``/_sim/reset``, ``/_sim/release``,
-``/_sim/trades``, ``GET /_sim/state``.
+``/_sim/trades``, ``/_sim/message_fault``, ``GET /_sim/state``. Notification routes: ``GET
+/cgi-bin/token``, ``POST /cgi-bin/message/template/send``, ``POST /cgi-bin/message/subscribe/send``,
+``GET|POST /sms/``, ``POST /robot/dingtalk/send``, ``/robot/wecom/send``, ``/robot/slack/...``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from . import alipay, wechat
+from . import alipay, messaging, wechat
 from .behaviours import Behaviour, BehaviourBook, Rule
 from .exchange import Answer, Exchange
 from .keys import SimMaterial, ensure_material, settings_values, write_settings_files
@@ -103,6 +106,7 @@ class GatewaySimulator:
         self.alipay_unknown_trade_total: Decimal | None = Decimal("1000000.00")
         self._wechat = wechat.WeChatEndpoints(self)
         self._alipay = alipay.AlipayEndpoints(self)
+        self._messaging = messaging.MessagingEndpoints(self)
         self._lock = threading.Lock()
         self._callbacks_changed = threading.Condition(self._lock)
         self._release = threading.Event()
@@ -166,6 +170,18 @@ class GatewaySimulator:
         """What ``settings.ALIPAY`` must be to use this simulator."""
         return self.settings_values()["ALIPAY"]
 
+    def sms_settings(self) -> dict[str, str]:
+        """What ``settings.SMS`` must be to use this simulator's SMS provider."""
+        return self.settings_values()["SMS"]
+
+    def wechat_mp_settings(self) -> dict[str, str]:
+        """What ``settings.WECHAT_MP`` must be to use this simulator's WeChat message endpoints."""
+        return self.settings_values()["WECHAT_MP"]
+
+    def robot_target(self, kind: str) -> dict[str, str]:
+        """A staff robot on this simulator ("dingtalk", "wecom", "slack"): ``kind``, ``url``, ``secret``."""
+        return self._messaging.robots.target(kind)
+
     def write_settings_files(self) -> tuple[Path, Path]:
         return write_settings_files(self.material, base_url=self.url)
 
@@ -203,6 +219,7 @@ class GatewaySimulator:
         self._cancel_timers()
         self.behaviours.reset(seed=seed)
         self.ledger.reset()
+        self._messaging.book.reset()
         with self._lock:
             self.requests_received.clear()
             self.callbacks.clear()
@@ -250,6 +267,24 @@ class GatewaySimulator:
     def total_refunded(self) -> Decimal:
         return self.ledger.total_moved()
 
+    def messages_received(self, kind: str | None = None) -> list[messaging.ReceivedMessage]:
+        """Notification messages accepted, oldest first: one kind (see ``messaging.KINDS``), a family
+        ("wechat", "robot") or all."""
+        return self._messaging.book.received(kind)
+
+    def message_fault(self, kind: str, behaviour: str, *, times: int | None = 1) -> None:
+        """Make the next ``times`` requests of ``kind`` (or family) fail: ``system_error``,
+        ``throttled``, ``http_500``, or another text answered as the provider's error code."""
+        self._messaging.book.add_fault(kind, behaviour, times)
+
+    def expire_wechat_tokens(self) -> None:
+        """Every access token issued so far is now expired (WeChat answers 42001)."""
+        self._messaging.book.expire_tokens()
+
+    def wechat_unsubscribe(self, openid: str) -> None:
+        """This user has unfollowed the account (43004) / refused subscribe messages (43101)."""
+        self._messaging.book.unsubscribed_openids.add(openid)
+
     def refund_status(self, channel: str, payout_no: str) -> str | None:
         """PROCESSING, SUCCESS, or None when the number is unknown."""
         record = self.ledger.find_refund(channel, payout_no)
@@ -291,6 +326,7 @@ class GatewaySimulator:
             "refunds": refunds,
             "refunds_executed": dict(self.refunds_executed()),
             "total_refunded": str(self.total_refunded),
+            "messages_received": dict(Counter(m.kind for m in self.messages_received())),
             "callbacks": [
                 {"channel": c.channel, "payout_no": c.payout_no, "url": c.url, "status": c.status, "error": c.error}
                 for c in self.wait_for_callbacks(0, timeout=0)
@@ -356,6 +392,9 @@ class GatewaySimulator:
             if path == wechat.REFUND_PATH:
                 return self._wechat.refund(exchange)
             return self._wechat.query(exchange)
+        answer = self._messaging.route(exchange)
+        if answer is not None:
+            return answer
         return Answer(status=404, body=b"Not Found")
 
     # --- internals
@@ -454,6 +493,8 @@ class GatewaySimulator:
                 self.reset(seed=payload.get("seed"))
             elif action == "release":
                 self.release()
+            elif action == "message_fault":
+                self.message_fault(payload["kind"], payload["behaviour"], times=payload.get("times", 1))
             elif action == "trades":
                 self.register_trade(
                     payload["channel"],

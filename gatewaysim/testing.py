@@ -3,8 +3,9 @@
     from gatewaysim.testing import callback_receiver, gateway_settings, gateway_sim  # noqa: F401
 
 ``gateway_sim`` is one simulator for the session (port 0, keys in a temporary directory);
-``gateway_settings`` points ``settings.WECHAT_PAY`` / ``settings.ALIPAY`` at it and gives each
-test clean books and no misbehaviour; ``callback_receiver`` is a plain-HTTP endpoint on
+``gateway_settings`` points ``settings.WECHAT_PAY`` / ``settings.ALIPAY`` (and the notification
+channels' ``SMS`` / ``WECHAT_MP`` / ``NOTIFY_WEBHOOKS``) at it and gives each test clean books,
+no messages and no misbehaviour; ``callback_receiver`` is a plain-HTTP endpoint on
 127.0.0.1 that records what the simulator POSTs to it.
 """
 
@@ -34,10 +35,14 @@ def gateway_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewaySim
 
 @pytest.fixture
 def gateway_settings(settings: Any, gateway_sim: GatewaySimulator) -> Iterator[GatewaySimulator]:
-    """The app's gateway settings pointed at the simulator; its books and switches reset around the test."""
+    """The app's gateway and notification settings pointed at the simulator; its books and switches
+    reset around the test."""
     gateway_sim.reset()
     settings.WECHAT_PAY = gateway_sim.wechat_pay_settings()
     settings.ALIPAY = gateway_sim.alipay_settings()
+    settings.SMS = gateway_sim.sms_settings()
+    settings.WECHAT_MP = gateway_sim.wechat_mp_settings()
+    settings.NOTIFY_WEBHOOKS = {"CA_BUNDLE": str(gateway_sim.material.ca_cert)}
     yield gateway_sim
     gateway_sim.reset()
 
@@ -61,13 +66,17 @@ class CallbackReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                reply = receiver.reply
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+                self.wfile.flush()
+                # Counted once answered: a test that changes ``reply`` after ``wait(n)`` never
+                # changes the answer to the n-th callback.
                 with receiver._changed:
                     receiver.received.append(ReceivedCallback(self.path, body, self.headers.get("Content-Type", "")))
                     receiver._changed.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(receiver.reply)))
-                self.end_headers()
-                self.wfile.write(receiver.reply)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass

@@ -191,6 +191,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.tasks.check_payouts",
         "schedule": 120.0,
     },
+    "send-pending-notifications": {
+        "task": "notifications.tasks.send_pending_notifications",
+        "schedule": 60.0,
+    },
 }
 
 # --- Payouts. Retries back off exponentially from the base to the cap; the cap stays far below
@@ -288,6 +292,53 @@ ALIPAY = {
 # Where the gateways reach our callbacks: scheme and host, no path.
 PAYMENTS_NOTIFY_BASE_URL = _gateway_env("PAYMENTS_NOTIFY_BASE_URL", development="http://127.0.0.1:8000")
 # --- (END gateway settings block) ------------------------------------------------------------------
+
+
+# --- Notification channels (BEGIN notification channels settings block) ------------------------
+# SMS (Aliyun-style SendSms), WeChat official-account / mini-program messages and staff robots,
+# read by notifications.channels when a message is sent. With DEBUG on and nothing in the
+# environment they point at the local gateway simulator (same keys directory and port as above;
+# its secrets in notify-keys.json). With DEBUG off a missing value does not stop startup: a send
+# fails with a temporary configuration error naming it, and goes out once it is set.
+def _notify_sim_secret(name: str) -> str:
+    """One of the simulator's notification secrets, once `run_gateway_sim` made them (development)."""
+    import json
+
+    path = GATEWAY_SIM_DIR / "notify-keys.json"
+    return str(json.loads(path.read_text()).get(name, "")) if DEBUG and path.exists() else ""
+
+
+SMS = {
+    "URL": _gateway_env("SMS_URL", production="https://dysmsapi.aliyuncs.com/", development=_GATEWAY_SIM_URL + "sms/"),
+    "ACCESS_KEY_ID": _gateway_env("SMS_ACCESS_KEY_ID", development="LTAI5tSimulator0000000001"),
+    "ACCESS_KEY_SECRET": os.environ.get("SMS_ACCESS_KEY_SECRET", "") or _notify_sim_secret("sms_access_key_secret"),
+    "SIGN_NAME": _gateway_env("SMS_SIGN_NAME", development="明德网校"),
+    "CA_BUNDLE": _gateway_env("SMS_CA_BUNDLE", development=_gateway_sim_file("ca.pem")),
+    "TIMEOUT": float(os.environ.get("SMS_TIMEOUT") or 10),
+}
+WECHAT_MP = {
+    "APPID": _gateway_env("WECHAT_MP_APPID", development="wx6c0e3d5f8a1b2c47"),
+    "SECRET": os.environ.get("WECHAT_MP_SECRET", "") or _notify_sim_secret("wechat_mp_secret"),
+    "API_BASE": _gateway_env(
+        "WECHAT_MP_API_BASE", production="https://api.weixin.qq.com/", development=_GATEWAY_SIM_URL
+    ),
+    "TOKEN_URL": _gateway_env(
+        "WECHAT_MP_TOKEN_URL",
+        production="https://api.weixin.qq.com/cgi-bin/token",
+        development=_GATEWAY_SIM_URL + "cgi-bin/token",
+    ),
+    "CA_BUNDLE": _gateway_env("WECHAT_MP_CA_BUNDLE", development=_gateway_sim_file("ca.pem")),
+    # "official_account" (template messages) or "mini_program" (subscribe messages, opening MINI_PAGE).
+    "MODE": os.environ.get("WECHAT_MP_MODE", "") or "official_account",
+    "MINI_PAGE": os.environ.get("WECHAT_MP_MINI_PAGE", ""),
+    "TIMEOUT": float(os.environ.get("WECHAT_MP_TIMEOUT") or 10),
+}
+# Staff robots' addresses come with each recipient; this only says whom to trust and how long to wait.
+NOTIFY_WEBHOOKS = {
+    "CA_BUNDLE": _gateway_env("NOTIFY_WEBHOOKS_CA_BUNDLE", development=_gateway_sim_file("ca.pem")),
+    "TIMEOUT": float(os.environ.get("NOTIFY_WEBHOOKS_TIMEOUT") or 10),
+}
+# --- (END notification channels settings block) ---------------------------------------------------
 
 # --- Security. Production (DEBUG off) turns every protection on.
 SESSION_COOKIE_HTTPONLY = True

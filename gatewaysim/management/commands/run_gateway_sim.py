@@ -48,7 +48,11 @@ class Command(BaseCommand):
         out.write(f"Matching settings: {json_path} and {env_path} (environment variables):")
         for block, values in sim.settings_values().items():
             for key, value in values.items():
-                shown = "<in " + str(sim.material.wechat_api_key_file) + ">" if key == "API_KEY" else value
+                shown = value
+                if key == "API_KEY":
+                    shown = "<in " + str(sim.material.wechat_api_key_file) + ">"
+                elif key in ("SECRET", "ACCESS_KEY_SECRET"):
+                    shown = "<in " + str(sim.material.notify_keys_file) + ">"
                 out.write(f"  {block}_{key}={shown}")
         example = '{"channel": "wechat", "behaviour": "system_error", "times": 1}'
         out.write(f"Misbehave: curl --cacert {sim.material.ca_cert} {sim.url}_sim/behave -d '{example}'")

@@ -1,0 +1,120 @@
+"""E-mail through Django's configured e-mail backend (SMTP in production, the console otherwise).
+
+Plain text with an HTML alternative (the same text, escaped, and the link). The ``Message-ID`` is
+made from the delivery id, so a message sent again after a crash carries the same id and mail
+systems (and people reading headers) can tell it is one message; ``X-Schoolops-Delivery`` names
+the delivery row.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from email.utils import formataddr, parseaddr
+from typing import ClassVar
+
+from django.conf import settings
+from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
+from django.utils.html import escape, linebreaks
+
+from .base import (
+    Channel,
+    ChannelPermanentError,
+    ChannelTemporaryError,
+    OutgoingMessage,
+    Recipient,
+    register_channel,
+)
+
+DEFAULT_SMTP_TIMEOUT = 30.0  # seconds, when EMAIL_TIMEOUT is not set (Django's default is none)
+
+
+def _domain() -> str:
+    """The domain part of ``DEFAULT_FROM_EMAIL`` (for Message-IDs), "localhost" when it has none."""
+    address = parseaddr(str(settings.DEFAULT_FROM_EMAIL))[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+def message_id(delivery_id: int) -> str:
+    return f"<notification-{delivery_id}@{_domain()}>"
+
+
+def _code_class(code: int | str) -> int:
+    try:
+        return int(code) // 100
+    except (TypeError, ValueError):
+        return 4
+
+
+@register_channel
+class EmailChannel(Channel):
+    name = "email"
+    max_subject_length: ClassVar[int | None] = 200
+
+    def can_reach(self, recipient: Recipient) -> bool:
+        address = recipient.email.strip()
+        return bool(address) and "@" in address
+
+    def check_template(self, *, subject: str, body: str, fields: dict[str, str]) -> list[str]:
+        problems = super().check_template(subject=subject, body=body, fields=fields)
+        if "\n" in subject or "\r" in subject:
+            problems.append("subject must be one line")
+        return problems
+
+    def build(self, message: OutgoingMessage) -> EmailMultiAlternatives:
+        recipient = message.recipient
+        to = formataddr((recipient.name, recipient.email.strip())) if recipient.name else recipient.email.strip()
+        email = EmailMultiAlternatives(
+            subject=message.subject,
+            body=message.body + (f"\n\n{message.link}" if message.link else ""),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[to],
+            headers={
+                "Message-ID": message_id(message.delivery_id),
+                "X-Schoolops-Delivery": str(message.delivery_id),
+                "X-Schoolops-Event": message.event,
+                "Auto-Submitted": "auto-generated",  # RFC 3834: no vacation replies, please
+            },
+        )
+        html = linebreaks(escape(message.body))
+        if message.link:
+            html += f'<p><a href="{escape(message.link)}">{escape(message.link)}</a></p>'
+        email.attach_alternative(html, "text/html")
+        return email
+
+    def send(self, message: OutgoingMessage) -> str:
+        if not self.can_reach(message.recipient):
+            raise ChannelPermanentError("the recipient has no e-mail address", code="no-email")
+        try:
+            email = self.build(message)
+            email.message()  # header and address problems show here, before any connection
+        except (BadHeaderError, ValueError) as exc:
+            raise ChannelPermanentError(f"cannot build the e-mail: {exc}", code="content") from exc
+        timeout = getattr(settings, "EMAIL_TIMEOUT", None) or DEFAULT_SMTP_TIMEOUT
+        try:
+            with get_connection(fail_silently=False, timeout=timeout) as connection:
+                connection.send_messages([email])
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            text = "; ".join(f"{addr}: {code} {_text(reply)}" for addr, (code, reply) in exc.recipients.items())
+            if codes and all(_code_class(code) == 5 for code in codes):
+                raise ChannelPermanentError(f"recipient refused: {text}", code=str(codes[0])) from exc
+            raise ChannelTemporaryError(f"recipient deferred: {text}", code=str(codes[0] if codes else "")) from exc
+        except smtplib.SMTPDataError as exc:
+            # 5xx on the content (too big, rejected as spam): sending it again is refused again.
+            error = ChannelPermanentError if _code_class(exc.smtp_code) == 5 else ChannelTemporaryError
+            raise error(f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}", code=str(exc.smtp_code)) from exc
+        except smtplib.SMTPResponseException as exc:
+            # Sender refused, authentication, HELO...: our server's configuration or its mood.
+            raise ChannelTemporaryError(
+                f"SMTP server said {exc.smtp_code} {_text(exc.smtp_error)}", code=str(exc.smtp_code)
+            ) from exc
+        except ValueError as exc:  # an address Django cannot encode
+            raise ChannelPermanentError(f"cannot send the e-mail: {exc}", code="content") from exc
+        except (smtplib.SMTPException, OSError) as exc:  # timeouts are OSErrors too
+            # Connection refused / reset / timed out, server disconnected: try again later.
+            raise ChannelTemporaryError(f"SMTP server unreachable: {exc}", code="network") from exc
+        return message_id(message.delivery_id)
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
