@@ -727,12 +727,14 @@ class RefundRequest(ConcurrentTransitionMixin, models.Model):
         ordering = ["-submitted_at"]
         indexes = [
             models.Index(fields=["status", "submitted_at"]),
-            models.Index(fields=["campus", "status"]),
             models.Index(fields=["student", "-submitted_at"]),
             # The admin's lists: a campus's requests newest first, and its filters.
             models.Index(fields=["campus", "-submitted_at"], name="refund_campus_submitted"),
             models.Index(fields=["campus", "status", "approved_amount"], name="refund_campus_status_amount"),
             models.Index(fields=["campus", "reason", "-submitted_at"], name="refund_campus_reason"),
+            # Head office sees every campus: newest first, and by reason.
+            models.Index(fields=["-submitted_at", "-id"], name="refund_submitted_newest"),
+            models.Index(fields=["reason", "-submitted_at"], name="refund_reason_newest"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from schoolops.models import Staff
 
@@ -51,6 +51,14 @@ from .forms import AdjustAmountForm, ApproveForm, RejectForm, ReturnForm
 from .lists import is_flagged, staff_of
 
 APPROVE, REJECT, RETURN, ADJUST = "approve", "reject", "return", "adjust"
+APPROVED_OUTCOME = gettext_noop(
+    "The request is approved: %(amount)s is paid back through the original payment channel right away."
+)
+AUTO_CHECK_OUTCOME = gettext_noop(
+    "The automatic check runs at once (progress, refund history, risk). If it finds nothing, the request is "
+    "approved and %(amount)s is paid back through the original payment channel; otherwise it goes on to the "
+    "teaching supervisor and finance."
+)
 # The most requests one bulk approval takes; the rest wait for the next round.
 BULK_LIMIT = 100
 
@@ -188,13 +196,9 @@ def approve_outcome(request_obj: RefundRequest) -> str:
     ahead = list(request_obj.route[request_obj.route_position + 1 :])
     amount = _yuan(request_obj.approved_amount)
     if not ahead:
-        return _("The request is approved: %(amount)s will be refunded. Finance pays it out next.") % {"amount": amount}
+        return _(APPROVED_OUTCOME) % {"amount": amount}
     if ahead[0] == ApprovalTier.AUTO:
-        return _(
-            "The automatic check runs at once (progress, refund history, risk). If it finds nothing, the "
-            "request is approved for %(amount)s and finance pays it out; otherwise it goes on to the teaching "
-            "supervisor and finance."
-        ) % {"amount": amount}
+        return _(AUTO_CHECK_OUTCOME) % {"amount": amount}
     following = [_tier_label(tier) for tier in ahead[1:]]
     text = _("The request goes on to %(tier)s, for %(amount)s.") % {"tier": _tier_label(ahead[0]), "amount": amount}
     if following:

@@ -9,6 +9,7 @@ are full scans; ``CappedPaginator`` counts at most ``COUNT_CAP`` + 1 rows instea
 from __future__ import annotations
 
 import datetime
+import re
 from decimal import Decimal
 
 from django.contrib import admin
@@ -60,11 +61,15 @@ class BoundedCountMixin:
     show_facets = admin.ShowFacets.NEVER
 
 
+# Letters, digits and dashes only: a number of ours or a phone, never a (Chinese) name.
+NUMBER_LIKE = re.compile(r"[A-Za-z0-9-]+")
+
+
 class RefundListMixin(BoundedCountMixin):
     """Bounded counts, and a search whose exact parts use the unique indexes.
 
     The search matches a request or order number or a phone number exactly (upper-cased too: the
-    numbers are stored in capitals), or a part of the student's name.
+    numbers are stored in capitals) when the term looks like one, else a part of the student's name.
     """
 
     list_per_page = 50
@@ -75,13 +80,12 @@ class RefundListMixin(BoundedCountMixin):
         term = (search_term or "").strip()
         if not term:
             return queryset, False
-        exact = {term, term.upper()}
-        found = (
-            Q(request_no__in=exact)
-            | Q(order__order_no__in=exact)
-            | Q(student__user__phone=term)
-            | Q(student__user__name__icontains=term)
-        )
+        if NUMBER_LIKE.fullmatch(term):
+            # A request, order or phone number: exact lookups on unique indexes, no scan.
+            exact = {term, term.upper()}
+            found = Q(request_no__in=exact) | Q(order__order_no__in=exact) | Q(student__user__phone=term)
+        else:
+            found = Q(student__user__name__icontains=term)
         return queryset.filter(found), False
 
 
