@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from schoolops.models import Campus, Staff
 from schoolops.scoping import visible_campus_ids
 
-from ..models import TIER_STATUS, ApprovalSettings
+from ..models import TIER_STATUS, ApprovalSettings, RefundRequest
 from ..selectors import approval_settings_for
 
 COUNT_CAP = 1000
@@ -82,8 +82,14 @@ class RefundListMixin(BoundedCountMixin):
             return queryset, False
         if NUMBER_LIKE.fullmatch(term):
             # A request, order or phone number: exact lookups on unique indexes, no scan.
+            # Each part through its own index, joined by UNION: an OR across the joined tables
+            # would make PostgreSQL filter every row of the list's index instead.
             exact = {term, term.upper()}
-            found = Q(request_no__in=exact) | Q(order__order_no__in=exact) | Q(student__user__phone=term)
+            requests = RefundRequest.objects.values("pk")
+            matches = requests.filter(request_no__in=exact).union(
+                requests.filter(order__order_no__in=exact), requests.filter(student__user__phone=term)
+            )
+            found = Q(pk__in=matches)
         else:
             found = Q(student__user__name__icontains=term)
         return queryset.filter(found), False
