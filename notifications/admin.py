@@ -1,12 +1,30 @@
-"""The inbox in the admin: read-only, for looking up what a student was told and when she read it."""
+"""Notifications in the admin: the inbox and the outbox (read-only), templates (operations), call tasks."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.http import Http404
+from django.template.defaultfilters import linebreaksbr
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
 
 from schoolops.scoping import SEE_ALL_CAMPUSES, CampusScopedAdminMixin
 
-from .models import InboxMessage
+from .models import (
+    CallTask,
+    InboxMessage,
+    Notification,
+    NotificationPreference,
+    NotificationStatus,
+    NotificationTemplate,
+)
+from .rendering import CHANNELS, EVENTS, render_sample, template_errors
+from .services import notifications_resend
 
 
 @admin.register(InboxMessage)
@@ -40,4 +58,181 @@ class InboxMessageAdmin(CampusScopedAdminMixin, admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class NotificationTemplateForm(forms.ModelForm):
+    event = forms.ChoiceField(label=_("event"))
+    channel = forms.ChoiceField(label=_("channel"))
+
+    class Meta:
+        model = NotificationTemplate
+        fields = ("event", "channel", "language", "subject", "body", "provider_template_id", "is_active")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["event"].choices = [(key, f"{spec.label} ({key})") for key, spec in sorted(EVENTS.items())]
+        self.fields["channel"].choices = [(name, name) for name in CHANNELS]
+        event = self.data.get("event") or self.initial.get("event") or getattr(self.instance, "event", "")
+        if event in EVENTS:
+            self.fields["body"].help_text = _("Placeholders: %(names)s") % {
+                "names": ", ".join(f"{{{{ {name} }}}}" for name in EVENTS[event].placeholders)
+            }
+
+
+@admin.register(NotificationTemplate)
+class NotificationTemplateAdmin(SimpleHistoryAdmin):
+    """Operations edit the texts; unknown placeholders and forbidden tags are refused on save
+    (``NotificationTemplate.clean``), and a preview renders the text with sample data."""
+
+    form = NotificationTemplateForm
+    list_display = ("event", "channel", "language", "subject", "is_active", "updated_at", "preview_link")
+    list_filter = ("event", "channel", "language", "is_active")
+    search_fields = ("subject", "body")
+    readonly_fields = ("sample",)
+
+    @admin.display(description=_("preview"))
+    def preview_link(self, obj: NotificationTemplate) -> str:
+        url = reverse("admin:notifications_notificationtemplate_preview", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Preview"))
+
+    @admin.display(description=_("with sample data"))
+    def sample(self, obj: NotificationTemplate) -> str:
+        if obj.pk is None or template_errors(event=obj.event, channel=obj.channel, subject=obj.subject, body=obj.body):
+            return "-"
+        subject, body, _fields = render_sample(event=obj.event, subject=obj.subject, body=obj.body)
+        return format_html("<strong>{}</strong><br>{}", subject, linebreaksbr(body))
+
+    def get_urls(self):
+        urls = [
+            path(
+                "<int:pk>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="notifications_notificationtemplate_preview",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def preview_view(self, request, pk: int):
+        template = self.get_queryset(request).filter(pk=pk).first()
+        if template is None or not self.has_view_permission(request, template):
+            raise Http404
+        problems = template_errors(
+            event=template.event, channel=template.channel, subject=template.subject, body=template.body
+        )
+        subject = body = ""
+        fields: dict[str, str] = {}
+        if not problems:
+            subject, body, fields = render_sample(event=template.event, subject=template.subject, body=template.body)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Preview of %(template)s") % {"template": template},
+            "template_obj": template,
+            "subject": subject,
+            "body": body,
+            "fields": fields,
+            "problems": [p for values in problems.values() for p in values],
+        }
+        return TemplateResponse(request, "admin/notifications/notificationtemplate/preview.html", context)
+
+
+@admin.register(Notification)
+class NotificationAdmin(CampusScopedAdminMixin, admin.ModelAdmin):
+    """The outbox, read-only: what was sent to whom, on which channel, and what went wrong.
+
+    Campus-scoped through the refund request; failed rows can be sent again.
+    """
+
+    campus_field = "refund_request__campus"
+    list_display = ("created_at", "event", "channel", "recipient_name", "status", "attempts", "sent_at", "last_error")
+    list_filter = ("status", "channel", "event")
+    search_fields = ("recipient_name", "address", "subject", "refund_request__request_no")
+    date_hierarchy = "created_at"
+    list_select_related = ("refund_request",)
+    actions = ["send_again"]
+    fields = (
+        "event",
+        "channel",
+        "refund_request",
+        "recipient_name",
+        "address",
+        "language",
+        "subject",
+        "body",
+        "fields",
+        "link",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "provider_id",
+        "created_at",
+        "sent_at",
+    )
+    readonly_fields = fields
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_send_again_permission(self, request) -> bool:
+        return request.user.has_perm("notifications.resend_notification")
+
+    @admin.action(description=_("Send the failed ones again"), permissions=["send_again"])
+    def send_again(self, request, queryset) -> None:
+        count = notifications_resend(ids=queryset.filter(status=NotificationStatus.FAILED).values_list("pk", flat=True))
+        self.message_user(request, _("%(count)d notifications queued again.") % {"count": count}, messages.SUCCESS)
+
+
+@admin.register(CallTask)
+class CallTaskAdmin(CampusScopedAdminMixin, admin.ModelAdmin):
+    """Call tasks: each member of staff sees their own; with every campus in view, all of them."""
+
+    campus_field = "assignee__campus"
+    list_display = ("due_at", "subject", "assignee", "refund_request", "done_at")
+    list_filter = (("done_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("assignee__user", "refund_request")
+    fields = ("subject", "note", "assignee", "refund_request", "due_at", "done_at")
+    readonly_fields = fields
+    actions = ["mark_done"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser or request.user.has_perm(SEE_ALL_CAMPUSES):
+            return queryset
+        staff = getattr(request.user, "staff", None)
+        return queryset.filter(assignee=staff) if staff is not None else queryset.none()
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description=_("Mark as done"), permissions=["change"])
+    def mark_done(self, request, queryset) -> None:
+        count = queryset.filter(done_at__isnull=True).update(done_at=timezone.now())
+        self.message_user(request, _("%(count)d call tasks marked done.") % {"count": count}, messages.SUCCESS)
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    """What users turned off; they change it themselves in the personal center."""
+
+    list_display = ("user", "email_enabled", "sms_enabled", "wechat_enabled", "language")
+    list_filter = ("email_enabled", "sms_enabled", "wechat_enabled", "language")
+    search_fields = ("user__username", "user__name", "user__phone")
+    list_select_related = ("user",)
+    readonly_fields = ("user",)
+
+    def has_add_permission(self, request) -> bool:
         return False

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 
 class InboxMessage(models.Model):
@@ -28,6 +30,14 @@ class InboxMessage(models.Model):
         blank=True,
         related_name="inbox_messages",
         verbose_name=_("refund request"),
+    )
+    delivery = models.OneToOneField(
+        "Notification",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="inbox_message",
+        verbose_name=_("delivery"),
     )
     created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
@@ -59,3 +69,193 @@ class InboxMessage(models.Model):
             return
         type(self)._default_manager.filter(pk=self.pk, read_at__isnull=True).update(read_at=at)
         self.read_at = at
+
+
+class NotificationStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class NotificationTemplate(models.Model):
+    """The text of one event on one channel in one language, edited by operations.
+
+    Django template syntax limited to the event's placeholders (``notifications.placeholders``);
+    ``clean`` renders a sample and asks the channel about its limits.
+    """
+
+    event = models.CharField(_("event"), max_length=40)
+    channel = models.CharField(_("channel"), max_length=20)
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="zh-hans")
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("text"))
+    provider_template_id = models.CharField(
+        _("provider template id"),
+        max_length=64,
+        blank=True,
+        help_text=_("The SMS template code or WeChat template id registered with the provider, where needed."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("notification template")
+        verbose_name_plural = _("notification templates")
+        ordering = ["event", "channel", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "channel", "language"], name="notificationtemplate_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} · {self.channel} · {self.language}"
+
+    def clean(self) -> None:
+        from .rendering import template_errors
+
+        errors = template_errors(
+            event=self.event, channel=self.channel, subject=self.subject or "", body=self.body or ""
+        )
+        if errors:
+            raise ValidationError(errors)
+
+
+class Notification(models.Model):
+    """The outbox: one message for one recipient on one channel, written with its event, sent by a worker.
+
+    The rendered copy is kept as sent. ``(dedupe_key, channel, recipient_key)`` is unique, so
+    handling an event twice writes nothing new.
+    """
+
+    dedupe_key = models.CharField(_("source"), max_length=80, help_text=_("e.g. refund-event:42"))
+    recipient_key = models.CharField(
+        _("recipient key"), max_length=300, help_text=_("user:<id> or the webhook's address.")
+    )
+    event = models.CharField(_("event"), max_length=40)
+    channel = models.CharField(_("channel"), max_length=20)
+    refund_request = models.ForeignKey(
+        "refunds.RefundRequest",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("refund request"),
+    )
+    source_event = models.ForeignKey(
+        "refunds.RefundEvent",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("refund event"),
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("recipient"),
+    )
+    recipient_name = models.CharField(_("recipient name"), max_length=100, blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True, help_text=_("E-mail, phone or openid."))
+    webhook = models.JSONField(_("webhook target"), null=True, blank=True)
+    language = models.CharField(_("language"), max_length=10, default="zh-hans")
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    body = models.TextField(_("text"))
+    fields = models.JSONField(_("fields"), default=dict, blank=True)
+    provider_template_id = models.CharField(_("provider template id"), max_length=64, blank=True)
+    link = models.CharField(_("link"), max_length=300, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("held by a worker until"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    provider_id = models.CharField(_("provider id"), max_length=128, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    campus_lookup = "refund_request__campus"
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        permissions = [("resend_notification", _("Can send a failed notification again"))]
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["refund_request", "created_at"]),
+            models.Index(fields=["recipient", "-created_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key", "channel", "recipient_key"], name="notification_one_per_source_channel_recipient"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.recipient_name or self.recipient_key} ({self.channel})"
+
+
+class NotificationPreference(models.Model):
+    """What a user has turned off. The inbox cannot be: every message lands there."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preference",
+        verbose_name=_("user"),
+    )
+    email_enabled = models.BooleanField(_("e-mail"), default=True)
+    sms_enabled = models.BooleanField(_("SMS"), default=True)
+    wechat_enabled = models.BooleanField(_("WeChat"), default=True)
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="zh-hans")
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    def allows(self, channel: str) -> bool:
+        return getattr(self, f"{channel}_enabled", True)
+
+
+class CallTask(models.Model):
+    """Premium courses: the account manager (the order's homeroom teacher) calls the student."""
+
+    assignee = models.ForeignKey(
+        "schoolops.Staff", on_delete=models.PROTECT, related_name="call_tasks", verbose_name=_("assigned to")
+    )
+    refund_request = models.ForeignKey(
+        "refunds.RefundRequest",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="call_tasks",
+        verbose_name=_("refund request"),
+    )
+    notification = models.OneToOneField(
+        Notification, on_delete=models.SET_NULL, null=True, blank=True, related_name="call_task"
+    )
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    note = models.TextField(_("what to say"))
+    due_at = models.DateTimeField(_("call by"))
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    campus_lookup = "assignee__campus"
+
+    class Meta:
+        verbose_name = _("call task")
+        verbose_name_plural = _("call tasks")
+        ordering = ["done_at", "due_at", "pk"]
+        indexes = [models.Index(fields=["assignee", "done_at"])]
+
+    def __str__(self) -> str:
+        return self.subject or self.note[:40]

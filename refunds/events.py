@@ -4,11 +4,16 @@
 exists exactly when the change that caused it was committed. Listeners (notifications) register
 with ``refund_event_listener`` and are called after the commit with the event's primary key;
 whatever they have not handled (``handled_at`` empty) is still in the table to be picked up.
+Writers (the notification outbox) register with ``refund_event_writer`` and run synchronously,
+inside the same transaction, so what they write commits or rolls back with the event. A writer
+that fails is rolled back to its savepoint and logged: the change itself still commits, and the
+event stays unhandled for the writer's periodic job to pick up.
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +21,19 @@ from django.db import transaction
 
 from .models import RefundEvent, RefundRequest
 
+logger = logging.getLogger(__name__)
+
 Listener = Callable[[int], None]
 _listeners: list[Listener] = []
+Writer = Callable[[RefundEvent], None]
+_writers: list[Writer] = []
+
+
+def refund_event_writer(writer: Writer) -> Writer:
+    """Register ``writer(event)`` to run in the transaction of every recorded event."""
+    if writer not in _writers:
+        _writers.append(writer)
+    return writer
 
 
 def refund_event_listener(listener: Listener) -> Listener:
@@ -32,6 +48,12 @@ def refund_event_record(
 ) -> RefundEvent:
     """Record that ``kind`` happened to ``request`` (in the current transaction)."""
     event = RefundEvent.objects.create(request=request, kind=kind, actor=actor, payload=payload, created_at=at)
+    for writer in _writers:
+        try:
+            with transaction.atomic():
+                writer(event)
+        except Exception:
+            logger.exception("Writer %s failed on refund event %s; left for its periodic job.", writer, event.pk)
     for listener in _listeners:
         transaction.on_commit(lambda listener=listener: listener(event.pk))
     return event

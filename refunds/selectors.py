@@ -332,7 +332,7 @@ def refund_request_decision_context(
     """
     from django.db.models import Prefetch, prefetch_related_objects
 
-    from notifications.models import InboxMessage
+    from notifications.models import Notification
     from payments.models import Payout
 
     from .models import ApprovalStep, QuoteSnapshotLine, RefundEvidence, RefundTransition
@@ -349,10 +349,7 @@ def refund_request_decision_context(
         Prefetch("transitions", queryset=RefundTransition.objects.select_related("actor").order_by("created_at", "pk")),
         Prefetch("quote__lines", queryset=QuoteSnapshotLine.objects.order_by("position")),
         Prefetch("evidence", queryset=RefundEvidence.objects.order_by("uploaded_at", "pk")),
-        Prefetch(
-            "inbox_messages",
-            queryset=InboxMessage.objects.select_related("recipient").order_by("created_at", "pk"),
-        ),
+        Prefetch("notifications", queryset=Notification.objects.order_by("created_at", "pk")),
         Prefetch("payouts", queryset=Payout.objects.order_by("created_at", "pk")),
     )
     history_rows = list(
@@ -371,7 +368,7 @@ def refund_request_decision_context(
         evidence=list(request.evidence.all()),
         steps=list(request.steps.all()),
         transitions=list(request.transitions.all()),
-        notifications=list(request.inbox_messages.all()),
+        notifications=list(request.notifications.all()),
         payouts=list(request.payouts.all()),
         history=history_rows[:REVIEW_LIST_LIMIT],
         history_more=len(history_rows) > REVIEW_LIST_LIMIT,

@@ -36,6 +36,9 @@ _EVERY_STAFF = [
     "refunds.view_approvalsettings",
     "refunds.view_approvalqueueitem",
     "notifications.view_inboxmessage",
+    "notifications.view_notification",
+    "notifications.view_calltask",
+    "notifications.change_calltask",
 ]
 
 # Finance pays refunds back: it sees the payouts, the gateway's answers and the vouchers,
@@ -62,6 +65,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     "quality": [*_EVERY_STAFF],
     "operations": [
         *_EVERY_STAFF,
+        "notifications.view_notificationtemplate",
+        "notifications.add_notificationtemplate",
+        "notifications.change_notificationtemplate",
+        "notifications.resend_notification",
         "payments.view_payout",
         "payments.view_payoutexchange",
         "payments.view_voucher",

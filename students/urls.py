@@ -1,5 +1,5 @@
-from .views import helpcenter, orders, refunds
+from .views import helpcenter, orders, preferences, refunds
 
 app_name = "students"
 
-urlpatterns = [*orders.urlpatterns, *refunds.urlpatterns, *helpcenter.urlpatterns]
+urlpatterns = [*orders.urlpatterns, *refunds.urlpatterns, *helpcenter.urlpatterns, *preferences.urlpatterns]

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from notifications.models import InboxMessage
+from notifications.selectors import messages_for_student_request
 from orders.models import Order
 from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
 from refunds.models import CLOSED_STATES, RefundReason, RefundRequest, RefundStatus
@@ -166,7 +166,7 @@ def request_detail(request: HttpRequest, request_no: str) -> HttpResponse:
         "missing": missing_information(refund) if actions.can_resubmit else "",
         "amount_note": amount_note(refund),
         "arrival": arrival_note(refund.order.channel),
-        "inbox": InboxMessage.objects.filter(refund_request=refund, recipient=request.user),
+        "messages_sent": messages_for_student_request(user=request.user, refund_request=refund),
         "cancel_form": RefundCancelForm() if actions.can_cancel else None,
         "receipt_url": _receipt_url(refund),
     }

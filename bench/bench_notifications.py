@@ -1,0 +1,185 @@
+"""Notification benchmark: queries per refund event (the outbox rows written in the event's
+transaction) and notifications delivered per second through the outbox by one worker process.
+
+Run: ``PYTHONPATH=. .venv/bin/python bench/bench_notifications.py [--refunds 300]``. Needs
+PostgreSQL and Redis (``DATABASE_URL`` / ``REDIS_URL``; defaults: the local ones). Works in a
+throwaway test database ``test_<name>``; the Celery worker runs as a separate process (solo pool),
+channels inbox + e-mail (Django's locmem e-mail backend in the worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schoolops.settings")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/schoolops_bench")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection, transaction  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from notifications import services as notification_services  # noqa: E402
+from notifications.models import Notification, NotificationStatus  # noqa: E402
+from orders.models import Course, CourseType, Order, PaymentChannel  # noqa: E402
+from payments.testing import WorkerProcess, database_url, purge_queue, route_tasks_to  # noqa: E402
+from refunds.events import refund_event_record  # noqa: E402
+from refunds.models import RefundEventKind, RefundPolicy, RefundRequest  # noqa: E402
+from refunds.services import refund_submit  # noqa: E402
+from schoolops.models import Campus, Staff, StaffRole, User  # noqa: E402
+from students.models import Enrollment, Student  # noqa: E402
+
+
+def make_requests(count: int) -> list[int]:
+    """``count`` submitted refund requests, one student each (3 outbox rows each: her inbox and
+    e-mail, the homeroom teacher's inbox)."""
+    RefundPolicy.objects.filter(course_type=CourseType.RECORDED, is_active=True).update(
+        notify_channels=["inbox", "email"]
+    )
+    campus, _ = Campus.objects.get_or_create(code="bench", defaults={"name": "基准校区"})
+    user = User.objects.create_user(username=f"bench-teacher-{uuid.uuid4().hex[:6]}", password=None, name="基准老师")
+    homeroom = Staff.objects.create(user=user, role=StaffRole.HOMEROOM, campus=campus)
+    today = timezone.now()
+    course = Course.objects.create(
+        code=f"bench-{uuid.uuid4().hex[:6]}",
+        campus=campus,
+        name="基准录播课",
+        course_type=CourseType.RECORDED,
+        price=Decimal("300.00"),
+        lessons=30,
+        starts_at=today - datetime.timedelta(days=3),
+        ends_at=today + datetime.timedelta(days=87),
+    )
+    ids = []
+    for i in range(count):
+        n = f"{uuid.uuid4().hex[:4]}{i:06d}"
+        user = User.objects.create_user(
+            username=f"bench-student-{n}", password=None, name=f"学生{n}", email=f"s{n}@example.com"
+        )
+        student = Student.objects.create(user=user, campus=campus, student_no=f"BS{n}")
+        order = Order.objects.create(
+            order_no=f"BO{n}",
+            student=student,
+            course=course,
+            amount_paid=course.price,
+            paid_at=today - datetime.timedelta(days=3),
+            channel=PaymentChannel.WECHAT,
+            gateway_trade_no=f"42BENCH{n}",
+        )
+        Enrollment.objects.create(order=order, homeroom_teacher=homeroom)
+        request = refund_submit(student=student, order_no=order.order_no, reason="time_conflict", details="基准")
+        ids.append(request.pk)
+    return ids
+
+
+def queries_per_event() -> dict:
+    """Queries of one recorded ``submitted`` event: the event row plus the outbox's reads and writes."""
+    request = RefundRequest.objects.order_by("pk").first()
+    connection.queries_log.clear()  # the capture counts from here; the log keeps 9000 at most
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as captured:
+            event = refund_event_record(
+                request=request,
+                kind=RefundEventKind.SUBMITTED,
+                actor=None,
+                at=timezone.now(),
+                amount=request.approved_amount,
+            )
+        rows = Notification.objects.filter(source_event=event).count()
+        transaction.set_rollback(True)
+    return {"queries": len(captured.captured_queries), "rows": rows}
+
+
+def delivered_per_second(ids: list[int], *, log_dir: Path) -> dict:
+    queue = f"bench-notifications-{uuid.uuid4().hex[:8]}"
+    saved = route_tasks_to(queue)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DJANGO_DEBUG": "1",
+        "PYTHONUNBUFFERED": "1",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+    }
+    env.pop("CELERY_BROKER_URL", None)
+    rows = list(
+        Notification.objects.filter(refund_request__in=ids, status=NotificationStatus.QUEUED).values_list(
+            "pk", flat=True
+        )
+    )
+    worker = WorkerProcess(queue=queue, env=env, log_dir=log_dir).start()
+    try:
+        start = time.perf_counter()
+        handed = notification_services.notifications_enqueue(ids=rows)
+        queued = time.perf_counter()
+        while Notification.objects.filter(pk__in=rows, status=NotificationStatus.SENT).count() < len(rows):
+            if time.perf_counter() - start > 600:
+                raise RuntimeError(f"not all sent after 600 s:\n{worker.log()}")
+            time.sleep(0.05)
+        done = time.perf_counter()
+    finally:
+        worker.stop()
+        from schoolops.celery import app
+
+        app.conf.update(saved)
+        purge_queue(queue)
+    failed = Notification.objects.filter(pk__in=rows, status=NotificationStatus.FAILED).count()
+    return {
+        "rows": len(rows),
+        "handed": handed,
+        "enqueue_per_s": handed / (queued - start),
+        "delivered_per_s": len(rows) / (done - start),
+        "seconds": done - start,
+        "failed": failed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--refunds", type=int, default=300, help="refund requests submitted (default 300)")
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("bench_notifications needs PostgreSQL: set DATABASE_URL (the worker process shares the database).")
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    os.environ["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
+    # The rows are written with their events; the hand-over after the commit is left to the run below.
+    real_enqueue = notification_services.notifications_enqueue
+    notification_services.notifications_enqueue = lambda **kwargs: 0
+    try:
+        ids = make_requests(args.refunds)
+        per_event = queries_per_event()
+        notification_services.notifications_enqueue = real_enqueue
+        with tempfile.TemporaryDirectory() as tmp:
+            run = delivered_per_second(ids, log_dir=Path(tmp))
+        print(f"Refund requests: {args.refunds}; PostgreSQL {connection.settings_dict['NAME']}; Redis; 1 worker (solo)")
+        print()
+        print("| measurement | value |")
+        print("|---|---|")
+        print(
+            f"| queries per `submitted` event (event row + outbox, {per_event['rows']} rows) | {per_event['queries']} |"
+        )
+        print(f"| notifications through the outbox (inbox + e-mail) | {run['rows']} |")
+        print(f"| handed to Redis per second | {run['enqueue_per_s']:.0f} |")
+        print(f"| delivered per second, 1 worker process | {run['delivered_per_s']:.1f} |")
+        print(f"| failed | {run['failed']} |")
+    finally:
+        notification_services.notifications_enqueue = real_enqueue
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()

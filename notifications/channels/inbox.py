@@ -1,0 +1,30 @@
+"""The in-app inbox (站内信): a row in the recipient's inbox, written once per delivery."""
+
+from __future__ import annotations
+
+from .base import Channel, ChannelPermanentError, OutgoingMessage, Recipient, register_channel
+
+
+@register_channel
+class InboxChannel(Channel):
+    name = "inbox"
+    max_subject_length = 200
+
+    def can_reach(self, recipient: Recipient) -> bool:
+        return recipient.user_id is not None
+
+    def send(self, message: OutgoingMessage) -> str:
+        from notifications.models import InboxMessage
+
+        if message.recipient.user_id is None:
+            raise ChannelPermanentError("An inbox message needs a user.", code="no_user")
+        inbox_message, _created = InboxMessage.objects.get_or_create(
+            delivery_id=message.delivery_id,
+            defaults={
+                "recipient_id": message.recipient.user_id,
+                "subject": message.subject[:200],
+                "body": message.body,
+                "refund_request_id": message.refund_request_id,
+            },
+        )
+        return str(inbox_message.pk)

@@ -1,0 +1,229 @@
+"""Notification templates: the placeholders each event offers, the sandbox that renders them, the checks.
+
+Templates use Django's syntax, limited to plain text: ``{{ placeholder|filter }}`` with the
+event's placeholders only, and the tags ``if``/``elif``/``else``/``endif``, ``firstof`` and
+``comment``. Everything else (``load``, ``include``, ``extends``, ``url``, ``for``...) is
+refused on save, as is any variable the event does not offer.
+
+Placeholders per event (all values are text, already formatted):
+
+======================  ==========================================================================
+event                   placeholders (besides the common ones below)
+======================  ==========================================================================
+refund.submitted        amount
+refund.assigned         amount, deadline, reason
+refund.escalated        amount, deadline, reason
+refund.returned         reason (what is missing), deadline (supply by)
+refund.approved         amount, arrival
+refund.rejected         reason, deadline (appeal until)
+refund.cancelled        reason
+refund.appealed         reason
+refund.payout_succeeded amount, channel, arrival (link: the request page / receipt)
+refund.payout_failed    amount, channel, reason
+======================  ==========================================================================
+
+Common to every refund event: ``student_name, recipient_name, order_no, request_no, course,
+status, date, next_steps, contact, link``. Later features add their events with
+``event_register``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters, defaulttags
+from django.template.base import FilterExpression, Lexer, Parser, TokenType, Variable
+from django.utils.translation import gettext_lazy as _
+
+COMMON = (
+    "student_name",
+    "recipient_name",
+    "order_no",
+    "request_no",
+    "course",
+    "status",
+    "date",
+    "next_steps",
+    "contact",
+    "link",
+)
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """An event that can be told: its placeholders and sample values for previews and checks."""
+
+    key: str
+    label: Any  # a lazy translation
+    placeholders: tuple[str, ...]
+    sample: dict[str, str] = field(default_factory=dict)
+
+
+_SAMPLE = {
+    "student_name": "王小明",
+    "recipient_name": "王小明",
+    "order_no": "OD20260301001",
+    "request_no": "RF20260301001",
+    "course": "Python 全栈开发（直播班）",
+    "status": "待班主任审核",
+    "date": "2026-03-01 10:30",
+    "deadline": "2026-03-08",
+    "amount": "1,599.20",
+    "reason": "上班时间调整，无法继续上课。",
+    "next_steps": "我们会在 24 小时内完成审核，请留意消息。",
+    "contact": "客服热线 400-800-1234（工作日 9:00-18:00）",
+    "link": "https://school.example.com/me/refunds/RF20260301001/",
+    "arrival": "2026-03-02 至 2026-03-09",
+    "channel": "微信支付",
+}
+
+EVENTS: dict[str, EventSpec] = {}
+
+
+def event_register(key: str, *, label: str, placeholders: tuple[str, ...], sample: dict[str, str] | None = None):
+    """Make ``key`` an event templates can be written for (later features: service tasks, alerts)."""
+    values = {name: (sample or {}).get(name, _SAMPLE.get(name, name)) for name in placeholders}
+    EVENTS[key] = EventSpec(key=key, label=label, placeholders=tuple(placeholders), sample=values)
+    return EVENTS[key]
+
+
+for _key, _label, _extra in (
+    ("refund.submitted", _("Refund submitted"), ("amount",)),
+    ("refund.assigned", _("Refund waiting for an approver"), ("amount", "deadline", "reason")),
+    ("refund.escalated", _("Approval escalated"), ("amount", "deadline", "reason")),
+    ("refund.returned", _("Returned for information"), ("reason", "deadline")),
+    ("refund.approved", _("Refund approved"), ("amount", "arrival")),
+    ("refund.rejected", _("Refund rejected"), ("reason", "deadline")),
+    ("refund.cancelled", _("Refund cancelled"), ("reason",)),
+    ("refund.appealed", _("Appeal received"), ("reason",)),
+    ("refund.payout_succeeded", _("Money returned"), ("amount", "channel", "arrival")),
+    ("refund.payout_failed", _("Refund payment failed"), ("amount", "channel", "reason")),
+):
+    event_register(_key, label=_label, placeholders=(*COMMON, *_extra))
+
+
+# --- The sandbox ---------------------------------------------------------------------------------
+
+CHANNELS = ("inbox", "email", "sms", "wechat", "webhook", "call_task")
+
+ALLOWED_TAGS = {"if", "elif", "else", "endif", "firstof", "comment", "endcomment"}
+_IF_WORDS = {"and", "or", "not", "in", "is", "==", "!=", "<", ">", "<=", ">="}
+
+_library = Library()
+for _name in ("if", "firstof", "comment"):
+    _library.tag(_name, defaulttags.register.tags[_name])
+_library.filters.update(defaultfilters.register.filters)
+
+
+def _engine() -> Engine:
+    engine = Engine(autoescape=False, string_if_invalid="")
+    engine.template_builtins = [_library]
+    return engine
+
+
+_ENGINE = _engine()
+
+
+class TemplateProblem(Exception):
+    pass
+
+
+def _variables(source: str) -> set[str]:
+    """The root names of every variable ``source`` reads; refuses tags outside ``ALLOWED_TAGS``."""
+    parser = Parser([], builtins=[_library])
+    names: set[str] = set()
+
+    def expression(text: str) -> None:
+        fe = FilterExpression(text, parser)
+        for var in [fe.var, *(arg for _func, args in fe.filters for _lookup, arg in args)]:
+            if isinstance(var, Variable) and var.lookups:
+                names.add(var.lookups[0])
+
+    for token in Lexer(source).tokenize():
+        if token.token_type == TokenType.VAR:
+            expression(token.contents)
+        elif token.token_type == TokenType.BLOCK:
+            bits = token.split_contents()
+            if not bits:
+                continue
+            if bits[0] not in ALLOWED_TAGS:
+                raise TemplateProblem(_("The tag {%% %(tag)s %%} is not allowed here.") % {"tag": bits[0]})
+            if bits[0] in ("if", "elif", "firstof"):
+                for bit in bits[1:]:
+                    if bit not in _IF_WORDS:
+                        expression(bit)
+    return names
+
+
+def template_check(*, event: str, source: str) -> list[str]:
+    """Problems with one template text for ``event``: syntax, forbidden tags, unknown placeholders."""
+    spec = EVENTS.get(event)
+    if spec is None:
+        return [str(_("Unknown event %(event)s.") % {"event": event})]
+    try:
+        names = _variables(source)
+        _ENGINE.from_string(source)
+    except (TemplateProblem, TemplateSyntaxError) as exc:
+        return [str(exc)]
+    unknown = sorted(names - set(spec.placeholders))
+    if unknown:
+        return [
+            str(
+                _("Unknown placeholders: %(names)s. Allowed: %(allowed)s.")
+                % {"names": ", ".join(unknown), "allowed": ", ".join(spec.placeholders)}
+            )
+        ]
+    return []
+
+
+def render(source: str, context: dict[str, str]) -> str:
+    """Render a checked template as plain text (no escaping: channels escape for their medium)."""
+    return _ENGINE.from_string(source).render(Context(context, autoescape=False)).strip()
+
+
+def used_placeholders(*sources: str) -> set[str]:
+    """The placeholders checked templates read: their values go to the channel as ``fields``
+    (SMS template parameters, WeChat message fields)."""
+    names: set[str] = set()
+    for source in sources:
+        try:
+            names |= _variables(source)
+        except (TemplateProblem, TemplateSyntaxError):
+            continue
+    return names
+
+
+def render_sample(*, event: str, subject: str, body: str) -> tuple[str, str, dict[str, str]]:
+    """The template rendered with the event's sample values, and the fields it sends."""
+    spec = EVENTS[event]
+    used = used_placeholders(subject, body)
+    fields = {name: value for name, value in spec.sample.items() if name in used}
+    return render(subject, spec.sample), render(body, spec.sample), fields
+
+
+def template_errors(*, event: str, channel: str, subject: str, body: str) -> dict[str, list[str]]:
+    """Errors by form field for a template: placeholders and tags first, then the channel's limits."""
+    from .channels.base import channel_for
+
+    errors: dict[str, list[str]] = {}
+    if event not in EVENTS:
+        errors["event"] = [str(_("Unknown event %(event)s.") % {"event": event})]
+        return errors
+    for name, source in (("subject", subject), ("body", body)):
+        problems = template_check(event=event, source=source)
+        if problems:
+            errors[name] = problems
+    if errors:
+        return errors
+    if channel not in CHANNELS:
+        return {"channel": [str(_("Unknown channel %(channel)s.") % {"channel": channel})]}
+    try:
+        medium = channel_for(channel)
+    except KeyError:
+        return {}  # a channel not installed here has no limits to check
+    sample_subject, sample_body, fields = render_sample(event=event, subject=subject, body=body)
+    problems = medium.check_template(subject=sample_subject, body=sample_body, fields=fields)
+    if problems:
+        errors["body"] = [str(_("On %(channel)s: %(problem)s") % {"channel": channel, "problem": p}) for p in problems]
+    return errors

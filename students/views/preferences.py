@@ -1,0 +1,43 @@
+"""The personal center's notification settings: e-mail, SMS and WeChat can be turned off; the inbox cannot."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from notifications.models import NotificationPreference
+
+from .common import student_page
+
+
+class NotificationPreferenceForm(forms.ModelForm):
+    class Meta:
+        model = NotificationPreference
+        fields = ("email_enabled", "sms_enabled", "wechat_enabled")
+        labels = {
+            "email_enabled": gettext_lazy("Send me e-mails"),
+            "sms_enabled": gettext_lazy("Send me text messages (SMS)"),
+            "wechat_enabled": gettext_lazy("Send me WeChat messages"),
+        }
+
+
+@student_page
+def notification_settings(request: HttpRequest) -> HttpResponse:
+    """Her channels; the inbox always receives every message."""
+    preference = NotificationPreference.objects.filter(user=request.user).first() or NotificationPreference(
+        user=request.user
+    )
+    form = NotificationPreferenceForm(request.POST or None, instance=preference)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Your notification settings are saved."))
+        return redirect("students:notification_settings")
+    return render(request, "students/notification_settings.html", {"form": form})
+
+
+urlpatterns = [path("me/notifications/", notification_settings, name="notification_settings")]
