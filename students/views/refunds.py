@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from notifications.selectors import messages_for_student_request
 from orders.models import Order
+from payments.selectors import payout_arrival_note
 from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
 from refunds.models import CLOSED_STATES, RefundReason, RefundRequest, RefundStatus
 from refunds.selectors import approval_settings_for, refund_policy_for_course
@@ -165,7 +166,7 @@ def request_detail(request: HttpRequest, request_no: str) -> HttpResponse:
         "actions": actions,
         "missing": missing_information(refund) if actions.can_resubmit else "",
         "amount_note": amount_note(refund),
-        "arrival": arrival_note(refund.order.channel),
+        "arrival": payout_arrival_note(refund_request=refund) or arrival_note(refund.order.channel),
         "messages_sent": messages_for_student_request(user=request.user, refund_request=refund),
         "cancel_form": RefundCancelForm() if actions.can_cancel else None,
         "receipt_url": _receipt_url(refund),

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import OrderStatus, PaymentChannel
@@ -110,3 +111,15 @@ def test_an_online_payout_in_flight_cannot_be_recorded_as_a_transfer(student, ho
     assert refused.value.code == "in_progress"
     payout.refresh_from_db()
     assert payout.status == PayoutStatus.QUEUED
+
+
+def test_the_student_sees_when_the_transferred_money_arrives(client, card_refund, finance, student):
+    request, _payout = card_refund
+    payout_record_transfer(
+        request_id=request.pk, actor=finance.user, bank_reference="BK1", transferred_on=timezone.localdate()
+    )
+    done = request.payouts.get()
+    client.force_login(student.user)
+    page = client.get(reverse("students:request", args=[request.request_no])).content.decode()
+    assert f"{done.arrival_earliest:%Y-%m-%d}" in page
+    assert f"{done.arrival_latest:%Y-%m-%d}" in page
