@@ -84,6 +84,7 @@ class Command(BaseCommand):
         now = timezone.now().replace(minute=0, second=0, microsecond=0)
         logins: list[tuple[str, str, str]] = []
 
+        self._provider_template_ids()
         admin = self._user("admin", "系统管理员", is_staff=True, is_superuser=True)
         logins.append(("superuser", admin.username, DEMO_PASSWORD))
 
@@ -275,6 +276,16 @@ class Command(BaseCommand):
                     )
                 elif action == "cancel":
                     refund_cancel(request_id=request.pk, student=order.student, at=later)
+
+    def _provider_template_ids(self) -> None:
+        """SMS and WeChat need the provider's own template ids, which a school gets when the
+        provider approves its texts; the demo gives the gateway simulator made-up ones."""
+        from notifications.models import NotificationTemplate
+
+        templates = NotificationTemplate.objects.filter(channel__in=["sms", "wechat"], provider_template_id="")
+        for number, template in enumerate(templates.order_by("pk"), start=100001):
+            prefix = "SMS_" if template.channel == "sms" else "DEMO_TEMPLATE_"
+            NotificationTemplate.objects.filter(pk=template.pk).update(provider_template_id=f"{prefix}{number}")
 
     # --- output ---------------------------------------------------------------------------
 
