@@ -1,4 +1,5 @@
-"""Notifications in the admin: the inbox and the outbox (read-only), templates (operations), call tasks."""
+"""Notifications in the admin: the inbox and the outbox (read-only), templates and staff group robots
+(operations), call tasks."""
 
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from schoolops.scoping import SEE_ALL_CAMPUSES, CampusScopedAdminMixin
 
+from .channels.base import ChannelError, OutgoingMessage, Recipient, WebhookTarget, channel_for
 from .models import (
+    ROBOT_EVENTS,
     CallTask,
     InboxMessage,
     Notification,
     NotificationPreference,
     NotificationStatus,
     NotificationTemplate,
+    StaffWebhook,
 )
 from .rendering import CHANNELS, EVENTS, render_sample, template_errors
 from .services import notifications_resend
@@ -236,3 +240,103 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+class StaffWebhookForm(forms.ModelForm):
+    """The secret is write-only: never rendered back; left empty it keeps the stored one."""
+
+    url = forms.URLField(label=_("webhook URL"), max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        label=_("events"), widget=forms.CheckboxSelectMultiple, required=False, choices=()
+    )
+    secret = forms.CharField(
+        label=_("signing secret"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("DingTalk's signing secret (SEC...). Leave empty to keep the current one."),
+    )
+    clear_secret = forms.BooleanField(label=_("remove the signing secret"), required=False)
+
+    class Meta:
+        model = StaffWebhook
+        fields = ("campus", "name", "kind", "url", "secret", "clear_secret", "events", "is_active")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["events"].choices = [(key, f"{EVENTS[key].label} ({key})") for key in ROBOT_EVENTS if key in EVENTS]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("clear_secret"):
+            cleaned["secret"] = ""
+        elif not cleaned.get("secret") and self.instance.pk:
+            cleaned["secret"] = (
+                StaffWebhook.objects.filter(pk=self.instance.pk).values_list("secret", flat=True).first() or ""
+            )
+        self.instance.secret = cleaned.get("secret", "")
+        return cleaned
+
+
+@admin.register(StaffWebhook)
+class StaffWebhookAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
+    """Staff group robots per campus (operations); the secret is never shown back, only whether
+    one is set. "Send a test message" posts a short text through the webhook channel now."""
+
+    form = StaffWebhookForm
+    campus_field = "campus"
+    list_display = ("name", "campus", "kind", "subscribed_events", "has_secret", "is_active", "updated_at")
+    list_filter = ("kind", "is_active", "campus")
+    search_fields = ("name",)
+    list_select_related = ("campus",)
+    actions = ["send_test_message"]
+
+    @admin.display(description=_("events"))
+    def subscribed_events(self, obj: StaffWebhook) -> str:
+        return ", ".join(str(EVENTS[key].label) if key in EVENTS else key for key in obj.events or [])
+
+    @admin.display(description=_("signing secret set"), boolean=True)
+    def has_secret(self, obj: StaffWebhook) -> bool:
+        return bool(obj.secret)
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # turn a robot off instead: its outbox rows stay explained
+
+    def has_send_test_message_permission(self, request) -> bool:
+        return self.has_change_permission(request)
+
+    @admin.action(description=_("Send a test message"), permissions=["send_test_message"])
+    def send_test_message(self, request, queryset) -> None:
+        medium = channel_for("webhook")
+        for robot in queryset:
+            message = OutgoingMessage(
+                delivery_id=0,
+                channel="webhook",
+                event="test",
+                recipient=Recipient(
+                    user_id=None,
+                    name=robot.name,
+                    webhook=WebhookTarget(kind=robot.kind, url=robot.url, secret=robot.secret),
+                ),
+                subject=str(_("Test message")),
+                body=str(
+                    _("A test message from schoolops for %(name)s (%(campus)s): this robot works.")
+                    % {"name": robot.name, "campus": robot.campus}
+                ),
+            )
+            try:
+                medium.send(message)
+            except ChannelError as exc:
+                error = f"[{exc.code}] {exc.message}" if exc.code else exc.message
+                self.message_user(
+                    request,
+                    _("The test message to %(name)s failed: %(error)s") % {"name": robot.name, "error": error},
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request, _("The test message to %(name)s was sent.") % {"name": robot.name}, messages.SUCCESS
+                )

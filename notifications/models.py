@@ -259,3 +259,74 @@ class CallTask(models.Model):
 
     def __str__(self) -> str:
         return self.subject or self.note[:40]
+
+
+class WebhookKind(models.TextChoices):
+    DINGTALK = "dingtalk", _("DingTalk")
+    WECOM = "wecom", _("WeCom")
+    SLACK = "slack", _("Slack-style")
+
+
+# The staff-facing refund events a group robot can be told of (keys of ``notifications.rendering.EVENTS``).
+ROBOT_EVENTS = ("refund.assigned", "refund.escalated", "refund.payout_failed")
+
+
+def default_robot_events() -> list[str]:
+    return list(ROBOT_EVENTS)
+
+
+class StaffWebhook(models.Model):
+    """A campus staff group's robot (DingTalk / WeCom / Slack-style) told of the events it subscribes to."""
+
+    campus = models.ForeignKey(
+        "schoolops.Campus", on_delete=models.CASCADE, related_name="staff_webhooks", verbose_name=_("campus")
+    )
+    name = models.CharField(_("name"), max_length=100, help_text=_("The group, e.g. the campus's refund group."))
+    kind = models.CharField(_("kind"), max_length=10, choices=WebhookKind.choices)
+    url = models.URLField(_("webhook URL"), max_length=500)
+    secret = models.CharField(
+        _("signing secret"), max_length=200, blank=True, help_text=_("DingTalk's signing secret (SEC...), if set.")
+    )
+    events = models.JSONField(_("events"), default=default_robot_events, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["secret"])
+
+    campus_lookup = "campus"
+
+    class Meta:
+        verbose_name = _("staff group robot")
+        verbose_name_plural = _("staff group robots")
+        ordering = ["campus", "name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["campus", "url"], name="staffwebhook_one_per_campus_url"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from urllib.parse import urlsplit
+
+        from .rendering import EVENTS
+
+        errors: dict[str, list] = {}
+        scheme = urlsplit(self.url or "").scheme
+        if self.url and scheme != "https" and not (settings.DEBUG and scheme == "http"):
+            errors.setdefault("url", []).append(_("The webhook URL must use https."))
+        events = self.events if isinstance(self.events, list) else None
+        if events is None or not all(isinstance(e, str) for e in events):
+            errors.setdefault("events", []).append(_("A list of event keys."))
+        else:
+            unknown = [e for e in events if e not in EVENTS or e not in ROBOT_EVENTS]
+            if unknown:
+                errors.setdefault("events", []).append(
+                    _("Not an event a staff robot can be told of: %(events)s") % {"events": ", ".join(unknown)}
+                )
+            self.events = list(dict.fromkeys(events))
+        if errors:
+            raise ValidationError(errors)
+
+    def subscribes_to(self, event: str) -> bool:
+        return isinstance(self.events, list) and event in self.events

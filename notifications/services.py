@@ -30,7 +30,9 @@ amount_adjusted
 Channels: a student gets the refund policy's channels (the quote's ``notify_channels``: trial
 inbox + e-mail, regular + SMS, premium + a call task for the account manager, WeChat where the
 policy lists it and she has an openid), minus what she turned off (never the inbox), minus what
-cannot reach her. Staff get inbox + e-mail. Call tasks only for the events in ``CALL_TASK_EVENTS``.
+cannot reach her. Staff get inbox + e-mail. The staff-facing events (``ROBOT_EVENTS``: assigned,
+escalated, payout_failed) also go to the campus's active staff group robots (``StaffWebhook``)
+subscribed to them, on the webhook channel. Call tasks only for the events in ``CALL_TASK_EVENTS``.
 
 Generic sending for later features: ``notify(key=..., event=..., recipients=[...], context=...,
 channels=[...])`` with an event registered by ``notifications.rendering.event_register``.
@@ -39,6 +41,7 @@ channels=[...])`` with an event registered by ``notifications.rendering.event_re
 from __future__ import annotations
 
 import datetime
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -53,7 +56,14 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from .channels.base import Recipient, WebhookTarget, channel_for
-from .models import Notification, NotificationPreference, NotificationStatus, NotificationTemplate
+from .models import (
+    ROBOT_EVENTS,
+    Notification,
+    NotificationPreference,
+    NotificationStatus,
+    NotificationTemplate,
+    StaffWebhook,
+)
 from .rendering import EVENTS, render, used_placeholders
 
 logger = logging.getLogger(__name__)
@@ -103,6 +113,8 @@ def notifications_for_refund_event(*, event) -> int:
         audiences.append((_recipient_for_user(student.user, openid=student.wechat_openid), tuple(channels), True))
     for staff in _staff_recipients(event, request):
         audiences.append((_recipient_for_user(staff.user), STAFF_CHANNELS, False))
+    for robot in _robot_recipients(key, request):
+        audiences.append((robot, ("webhook",), False))
     written = _write(
         dedupe_key=f"refund-event:{event.pk}",
         event=key,
@@ -147,6 +159,20 @@ def _staff_recipients(event, request) -> list:
     if query is None:
         return []
     return list(Staff.objects.active().filter(query).select_related("user").order_by("pk"))
+
+
+def _robot_recipients(key: str, request) -> list[Recipient]:
+    """The campus's active staff group robots subscribed to a staff-facing event (one query)."""
+    if key not in ROBOT_EVENTS:
+        return []
+    robots = StaffWebhook.objects.filter(campus_id=request.campus_id, is_active=True).order_by("pk")
+    return [
+        Recipient(
+            user_id=None, name=robot.name, webhook=WebhookTarget(kind=robot.kind, url=robot.url, secret=robot.secret)
+        )
+        for robot in robots
+        if robot.subscribes_to(key)
+    ]
 
 
 def _recipient_for_user(user, *, openid: str = "") -> Recipient:
@@ -290,8 +316,12 @@ def _settings_days(request, name: str) -> int:
 
 
 def _due_of_pending_step(request) -> str:
-    step = request.steps.filter(decision="pending").only("due_at").first()
-    return _when(step.due_at) if step else ""
+    # Looked up once per event, not once per recipient: the queries of an event stay fixed
+    # however many people and robots are told.
+    if not hasattr(request, "_pending_step_due"):
+        step = request.steps.filter(decision="pending").only("due_at").first()
+        request._pending_step_due = _when(step.due_at) if step else ""
+    return request._pending_step_due
 
 
 def _plus_days(at, days: int):
@@ -406,7 +436,12 @@ def _recipient_key(recipient: Recipient) -> str:
     if recipient.user_id is not None:
         return f"user:{recipient.user_id}"
     if recipient.webhook is not None:
-        return f"webhook:{recipient.webhook.url}"[:300]
+        # The robot's address tells two robots apart (one campus cannot register one URL twice);
+        # an address too long for the column is keyed by its digest instead of being cut.
+        key = f"webhook:{recipient.webhook.kind}:{recipient.webhook.url}"
+        if len(key) > 300:
+            key = f"webhook:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+        return key
     return f"address:{recipient.email or recipient.phone or recipient.wechat_openid}"[:300]
 
 

@@ -166,7 +166,8 @@ def request_detail(request: HttpRequest, request_no: str) -> HttpResponse:
         "actions": actions,
         "missing": missing_information(refund) if actions.can_resubmit else "",
         "amount_note": amount_note(refund),
-        "arrival": payout_arrival_note(refund_request=refund) or arrival_note(refund.order.channel),
+        "arrival": (refund.status == RefundStatus.REFUNDED and payout_arrival_note(refund_request=refund))
+        or arrival_note(refund.order.channel),
         "messages_sent": messages_for_student_request(user=request.user, refund_request=refund),
         "cancel_form": RefundCancelForm() if actions.can_cancel else None,
         "receipt_url": _receipt_url(refund),
