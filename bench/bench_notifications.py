@@ -10,13 +10,11 @@ channels inbox + e-mail (Django's locmem e-mail backend in the worker).
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import sys
 import tempfile
 import time
 import uuid
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -28,19 +26,17 @@ import django  # noqa: E402
 
 django.setup()
 
+from _school import submitted_requests  # noqa: E402 - bench/ is the script's own directory
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from notifications import services as notification_services  # noqa: E402
 from notifications.models import Notification, NotificationStatus  # noqa: E402
-from orders.models import Course, CourseType, Order, PaymentChannel  # noqa: E402
+from orders.models import CourseType, PaymentChannel  # noqa: E402
 from payments.testing import WorkerProcess, database_url, purge_queue, route_tasks_to  # noqa: E402
 from refunds.events import refund_event_record  # noqa: E402
 from refunds.models import RefundEventKind, RefundPolicy, RefundRequest  # noqa: E402
-from refunds.services import refund_submit  # noqa: E402
-from schoolops.models import Campus, Staff, StaffRole, User  # noqa: E402
-from students.models import Enrollment, Student  # noqa: E402
 
 
 def make_requests(count: int) -> list[int]:
@@ -49,39 +45,7 @@ def make_requests(count: int) -> list[int]:
     RefundPolicy.objects.filter(course_type=CourseType.RECORDED, is_active=True).update(
         notify_channels=["inbox", "email"]
     )
-    campus, _ = Campus.objects.get_or_create(code="bench", defaults={"name": "基准校区"})
-    user = User.objects.create_user(username=f"bench-teacher-{uuid.uuid4().hex[:6]}", password=None, name="基准老师")
-    homeroom = Staff.objects.create(user=user, role=StaffRole.HOMEROOM, campus=campus)
-    today = timezone.now()
-    course = Course.objects.create(
-        code=f"bench-{uuid.uuid4().hex[:6]}",
-        campus=campus,
-        name="基准录播课",
-        course_type=CourseType.RECORDED,
-        price=Decimal("300.00"),
-        lessons=30,
-        starts_at=today - datetime.timedelta(days=3),
-        ends_at=today + datetime.timedelta(days=87),
-    )
-    ids = []
-    for i in range(count):
-        n = f"{uuid.uuid4().hex[:4]}{i:06d}"
-        user = User.objects.create_user(
-            username=f"bench-student-{n}", password=None, name=f"学生{n}", email=f"s{n}@example.com"
-        )
-        student = Student.objects.create(user=user, campus=campus, student_no=f"BS{n}")
-        order = Order.objects.create(
-            order_no=f"BO{n}",
-            student=student,
-            course=course,
-            amount_paid=course.price,
-            paid_at=today - datetime.timedelta(days=3),
-            channel=PaymentChannel.WECHAT,
-            gateway_trade_no=f"42BENCH{n}",
-        )
-        Enrollment.objects.create(order=order, homeroom_teacher=homeroom)
-        request = refund_submit(student=student, order_no=order.order_no, reason="time_conflict", details="基准")
-        ids.append(request.pk)
+    _homeroom, ids = submitted_requests(count, channels=(PaymentChannel.WECHAT,))
     return ids
 
 

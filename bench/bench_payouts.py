@@ -10,7 +10,6 @@ workers as separate processes.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import sys
 import tempfile
@@ -31,22 +30,20 @@ import django  # noqa: E402
 
 django.setup()
 
+from _school import submitted_requests  # noqa: E402 - bench/ is the script's own directory
 from django.conf import settings  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
-from django.utils import timezone  # noqa: E402
 
 from gatewaysim.server import GatewaySimulator  # noqa: E402
-from orders.models import Course, CourseType, Order, PaymentChannel  # noqa: E402
+from orders.models import PaymentChannel  # noqa: E402
 from payments.testing import WorkerProcess, purge_queue, route_tasks_to, worker_env  # noqa: E402
 from refunds.gateways.alipay import AlipayGateway  # noqa: E402
 from refunds.gateways.base import RefundCall  # noqa: E402
 from refunds.gateways.wechat import WeChatPayGateway  # noqa: E402
 from refunds.models import RefundRequest, RefundStatus  # noqa: E402
-from refunds.services import refund_approve, refund_submit  # noqa: E402
-from schoolops.models import Campus, Staff, StaffRole, User  # noqa: E402
-from students.models import Enrollment, Student  # noqa: E402
+from refunds.services import refund_approve  # noqa: E402
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -94,61 +91,36 @@ def simulator_alone(sim: GatewaySimulator, count: int, threads: int) -> float:
     return per_thread * threads / (time.perf_counter() - start)
 
 
-def make_requests(count: int, *, round_no: int) -> list[int]:
-    """``count`` small submitted refund requests, one student each, half WeChat, half Alipay."""
-    campus, _ = Campus.objects.get_or_create(code="bench", defaults={"name": "基准校区"})
-    homeroom = Staff.objects.filter(campus=campus, role=StaffRole.HOMEROOM).first()
-    if homeroom is None:
-        user = User.objects.create_user(username="bench-teacher", password=None, name="基准老师", is_staff=True)
-        homeroom = Staff.objects.create(user=user, role=StaffRole.HOMEROOM, campus=campus)
-    today = timezone.now()
-    course = Course.objects.create(
-        code=f"bench-{round_no}-{uuid.uuid4().hex[:6]}",
-        campus=campus,
-        name=f"基准录播课 {round_no}",
-        course_type=CourseType.RECORDED,
-        price=Decimal("300.00"),
-        lessons=30,
-        starts_at=today - datetime.timedelta(days=3),
-        ends_at=today + datetime.timedelta(days=87),
-    )
-    ids = []
-    for i in range(count):
-        n = f"{round_no}{i:06d}"
-        user = User.objects.create_user(username=f"bench-student-{n}", password=None, name=f"学生{n}")
-        student = Student.objects.create(user=user, campus=campus, student_no=f"BS{n}")
-        channel = PaymentChannel.WECHAT if i % 2 else PaymentChannel.ALIPAY
-        order = Order.objects.create(
-            order_no=f"BO{n}",
-            student=student,
-            course=course,
-            amount_paid=course.price,
-            paid_at=today - datetime.timedelta(days=3),
-            channel=channel,
-            gateway_trade_no=f"42BENCH{n}",
-        )
-        Enrollment.objects.create(order=order, homeroom_teacher=homeroom)
-        request = refund_submit(
-            student=student, order_no=order.order_no, reason="time_conflict", details="上班时间调整，无法继续上课。"
-        )
-        ids.append(request.pk)
-    return ids
-
-
 def end_to_end(
-    sim: GatewaySimulator, *, workers: int, count: int, round_no: int, notify_url: str, log_dir: Path
+    sim: GatewaySimulator,
+    *,
+    workers: int,
+    count: int,
+    round_no: int,
+    notify_url: str,
+    log_dir: Path,
+    approve_first: bool = False,
 ) -> dict:
-    ids = make_requests(count, round_no=round_no)
+    """Approve ``count`` requests and time until all are refunded. With ``approve_first`` the
+    approvals fill the queue before the workers start, and only the draining is timed."""
+    homeroom, ids = submitted_requests(count, channels=(PaymentChannel.ALIPAY, PaymentChannel.WECHAT))
     queue = f"bench-payouts-{uuid.uuid4().hex[:8]}"
     saved = route_tasks_to(queue)
     env = worker_env(sim=sim, notify_base_url=notify_url, CELERY_TASK_DEFAULT_QUEUE=queue)
-    started = [WorkerProcess(queue=queue, env=env, log_dir=log_dir).start() for _ in range(workers)]
-    homeroom = Staff.objects.get(campus__code="bench", role=StaffRole.HOMEROOM)
-    try:
-        start = time.perf_counter()
+
+    def approve_all() -> float:
+        begin = time.perf_counter()
         for request_id in ids:
             refund_approve(request_id=request_id, actor=homeroom.user)
-        approved = time.perf_counter()
+        return time.perf_counter() - begin
+
+    approving = approve_all() if approve_first else 0.0
+    started = [WorkerProcess(queue=queue, env=env, log_dir=log_dir).start() for _ in range(workers)]
+    try:
+        start = time.perf_counter()
+        if not approve_first:
+            approving = approve_all()
+        approved = start + approving
         while RefundRequest.objects.filter(pk__in=ids, status=RefundStatus.REFUNDED).count() < count:
             if time.perf_counter() - start > 600:
                 raise RuntimeError(f"not all refunded after 600 s:\n{started[0].log()}")
@@ -203,7 +175,8 @@ def main() -> None:
                     print(f"| simulator alone, {threads} caller thread(s) (adapter + SDK + HTTPS) | {rate:,.0f} |")
                 sim.reset()
                 sim.alipay_notify_url = notify_url + "/payments/alipay/notify/"
-                for round_no, workers in enumerate((1, 2), start=1):
+                runs = [(workers, first) for first in (False, True) for workers in (1, 2)]
+                for round_no, (workers, approve_first) in enumerate(runs, start=1):
                     result = end_to_end(
                         sim,
                         workers=workers,
@@ -211,14 +184,16 @@ def main() -> None:
                         round_no=round_no,
                         notify_url=notify_url,
                         log_dir=Path(tmp),
+                        approve_first=approve_first,
                     )
                     assert result["max_moves_per_number"] == 1, result
-                    approvals = f"{result['approve_per_s']:,.0f}"
-                    print(f"| approvals alone (this process), run with {workers} worker(s) | {approvals} |")
-                    print(
-                        f"| end to end, approve → refunded, {workers} worker process(es) | "
-                        f"{result['end_to_end_per_s']:,.1f} ({result['seconds']:.1f} s) |"
-                    )
+                    timed = f"{result['end_to_end_per_s']:,.1f} ({result['seconds']:.1f} s)"
+                    if approve_first:
+                        print(f"| queue drained (approved beforehand), {workers} worker process(es) | {timed} |")
+                    else:
+                        approvals = f"{result['approve_per_s']:,.0f}"
+                        print(f"| approvals alone (this process), with {workers} worker(s) running | {approvals} |")
+                        print(f"| end to end, approve → refunded, {workers} worker process(es) | {timed} |")
             finally:
                 server.shutdown()
                 sim.stop()

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from schoolops.admin_mixins import ReadOnlyAdminMixin
 from schoolops.scoping import SEE_ALL_CAMPUSES, CampusScopedAdminMixin
 
 from .channels.base import ChannelError, OutgoingMessage, Recipient, WebhookTarget, channel_for
@@ -142,7 +143,7 @@ class NotificationTemplateAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(CampusScopedAdminMixin, admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.ModelAdmin):
     """The outbox, read-only: what was sent to whom, on which channel, and what went wrong.
 
     Campus-scoped through the refund request; failed rows can be sent again.
@@ -178,15 +179,6 @@ class NotificationAdmin(CampusScopedAdminMixin, admin.ModelAdmin):
 
     def has_module_permission(self, request) -> bool:
         return self.has_view_permission(request)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_send_again_permission(self, request) -> bool:
         return request.user.has_perm("notifications.resend_notification")

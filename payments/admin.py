@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from refunds.admin.policies import ReadOnlyAdminMixin
 from refunds.evidence import evidence_check
 from refunds.models import RefundStatus
+from schoolops.admin_mixins import ReadOnlyAdminMixin
 from schoolops.scoping import CampusScopedAdminMixin, visible_campus_ids
 
 from . import services

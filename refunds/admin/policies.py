@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from schoolops.admin_mixins import ReadOnlyAdminMixin
 from schoolops.scoping import CampusScopedAdminMixin, visible_campus_ids
 
 from ..forms import RefundPolicyForm, RefundTierInlineFormSet
@@ -27,19 +28,6 @@ def _scope_policies(queryset: QuerySet, *, user, prefix: str = "") -> QuerySet:
     if ids is None:
         return queryset
     return queryset.filter(Q(**{f"{prefix}course__isnull": True}) | Q(**{f"{prefix}course__campus__in": ids}))
-
-
-class ReadOnlyAdminMixin:
-    """Listed for reference; written only through their policy's page or a service."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class RefundTierInline(admin.TabularInline):

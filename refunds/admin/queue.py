@@ -30,6 +30,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from schoolops.admin_mixins import ReadOnlyAdminMixin
+
 from ..models import ApprovalQueueItem, RefundRequest
 from ..selectors import approval_queue_for_admin
 from ..services.requests import TIER_ROLE
@@ -72,7 +74,7 @@ def duration(delta: datetime.timedelta) -> str:
 
 
 @admin.register(ApprovalQueueItem)
-class ApprovalQueueItemAdmin(RefundListMixin, admin.ModelAdmin):
+class ApprovalQueueItemAdmin(ReadOnlyAdminMixin, RefundListMixin, admin.ModelAdmin):
     list_filter = (
         VisibleCampusFilter,
         CurrentTierFilter,
@@ -88,16 +90,8 @@ class ApprovalQueueItemAdmin(RefundListMixin, admin.ModelAdmin):
     class Media:
         css = APPROVALS_CSS
 
-    # --- Permissions: a list to read and decide from; nothing is added, changed or deleted here.
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    # --- Permissions: a list to read and decide from; nothing is added, changed or deleted here
+    # (ReadOnlyAdminMixin).
 
     def has_decide_permission(self, request) -> bool:
         """Only active staff decide; the services check each request again."""

@@ -22,6 +22,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from schoolops.admin_mixins import ReadOnlyAdminMixin
 from schoolops.scoping import CampusScopedAdminMixin
 
 from ..models import (
@@ -46,7 +47,6 @@ from .lists import (
     is_flagged,
     staff_of,
 )
-from .policies import ReadOnlyAdminMixin
 
 # What the request page reads of a request besides its own row, in the one query that loads it.
 REQUEST_PAGE_RELATED = ("student__user", "order__course", "order__enrollment", "campus", "quote__order")
