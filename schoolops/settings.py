@@ -244,7 +244,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # keys in var/gateway-sim/, port 8765). With DEBUG off a missing value does not stop startup;
 # the first gateway call fails with a configuration error naming it.
 GATEWAY_SIM_DIR = VAR_DIR / "gateway-sim"
-_GATEWAY_SIM_URL = "https://127.0.0.1:8765/"
+# Where `make run` starts the simulator (its SIM_PORT moves it).
+_GATEWAY_SIM_URL = os.environ.get("GATEWAY_SIM_URL", "https://127.0.0.1:8765/")
 
 
 def _gateway_env(name: str, *, production: str = "", development: str = "") -> str:
