@@ -414,10 +414,15 @@ class GatewaySimulator:
         timer.start()
 
     def _cancel_timers(self) -> None:
+        """Cancel what has not fired, and wait for what is running (a callback being delivered),
+        so that nothing reaches the app after a reset."""
         with self._lock:
             timers, self._timers = self._timers, []
         for timer in timers:
             timer.cancel()
+        for timer in timers:
+            if timer is not threading.current_thread():
+                timer.join(timeout=self.callback_timeout + 1)
 
     def _complete_later(self, record: RefundRecord, *, delay: float) -> None:
         self._start_timer(delay, self._complete, record)

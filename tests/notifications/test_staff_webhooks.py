@@ -25,6 +25,12 @@ from tests.refunds.lifecycle_helpers import order_at, submit
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _english_admin(client, settings):
+    """The admin pages in English: the assertions below read its messages."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
 LIST_URL = reverse("admin:notifications_staffwebhook_changelist")
 ADD_URL = reverse("admin:notifications_staffwebhook_add")
 

@@ -8,8 +8,13 @@ from gatewaysim.testing import callback_receiver, gateway_settings, gateway_sim 
 
 
 @pytest.fixture
-def gateways(gateway_settings, settings, live_server, default_refund_policies):  # noqa: F811
-    """The simulator, with its callbacks coming back to this test's live server."""
+def gateways(transactional_db, gateway_settings, settings, live_server, default_refund_policies):  # noqa: F811
+    """The simulator, with its callbacks coming back to this test's live server.
+
+    Torn down before the database (it asks for it): the simulator is reset, its pending and
+    running callbacks finished, before the flush, so none lands in the middle of it.
+    """
     settings.PAYMENTS_NOTIFY_BASE_URL = live_server.url
     gateway_settings.alipay_notify_url = live_server.url + "/payments/alipay/notify/"
-    return gateway_settings
+    yield gateway_settings
+    gateway_settings.reset()
