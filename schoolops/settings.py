@@ -227,6 +227,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- The school
 SCHOOL_NAME = os.environ.get("SCHOOLOPS_SCHOOL_NAME", "明德网校")
+# Messages link back to the site: its public address (scheme and host). Empty: relative links.
+NOTIFICATIONS_SITE_URL = os.environ.get("NOTIFICATIONS_SITE_URL", "http://127.0.0.1:8000" if DEBUG else "")
+# How students reach the school, in every message (empty: a sentence pointing to the help center).
+NOTIFICATIONS_CONTACT = os.environ.get("NOTIFICATIONS_CONTACT", "")
 
 # --- Learning platform ingestion: HMAC-SHA256 over "<timestamp>.<body>" with a shared secret.
 LEARNING_PLATFORM_SECRET = os.environ.get("LEARNING_PLATFORM_SECRET", "")

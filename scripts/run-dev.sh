@@ -10,6 +10,7 @@ PY=${PY:-.venv/bin/python}
 PORT=${PORT:-8000}
 SIM_PORT=${SIM_PORT:-8765}
 export PAYMENTS_NOTIFY_BASE_URL=${PAYMENTS_NOTIFY_BASE_URL:-http://127.0.0.1:${PORT}}
+export NOTIFICATIONS_SITE_URL=${NOTIFICATIONS_SITE_URL:-http://127.0.0.1:${PORT}}
 export GATEWAY_SIM_URL=https://127.0.0.1:${SIM_PORT}/
 mkdir -p var
 SIM_LOG=var/gateway-sim.log
