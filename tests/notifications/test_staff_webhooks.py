@@ -31,6 +31,7 @@ def _english_admin(client, settings):
     """The admin pages in English: the assertions below read its messages."""
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
 
+
 LIST_URL = reverse("admin:notifications_staffwebhook_changelist")
 ADD_URL = reverse("admin:notifications_staffwebhook_add")
 
