@@ -200,6 +200,15 @@ class Notification(models.Model):
     def __str__(self) -> str:
         return f"{self.event} → {self.recipient_name or self.recipient_key} ({self.channel})"
 
+    @property
+    def channel_label(self) -> str:
+        """The channel's name for people (the registry knows channels by code)."""
+        from refunds.models import NotifyChannel
+
+        if self.channel == "webhook":
+            return str(StaffWebhook._meta.verbose_name)
+        return str(dict(NotifyChannel.choices).get(self.channel, self.channel))
+
 
 class NotificationPreference(models.Model):
     """What a user has turned off. The inbox cannot be: every message lands there."""

@@ -46,7 +46,7 @@ def messages_for_student_request(*, user, refund_request) -> list[SentMessage]:
         messages.append(
             SentMessage(
                 channel=row.channel,
-                channel_label=str(labels.get(row.channel, row.channel)),
+                channel_label=row.channel_label,
                 subject=row.subject or row.body.split("\n", 1)[0][:60],
                 body=row.body,
                 at=row.sent_at or row.created_at,
