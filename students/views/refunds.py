@@ -176,8 +176,8 @@ def request_detail(request: HttpRequest, request_no: str) -> HttpResponse:
 
 
 def _receipt_url(refund: RefundRequest) -> str:
-    """Hook for 下载电子凭证: the e-receipt of a refunded request, once receipts exist (a later
-    issue). Empty: the page shows no link."""
+    """Hook for 下载电子凭证: the e-receipt of a refunded request, once receipts exist. Empty: the
+    page shows no link."""
     return ""
 
 
