@@ -55,6 +55,8 @@ from django.utils import timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from schoolops.http import backoff_with_jitter
+
 from .channels.base import Recipient, WebhookTarget, channel_for
 from .models import (
     ROBOT_EVENTS,
@@ -568,12 +570,9 @@ LEASE = datetime.timedelta(minutes=5)
 
 
 def retry_countdown(channel: str, attempts: int) -> float:
-    """Exponential backoff with jitter between half and all of the step, capped, per channel."""
-    import random
-
+    """Exponential backoff with jitter, capped, per channel (``attempts`` made so far)."""
     _max, base, cap = RETRY_POLICY.get(channel, DEFAULT_RETRY_POLICY)
-    step = min(cap, base * (2 ** max(attempts - 1, 0)))
-    return step * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not a secret
+    return backoff_with_jitter(attempt=max(attempts - 1, 0), base=base, cap=cap)
 
 
 def notification_deliver(*, notification_id: int, now: datetime.datetime | None = None) -> tuple[str, float | None]:

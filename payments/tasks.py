@@ -9,10 +9,11 @@ the broker's visibility timeout, so a waiting retry is never delivered twice.
 from __future__ import annotations
 
 import logging
-import random
 
 from celery import shared_task
 from django.conf import settings
+
+from schoolops.http import backoff_with_jitter
 
 from . import services
 
@@ -20,9 +21,10 @@ logger = logging.getLogger(__name__)
 
 
 def retry_countdown(retries: int) -> float:
-    """Exponential backoff with full jitter between half and all of the step, capped."""
-    step = min(settings.PAYOUT_RETRY_MAX_SECONDS, settings.PAYOUT_RETRY_BASE_SECONDS * (2**retries))
-    return step * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not a secret
+    """Exponential backoff with jitter, from the payout settings."""
+    return backoff_with_jitter(
+        attempt=retries, base=settings.PAYOUT_RETRY_BASE_SECONDS, cap=settings.PAYOUT_RETRY_MAX_SECONDS
+    )
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, ignore_result=True)

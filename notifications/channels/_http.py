@@ -1,37 +1,16 @@
-"""What the HTTP channels share: a requests session that trusts one CA bundle, and settings reads."""
+"""What the HTTP channels share: settings reads and the "not configured" error (their session,
+``PinnedCASession``, is in ``schoolops.http``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import requests
 from django.conf import settings
 
+from schoolops.http import DEFAULT_TIMEOUT
+
 from .base import ChannelTemporaryError
-
-DEFAULT_TIMEOUT = 10.0  # seconds
-
-
-class PinnedCASession(requests.Session):
-    """Verifies TLS against ``ca_bundle`` (when given) whatever ``REQUESTS_CA_BUNDLE`` says.
-
-    requests lets the environment's bundle override ``Session.verify``; only a per-request
-    ``verify`` wins, so it is set on every request (wechatpy passes none of its own).
-    A request without a timeout gets the session's.
-    """
-
-    def __init__(self, ca_bundle: str = "", *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        super().__init__()
-        self.ca_bundle = ca_bundle
-        self.timeout = timeout
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        if self.ca_bundle and kwargs.get("verify") in (None, True):
-            kwargs["verify"] = self.ca_bundle
-        if kwargs.get("timeout") is None:  # wechatpy fetches its token with no timeout at all
-            kwargs["timeout"] = self.timeout
-        return super().request(method, url, *args, **kwargs)
 
 
 class ChannelNotConfigured(ChannelTemporaryError):

@@ -24,7 +24,9 @@ from urllib.parse import quote
 import requests
 from django.core.cache import cache
 
-from ._http import PinnedCASession, settings_block, timeout_of
+from schoolops.http import PinnedCASession
+
+from ._http import settings_block, timeout_of
 from .base import (
     Channel,
     ChannelPermanentError,

@@ -19,7 +19,8 @@ from urllib.parse import quote_plus, urlsplit
 import requests
 from django.conf import settings
 
-from ._http import DEFAULT_TIMEOUT, PinnedCASession
+from schoolops.http import DEFAULT_TIMEOUT, PinnedCASession
+
 from .base import (
     Channel,
     ChannelPermanentError,

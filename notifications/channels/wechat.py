@@ -20,7 +20,9 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.memorystorage import MemoryStorage
 
-from ._http import PinnedCASession, settings_block, timeout_of
+from schoolops.http import PinnedCASession
+
+from ._http import settings_block, timeout_of
 from .base import (
     Channel,
     ChannelPermanentError,

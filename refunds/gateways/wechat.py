@@ -15,6 +15,8 @@ import xmltodict
 from wechatpy.exceptions import WeChatPayException
 from wechatpy.pay import WeChatPay
 
+from schoolops.http import PinnedCASession
+
 from .base import (
     ArrivalKind,
     CallbackNotice,
@@ -62,24 +64,6 @@ def arrival_of(account: str) -> str:
     return ArrivalKind.BANK_CARD
 
 
-class _PinnedCASession(requests.Session):
-    """A session that verifies TLS against one CA bundle, whatever ``REQUESTS_CA_BUNDLE`` says.
-
-    requests lets the environment's bundle override ``Session.verify`` (it only leaves an
-    explicit per-request ``verify`` alone), and wechatpy passes none; proxies from the
-    environment still apply.
-    """
-
-    def __init__(self, ca_bundle: str) -> None:
-        super().__init__()
-        self.ca_bundle = ca_bundle
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        if kwargs.get("verify") in (None, True):
-            kwargs["verify"] = self.ca_bundle
-        return super().request(method, url, *args, **kwargs)
-
-
 class WeChatPayGateway(RefundGateway):
     channel = "wechat"
 
@@ -107,7 +91,7 @@ class WeChatPayGateway(RefundGateway):
         client.API_BASE_URL = config.api_base
         if config.ca_bundle:
             # wechatpy builds its own requests.Session in __init__ and offers no other hook.
-            client._http = _PinnedCASession(config.ca_bundle)
+            client._http = PinnedCASession(config.ca_bundle, timeout=config.timeout)
         return client
 
     # --- refund
