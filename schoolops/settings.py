@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "refunds.apps.RefundsConfig",
     "notifications.apps.NotificationsConfig",
     "payments.apps.PaymentsConfig",
+    "finance.apps.FinanceConfig",
     "gatewaysim.apps.GatewaySimConfig",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -168,10 +168,22 @@ def default_refund_policies(transactional_db) -> None:
     thread. The migrations' own seed functions put back what the product ships; they skip what
     is already there.
     """
+    reseed_shipped_data()
+
+
+@pytest.fixture
+def shipped_data(db) -> None:
+    """``default_refund_policies`` for ordinary (non-transactional) tests, notification
+    templates included."""
+    reseed_shipped_data(templates=True)
+
+
+def reseed_shipped_data(*, templates: bool = False) -> None:
     import importlib
 
     from django.apps import apps
 
+    from notifications.models import NotificationTemplate
     from payments.models import CalendarDay
     from refunds.models import RefundPolicy
 
@@ -179,3 +191,13 @@ def default_refund_policies(transactional_db) -> None:
         importlib.import_module("refunds.migrations.0002_seed_default_policies").seed(apps, None)
     if not CalendarDay.objects.exists():
         importlib.import_module("payments.migrations.0002_holiday_calendar").seed(apps, None)
+    if templates and not NotificationTemplate.objects.exists():
+        for name in sorted(SEEDING_MIGRATIONS):
+            importlib.import_module(name).seed(apps, None)
+
+
+# Migrations whose ``seed`` puts back shipped notification templates.
+SEEDING_MIGRATIONS = {
+    "notifications.migrations.0003_default_templates",
+    "notifications.migrations.0005_finance_templates",
+}

@@ -1,0 +1,415 @@
+"""Reads for finance's reports: the refund ledger, the voucher journal and the monthly summary.
+
+Every report is an iterator of rows (tuples in the order of the report's columns) read through
+a database cursor in chunks, so memory stays flat whatever the number of rows; scoping to the
+campuses the user may see happens here, once, for every way a report leaves the system.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
+from itertools import islice
+
+from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from orders.models import Order, PaymentChannel
+from payments.models import Payout, PayoutStatus, VoucherLine
+from refunds.models import ApprovalStep, QuoteLineKind, QuoteSnapshotLine, StepDecision
+from schoolops.scoping import scope_to_campus
+
+from .writers import Column, Kind
+
+CHUNK = 2000
+CENT = Decimal("0.01")
+
+
+class DateField:
+    """Which date of a refund a period filter applies to."""
+
+    APPLIED = "applied"
+    APPROVED = "approved"
+    PAID = "paid"
+    CHOICES = [
+        (APPLIED, gettext_lazy("Applied on")),
+        (APPROVED, gettext_lazy("Approved on")),
+        (PAID, gettext_lazy("Paid on")),
+    ]
+    LOOKUP = {APPLIED: "request__submitted_at", APPROVED: "request__decided_at", PAID: "finished_at"}
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    """What a report covers. Dates are Shanghai calendar days, both ends included."""
+
+    date_field: str = DateField.PAID
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    campus_ids: tuple[int, ...] = ()
+    channel: str = ""
+    status: str = ""  # a payout status
+    course_id: int | None = None
+    payout_ids: tuple[int, ...] = field(default=())  # an admin selection
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        for key in ("date_from", "date_to"):
+            data[key] = data[key].isoformat() if data[key] else None
+        data["campus_ids"] = list(self.campus_ids)
+        data["payout_ids"] = list(self.payout_ids)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> ReportFilters:
+        data = dict(data)
+        for key in ("date_from", "date_to"):
+            data[key] = datetime.date.fromisoformat(data[key]) if data.get(key) else None
+        data["campus_ids"] = tuple(data.get("campus_ids") or ())
+        data["payout_ids"] = tuple(data.get("payout_ids") or ())
+        return cls(**data)
+
+
+def batched(iterable, size: int):
+    """Tuples of up to ``size`` items (itertools.batched arrives in Python 3.12)."""
+    iterator = iter(iterable)
+    while chunk := tuple(islice(iterator, size)):
+        yield chunk
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
+
+
+def _period(lookup: str, filters: ReportFilters) -> Q:
+    """``lookup`` within the filter's days, as aware times (index-friendly, no date casts)."""
+    query = Q()
+    if filters.date_from:
+        query &= Q(**{f"{lookup}__gte": _day_start(filters.date_from)})
+    if filters.date_to:
+        query &= Q(**{f"{lookup}__lt": _day_start(filters.date_to + datetime.timedelta(days=1))})
+    return query
+
+
+# --- The refund ledger: one row per payout --------------------------------------------------------
+
+LEDGER_COLUMNS = [
+    Column(gettext_lazy("Request number"), width=22),
+    Column(gettext_lazy("Order number"), width=22),
+    Column(gettext_lazy("Student"), width=12),
+    Column(gettext_lazy("Course"), width=28),
+    Column(gettext_lazy("Campus"), width=12),
+    Column(gettext_lazy("Channel"), width=10),
+    Column(gettext_lazy("Original transaction number"), width=30),
+    Column(gettext_lazy("Merchant refund number"), width=26),
+    Column(gettext_lazy("Gateway refund id"), width=30),
+    Column(gettext_lazy("Amount paid"), Kind.MONEY),
+    Column(gettext_lazy("Quote total"), Kind.MONEY),
+    Column(gettext_lazy("Approved amount"), Kind.MONEY),
+    Column(gettext_lazy("Handling fee deducted"), Kind.MONEY),
+    Column(gettext_lazy("Amount paid back"), Kind.MONEY),
+    Column(gettext_lazy("Requested at"), Kind.DATETIME, 19),
+    Column(gettext_lazy("Approved at"), Kind.DATETIME, 19),
+    Column(gettext_lazy("Paid at"), Kind.DATETIME, 19),
+    Column(gettext_lazy("Approvers"), width=30),
+    Column(gettext_lazy("Payout status"), width=12),
+]
+
+_LEDGER_FIELDS = (
+    "request_id",
+    "request__request_no",
+    "order__order_no",
+    "request__student__user__name",
+    "request__student__user__username",
+    "order__course__name",
+    "request__campus__name",
+    "channel",
+    "order__gateway_trade_no",
+    "payout_no",
+    "gateway_refund_id",
+    "order__amount_paid",
+    "request__quote__total",
+    "request__approved_amount",
+    "fee",
+    "amount",
+    "request__submitted_at",
+    "request__decided_at",
+    "finished_at",
+    "status",
+)
+
+
+def ledger_queryset(filters: ReportFilters, *, user) -> QuerySet:
+    """The payouts a ledger covers, scoped to the user's campuses, oldest first."""
+    queryset = scope_to_campus(Payout.objects.all(), user=user, campus_field="request__campus")
+    queryset = queryset.filter(_period(DateField.LOOKUP[filters.date_field], filters))
+    if filters.campus_ids:
+        queryset = queryset.filter(request__campus_id__in=filters.campus_ids)
+    if filters.channel:
+        queryset = queryset.filter(channel=filters.channel)
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    if filters.course_id:
+        queryset = queryset.filter(order__course_id=filters.course_id)
+    if filters.payout_ids:
+        queryset = queryset.filter(pk__in=filters.payout_ids)
+    return queryset.order_by("created_at", "pk")
+
+
+def ledger_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
+    fee = (
+        QuoteSnapshotLine.objects.filter(snapshot=OuterRef("request__quote"), kind=QuoteLineKind.HANDLING_FEE)
+        .values("snapshot")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    queryset = ledger_queryset(filters, user=user).annotate(
+        fee=Coalesce(Subquery(fee), Value(Decimal("0.00")), output_field=DecimalField(max_digits=12, decimal_places=2))
+    )
+    channels = dict(PaymentChannel.choices)
+    statuses = dict(PayoutStatus.choices)
+    rows = queryset.values_list(*_LEDGER_FIELDS).iterator(chunk_size=CHUNK)
+    for chunk in batched(rows, CHUNK):
+        approvers = _approvers({row[0] for row in chunk})
+        for (
+            request_id,
+            request_no,
+            order_no,
+            name,
+            username,
+            course,
+            campus,
+            channel,
+            trade_no,
+            payout_no,
+            refund_id,
+            paid,
+            quote_total,
+            approved,
+            fee_total,
+            amount,
+            submitted_at,
+            decided_at,
+            finished_at,
+            status,
+        ) in chunk:
+            succeeded = status == PayoutStatus.SUCCEEDED
+            yield (
+                request_no,
+                order_no,
+                name or username,
+                course,
+                campus,
+                str(channels.get(channel, channel)),
+                trade_no,
+                payout_no,
+                refund_id,
+                paid,
+                quote_total,
+                approved,
+                (-fee_total).quantize(CENT) if fee_total else Decimal("0.00"),
+                amount if succeeded else None,
+                submitted_at,
+                decided_at,
+                finished_at if succeeded else None,
+                approvers.get(request_id, ""),
+                str(statuses.get(status, status)),
+            )
+
+
+def _approvers(request_ids: set[int]) -> dict[int, str]:
+    """Who approved each request, tier by tier: "班主任审核：张老师；财务审核：李会计"."""
+    steps = (
+        ApprovalStep.objects.filter(request_id__in=request_ids, decision=StepDecision.APPROVED)
+        .order_by("request_id", "decided_at", "pk")
+        .values_list("request_id", "tier", "decided_by__user__name", "decided_by__user__username")
+    )
+    from refunds.models import ApprovalTier
+
+    tiers = dict(ApprovalTier.choices)
+    names: dict[int, list[str]] = defaultdict(list)
+    for request_id, tier, name, username in steps:
+        names[request_id].append(f"{tiers.get(tier, tier)}：{name or username or _('automatic')}")
+    return {request_id: "；".join(parts) for request_id, parts in names.items()}
+
+
+# --- The voucher journal: one row per voucher line -------------------------------------------------
+
+VOUCHER_COLUMNS = [
+    Column(gettext_lazy("Voucher"), width=16),
+    Column(gettext_lazy("Date"), Kind.DATE, 12),
+    Column(gettext_lazy("Kind"), width=10),
+    Column(gettext_lazy("Summary"), width=40),
+    Column(gettext_lazy("Line"), Kind.INT, 6),
+    Column(gettext_lazy("Account code"), width=10),
+    Column(gettext_lazy("Account"), width=24),
+    Column(gettext_lazy("Debit"), Kind.MONEY),
+    Column(gettext_lazy("Credit"), Kind.MONEY),
+    Column(gettext_lazy("Memo"), width=40),
+    Column(gettext_lazy("Merchant refund number"), width=26),
+    Column(gettext_lazy("Request number"), width=22),
+    Column(gettext_lazy("Campus"), width=12),
+    Column(gettext_lazy("Reverses"), width=16),
+    Column(gettext_lazy("Made by"), width=12),
+]
+
+
+def voucher_lines_queryset(filters: ReportFilters, *, user) -> QuerySet:
+    """Voucher lines in the period (by voucher date), scoped, in journal order."""
+    queryset = scope_to_campus(VoucherLine.objects.all(), user=user, campus_field="voucher__payout__request__campus")
+    if filters.date_from:
+        queryset = queryset.filter(voucher__date__gte=filters.date_from)
+    if filters.date_to:
+        queryset = queryset.filter(voucher__date__lte=filters.date_to)
+    if filters.campus_ids:
+        queryset = queryset.filter(voucher__payout__request__campus_id__in=filters.campus_ids)
+    if filters.channel:
+        queryset = queryset.filter(voucher__payout__channel=filters.channel)
+    if filters.course_id:
+        queryset = queryset.filter(voucher__payout__order__course_id=filters.course_id)
+    if filters.payout_ids:
+        queryset = queryset.filter(voucher__payout_id__in=filters.payout_ids)
+    return queryset.order_by("voucher__period", "voucher__number", "position")
+
+
+def voucher_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
+    from payments.models import VoucherKind
+
+    kinds = dict(VoucherKind.choices)
+    rows = voucher_lines_queryset(filters, user=user).values_list(
+        "voucher__period",
+        "voucher__number",
+        "voucher__date",
+        "voucher__kind",
+        "voucher__summary",
+        "position",
+        "account_code",
+        "account_name",
+        "debit",
+        "credit",
+        "memo",
+        "voucher__payout__payout_no",
+        "voucher__payout__request__request_no",
+        "voucher__payout__request__campus__name",
+        "voucher__reverses__period",
+        "voucher__reverses__number",
+        "voucher__created_by__name",
+        "voucher__created_by__username",
+    )
+    for (
+        period,
+        number,
+        date,
+        kind,
+        summary,
+        position,
+        code,
+        account,
+        debit,
+        credit,
+        memo,
+        payout_no,
+        request_no,
+        campus,
+        reverses_period,
+        reverses_number,
+        by_name,
+        by_username,
+    ) in rows.iterator(chunk_size=CHUNK):
+        yield (
+            voucher_code(period, number),
+            date,
+            str(kinds.get(kind, kind)),
+            summary,
+            position,
+            code,
+            account,
+            debit or None,
+            credit or None,
+            memo,
+            payout_no or "",
+            request_no or "",
+            campus or "",
+            voucher_code(reverses_period, reverses_number) if reverses_number else "",
+            by_name or by_username or _("system"),
+        )
+
+
+def voucher_code(period: str, number: int) -> str:
+    """记-2026-12-0001, as ``Voucher.code`` writes it."""
+    return f"记-{period}-{number:04d}"
+
+
+# --- The monthly summary: per month × campus × channel ---------------------------------------------
+
+SUMMARY_COLUMNS = [
+    Column(gettext_lazy("Month"), width=10),
+    Column(gettext_lazy("Campus"), width=14),
+    Column(gettext_lazy("Channel"), width=10),
+    Column(gettext_lazy("Refunds paid"), Kind.INT, 10),
+    Column(gettext_lazy("Amount refunded"), Kind.MONEY, 16),
+    Column(gettext_lazy("Revenue"), Kind.MONEY, 16),
+    Column(gettext_lazy("Refunds / revenue (%)"), Kind.MONEY, 12),
+]
+
+
+def summary_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
+    """Succeeded payouts by the month they were paid, next to the revenue (orders paid) of the
+    same month, campus and channel. Months are Shanghai months."""
+    paid_filters = replace(filters, date_field=DateField.PAID)
+    payouts = (
+        ledger_queryset(paid_filters, user=user)
+        .filter(status=PayoutStatus.SUCCEEDED)
+        .values_list("finished_at", "request__campus_id", "request__campus__name", "channel", "amount")
+        .order_by()
+    )
+    refunds: dict[tuple, list] = defaultdict(lambda: [0, Decimal("0.00")])
+    campus_names: dict[int, str] = {}
+    for finished_at, campus_id, campus_name, channel, amount in payouts.iterator(chunk_size=CHUNK):
+        key = (f"{timezone.localtime(finished_at):%Y-%m}", campus_id, channel)
+        refunds[key][0] += 1
+        refunds[key][1] += amount
+        campus_names[campus_id] = campus_name
+    revenue: dict[tuple, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    orders = scope_to_campus(Order.objects.all(), user=user, campus_field="course__campus").filter(
+        _period("paid_at", filters)
+    )
+    if filters.campus_ids:
+        orders = orders.filter(course__campus_id__in=filters.campus_ids)
+    if filters.channel:
+        orders = orders.filter(channel=filters.channel)
+    if filters.course_id:
+        orders = orders.filter(course_id=filters.course_id)
+    for paid_at, campus_id, campus_name, channel, amount in (
+        orders.values_list("paid_at", "course__campus_id", "course__campus__name", "channel", "amount_paid")
+        .order_by()
+        .iterator(chunk_size=CHUNK)
+    ):
+        revenue[(f"{timezone.localtime(paid_at):%Y-%m}", campus_id, channel)] += amount
+        campus_names.setdefault(campus_id, campus_name)
+    channels = dict(PaymentChannel.choices)
+    for key in sorted(set(refunds) | set(revenue), key=lambda k: (k[0], campus_names.get(k[1], ""), k[2])):
+        month, campus_id, channel = key
+        count, amount = refunds.get(key, (0, Decimal("0.00")))
+        income = revenue.get(key, Decimal("0.00"))
+        share = (amount * 100 / income).quantize(Decimal("0.01")) if income else None
+        campus = campus_names.get(campus_id, "")
+        yield (month, campus, str(channels.get(channel, channel)), count, amount, income, share)
+
+
+__all__ = [
+    "LEDGER_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "VOUCHER_COLUMNS",
+    "DateField",
+    "ReportFilters",
+    "ledger_rows",
+    "summary_rows",
+    "voucher_rows",
+]
