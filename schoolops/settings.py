@@ -233,6 +233,13 @@ NOTIFICATIONS_SITE_URL = os.environ.get("NOTIFICATIONS_SITE_URL", "http://127.0.
 # How students reach the school, in every message (empty: a sentence pointing to the help center).
 NOTIFICATIONS_CONTACT = os.environ.get("NOTIFICATIONS_CONTACT", "")
 
+# --- Finance
+# Exports of more rows than this are prepared by a worker and offered for download when ready;
+# smaller ones stream straight to the browser.
+FINANCE_EXPORT_STREAM_MAX_ROWS = int(os.environ.get("FINANCE_EXPORT_STREAM_MAX_ROWS", "50000"))
+# Gateway statements larger than this are refused on upload.
+FINANCE_STATEMENT_MAX_BYTES = int(os.environ.get("FINANCE_STATEMENT_MAX_BYTES", str(20 * 1024 * 1024)))
+
 # --- Learning platform ingestion: HMAC-SHA256 over "<timestamp>.<body>" with a shared secret.
 LEARNING_PLATFORM_SECRET = os.environ.get("LEARNING_PLATFORM_SECRET", "")
 if not LEARNING_PLATFORM_SECRET:
