@@ -56,11 +56,37 @@ _FINANCE_PAYOUTS = [
     "payments.delete_calendarday",
 ]
 
+# Finance's reports: exports (streamed, or prepared in the background), voucher reversals,
+# e-receipts and the stamped paper copies students ask for, statement reconciliation (which
+# also needs schoolops.view_all_campuses: a statement covers every campus), dispute archives.
+_FINANCE_REPORTS = [
+    "finance.export_reports",
+    "finance.view_exportjob",
+    "payments.reverse_voucher",
+    "finance.view_receipt",
+    "finance.view_papercopyrequest",
+    "finance.change_papercopyrequest",
+    "finance.handle_paper_copy",
+    "finance.reconcile_statement",
+    "finance.view_reconciliationrun",
+    "finance.add_reconciliationrun",
+    "finance.view_reconciliationline",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     "homeroom": [*_EVERY_STAFF],
     "supervisor": [*_EVERY_STAFF],
-    "campus_head": [*_EVERY_STAFF, "payments.view_payout", "payments.view_voucher", "payments.view_voucherline"],
-    "finance": [*_EVERY_STAFF, *_FINANCE_PAYOUTS],
+    "campus_head": [
+        *_EVERY_STAFF,
+        "payments.view_payout",
+        "payments.view_voucher",
+        "payments.view_voucherline",
+        "finance.export_reports",
+        "finance.view_exportjob",
+        "finance.view_receipt",
+        "finance.view_papercopyrequest",
+    ],
+    "finance": [*_EVERY_STAFF, *_FINANCE_PAYOUTS, *_FINANCE_REPORTS],
     "service": [*_EVERY_STAFF],
     "quality": [*_EVERY_STAFF],
     "operations": [
@@ -78,6 +104,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "payments.view_voucherline",
         "payments.view_rejectedcallback",
         "payments.view_calendarday",
+        "finance.export_reports",
+        "finance.view_exportjob",
+        "finance.view_receipt",
+        "finance.view_papercopyrequest",
+        "finance.view_reconciliationrun",
+        "finance.view_reconciliationline",
         "schoolops.view_all_campuses",
         "schoolops.change_campus",
         "schoolops.add_staff",

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -100,6 +101,12 @@ class Command(BaseCommand):
         ops = self._staff(f"{CAMPUSES[0].prefix}-ops", "周运营", StaffRole.OPERATIONS, ops_campus, None)
         ops_staff[StaffRole.OPERATIONS] = [ops]
         logins.append((StaffRole.OPERATIONS.label, ops.user.username, DEMO_PASSWORD))
+        # Head-office finance: every campus's payouts, exports and the gateways' statements.
+        hq_finance = self._staff("hq-finance", "总部王会计", StaffRole.FINANCE, ops_campus, None)
+        hq_finance.user.user_permissions.add(
+            Permission.objects.get(content_type__app_label="schoolops", codename="view_all_campuses")
+        )
+        logins.append((f"{StaffRole.FINANCE.label} (总部 / head office)", hq_finance.user.username, DEMO_PASSWORD))
 
         courses = {
             campus.pk: [self._course(campus, spec, item, now) for item in COURSES]
