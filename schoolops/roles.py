@@ -108,8 +108,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "finance.view_exportjob",
         "finance.view_receipt",
         "finance.view_papercopyrequest",
-        "finance.view_reconciliationrun",
-        "finance.view_reconciliationline",
         "schoolops.view_all_campuses",
         "schoolops.change_campus",
         "schoolops.add_staff",
