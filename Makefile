@@ -73,6 +73,7 @@ migrate: $(RUNTIME_STAMP)
 	$(PY) manage.py migrate --noinput
 
 run: migrate
+	@bash scripts/ensure-pdf.sh || echo "warning: e-receipt PDFs cannot be rendered until Pango and a CJK font are installed (see scripts/ensure-pdf.sh)" >&2
 	@if command -v msgfmt >/dev/null; then \
 	  echo "$(PY) manage.py compilemessages"; \
 	  $(PY) manage.py compilemessages --ignore=$(VENV) --ignore=var --ignore=staticfiles --ignore=node_modules; \

@@ -56,7 +56,8 @@ class ReportFilters:
     channel: str = ""
     status: str = ""  # a payout status
     course_id: int | None = None
-    payout_ids: tuple[int, ...] = field(default=())  # an admin selection
+    payout_ids: tuple[int, ...] = field(default=())  # an admin selection of payouts
+    voucher_ids: tuple[int, ...] = field(default=())  # an admin selection of vouchers (the journal only)
 
     def as_json(self) -> dict:
         data = asdict(self)
@@ -64,6 +65,7 @@ class ReportFilters:
             data[key] = data[key].isoformat() if data[key] else None
         data["campus_ids"] = list(self.campus_ids)
         data["payout_ids"] = list(self.payout_ids)
+        data["voucher_ids"] = list(self.voucher_ids)
         return data
 
     @classmethod
@@ -73,6 +75,7 @@ class ReportFilters:
             data[key] = datetime.date.fromisoformat(data[key]) if data.get(key) else None
         data["campus_ids"] = tuple(data.get("campus_ids") or ())
         data["payout_ids"] = tuple(data.get("payout_ids") or ())
+        data["voucher_ids"] = tuple(data.get("voucher_ids") or ())
         return cls(**data)
 
 
@@ -275,6 +278,8 @@ def voucher_lines_queryset(filters: ReportFilters, *, user) -> QuerySet:
         queryset = queryset.filter(voucher__payout__order__course_id=filters.course_id)
     if filters.payout_ids:
         queryset = queryset.filter(voucher__payout_id__in=filters.payout_ids)
+    if filters.voucher_ids:
+        queryset = queryset.filter(voucher_id__in=filters.voucher_ids)
     return queryset.order_by("voucher__period", "voucher__number", "position")
 
 

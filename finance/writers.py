@@ -211,7 +211,7 @@ _ILLEGAL_XML = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32)])
 
 
 def _inline(ref: str, text: str, style: int = 0) -> str:
-    text = escape(text.translate(_ILLEGAL_XML))
+    text = escape(text.translate(_ILLEGAL_XML), {"\r": "&#13;"})  # XML readers turn a bare CR into LF
     attr = f' s="{style}"' if style else ""
     return f'<c r="{ref}"{attr} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 

@@ -183,6 +183,28 @@ class VoucherKind(models.TextChoices):
     REVERSAL = "reversal", _("Reversal")
 
 
+class VoucherImmutableError(Exception):
+    """A voucher or voucher line was about to be changed or deleted: they are written once."""
+
+
+def _write_once(instance: models.Model, save, *args, **kwargs) -> None:
+    """Insert ``instance``; refuse any save of a row that already exists."""
+    if not instance._state.adding:
+        raise VoucherImmutableError(
+            f"{instance._meta.label} {instance.pk} ({instance}) cannot be changed: "
+            "vouchers are never edited after creation; correct one with a reversing voucher."
+        )
+    kwargs["force_insert"] = True  # a primary key set by hand must not turn the insert into an update
+    save(*args, **kwargs)
+
+
+def _refuse_delete(instance: models.Model) -> None:
+    raise VoucherImmutableError(
+        f"{instance._meta.label} {instance.pk} ({instance}) cannot be deleted: "
+        "vouchers are kept for good; correct one with a reversing voucher."
+    )
+
+
 class VoucherSequence(models.Model):
     """The last voucher number used in a month: locked while a voucher is numbered, so numbers
     have no gaps and no duplicates however many payouts finish at once."""
@@ -230,6 +252,7 @@ class Voucher(models.Model):
         verbose_name = _("voucher")
         verbose_name_plural = _("vouchers")
         ordering = ["-period", "-number"]
+        permissions = [("reverse_voucher", _("Can reverse vouchers"))]
         constraints = [
             models.UniqueConstraint(fields=["period", "number"], name="voucher_number_unique_in_month"),
             models.UniqueConstraint(
@@ -242,6 +265,12 @@ class Voucher(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    def save(self, *args, **kwargs) -> None:
+        _write_once(self, super().save, *args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        _refuse_delete(self)
 
     @property
     def code(self) -> str:
@@ -277,6 +306,12 @@ class VoucherLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.voucher} {self.position} {self.account_name}"
+
+    def save(self, *args, **kwargs) -> None:
+        _write_once(self, super().save, *args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        _refuse_delete(self)
 
 
 class CalendarDay(models.Model):

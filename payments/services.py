@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -681,3 +681,63 @@ def _next_voucher_number(period: str) -> int:
     sequence.last_number += 1
     sequence.save(update_fields=["last_number"])
     return sequence.last_number
+
+
+class VoucherError(Exception):
+    """A refused voucher action: nothing changed. ``message`` is for the person who tried."""
+
+    def __init__(self, message: str, *, code: str = "refused") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def voucher_reverse(*, voucher_id: int, actor, reason: str, at: datetime.datetime | None = None) -> Voucher:
+    """Cancel a voucher by a reversing one: the same lines with debit and credit swapped, numbered
+    in the month of ``at``. A voucher is reversed at most once, and a reversal never."""
+    now = at or timezone.now()
+    reason = reason.strip()
+    if not reason:
+        raise VoucherError(_("Give the reason for the reversal."), code="reason")
+    day = timezone.localdate(now)
+    with transaction.atomic():
+        original = Voucher.objects.select_for_update().filter(pk=voucher_id).first()
+        if original is None:
+            raise VoucherError(_("Voucher %(id)s does not exist.") % {"id": voucher_id}, code="missing")
+        if original.kind == VoucherKind.REVERSAL:
+            raise VoucherError(
+                _("%(code)s is itself a reversal; it cannot be reversed.") % {"code": original.code}, code="reversal"
+            )
+        already = _("%(code)s has already been reversed.") % {"code": original.code}
+        if Voucher.objects.filter(reverses=original).exists():
+            raise VoucherError(already, code="reversed")
+        summary = _("Reversal of %(code)s: %(reason)s") % {"code": original.code, "reason": reason}
+        try:
+            with transaction.atomic():  # the OneToOne on ``reverses`` is the last word between racing reversals
+                reversal = Voucher.objects.create(
+                    period=f"{day:%Y-%m}",
+                    number=_next_voucher_number(f"{day:%Y-%m}"),
+                    date=day,
+                    kind=VoucherKind.REVERSAL,
+                    summary=summary[:200],
+                    amount=original.amount,
+                    payout=original.payout,
+                    reverses=original,
+                    created_at=now,
+                    created_by=actor,
+                )
+        except IntegrityError:
+            raise VoucherError(already, code="reversed") from None
+        VoucherLine.objects.bulk_create(
+            VoucherLine(
+                voucher=reversal,
+                position=line.position,
+                account_code=line.account_code,
+                account_name=line.account_name,
+                debit=line.credit,
+                credit=line.debit,
+                memo=line.memo,
+            )
+            for line in original.lines.order_by("position")
+        )
+    return reversal

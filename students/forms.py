@@ -43,3 +43,27 @@ class RefundEstimateForm(forms.Form):
 
     def clean_reason(self) -> str:
         return self.cleaned_data.get("reason") or GENERIC_REASON
+
+
+class PaperCopyForm(forms.Form):
+    """Where to mail the stamped paper copy of an e-receipt."""
+
+    recipient = forms.CharField(label=_("Recipient"), max_length=50)
+    phone = forms.RegexField(
+        label=_("Phone"),
+        max_length=20,
+        regex=r"^\+?[0-9][0-9 -]{6,18}$",
+        error_messages={"invalid": _("Enter a phone number the courier can call, e.g. 13800138000.")},
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )
+    address = forms.CharField(
+        label=_("Mailing address"),
+        min_length=8,
+        max_length=300,
+        help_text=_("Province, city, district, street and house number, and postcode if you know it."),
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 300, "autocomplete": "street-address"}),
+    )
+    note = forms.CharField(label=_("Note for finance"), max_length=300, required=False)
+
+    def clean_address(self) -> str:
+        return " ".join(self.cleaned_data["address"].split())

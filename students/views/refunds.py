@@ -1,4 +1,5 @@
-"""Apply for a refund, follow it on a timeline, cancel, supply information, appeal.
+"""Apply for a refund, follow it on a timeline, cancel, supply information, appeal; download the
+e-receipt of a refunded request and ask for a stamped paper copy.
 
 Every page starts from ``request.student``: another student's order or request is a 404. The
 views validate the form, call one service and turn its ``RefundActionError`` into a message;
@@ -11,11 +12,13 @@ from django.contrib import messages
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from finance.models import PaperCopyRequest, PaperCopyStatus
+from finance.receipts import ReceiptError, paper_copy_request, receipt_issue, receipt_pdf_response
 from notifications.selectors import messages_for_student_request
 from orders.models import Order
 from payments.selectors import payout_arrival_note
@@ -44,6 +47,7 @@ from refunds.timeline import (
 )
 
 from .. import selectors
+from ..forms import PaperCopyForm
 from ..refund_forms import RefundAppealForm, RefundApplyForm, RefundCancelForm, RefundResubmitForm
 from .common import student_page
 
@@ -154,10 +158,19 @@ def submitted(request: HttpRequest, request_no: str) -> HttpResponse:
 @student_page
 def request_detail(request: HttpRequest, request_no: str) -> HttpResponse:
     """Where the request is: the timeline, who has it, the amount, the evidence, every message sent."""
-    refund = _refund_or_404(request, request_no)
+    return _request_page(request, _refund_or_404(request, request_no))
+
+
+def _request_page(
+    request: HttpRequest, refund: RefundRequest, *, paper_copy_form: PaperCopyForm | None = None, status: int = 200
+) -> HttpResponse:
     settings = approval_settings_for(campus=refund.campus_id)
     now = timezone.now()
     actions = student_actions(refund, settings=settings, now=now)
+    paper_copies = _paper_copies(refund)
+    can_ask_paper = refund.status == RefundStatus.REFUNDED and not any(
+        p.status == PaperCopyStatus.REQUESTED for p in paper_copies
+    )
     context = {
         "refund": refund,
         "timeline": timeline_build(refund, settings=settings, now=now),
@@ -171,14 +184,62 @@ def request_detail(request: HttpRequest, request_no: str) -> HttpResponse:
         "messages_sent": messages_for_student_request(user=request.user, refund_request=refund),
         "cancel_form": RefundCancelForm() if actions.can_cancel else None,
         "receipt_url": _receipt_url(refund),
+        "paper_copies": paper_copies,
+        "paper_copy_form": (paper_copy_form or _paper_copy_form_initial(request)) if can_ask_paper else None,
     }
-    return render(request, "students/request.html", context)
+    return render(request, "students/request.html", context, status=status)
 
 
 def _receipt_url(refund: RefundRequest) -> str:
-    """Hook for 下载电子凭证: the e-receipt of a refunded request, once receipts exist. Empty: the
-    page shows no link."""
-    return ""
+    """下载电子凭证: the e-receipt of a refunded request (issued on the first download if the
+    background job has not yet). Empty before the refund: the page shows no link."""
+    if refund.status != RefundStatus.REFUNDED:
+        return ""
+    return reverse("students:receipt", args=[refund.request_no])
+
+
+def _paper_copies(refund: RefundRequest) -> list[PaperCopyRequest]:
+    """Her requests for a stamped paper copy of this refund's receipt, newest first."""
+    if refund.status != RefundStatus.REFUNDED:
+        return []
+    return list(PaperCopyRequest.objects.filter(receipt__request=refund).order_by("-requested_at", "-pk"))
+
+
+def _paper_copy_form_initial(request: HttpRequest) -> PaperCopyForm:
+    user = request.student.user
+    return PaperCopyForm(initial={"recipient": str(user), "phone": user.phone or ""})
+
+
+@require_GET
+@student_page
+def receipt_download(request: HttpRequest, request_no: str) -> HttpResponse:
+    """Her e-receipt PDF, inline. Another student's request, or one not refunded, is a 404."""
+    refund = _refund_row_or_404(request, request_no)
+    try:
+        receipt = receipt_issue(request_id=refund.pk)
+    except ReceiptError as exc:
+        raise Http404(exc.message) from exc
+    return receipt_pdf_response(receipt)
+
+
+@require_POST
+@student_page
+def paper_copy(request: HttpRequest, request_no: str) -> HttpResponse:
+    """Ask finance to mail a stamped paper copy of the e-receipt."""
+    refund = _refund_or_404(request, request_no)
+    form = PaperCopyForm(request.POST)
+    if not form.is_valid():
+        return _request_page(request, refund, paper_copy_form=form, status=400)
+    try:
+        receipt = receipt_issue(request_id=refund.pk)
+        paper_copy_request(receipt=receipt, student_user=request.user, **form.cleaned_data)
+    except ReceiptError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, _("Your request for a stamped paper copy was sent to finance; the tracking number will show here.")
+        )
+    return redirect("students:request", request_no=refund.request_no)
 
 
 # --- The student's actions --------------------------------------------------------------------
@@ -312,4 +373,6 @@ urlpatterns = [
     path("refunds/<str:request_no>/cancel/", cancel, name="cancel"),
     path("refunds/<str:request_no>/resubmit/", resubmit, name="resubmit"),
     path("refunds/<str:request_no>/appeal/", appeal, name="appeal"),
+    path("refunds/<str:request_no>/receipt.pdf", receipt_download, name="receipt"),
+    path("refunds/<str:request_no>/paper-copy/", paper_copy, name="paper_copy"),
 ]

@@ -81,7 +81,7 @@ def test_two_hundred_refunds_across_both_gateways_are_paid_exactly_once_despite_
 
     wait_until(
         lambda: RefundRequest.objects.filter(status=RefundStatus.REFUNDED).count() == 200,
-        timeout=180,
+        timeout=300,
         interval=0.5,
         what=f"200 refunds to be confirmed (worker log:\n{worker.log()})",
     )

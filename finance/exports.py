@@ -1,0 +1,216 @@
+"""Finance reports leaving the system as files: streamed to the browser while it waits, or, past
+``settings.FINANCE_EXPORT_STREAM_MAX_ROWS`` rows, prepared by a worker into an ``ExportJob``
+and offered for download to the person who asked for it.
+
+Every way out goes through the selectors, which scope the rows to the user's campuses; a job
+applies the scope of its requester, read again when the worker runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from urllib.parse import quote
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.core.files import File
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+
+from notifications.channels.base import Recipient
+from notifications.services import notify
+
+from .events import EXPORT_READY
+from .models import ExportFormat, ExportJob, ExportReport, ExportStatus
+from .selectors import (
+    LEDGER_COLUMNS,
+    SUMMARY_COLUMNS,
+    VOUCHER_COLUMNS,
+    DateField,
+    ReportFilters,
+    ledger_queryset,
+    ledger_rows,
+    summary_rows,
+    voucher_lines_queryset,
+    voucher_rows,
+)
+from .writers import Column, csv_chunks, xlsx_chunks
+
+logger = logging.getLogger(__name__)
+
+EXPORT_PERMISSION = "finance.export_reports"
+
+CONTENT_TYPES = {
+    ExportFormat.CSV: "text/csv; charset=utf-8",
+    ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def _paid_payouts(filters: ReportFilters, *, user) -> QuerySet:
+    # The summary reads the payouts paid in the period: that is what its size depends on.
+    return ledger_queryset(replace(filters, date_field=DateField.PAID), user=user)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report that can be exported: its columns, its rows, and what its size is counted on."""
+
+    key: str
+    columns: list[Column]
+    rows: Callable[..., Iterator[tuple]]  # (filters, *, user) -> rows
+    source: Callable[..., QuerySet]  # (filters, *, user) -> the rows read, for the stream-or-job decision
+
+    @property
+    def label(self) -> str:
+        return str(ExportReport(self.key).label)
+
+    @property
+    def sheet_name(self) -> str:
+        return self.label
+
+    def file_name(self, fmt: str, filters: ReportFilters) -> str:
+        """退款台账_2026-11-01_2026-11-30.csv: the report and its days (today for a selection)."""
+        days = [day.isoformat() for day in (filters.date_from, filters.date_to) if day]
+        return "_".join([self.label, *(days or [timezone.localdate().isoformat()])]) + f".{fmt}"
+
+
+REPORTS: dict[str, Report] = {
+    report.key: report
+    for report in (
+        Report(ExportReport.LEDGER, LEDGER_COLUMNS, ledger_rows, ledger_queryset),
+        Report(ExportReport.VOUCHERS, VOUCHER_COLUMNS, voucher_rows, voucher_lines_queryset),
+        Report(ExportReport.SUMMARY, SUMMARY_COLUMNS, summary_rows, _paid_payouts),
+    )
+}
+
+
+def export_chunks(report: str, fmt: str, filters: ReportFilters, *, user, rows: Iterable | None = None):
+    """The file's bytes, chunk by chunk (``rows`` replaces the report's own, e.g. to count them)."""
+    spec = REPORTS[report]
+    columns = [Column(str(c.label), c.kind, c.width) for c in spec.columns]
+    rows = spec.rows(filters, user=user) if rows is None else rows
+    if fmt == ExportFormat.CSV:
+        return csv_chunks(columns, rows)
+    return xlsx_chunks(columns, rows, sheet_name=spec.sheet_name)
+
+
+def export_needs_job(*, report: str, filters: ReportFilters, user) -> bool:
+    """Whether the export is too large to stream while the browser waits. Counts at most one row
+    past the limit, so a huge table is never counted in full."""
+    limit = settings.FINANCE_EXPORT_STREAM_MAX_ROWS
+    return REPORTS[report].source(filters, user=user)[: limit + 1].count() > limit
+
+
+def content_disposition(file_name: str) -> str:
+    """An attachment with an ASCII fallback and the real (Chinese) name per RFC 5987."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "", file_name).lstrip("._-") or "export"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+
+
+def _in_language(chunks: Iterator[bytes], language: str) -> Iterator[bytes]:
+    """The chunks produced in the request's language, even when the server pulls them later."""
+    with translation.override(language):
+        yield from chunks
+
+
+def export_response(*, report: str, fmt: str, filters: ReportFilters, user) -> StreamingHttpResponse:
+    """The export streamed: the browser receives the first rows at once; memory stays flat."""
+    chunks = export_chunks(report, fmt, filters, user=user)
+    response = StreamingHttpResponse(_in_language(chunks, translation.get_language()), content_type=CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = content_disposition(REPORTS[report].file_name(fmt, filters))
+    response["X-Accel-Buffering"] = "no"  # nginx passes the chunks on instead of buffering the file
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def describe(*, report: str, fmt: str, filters: ReportFilters) -> str:
+    """退款台账 2026-11-01 – 2026-11-30 (CSV): what a job prepares, for its list and its message."""
+    days = " – ".join(day.isoformat() for day in (filters.date_from, filters.date_to) if day)
+    return " ".join(part for part in (REPORTS[report].label, days, f"({ExportFormat(fmt).label})") if part)[:300]
+
+
+def export_job_create(*, report: str, fmt: str, filters: ReportFilters, user) -> ExportJob:
+    """Queue a large export; a worker prepares the file after the commit."""
+    from .tasks import run_export
+
+    with transaction.atomic():
+        job = ExportJob.objects.create(
+            report=report,
+            format=fmt,
+            filters=filters.as_json(),
+            description=describe(report=report, fmt=fmt, filters=filters),
+            file_name=REPORTS[report].file_name(fmt, filters),
+            requested_by=user,
+        )
+        transaction.on_commit(lambda: run_export.delay(job.pk))
+    return job
+
+
+def export_job_run(*, job_id: int) -> None:
+    """Prepare a queued export: once (the job is claimed under a row lock), through a temporary
+    file (memory stays flat), then tell the requester it is ready; on error the job says why."""
+    with transaction.atomic():
+        job = ExportJob.objects.select_for_update().filter(pk=job_id, status=ExportStatus.QUEUED).first()
+        if job is None:
+            return
+        job.status = ExportStatus.RUNNING
+        job.started_at = timezone.now()
+        job.save(update_fields=["status", "started_at"])
+    try:
+        user = get_user_model().objects.get(pk=job.requested_by_id)  # today's scope and permissions
+        if not (user.is_active and user.has_perm(EXPORT_PERMISSION)):
+            raise PermissionDenied(f"{user} may no longer export finance reports.")
+        filters = ReportFilters.from_json(job.filters)
+        count = 0
+
+        def counted(rows: Iterable[tuple]) -> Iterator[tuple]:
+            nonlocal count
+            for row in rows:
+                count += 1
+                yield row
+
+        with tempfile.TemporaryFile() as scratch:
+            rows = counted(REPORTS[job.report].rows(filters, user=user))
+            for chunk in export_chunks(job.report, job.format, filters, user=user, rows=rows):
+                scratch.write(chunk)
+            scratch.seek(0)
+            job.file.save(job.file_name, File(scratch), save=False)
+        with transaction.atomic():
+            job.status = ExportStatus.DONE
+            job.row_count = count
+            job.size = job.file.size
+            job.finished_at = timezone.now()
+            job.save(update_fields=["file", "status", "row_count", "size", "finished_at"])
+            _tell_ready(job, user)
+    except Exception as exc:
+        logger.exception("Export job %s (%s) failed.", job_id, job.report)
+        ExportJob.objects.filter(pk=job_id).update(
+            status=ExportStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
+        )
+
+
+def _tell_ready(job: ExportJob, user) -> None:
+    site = getattr(settings, "NOTIFICATIONS_SITE_URL", "").rstrip("/")
+    rows = _("%(count)s rows") % {"count": number_format(job.row_count, force_grouping=True)}
+    notify(
+        key=f"export:{job.pk}",
+        event=EXPORT_READY,
+        recipients=[Recipient(user_id=user.pk, name=str(user), email=user.email or "", phone=user.phone or "")],
+        context={
+            "reason": f"{job.description}, {rows}",
+            "date": f"{timezone.localtime(job.created_at):%Y-%m-%d %H:%M}",
+            "link": site + reverse("admin:finance_exportjob_download", args=[job.pk]),
+            "contact": "",
+        },
+        channels=("inbox", "email"),
+    )
