@@ -8,6 +8,7 @@ applies the scope of its requester, read again when the worker runs.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import tempfile
@@ -20,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -49,6 +50,10 @@ from .writers import Column, csv_chunks, xlsx_chunks
 logger = logging.getLogger(__name__)
 
 EXPORT_PERMISSION = "finance.export_reports"
+# The language the export was asked in, kept beside the filters: a worker writes headings in it.
+LANGUAGE_KEY = "language"
+# A job still "being prepared" after this long lost its worker; its redelivered message runs it.
+STALE_RUNNING = datetime.timedelta(hours=1)
 
 CONTENT_TYPES = {
     ExportFormat.CSV: "text/csv; charset=utf-8",
@@ -147,7 +152,7 @@ def export_job_create(*, report: str, fmt: str, filters: ReportFilters, user) ->
         job = ExportJob.objects.create(
             report=report,
             format=fmt,
-            filters=filters.as_json(),
+            filters={**filters.as_json(), LANGUAGE_KEY: translation.get_language()},
             description=describe(report=report, fmt=fmt, filters=filters),
             file_name=REPORTS[report].file_name(fmt, filters),
             requested_by=user,
@@ -158,19 +163,35 @@ def export_job_create(*, report: str, fmt: str, filters: ReportFilters, user) ->
 
 def export_job_run(*, job_id: int) -> None:
     """Prepare a queued export: once (the job is claimed under a row lock), through a temporary
-    file (memory stays flat), then tell the requester it is ready; on error the job says why."""
+    file (memory stays flat), in the language it was asked in, then tell the requester it is
+    ready; on error the job says why. A job left running by a worker that died is taken up again
+    when its message comes back, once ``STALE_RUNNING`` has passed."""
+    now = timezone.now()
     with transaction.atomic():
-        job = ExportJob.objects.select_for_update().filter(pk=job_id, status=ExportStatus.QUEUED).first()
+        job = (
+            ExportJob.objects.select_for_update()
+            .filter(
+                Q(status=ExportStatus.QUEUED) | Q(status=ExportStatus.RUNNING, started_at__lt=now - STALE_RUNNING),
+                pk=job_id,
+            )
+            .first()
+        )
         if job is None:
             return
         job.status = ExportStatus.RUNNING
-        job.started_at = timezone.now()
+        job.started_at = now
         job.save(update_fields=["status", "started_at"])
+    with translation.override(job.filters.get(LANGUAGE_KEY) or settings.LANGUAGE_CODE):
+        _run(job)
+
+
+def _run(job: ExportJob) -> None:
+    job_id = job.pk
     try:
         user = get_user_model().objects.get(pk=job.requested_by_id)  # today's scope and permissions
         if not (user.is_active and user.has_perm(EXPORT_PERMISSION)):
             raise PermissionDenied(f"{user} may no longer export finance reports.")
-        filters = ReportFilters.from_json(job.filters)
+        filters = ReportFilters.from_json({k: v for k, v in job.filters.items() if k != LANGUAGE_KEY})
         count = 0
 
         def counted(rows: Iterable[tuple]) -> Iterator[tuple]:

@@ -154,3 +154,33 @@ def test_list_action_past_the_limit_becomes_a_job(
     assert job.status == ExportStatus.DONE
     assert sorted(job.filters["payout_ids"]) == sorted(p.pk for p in payouts)
     assert job.row_count == 2
+
+
+def test_worker_writes_headings_in_the_language_the_export_was_asked_in(campus, homeroom, finance):
+    paid_refund(campus=campus, homeroom=homeroom, finance=finance)
+    with translation.override("en"):
+        job = export_job_create(report="ledger", fmt="csv", filters=ReportFilters(), user=finance.user)
+    with translation.override("zh-hans"):  # a worker's own language is the default one
+        export_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    with job.file.open("rb") as stored:
+        header = csv_rows(stored.read())[0]
+    assert header[:2] == ["Request number", "Order number"]
+
+
+def test_a_job_left_running_by_a_dead_worker_runs_again_when_its_message_returns(campus, homeroom, finance):
+    import datetime
+
+    from django.utils import timezone
+
+    paid_refund(campus=campus, homeroom=homeroom, finance=finance)
+    job = export_job_create(report="ledger", fmt="csv", filters=ReportFilters(), user=finance.user)
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING, started_at=timezone.now())
+    export_job_run(job_id=job.pk)  # another worker has it: nothing happens
+    job.refresh_from_db()
+    assert job.status == ExportStatus.RUNNING and not job.file
+
+    ExportJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - datetime.timedelta(hours=2))
+    export_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.row_count) == (ExportStatus.DONE, 1)
