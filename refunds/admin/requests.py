@@ -10,22 +10,29 @@ URLs (names under the ``admin`` namespace):
 - ``refunds_refundrequest_changelist``  /admin/refunds/refundrequest/
 - ``refunds_refundrequest_change``      /admin/refunds/refundrequest/<id>/change/  (the request page)
 - ``refunds_refundrequest_decide``      /admin/refunds/refundrequest/<id>/decide/<approve|reject|return|adjust>/
+- ``refunds_refundrequest_archive``     /admin/refunds/refundrequest/<id>/archive.zip  (closed requests)
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from finance.archive import ArchiveRefused, archive_response, can_download_archive
+from finance.models import Receipt
 from schoolops.admin_mixins import ReadOnlyAdminMixin
 from schoolops.scoping import CampusScopedAdminMixin
 
 from ..models import (
+    CLOSED_STATES,
     PENDING_STATES,
     ApprovalStep,
     ApprovalTier,
@@ -130,17 +137,37 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
 
     def get_urls(self):
         decide = self.admin_site.admin_view(self.decide_view)
+        archive = self.admin_site.admin_view(self.archive_view)
         return [
             path(
                 "<path:object_id>/decide/<str:action>/",
                 decide,
                 name=f"{self.opts.app_label}_{self.opts.model_name}_decide",
             ),
+            path(
+                "<path:object_id>/archive.zip",
+                archive,
+                name=f"{self.opts.app_label}_{self.opts.model_name}_archive",
+            ),
             *super().get_urls(),
         ]
 
     def decide_view(self, request, object_id, action):
         return decide_view(self, request, object_id, action)
+
+    def archive_view(self, request, object_id):
+        """The dispute archive of a closed request: finance, campus heads and head office; 404
+        outside the user's campuses (the scoped queryset), back to the page for an open request."""
+        if not self.has_view_permission(request) or not can_download_archive(request.user):
+            raise PermissionDenied
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        try:
+            return archive_response(obj)
+        except ArchiveRefused as exc:
+            messages.error(request, str(exc))
+            return redirect("admin:refunds_refundrequest_change", obj.pk)
 
     def get_queryset(self, request):
         staff_of(request)  # once, cached on the user: the campus scoping reads it
@@ -189,6 +216,7 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
             "route_rows": _route_rows(obj),
             "flagged": is_flagged(obj),
             "now": now,
+            **_archive_context(request, obj),
         }
 
     @admin.display(description=_("student"), ordering="student__user__name")
@@ -216,6 +244,18 @@ def risk_badge(obj: RefundRequest) -> str:
     if obj.student.high_risk:
         reasons.append(str(_("High-risk student: %(note)s") % {"note": obj.student.high_risk_note or "-"}))
     return format_html('<span class="risk-flag" title="{}">⚠ {}</span>', "\n".join(reasons), _("Flagged"))
+
+
+def _archive_context(request, obj: RefundRequest) -> dict:
+    """The archive button of a closed request and its e-receipt, for the users who may have them."""
+    if obj.status not in CLOSED_STATES:
+        return {}
+    context = {}
+    if can_download_archive(request.user):
+        context["archive_url"] = reverse("admin:refunds_refundrequest_archive", args=[obj.pk])
+    if obj.status == RefundStatus.REFUNDED and request.user.has_perm("finance.view_receipt"):
+        context["receipt"] = Receipt.objects.filter(request=obj).first()
+    return context
 
 
 ROUTE_STATE_AT_POSITION = {
