@@ -12,7 +12,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
-from itertools import islice
 
 from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -79,11 +78,9 @@ class ReportFilters:
         return cls(**data)
 
 
-def batched(iterable, size: int):
-    """Tuples of up to ``size`` items (itertools.batched arrives in Python 3.12)."""
-    iterator = iter(iterable)
-    while chunk := tuple(islice(iterator, size)):
-        yield chunk
+def labels(choices) -> dict[str, str]:
+    """A choice's labels translated once per report: casting a lazy label costs a gettext per row."""
+    return {value: str(label) for value, label in choices}
 
 
 def _day_start(day: datetime.date) -> datetime.datetime:
@@ -175,10 +172,9 @@ def ledger_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
     queryset = ledger_queryset(filters, user=user).annotate(
         fee=Coalesce(Subquery(fee), Value(Decimal("0.00")), output_field=DecimalField(max_digits=12, decimal_places=2))
     )
-    channels = dict(PaymentChannel.choices)
-    statuses = dict(PayoutStatus.choices)
-    rows = queryset.values_list(*_LEDGER_FIELDS).iterator(chunk_size=CHUNK)
-    for chunk in batched(rows, CHUNK):
+    channels = labels(PaymentChannel.choices)
+    statuses = labels(PayoutStatus.choices)
+    for chunk in _keyset_chunks(queryset, _LEDGER_FIELDS):
         approvers = _approvers({row[0] for row in chunk})
         for (
             request_id,
@@ -209,7 +205,7 @@ def ledger_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
                 name or username,
                 course,
                 campus,
-                str(channels.get(channel, channel)),
+                channels.get(channel, channel),
                 trade_no,
                 payout_no,
                 refund_id,
@@ -222,8 +218,24 @@ def ledger_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
                 decided_at,
                 finished_at if succeeded else None,
                 approvers.get(request_id, ""),
-                str(statuses.get(status, status)),
+                statuses.get(status, status),
             )
+
+
+def _keyset_chunks(queryset: QuerySet, fields: tuple[str, ...]) -> Iterator[list[tuple]]:
+    """The rows in (created_at, id) order, ``CHUNK`` at a time, each chunk one short query that
+    starts after the last row of the one before (through the ``payout_created`` index): the
+    first rows come out at once, nothing is held open between chunks, and memory stays flat."""
+    after = Q()
+    while True:
+        chunk = list(queryset.filter(after).values_list(*fields, "created_at", "pk")[:CHUNK])
+        if not chunk:
+            return
+        yield [row[:-2] for row in chunk]
+        if len(chunk) < CHUNK:
+            return
+        created_at, pk = chunk[-1][-2:]
+        after = Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=pk)
 
 
 def _approvers(request_ids: set[int]) -> dict[int, str]:
@@ -235,10 +247,11 @@ def _approvers(request_ids: set[int]) -> dict[int, str]:
     )
     from refunds.models import ApprovalTier
 
-    tiers = dict(ApprovalTier.choices)
+    tiers = labels(ApprovalTier.choices)
+    automatic = _("automatic")
     names: dict[int, list[str]] = defaultdict(list)
     for request_id, tier, name, username in steps:
-        names[request_id].append(f"{tiers.get(tier, tier)}：{name or username or _('automatic')}")
+        names[request_id].append(f"{tiers.get(tier, tier)}：{name or username or automatic}")
     return {request_id: "；".join(parts) for request_id, parts in names.items()}
 
 
@@ -286,7 +299,7 @@ def voucher_lines_queryset(filters: ReportFilters, *, user) -> QuerySet:
 def voucher_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
     from payments.models import VoucherKind
 
-    kinds = dict(VoucherKind.choices)
+    kinds = labels(VoucherKind.choices)
     rows = voucher_lines_queryset(filters, user=user).values_list(
         "voucher__period",
         "voucher__number",
@@ -330,7 +343,7 @@ def voucher_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
         yield (
             voucher_code(period, number),
             date,
-            str(kinds.get(kind, kind)),
+            kinds.get(kind, kind),
             summary,
             position,
             code,
@@ -398,14 +411,14 @@ def summary_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
     ):
         revenue[(f"{timezone.localtime(paid_at):%Y-%m}", campus_id, channel)] += amount
         campus_names.setdefault(campus_id, campus_name)
-    channels = dict(PaymentChannel.choices)
+    channels = labels(PaymentChannel.choices)
     for key in sorted(set(refunds) | set(revenue), key=lambda k: (k[0], campus_names.get(k[1], ""), k[2])):
         month, campus_id, channel = key
         count, amount = refunds.get(key, (0, Decimal("0.00")))
         income = revenue.get(key, Decimal("0.00"))
         share = (amount * 100 / income).quantize(Decimal("0.01")) if income else None
         campus = campus_names.get(campus_id, "")
-        yield (month, campus, str(channels.get(channel, channel)), count, amount, income, share)
+        yield (month, campus, channels.get(channel, channel), count, amount, income, share)
 
 
 __all__ = [

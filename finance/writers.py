@@ -48,13 +48,15 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def _local(value: datetime.datetime) -> datetime.datetime:
-    """Shanghai wall time to the second, naive: what a spreadsheet shows."""
-    value = timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
+def _local(value: datetime.datetime, tz: datetime.tzinfo | None = None) -> datetime.datetime:
+    """Shanghai wall time to the second, naive: what a spreadsheet shows. Writers look the time
+    zone up once per file and pass it (``timezone.localtime`` looks it up on every call)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(tz or timezone.get_current_timezone()).replace(tzinfo=None)
     return value.replace(microsecond=0)
 
 
-def _text_value(value, kind: str) -> str:
+def _text_value(value, kind: str, tz: datetime.tzinfo | None = None) -> str:
     """A cell as CSV text: money with two decimals, times in Shanghai time, text neutralised."""
     if value is None or value == "":
         return ""
@@ -63,7 +65,7 @@ def _text_value(value, kind: str) -> str:
     if kind == Kind.INT:
         return str(int(value))
     if kind == Kind.DATETIME:
-        return f"{_local(value):%Y-%m-%d %H:%M:%S}"
+        return f"{_local(value, tz):%Y-%m-%d %H:%M:%S}"
     if kind == Kind.DATE:
         return f"{value:%Y-%m-%d}"
     return neutralise(str(value))
@@ -105,6 +107,7 @@ class _Sink(io.RawIOBase):
 
 def csv_chunks(columns: Sequence[Column], rows: Iterable[Sequence]) -> Iterator[bytes]:
     """A CSV file (UTF-8 with BOM, CRLF lines) as chunks of about 64 KB."""
+    tz = timezone.get_current_timezone()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([neutralise(c.label) for c in columns])
@@ -113,7 +116,7 @@ def csv_chunks(columns: Sequence[Column], rows: Iterable[Sequence]) -> Iterator[
     buffer.seek(0)
     buffer.truncate()
     for row in rows:
-        writer.writerow([_text_value(value, kind) for value, kind in zip(row, kinds, strict=True)])
+        writer.writerow([_text_value(value, kind, tz) for value, kind in zip(row, kinds, strict=True)])
         if buffer.tell() >= FLUSH_BYTES:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -198,10 +201,10 @@ def _column_letter(index: int) -> str:
     return letters
 
 
-def _serial(value) -> float:
+def _serial(value, tz: datetime.tzinfo | None = None) -> float:
     """Excel's day number (1900 system) of a date or a Shanghai local time."""
     if isinstance(value, datetime.datetime):
-        delta = _local(value) - _EXCEL_EPOCH
+        delta = _local(value, tz) - _EXCEL_EPOCH
     else:
         delta = datetime.datetime.combine(value, datetime.time()) - _EXCEL_EPOCH
     return delta.days + delta.seconds / 86400 + delta.microseconds / 86_400_000_000
@@ -216,7 +219,7 @@ def _inline(ref: str, text: str, style: int = 0) -> str:
     return f'<c r="{ref}"{attr} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 
-def _cell(ref: str, value, kind: str) -> str:
+def _cell(ref: str, value, kind: str, tz: datetime.tzinfo | None = None) -> str:
     if value is None or value == "":
         return ""
     if kind == Kind.MONEY:
@@ -224,13 +227,14 @@ def _cell(ref: str, value, kind: str) -> str:
     if kind == Kind.INT:
         return f'<c r="{ref}"><v>{int(value)}</v></c>'
     if kind in (Kind.DATE, Kind.DATETIME):
-        return f'<c r="{ref}" s="{_STYLE[kind]}"><v>{_serial(value)!r}</v></c>'
+        return f'<c r="{ref}" s="{_STYLE[kind]}"><v>{_serial(value, tz)!r}</v></c>'
     # Inline strings are never evaluated; neutralised as in CSV so a copy into CSV stays inert.
     return _inline(ref, neutralise(str(value)))
 
 
 def xlsx_chunks(columns: Sequence[Column], rows: Iterable[Sequence], *, sheet_name: str = "Sheet1") -> Iterator[bytes]:
     """An XLSX workbook of one sheet (header row frozen) as chunks of about 64 KB."""
+    tz = timezone.get_current_timezone()
     sink = _Sink()
     with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, text in (
@@ -261,7 +265,7 @@ def xlsx_chunks(columns: Sequence[Column], rows: Iterable[Sequence], *, sheet_na
             size = 0
             for number, row in enumerate(rows, start=2):
                 cells = "".join(
-                    _cell(f"{letter}{number}", value, kind)
+                    _cell(f"{letter}{number}", value, kind, tz)
                     for letter, value, kind in zip(letters, row, kinds, strict=True)
                 )
                 line = f'<row r="{number}">{cells}</row>'

@@ -106,6 +106,9 @@ class Payout(models.Model):
         indexes = [
             models.Index(fields=["status", "lease_until"]),
             models.Index(fields=["request", "status"]),
+            # Finance's ledger reads payouts in this order, and by the day they were paid.
+            models.Index(fields=["created_at", "id"], name="payout_created"),
+            models.Index(fields=["finished_at"], name="payout_finished"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -330,3 +330,21 @@ def test_lists_offer_no_export_without_the_permission(client, supervisor, financ
         reverse("admin:payments_payout_changelist"), {"action": "export_csv", "_selected_action": [payout.pk]}
     )
     assert not response.get("Content-Disposition")
+
+
+def test_ledger_reads_in_chunks_after_the_last_row_without_losing_or_repeating_one(
+    campus, homeroom, finance, monkeypatch
+):
+    """Chunks continue after (created_at, id) of the last row: ties on created_at are kept apart."""
+    from finance import selectors
+    from payments.models import Payout
+
+    monkeypatch.setattr(selectors, "CHUNK", 2)
+    payouts = [paid_refund(campus=campus, homeroom=homeroom, finance=finance)[1] for _ in range(5)]
+    same = timezone.now() - datetime.timedelta(days=1)
+    Payout.objects.filter(pk__in=[p.pk for p in payouts[1:4]]).update(created_at=same)
+
+    rows = list(selectors.ledger_rows(selectors.ReportFilters(), user=finance.user))
+
+    expected = Payout.objects.filter(pk__in=[p.pk for p in payouts]).order_by("created_at", "pk")
+    assert [row[7] for row in rows] == [p.payout_no for p in expected]
