@@ -347,8 +347,8 @@ TRANSITION_COLUMNS = [
     Column(gettext_lazy("At"), Kind.DATETIME),
     Column(gettext_lazy("Action")),
     Column(gettext_lazy("By")),
-    Column(gettext_lazy("From")),
-    Column(gettext_lazy("To")),
+    Column(gettext_lazy("Status before")),
+    Column(gettext_lazy("Status after")),
     Column(gettext_lazy("Comment")),
 ]
 HISTORY_COLUMNS = [
@@ -366,7 +366,7 @@ NOTIFICATION_COLUMNS = [
     Column(gettext_lazy("Written at"), Kind.DATETIME),
     Column(gettext_lazy("Event")),
     Column(gettext_lazy("Channel")),
-    Column(gettext_lazy("To")),
+    Column(gettext_lazy("Recipient")),
     Column(gettext_lazy("Address")),
     Column(gettext_lazy("Status")),
     Column(gettext_lazy("Attempts"), Kind.INT),
@@ -560,7 +560,7 @@ def _message_text(message: Notification) -> bytes:
     rows = [
         (_("Event"), message.event),
         (_("Channel"), message.channel),
-        (_("To"), message.recipient_name),
+        (_("Recipient"), message.recipient_name),
         (_("Address"), mask_phone(message.address)),
         (_("Status"), message.get_status_display()),
         (_("Written at"), _time(message.created_at)),

@@ -85,7 +85,7 @@ class RefundListMixin(BoundedCountMixin):
             # Each part through its own index, joined by UNION: an OR across the joined tables
             # would make PostgreSQL filter every row of the list's index instead.
             exact = {term, term.upper()}
-            requests = RefundRequest.objects.values("pk")
+            requests = RefundRequest.objects.order_by().values("pk")  # SQLite refuses ORDER BY in a UNION part
             matches = requests.filter(request_no__in=exact).union(
                 requests.filter(order__order_no__in=exact), requests.filter(student__user__phone=term)
             )
