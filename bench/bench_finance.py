@@ -14,12 +14,10 @@ the next run (a larger ``--rows`` adds the difference).
 Each measurement runs in a fresh process, so its peak memory is its own: the growth of the
 process's peak RSS (``ru_maxrss``) over what it held after Django's setup and a first query.
 
-1. ``ledger_rows`` (as a superuser: every campus) through ``csv_chunks`` to /dev/null.
+1. ``ledger_rows`` (as a superuser: every campus) through ``csv_chunks`` to /dev/null, as a
+   streaming response or the export task runs it (autocommit; the ledger reads keyset chunks).
 2. The same through ``xlsx_chunks``.
-3. The same two inside ``transaction.atomic()``: Django's server-side cursor is then an ordinary one;
-   in autocommit (a streaming response, a Celery task) it is declared ``WITH HOLD``, which makes
-   PostgreSQL run the whole query and keep its result before the first row is fetched.
-4. ``COPY (<the ledger's SELECT in SQL, approvers by string_agg>) TO STDOUT WITH CSV HEADER``
+3. ``COPY (<the ledger's SELECT in SQL, approvers by string_agg>) TO STDOUT WITH CSV HEADER``
    through psycopg2's ``copy_expert`` to /dev/null.
 
 Printed per measurement: rows, seconds, rows per second, time to the first byte, MB written and
@@ -53,8 +51,6 @@ ADMIN_USERNAME = "fin-bench-admin"
 MEASUREMENTS = {
     "csv": "ledger_rows → csv_chunks",
     "xlsx": "ledger_rows → xlsx_chunks",
-    "csv-atomic": "the same, CSV, in a transaction",
-    "xlsx-atomic": "the same, XLSX, in a transaction",
     "copy": "COPY (SELECT …) TO STDOUT CSV",
 }
 
@@ -272,10 +268,8 @@ def measure(kind: str) -> dict:
     import django
 
     django.setup()
-    from contextlib import nullcontext
-
     from django.contrib.auth import get_user_model
-    from django.db import connection, transaction
+    from django.db import connection
 
     from finance.selectors import LEDGER_COLUMNS, ReportFilters, ledger_rows
     from finance.writers import csv_chunks, xlsx_chunks
@@ -293,7 +287,7 @@ def measure(kind: str) -> dict:
             cursor.cursor.copy_expert(f"COPY ({LEDGER_SQL}) TO STDOUT WITH CSV HEADER", sink)
         rows = sink.newlines - 1
     else:
-        writer = xlsx_chunks if kind.startswith("xlsx") else csv_chunks
+        writer = xlsx_chunks if kind == "xlsx" else csv_chunks
 
         def counted(source):
             nonlocal rows
@@ -303,9 +297,8 @@ def measure(kind: str) -> dict:
                 rows += 1
                 yield row
 
-        with transaction.atomic() if kind.endswith("atomic") else nullcontext():
-            for chunk in writer(LEDGER_COLUMNS, counted(ledger_rows(ReportFilters(), user=user))):
-                sink.write(chunk)
+        for chunk in writer(LEDGER_COLUMNS, counted(ledger_rows(ReportFilters(), user=user))):
+            sink.write(chunk)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {

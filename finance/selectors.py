@@ -26,7 +26,7 @@ from schoolops.scoping import scope_to_campus
 
 from .writers import Column, Kind
 
-CHUNK = 2000
+CHUNK = 5000
 CENT = Decimal("0.01")
 
 
@@ -235,7 +235,9 @@ def _keyset_chunks(queryset: QuerySet, fields: tuple[str, ...]) -> Iterator[list
         if len(chunk) < CHUNK:
             return
         created_at, pk = chunk[-1][-2:]
-        after = Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=pk)
+        # The ">=" bounds the index scan; the OR only sorts out the ties (a bare OR would be a
+        # filter, not an index condition: every chunk would walk the index from the start).
+        after = Q(created_at__gte=created_at) & (Q(created_at__gt=created_at) | Q(pk__gt=pk))
 
 
 def _approvers(request_ids: set[int]) -> dict[int, str]:
