@@ -86,6 +86,7 @@ def test_asking_creates_the_task_and_tells_the_campus_finance(client, refunded, 
 
 def test_a_second_open_request_is_refused_with_a_message(client, paper):
     refund = paper.receipt.request
+    client.cookies["django_language"] = "en"
     client.force_login(refund.student.user)
 
     response = client.post(_ask(refund), ADDRESS, follow=True)
