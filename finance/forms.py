@@ -28,8 +28,8 @@ class ExportForm(forms.Form):
         initial=DateField.PAID,
         help_text=_("The voucher journal always goes by the voucher's date; the summary by the payment date."),
     )
-    date_from = forms.DateField(label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=_("first day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("last day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     campus = forms.ModelChoiceField(label=_("campus"), queryset=Campus.objects.none(), required=False)
     channel = forms.ChoiceField(label=_("channel"), choices=[("", _("All"))] + PaymentChannel.choices, required=False)
     status = forms.ChoiceField(

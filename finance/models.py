@@ -48,7 +48,7 @@ class ExportReport(models.TextChoices):
 
 class ExportFormat(models.TextChoices):
     CSV = "csv", "CSV"
-    XLSX = "xlsx", "Excel (XLSX)"
+    XLSX = "xlsx", "Excel XLSX"
 
 
 class ExportStatus(models.TextChoices):
@@ -203,7 +203,7 @@ class Receipt(models.Model):
 
 
 class PaperCopyStatus(models.TextChoices):
-    REQUESTED = "requested", _("Waiting for finance")
+    REQUESTED = "requested", _("Waiting for finance to mail it")
     MAILED = "mailed", _("Mailed")
     CANCELLED = "cancelled", _("Cancelled")
 

@@ -69,7 +69,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('report', models.CharField(choices=[('ledger', 'Refund ledger'), ('vouchers', 'Voucher journal'), ('summary', 'Monthly summary'), ('reconciliation', 'Reconciliation run')], max_length=20, verbose_name='report')),
-                ('format', models.CharField(choices=[('csv', 'CSV'), ('xlsx', 'Excel (XLSX)')], max_length=5, verbose_name='format')),
+                ('format', models.CharField(choices=[('csv', 'CSV'), ('xlsx', 'Excel XLSX')], max_length=5, verbose_name='format')),
                 ('filters', models.JSONField(default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder, verbose_name='filters')),
                 ('description', models.CharField(blank=True, max_length=300, verbose_name='what')),
                 ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Being prepared'), ('done', 'Ready'), ('failed', 'Failed')], default='queued', max_length=10, verbose_name='status')),
@@ -99,7 +99,7 @@ class Migration(migrations.Migration):
                 ('phone', models.CharField(max_length=20, verbose_name='phone')),
                 ('address', models.CharField(max_length=300, verbose_name='mailing address')),
                 ('note', models.CharField(blank=True, max_length=300, verbose_name='note for finance')),
-                ('status', models.CharField(choices=[('requested', 'Waiting for finance'), ('mailed', 'Mailed'), ('cancelled', 'Cancelled')], default='requested', max_length=10, verbose_name='status')),
+                ('status', models.CharField(choices=[('requested', 'Waiting for finance to mail it'), ('mailed', 'Mailed'), ('cancelled', 'Cancelled')], default='requested', max_length=10, verbose_name='status')),
                 ('requested_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='asked for at')),
                 ('handled_at', models.DateTimeField(blank=True, null=True, verbose_name='handled at')),
                 ('carrier', models.CharField(blank=True, max_length=40, verbose_name='carrier')),
