@@ -31,9 +31,7 @@ os.environ["DATABASE_URL"] = BENCH_URL  # before Django reads its settings
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schoolops.settings")
 
-import dj_database_url  # noqa: E402
-import psycopg2  # noqa: E402
-from psycopg2 import sql  # noqa: E402
+from _postgres import ensure_database  # noqa: E402 - bench/ is the script's own directory
 
 # "Index Scan using <index> on <table>", "Seq Scan on <table>", "Bitmap Index Scan on <index>".
 SCAN = re.compile(
@@ -43,31 +41,6 @@ SCAN = re.compile(
 # Django's count of a capped paginator: SELECT COUNT(*) FROM (SELECT ... LIMIT n) subquery
 CAPPED_COUNT = re.compile(r"LIMIT \d+\)\s*subquery\s*$")
 WATCHED_TABLES = ("refunds_refundrequest", "refunds_approvalstep")
-
-
-def ensure_database(url: str) -> bool:
-    """Create the benchmark database if the server has none of that name; False if there is no server."""
-    config = dj_database_url.parse(url)
-    try:
-        admin = psycopg2.connect(
-            dbname="postgres",
-            user=config["USER"] or None,
-            password=config["PASSWORD"] or None,
-            host=config["HOST"] or None,
-            port=config["PORT"] or None,
-            connect_timeout=5,
-        )
-    except psycopg2.OperationalError as exc:
-        print(f"SKIPPED: no PostgreSQL at {url} ({str(exc).strip().splitlines()[0]})")
-        return False
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
-        if cursor.fetchone() is None:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
-            print(f"created database {config['NAME']}")
-    admin.close()
-    return True
 
 
 def percentile(values: list[float], share: float) -> float:

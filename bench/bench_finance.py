@@ -41,9 +41,7 @@ os.environ["DATABASE_URL"] = BENCH_URL  # before Django reads its settings
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schoolops.settings")
 
-import dj_database_url  # noqa: E402
-import psycopg2  # noqa: E402
-from psycopg2 import sql  # noqa: E402
+from _postgres import ensure_database  # noqa: E402 - bench/ is the script's own directory
 
 BATCH = 100_000
 PAYOUT_PREFIX = "FBP"
@@ -173,31 +171,6 @@ TABLES = {
     "step": ("refunds_approvalstep", 2),
     "payout": ("payments_payout", 1),
 }
-
-
-def ensure_database(url: str) -> bool:
-    """Create the benchmark database if the server has none of that name; False if there is no server."""
-    config = dj_database_url.parse(url)
-    try:
-        admin = psycopg2.connect(
-            dbname="postgres",
-            user=config["USER"] or None,
-            password=config["PASSWORD"] or None,
-            host=config["HOST"] or None,
-            port=config["PORT"] or None,
-            connect_timeout=5,
-        )
-    except psycopg2.OperationalError as exc:
-        print(f"SKIPPED: no PostgreSQL at {url} ({str(exc).strip().splitlines()[0]})")
-        return False
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
-        if cursor.fetchone() is None:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
-            print(f"created database {config['NAME']}")
-    admin.close()
-    return True
 
 
 def build(rows: int) -> None:
