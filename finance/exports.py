@@ -28,8 +28,7 @@ from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from notifications.channels.base import Recipient
-from notifications.services import notify
+from notifications.services import notify, recipient_for_user, site_url
 
 from .events import EXPORT_READY
 from .models import ExportFormat, ExportJob, ExportReport, ExportStatus
@@ -221,16 +220,15 @@ def _run(job: ExportJob) -> None:
 
 
 def _tell_ready(job: ExportJob, user) -> None:
-    site = getattr(settings, "NOTIFICATIONS_SITE_URL", "").rstrip("/")
     rows = _("%(count)s rows") % {"count": number_format(job.row_count, force_grouping=True)}
     notify(
         key=f"export:{job.pk}",
         event=EXPORT_READY,
-        recipients=[Recipient(user_id=user.pk, name=str(user), email=user.email or "", phone=user.phone or "")],
+        recipients=[recipient_for_user(user)],
         context={
             "reason": f"{job.description}, {rows}",
             "date": f"{timezone.localtime(job.created_at):%Y-%m-%d %H:%M}",
-            "link": site + reverse("admin:finance_exportjob_download", args=[job.pk]),
+            "link": site_url(reverse("admin:finance_exportjob_download", args=[job.pk])),
             "contact": "",
         },
         channels=("inbox", "email"),

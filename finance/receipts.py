@@ -24,8 +24,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from notifications.channels.base import Recipient
-from notifications.services import notify
+from notifications.services import notify, recipient_for_user, school_contact, site_url
 from payments.models import Payout, PayoutStatus
 from refunds.models import RefundEvent, RefundEventKind, RefundRequest, RefundStatus
 from schoolops.scoping import visible_campus_ids
@@ -207,11 +206,11 @@ def paper_copy_request(
         notify(
             key=f"paper-copy:{paper.pk}",
             event=PAPER_COPY_REQUESTED,
-            recipients=[_recipient(staff.user) for staff in finance.select_related("user").order_by("pk")],
+            recipients=[recipient_for_user(staff.user) for staff in finance.select_related("user").order_by("pk")],
             context={
                 **_paper_context(request),
                 "reason": " ".join(part for part in (address, recipient, phone, note) if part),
-                "link": _site_url(reverse("admin:finance_papercopyrequest_change", args=[paper.pk])),
+                "link": site_url(reverse("admin:finance_papercopyrequest_change", args=[paper.pk])),
                 "contact": f"{recipient} {phone}",
             },
             channels=("inbox", "email"),
@@ -243,13 +242,13 @@ def paper_copy_mark_mailed(*, paper_copy_id: int, actor, carrier: str, tracking_
         notify(
             key=f"paper-copy-mailed:{paper.pk}",
             event=PAPER_COPY_MAILED,
-            recipients=[_recipient(student.user, openid=student.wechat_openid)],
+            recipients=[recipient_for_user(student.user, openid=student.wechat_openid)],
             context={
                 **_paper_context(request),
                 "recipient_name": str(student.user),
                 "reason": f"{carrier} {tracking_no}",
-                "link": _site_url(reverse("students:request", args=[request.request_no])),
-                "contact": _school_contact(),
+                "link": site_url(reverse("students:request", args=[request.request_no])),
+                "contact": school_contact(),
             },
             channels=("inbox", "email", *extra),
             refund_request=request,
@@ -299,25 +298,3 @@ def _paper_context(request: RefundRequest) -> dict[str, str]:
         "order_no": request.order.order_no,
         "course": request.order.course.name,
     }
-
-
-def _school_contact() -> str:
-    """How students reach the school: the setting, else the notifier's own default sentence."""
-    from notifications.services import WORDS
-
-    texts = WORDS["contact"]
-    return (
-        getattr(settings, "NOTIFICATIONS_CONTACT", "")
-        or texts.get(translation.get_language() or "", "")
-        or texts[settings.LANGUAGE_CODE]
-    )
-
-
-def _recipient(user, *, openid: str = "") -> Recipient:
-    return Recipient(
-        user_id=user.pk, name=str(user), email=user.email or "", phone=user.phone or "", wechat_openid=openid or ""
-    )
-
-
-def _site_url(path: str) -> str:
-    return f"{getattr(settings, 'NOTIFICATIONS_SITE_URL', '').rstrip('/')}{path}"

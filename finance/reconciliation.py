@@ -32,8 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from notifications.channels.base import Recipient
-from notifications.services import notify
+from notifications.services import notify, recipient_for_user, site_url
 from payments.models import Payout, PayoutStatus
 from schoolops.models import Staff, StaffRole
 from schoolops.scoping import SEE_ALL_CAMPUSES
@@ -282,15 +281,11 @@ def _alert(run: ReconciliationRun, *, user) -> None:
         date = f"{run.period_start:%Y-%m-%d}"
     else:
         date = f"{run.period_start:%Y-%m-%d} – {run.period_end:%Y-%m-%d}"
-    link = f"{getattr(settings, 'NOTIFICATIONS_SITE_URL', '').rstrip('/')}"
-    link += reverse("admin:finance_reconciliationrun_change", args=[run.pk])
+    link = site_url(reverse("admin:finance_reconciliationrun_change", args=[run.pk]))
     notify(
         key=f"reconciliation:{run.pk}",
         event=RECONCILIATION_MISMATCH,
-        recipients=[
-            Recipient(user_id=u.pk, name=str(u), email=u.email or "", phone=getattr(u, "phone", "") or "")
-            for u in _head_office_finance(user)
-        ],
+        recipients=[recipient_for_user(u) for u in _head_office_finance(user)],
         context={
             "channel": str(run.get_channel_display()),
             "date": date,

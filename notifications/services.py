@@ -112,9 +112,9 @@ def notifications_for_refund_event(*, event) -> int:
         ]
         if "inbox" not in channels:
             channels.insert(0, "inbox")
-        audiences.append((_recipient_for_user(student.user, openid=student.wechat_openid), tuple(channels), True))
+        audiences.append((recipient_for_user(student.user, openid=student.wechat_openid), tuple(channels), True))
     for staff in _staff_recipients(event, request):
-        audiences.append((_recipient_for_user(staff.user), STAFF_CHANNELS, False))
+        audiences.append((recipient_for_user(staff.user), STAFF_CHANNELS, False))
     for robot in _robot_recipients(key, request):
         audiences.append((robot, ("webhook",), False))
     written = _write(
@@ -177,7 +177,8 @@ def _robot_recipients(key: str, request) -> list[Recipient]:
     ]
 
 
-def _recipient_for_user(user, *, openid: str = "") -> Recipient:
+def recipient_for_user(user, *, openid: str = "") -> Recipient:
+    """A user as a recipient, with every address the outbox knows for them."""
     return Recipient(
         user_id=user.pk,
         name=str(user),
@@ -201,7 +202,7 @@ def _refund_context(*, event, request, recipient: Recipient, is_student: bool) -
         "status": str(request.get_status_display()),
         "date": _when(event.created_at),
         "next_steps": _text(NEXT_STEPS, kind),
-        "contact": getattr(settings, "NOTIFICATIONS_CONTACT", "") or _text(WORDS, "contact"),
+        "contact": school_contact(),
         "link": _link(request, staff=not is_student),
         "amount": _money(payload.get("amount", request.approved_amount)),
         "deadline": "",
@@ -308,7 +309,17 @@ def _link(request, *, staff: bool) -> str:
         )
     except NoReverseMatch:  # pragma: no cover - URLs are always installed
         return ""
+    return site_url(path)
+
+
+def site_url(path: str) -> str:
+    """``path`` as messages link to it: absolute with ``NOTIFICATIONS_SITE_URL`` when it is set."""
     return f"{getattr(settings, 'NOTIFICATIONS_SITE_URL', '').rstrip('/')}{path}"
+
+
+def school_contact() -> str:
+    """How students reach the school, in the active language: the setting, else our sentence."""
+    return getattr(settings, "NOTIFICATIONS_CONTACT", "") or _text(WORDS, "contact")
 
 
 def _settings_days(request, name: str) -> int:
