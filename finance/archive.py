@@ -17,7 +17,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
-from urllib.parse import quote
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
@@ -31,6 +30,7 @@ from payments.models import Payout, PayoutExchange, VoucherLine
 from refunds.models import CLOSED_STATES, RefundRequest
 from schoolops.scoping import SEE_ALL_CAMPUSES
 
+from .exports import content_disposition
 from .models import Receipt
 from .writers import Column, Entry, Kind, csv_chunks, zip_chunks
 
@@ -91,9 +91,9 @@ def archive_response(request: RefundRequest) -> StreamingHttpResponse:
     """The archive as a download; raises ``ArchiveRefused`` before anything is sent."""
     entries = archive_entries(request)
     response = StreamingHttpResponse(zip_chunks(entries), content_type="application/zip")
-    name = archive_file_name(request)
-    ascii_name = f"refund_archive_{request.request_no}.zip"
-    response["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    response["Content-Disposition"] = content_disposition(
+        archive_file_name(request), fallback=f"refund_archive_{request.request_no}.zip"
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -115,9 +115,10 @@ def export_needs_job(*, report: str, filters: ReportFilters, user) -> bool:
     return REPORTS[report].source(filters, user=user)[: limit + 1].count() > limit
 
 
-def content_disposition(file_name: str) -> str:
-    """An attachment with an ASCII fallback and the real (Chinese) name per RFC 5987."""
-    fallback = re.sub(r"[^A-Za-z0-9._-]+", "", file_name).lstrip("._-") or "export"
+def content_disposition(file_name: str, *, fallback: str = "") -> str:
+    """An attachment with an ASCII fallback (the name's ASCII letters unless given) and the real
+    (Chinese) name per RFC 5987."""
+    fallback = fallback or re.sub(r"[^A-Za-z0-9._-]+", "", file_name).lstrip("._-") or "export"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name, safe='')}"
 
 
