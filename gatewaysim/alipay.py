@@ -174,6 +174,8 @@ class AlipayEndpoints:
         bad_signature = behaviour == Behaviour.BAD_SIGNATURE
         if behaviour == Behaviour.SYSTEM_ERROR:
             return self._business_fail(REFUND_QUERY, "ACQ.SYSTEM_ERROR", "系统错误", bad_signature=bad_signature)
+        if behaviour == Behaviour.QUERY_ERROR and rule is not None:
+            return self._query_error(rule.error_code(CHANNEL), bad_signature=bad_signature)
         trade = self.sim.ledger.find_trade(CHANNEL, trade_no=trade_no, out_trade_no=out_trade_no)
         if trade is None:
             return self._business_fail(REFUND_QUERY, "ACQ.TRADE_NOT_EXIST", "交易不存在", bad_signature=bad_signature)
@@ -185,6 +187,8 @@ class AlipayEndpoints:
             "out_request_no": payout_no,
         }
         record = self.sim.ledger.find_refund(CHANNEL, payout_no)
+        if behaviour == Behaviour.QUERY_NOT_FOUND:
+            record = None  # a lagging gateway: the refund is not (yet) in the books it answers from
         # Only a refund that went through is reported; "not received, or failed" is an empty answer.
         if record is not None and record.trade is trade and record.status == books.SUCCESS:
             payload |= {
@@ -197,6 +201,14 @@ class AlipayEndpoints:
             }
         answer = self._signed(REFUND_QUERY, payload, bad_signature=bad_signature)
         return self.sim.after_execute(rule, None, created=False, answer=answer)
+
+    def _query_error(self, sub_code: str, *, bad_signature: bool) -> Answer:
+        """``query_error``: a signed refusal of the query itself, code 40002 for a gateway-level
+        sub_code (``isv.*``: the signature, the app, the parameters), else 40004."""
+        if sub_code.startswith("isv."):
+            payload = {"code": "40002", "msg": "Invalid Arguments", "sub_code": sub_code, "sub_msg": "参数或验签无效"}
+            return self._signed(REFUND_QUERY, payload, bad_signature=bad_signature)
+        return self._business_fail(REFUND_QUERY, sub_code, "业务处理失败", bad_signature=bad_signature)
 
     # --- notification
 

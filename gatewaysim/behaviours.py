@@ -1,9 +1,9 @@
 """Misbehaviour switches: which request gets which failure.
 
 A rule names a behaviour and when it fires: for a channel (or both), an endpoint (refund by
-default, query, or any), a number of times, a probability drawn from a seeded RNG, and
-optionally only on the first attempt of each merchant refund number ("fail 20% of first
-attempts"). The first rule that fires for a request decides it.
+default, query, or any; the ``query_*`` behaviours are the query's alone), a number of times, a
+probability drawn from a seeded RNG, and optionally only on the first attempt of each merchant
+refund number ("fail 20% of first attempts"). The first rule that fires for a request decides it.
 """
 
 from __future__ import annotations
@@ -30,6 +30,15 @@ class Behaviour(enum.StrEnum):
     BAD_SIGNATURE = "bad_signature"  # money moved, the answer's signature is wrong
     DUPLICATE_CALLBACK = "duplicate_callback"  # the notification is sent twice
     CALLBACK_BEFORE_RESPONSE = "callback_before_response"  # the notification is delivered before the answer
+    # The refund query only, whatever became of the refund:
+    QUERY_ERROR = "query_error"  # a signed business error that is no retry code: WeChat ERROR, Alipay 40002
+    QUERY_NOT_FOUND = "query_not_found"  # "never heard of it", even after the money moved (a lagging gateway)
+    QUERY_TIMEOUT = "query_timeout"  # no answer: held ``delay`` seconds (past the client's timeout), then dropped
+
+
+QUERY_BEHAVIOURS = frozenset({Behaviour.QUERY_ERROR, Behaviour.QUERY_NOT_FOUND, Behaviour.QUERY_TIMEOUT})
+# What ``query_error`` answers unless the rule names its own ``code``: WeChat's err_code, Alipay's sub_code.
+DEFAULT_QUERY_ERROR_CODES = {"wechat": "ERROR", "alipay": "isv.invalid-signature"}
 
 
 ENDPOINTS = ("refund", "query", "any")
@@ -38,6 +47,7 @@ DEFAULT_DELAYS = {
     Behaviour.PROCESSING_THEN_SUCCESS: 0.3,
     Behaviour.SLOW: 1.0,
     Behaviour.HANG_AFTER_EXECUTE: 600.0,
+    Behaviour.QUERY_TIMEOUT: 30.0,  # the apps' gateway timeout is 15 s by default
 }
 
 
@@ -45,15 +55,19 @@ DEFAULT_DELAYS = {
 class Rule:
     behaviour: Behaviour
     channel: str | None = None  # None: both channels
-    endpoint: str = "refund"
+    endpoint: str | None = None  # None: "query" for the query_* behaviours, else "refund"
     times: int | None = None  # None: every time
     probability: float | None = None  # None: always
     first_attempt_only: bool = False
     delay: float | None = None
+    code: str | None = None  # query_error only: the error code to answer (DEFAULT_QUERY_ERROR_CODES)
 
     @property
     def seconds(self) -> float:
         return self.delay if self.delay is not None else DEFAULT_DELAYS.get(self.behaviour, 0.0)
+
+    def error_code(self, channel: str) -> str:
+        return self.code or DEFAULT_QUERY_ERROR_CODES[channel]
 
 
 class BehaviourBook:
@@ -74,12 +88,24 @@ class BehaviourBook:
             self._rng = random.Random(self._seed)  # noqa: S311
 
     def add(self, rule: Rule) -> Rule:
+        rule.behaviour = Behaviour(rule.behaviour)
+        query_only = rule.behaviour in QUERY_BEHAVIOURS
+        if rule.endpoint is None:
+            rule.endpoint = "query" if query_only else "refund"
         if rule.endpoint not in ENDPOINTS:
             raise ValueError(f"endpoint must be one of {ENDPOINTS}, not {rule.endpoint!r}")
         if rule.channel not in (None, "wechat", "alipay"):
             raise ValueError(f"channel must be 'wechat', 'alipay' or None, not {rule.channel!r}")
         if rule.probability is not None and not 0 <= rule.probability <= 1:
             raise ValueError("probability must be between 0 and 1")
+        if query_only and rule.endpoint != "query":
+            raise ValueError(f"{rule.behaviour} is a behaviour of the refund query: endpoint must be 'query'")
+        if rule.code is not None and (
+            rule.behaviour != Behaviour.QUERY_ERROR or not isinstance(rule.code, str) or not rule.code.strip()
+        ):
+            raise ValueError("code is the error code query_error answers, and only that")
+        if rule.delay is not None and rule.delay < 0:
+            raise ValueError("delay must not be negative")
         with self._lock:
             self.rules.append(rule)
         return rule

@@ -196,9 +196,12 @@ class GatewaySimulator:
         probability: float | None = None,
         first_attempt_only: bool = False,
         delay: float | None = None,
-        endpoint: str = "refund",
+        endpoint: str | None = None,
+        code: str | None = None,
     ) -> Rule:
-        """Add a misbehaviour rule (see ``Behaviour``); ``channel`` None applies it to both gateways."""
+        """Add a misbehaviour rule (see ``Behaviour``); ``channel`` None applies it to both gateways.
+        ``endpoint`` defaults to the query for the ``query_*`` behaviours, else the refund call;
+        ``code`` is the error code ``query_error`` answers (WeChat ERROR, Alipay isv.invalid-signature)."""
         return self.behaviours.add(
             Rule(
                 behaviour=Behaviour(behaviour),
@@ -208,6 +211,7 @@ class GatewaySimulator:
                 probability=probability,
                 first_attempt_only=first_attempt_only,
                 delay=delay,
+                code=code,
             )
         )
 
@@ -230,7 +234,8 @@ class GatewaySimulator:
         self.alipay_unknown_trade_total = Decimal("1000000.00")
 
     def release(self) -> None:
-        """Let every answer held by ``hang_after_execute`` (or waiting out ``slow``) go out now."""
+        """Let every answer held by ``hang_after_execute`` (or waiting out ``slow``) go out now, and
+        drop every query held by ``query_timeout``."""
         with self._lock:
             released, self._release = self._release, threading.Event()
         released.set()
@@ -340,9 +345,12 @@ class GatewaySimulator:
             self.requests_received[endpoint] += 1
 
     def before_execute(self, rule: Rule | None) -> Answer | None:
-        """Apply what happens before the gateway touches the books: delay, or HTTP 500."""
+        """Apply what happens before the gateway touches the books: delay, HTTP 500, or a query
+        left unanswered (held, then the connection dropped)."""
         if rule is None:
             return None
+        if rule.behaviour == Behaviour.QUERY_TIMEOUT:
+            return Answer(drop=True, hold=rule.seconds)
         if rule.behaviour == Behaviour.SLOW:
             generation = self._generation
             self.hold(rule.seconds)
@@ -492,7 +500,8 @@ class GatewaySimulator:
                     probability=payload.get("probability"),
                     first_attempt_only=bool(payload.get("first_attempt_only", False)),
                     delay=payload.get("delay"),
-                    endpoint=payload.get("endpoint", "refund"),
+                    endpoint=payload.get("endpoint"),
+                    code=payload.get("code"),
                 )
             elif action == "reset":
                 self.reset(seed=payload.get("seed"))

@@ -169,9 +169,11 @@ class WeChatEndpoints:
         bad_signature = behaviour == Behaviour.BAD_SIGNATURE
         if behaviour == Behaviour.SYSTEM_ERROR:
             return self._business_fail("SYSTEMERROR", "系统超时", bad_signature=bad_signature)
+        if behaviour == Behaviour.QUERY_ERROR and rule is not None:
+            return self._business_fail(rule.error_code(CHANNEL), "系统错误，请稍后再查询", bad_signature=bad_signature)
 
         records = self._records_for(params)
-        if not records:
+        if not records or behaviour == Behaviour.QUERY_NOT_FOUND:
             return self._business_fail("REFUNDNOTEXIST", "退款订单查询失败", bad_signature=bad_signature)
         trade = records[0].trade
         fields = {
