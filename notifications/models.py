@@ -277,7 +277,7 @@ class WebhookKind(models.TextChoices):
 
 
 # The staff-facing refund events a group robot can be told of (keys of ``notifications.rendering.EVENTS``).
-ROBOT_EVENTS = ("refund.assigned", "refund.escalated", "refund.payout_failed")
+ROBOT_EVENTS = ("refund.assigned", "refund.escalated", "refund.payout_failed", "refund.payout_needs_check")
 
 
 def default_robot_events() -> list[str]:

@@ -20,6 +20,8 @@ refund.cancelled        reason
 refund.appealed         reason
 refund.payout_succeeded amount, channel, arrival (link: the request page / receipt)
 refund.payout_failed    amount, channel, reason
+refund.payout_needs_check  amount, channel, reason (what the gateway last said)
+refund.closed           amount, reason (why it closed with nothing to pay)
 ======================  ==========================================================================
 
 Common to every refund event: ``student_name, recipient_name, order_no, request_no, course,
@@ -99,6 +101,8 @@ for _key, _label, _extra in (
     ("refund.appealed", _("Appeal received"), ("reason",)),
     ("refund.payout_succeeded", _("Money returned"), ("amount", "channel", "arrival")),
     ("refund.payout_failed", _("Refund payment failed"), ("amount", "channel", "reason")),
+    ("refund.payout_needs_check", _("Refund payment needs a check at the gateway"), ("amount", "channel", "reason")),
+    ("refund.closed", _("Refund closed with nothing to pay"), ("amount", "reason")),
 ):
     event_register(_key, label=_label, placeholders=(*COMMON, *_extra))
 

@@ -23,6 +23,8 @@ cancelled            the student
 appealed             the student (confirmation; the new approver gets ``assigned``)
 payout_succeeded     the student (amount, channel, arrival, link to the request and receipt)
 payout_failed        the campus's finance staff
+payout_needs_check   the campus's finance staff (the gateway's outcome is unknown: check it there)
+closed               the student (approved with nothing to pay, or closed by finance: why)
 resubmitted,         nobody (the step opened after it sends ``assigned``)
 amount_adjusted
 ===================  =========================================================================
@@ -72,7 +74,7 @@ logger = logging.getLogger(__name__)
 
 STAFF_CHANNELS = ("inbox", "email")
 OPTIONAL_CHANNELS = ("email", "sms", "wechat")  # what a student may turn off
-CALL_TASK_EVENTS = {"submitted", "approved", "rejected", "payout_succeeded"}
+CALL_TASK_EVENTS = {"submitted", "approved", "rejected", "payout_succeeded", "closed"}
 STUDENT_EVENTS = {
     "submitted",
     "returned",
@@ -81,6 +83,7 @@ STUDENT_EVENTS = {
     "cancelled",
     "appealed",
     "payout_succeeded",
+    "closed",
 }
 
 
@@ -156,7 +159,7 @@ def _staff_recipients(event, request) -> list:
         ids = [pk for pk in (payload.get("from_staff"), payload.get("to_staff")) if pk]
         if ids:
             query = Q(pk__in=ids)
-    elif kind == "payout_failed":
+    elif kind in ("payout_failed", "payout_needs_check"):
         query = Q(campus_id=request.campus_id, role=StaffRole.FINANCE)
     if query is None:
         return []
@@ -229,14 +232,16 @@ def _refund_context(*, event, request, recipient: Recipient, is_student: bool) -
         from refunds.timeline import arrival_note
 
         context["arrival"] = str(arrival_note(request.order.channel))
-    elif kind in ("payout_succeeded", "payout_failed"):
+    elif kind == "closed":
+        context["reason"] = str(payload.get("reason") or "") or _text(WORDS, "nothing_due")
+    elif kind in ("payout_succeeded", "payout_failed", "payout_needs_check"):
         from orders.models import PaymentChannel
 
         channel = str(payload.get("channel") or "")
         context["channel"] = str(dict(PaymentChannel.choices).get(channel, channel))
         earliest, latest = _date(payload.get("arrival_earliest")), _date(payload.get("arrival_latest"))
         context["arrival"] = earliest if earliest == latest else f"{earliest} – {latest}"
-        if kind == "payout_failed":
+        if kind in ("payout_failed", "payout_needs_check"):
             context["reason"] = " ".join(str(payload.get(k) or "") for k in ("code", "message")).strip()
     return {name: str(value) for name, value in context.items()}
 
@@ -284,6 +289,17 @@ NEXT_STEPS = {
         "zh-hans": "请重新发起退款，或登记线下转账。",
         "en": "Please retry the payout or record an offline transfer.",
     },
+    "payout_needs_check": {
+        "zh-hans": "请登录支付平台商户后台核实该退款单号的状态，期间系统会继续查询，切勿以新单号重新退款。",
+        "en": (
+            "Please check this merchant refund number in the gateway's merchant platform; we keep querying it "
+            "meanwhile. Do not send it again under a new number."
+        ),
+    },
+    "closed": {
+        "zh-hans": "本次申请已结束，订单已释放；如对结果有疑问，欢迎联系我们。",
+        "en": "This request is closed and the order is free again; contact us if you have questions.",
+    },
 }
 WORDS = {
     "contact": {
@@ -292,6 +308,10 @@ WORDS = {
     },
     "expired": {"zh-hans": "补充材料已超过期限。", "en": "No information arrived before the deadline."},
     "withdrawn": {"zh-hans": "您已主动撤回申请。", "en": "You withdrew it."},
+    "nothing_due": {
+        "zh-hans": "经审核，按退费规则本订单可退金额为 0 元",
+        "en": "After review, nothing on this order is refundable under the refund rules",
+    },
 }
 
 

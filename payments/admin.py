@@ -76,6 +76,31 @@ class ReverseForm(forms.Form):
     reason = forms.CharField(label=_("reason"), max_length=150, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class NeedsCheckFilter(admin.SimpleListFilter):
+    """Payouts whose outcome stayed unknown: finance checks them at the gateway."""
+
+    title = _("manual check")
+    parameter_name = "needs_check"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Needs a check at the gateway"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(
+                needs_check_since__isnull=False, status__in=[PayoutStatus.SENT, PayoutStatus.UNKNOWN]
+            )
+        return queryset
+
+
+class CloseUnpaidForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why nothing more is to be paid (the student reads it)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=500,
+    )
+
+
 class PayoutExchangeInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PayoutExchange
     extra = 0
@@ -105,11 +130,12 @@ class PayoutAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixin
         "amount",
         "status",
         "attempts",
+        "needs_check_since",
         "gateway_refund_id",
         "created_at",
         "finished_at",
     )
-    list_filter = ("status", "channel")
+    list_filter = ("status", NeedsCheckFilter, "channel")
     search_fields = ("payout_no", "gateway_refund_id", "request__request_no", "order__order_no", "bank_reference")
     list_select_related = ("request", "order")
     date_hierarchy = "created_at"
@@ -127,6 +153,7 @@ class PayoutAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixin
         "lease_until",
         "error_code",
         "error_message",
+        "needs_check_since",
         "arrival_kind",
         "arrival_account",
         "arrival_earliest",
@@ -167,6 +194,11 @@ class PayoutAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixin
                 "<int:payout_id>/record-transfer/",
                 self.admin_site.admin_view(self.record_transfer_view),
                 name="payments_payout_record_transfer",
+            ),
+            path(
+                "<int:payout_id>/close-unpaid/",
+                self.admin_site.admin_view(self.close_unpaid_view),
+                name="payments_payout_close_unpaid",
             ),
         ]
         return own + urls
@@ -229,6 +261,30 @@ class PayoutAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixin
         }
         return render(request, "admin/payments/payout/record_transfer.html", context)
 
+    def close_unpaid_view(self, request: HttpRequest, payout_id: int):
+        payout = self._payout_or_404(request, payout_id)
+        if not request.user.has_perm(RETRY_PAYOUT):
+            raise PermissionDenied
+        form = CloseUnpaidForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.payout_close_unpaid(
+                    request_id=payout.request_id, actor=request.user, reason=form.cleaned_data["reason"]
+                )
+            except services.PayoutError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, _("The refund is closed without payment; the student is told."))
+                return self._back(payout)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "payout": payout,
+            "form": form,
+            "title": _("Close the refund without payment"),
+        }
+        return render(request, "admin/payments/payout/close_unpaid.html", context)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         payout = self.get_queryset(request).filter(pk=object_id).select_related("request").first()
         extra = dict(extra_context or {})
@@ -248,6 +304,11 @@ class PayoutAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixin
                     or (payout.status == PayoutStatus.FAILED and payout.request.status == RefundStatus.PAYOUT_FAILED)
                 )
                 and waiting
+            )
+            extra["can_close_unpaid"] = (
+                request.user.has_perm(RETRY_PAYOUT)
+                and payout.status == PayoutStatus.FAILED
+                and payout.request.status == RefundStatus.PAYOUT_FAILED
             )
         return super().change_view(request, object_id, form_url, extra_context=extra)
 

@@ -29,6 +29,8 @@ class PayoutStatus(models.TextChoices):
 FINAL_PAYOUT_STATES = (PayoutStatus.SUCCEEDED, PayoutStatus.FAILED)
 # A payout in one of these may still move money: no second payout may be opened beside it.
 LIVE_PAYOUT_STATES = (PayoutStatus.QUEUED, PayoutStatus.SENT, PayoutStatus.UNKNOWN, PayoutStatus.SUCCEEDED)
+# Money that may be on its way out: counted against the order by the guard (``payout_guard``).
+IN_FLIGHT_PAYOUT_STATES = (PayoutStatus.QUEUED, PayoutStatus.SENT, PayoutStatus.UNKNOWN)
 
 
 class ArrivalKind(models.TextChoices):
@@ -73,6 +75,15 @@ class Payout(models.Model):
     )
     error_code = models.CharField(_("last error code"), max_length=64, blank=True)
     error_message = models.TextField(_("last error"), blank=True)
+    needs_check_since = models.DateTimeField(
+        _("needs a manual check since"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The gateway's outcome stayed unknown after repeated queries, or it reported a case a person "
+            "must handle: finance checks it at the gateway. Until a query settles it, nothing is sent again."
+        ),
+    )
     arrival_kind = models.CharField(_("arrives in"), max_length=16, choices=ArrivalKind.choices, blank=True)
     arrival_account = models.CharField(_("account credited"), max_length=100, blank=True)
     arrival_earliest = models.DateField(_("expected arrival from"), null=True, blank=True)

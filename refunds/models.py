@@ -552,6 +552,7 @@ class RefundStatus(models.TextChoices):
     REFUNDED = "refunded", _("Refunded")
     REJECTED = "rejected", _("Rejected")
     CANCELLED = "cancelled", _("Cancelled")
+    CLOSED = "closed", _("Closed, nothing to refund")
 
 
 PENDING_STATES = (
@@ -562,7 +563,7 @@ PENDING_STATES = (
     RefundStatus.PENDING_FINANCE,
 )
 # A request in one of these states still holds its order: no second request may be opened.
-CLOSED_STATES = (RefundStatus.REFUNDED, RefundStatus.REJECTED, RefundStatus.CANCELLED)
+CLOSED_STATES = (RefundStatus.REFUNDED, RefundStatus.REJECTED, RefundStatus.CANCELLED, RefundStatus.CLOSED)
 OPEN_STATES = tuple(s for s in RefundStatus if s not in CLOSED_STATES)
 # Money on its way back: counted as "in flight" by quotes of the same order.
 MONEY_STATES = (RefundStatus.APPROVED, RefundStatus.PAYING, RefundStatus.PAYOUT_FAILED)
@@ -804,6 +805,10 @@ class RefundRequest(ConcurrentTransitionMixin, models.Model):
     def fail_payout(self) -> None:
         """The gateway refused the refund for good: finance decides what happens next."""
 
+    @transition(field=status, source=[RefundStatus.APPROVED, RefundStatus.PAYOUT_FAILED], target=RefundStatus.CLOSED)
+    def close_without_payout(self) -> None:
+        """Nothing is to be paid: approved at 0.00, or finance closes a refund the order no longer owes."""
+
 
 class ApprovalQueueItem(RefundRequest):
     """The approval queue (待我审批) in the admin: the same requests, listed per approver."""
@@ -968,6 +973,8 @@ class RefundEventKind(models.TextChoices):
     AMOUNT_ADJUSTED = "amount_adjusted", _("Amount adjusted")
     PAYOUT_SUCCEEDED = "payout_succeeded", _("Money returned")
     PAYOUT_FAILED = "payout_failed", _("Refund payment failed")
+    PAYOUT_NEEDS_CHECK = "payout_needs_check", _("Refund payment needs a check at the gateway")
+    CLOSED = "closed", _("Closed with nothing to refund")
 
 
 class RefundEvent(models.Model):

@@ -76,6 +76,14 @@ def refund_in_flight_total(*, order: Order, exclude: RefundRequest | None = None
     return requests.aggregate(total=Sum("approved_amount", default=Decimal("0.00")))["total"]
 
 
+def order_money_left(*, order: Order, exclude: RefundRequest | None = None) -> Decimal:
+    """What may still be paid back on ``order``: paid − refunded − in flight (other requests'
+    approved amounts still on their way), never below 0. Payments' ``payout_guard`` checks the
+    same under a lock on the order, from the payouts themselves, before any money moves."""
+    left = order.amount_paid - order.refunded_total - refund_in_flight_total(order=order, exclude=exclude)
+    return max(Decimal("0.00"), left)
+
+
 def orders_with_in_flight(queryset):
     """Annotate ``in_flight_total`` on orders so quotes need no query for it."""
     return queryset.annotate(
@@ -234,7 +242,7 @@ class RefundDecisionContext:
     request: RefundRequest
     learning: LearningSummary | None
     recent_refunds: list[RefundRequest]
-    recent_refunds_money: int  # of those, approved, paying or paid out
+    recent_refunds_money: Decimal  # of those, the money approved, paying or paid out
     course_stats: CourseRefundStats
     quote_lines: list
     evidence: list
@@ -362,7 +370,10 @@ def refund_request_decision_context(
         request=request,
         learning=learning_summary(enrollment=enrollment, lessons=course.lessons) if enrollment else None,
         recent_refunds=recent,
-        recent_refunds_money=sum(r.status in (*MONEY_STATES, RefundStatus.REFUNDED) for r in recent),
+        recent_refunds_money=sum(
+            (r.approved_amount for r in recent if r.status in (*MONEY_STATES, RefundStatus.REFUNDED)),
+            Decimal("0.00"),
+        ),
         course_stats=course_refund_stats(course=course),
         quote_lines=list(request.quote.lines.all()),
         evidence=list(request.evidence.all()),

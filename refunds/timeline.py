@@ -52,6 +52,7 @@ STATUS_TITLES = {
     RefundStatus.REFUNDED: gettext_lazy("Refunded"),
     RefundStatus.REJECTED: gettext_lazy("Rejected"),
     RefundStatus.CANCELLED: gettext_lazy("Cancelled"),
+    RefundStatus.CLOSED: gettext_lazy("Closed, nothing to refund"),
 }
 TIER_STATUS_FOR_TITLE = {
     ApprovalTier.HOMEROOM: RefundStatus.PENDING_HOMEROOM,
@@ -61,7 +62,7 @@ TIER_STATUS_FOR_TITLE = {
     ApprovalTier.FINANCE: RefundStatus.PENDING_FINANCE,
 }
 # States after which nothing more happens to the request.
-FINISHED = (RefundStatus.REFUNDED, RefundStatus.CANCELLED)
+FINISHED = (RefundStatus.REFUNDED, RefundStatus.CANCELLED, RefundStatus.CLOSED)
 # Log rows that are the staff's business, not the student's.
 HIDDEN_TRANSITIONS = frozenset({"escalate"})
 
@@ -319,6 +320,15 @@ def _state_detail(
         return _("The missing information did not arrive in time, so the request was closed.")
     if transition.to_status == RefundStatus.PAYOUT_FAILED:
         return _("The payout ran into a problem; finance is taking care of it.")
+    if name == "close":
+        if transition.actor_id is not None and transition.comment:
+            return _("Finance closed the request: %(reason)s") % {"reason": transition.comment}
+        return _(
+            "Under the refund rules nothing on this order is refundable, so no money is paid back. "
+            "The order is free again if you want to apply later."
+        )
+    if request.status == RefundStatus.CLOSED and transition.to_status == RefundStatus.APPROVED:
+        return _("Reviewed: the amount to refund is %(amount)s.") % {"amount": _money(request.approved_amount)}
     if name == "approve_directly" or transition.to_status == RefundStatus.APPROVED:
         return _("Amount to refund: %(amount)s. The refund is paid out next.") % {
             "amount": _money(request.approved_amount)

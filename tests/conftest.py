@@ -200,4 +200,5 @@ def reseed_shipped_data(*, templates: bool = False) -> None:
 SEEDING_MIGRATIONS = {
     "notifications.migrations.0003_default_templates",
     "notifications.migrations.0005_finance_templates",
+    "notifications.migrations.0006_closed_and_check_templates",
 }

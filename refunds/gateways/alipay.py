@@ -32,6 +32,7 @@ from .base import (
     Outcome,
     RefundCall,
     RefundGateway,
+    as_unknown,
 )
 from .config import AlipayConfig, alipay_config
 
@@ -184,7 +185,7 @@ class AlipayGateway(RefundGateway):
                 request,
             )
         except GatewayFinalError as exc:
-            if exc.code == "ACQ.TRADE_NOT_EXIST":  # no such trade: no refund can exist on it
+            if exc.code == "ACQ.TRADE_NOT_EXIST" and isinstance(exc.raw, dict):  # signed: no trade, no refund on it
                 return GatewayAnswer(
                     outcome=Outcome.NOT_FOUND,
                     code=exc.code,
@@ -192,7 +193,7 @@ class AlipayGateway(RefundGateway):
                     raw_request=request,
                     raw_response=exc.raw,
                 )
-            raise
+            raise as_unknown(exc, what="Alipay's refund query") from exc
         status = response.get("refund_status") or ""
         if status == "REFUND_SUCCESS":
             arrival, account = _arrival(response.get("refund_detail_item_list"))

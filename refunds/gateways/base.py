@@ -16,12 +16,21 @@ from typing import Any, ClassVar
 
 
 class Outcome:
-    """What the gateway says happened to one merchant refund number."""
+    """What the gateway says happened to one merchant refund number.
+
+    Every answer of a refund call, a query or a callback falls in one of four classes:
+    succeeded (SUCCEEDED), refused and never paid (FAILED, or ``GatewayFinalError`` from a refund
+    call), never heard of it (NOT_FOUND, queries only), and unknown (PROCESSING, NEEDS_CHECK, or
+    ``GatewayRetryableError``). Only the second and third may ever lead to sending the money again.
+    """
 
     SUCCEEDED = "succeeded"  # the money left the merchant account
     PROCESSING = "processing"  # accepted; the result comes later (callback or query)
-    FAILED = "failed"  # the gateway refused or closed this refund for good
+    FAILED = "failed"  # the gateway refused or closed this refund for good: no money moved
     NOT_FOUND = "not_found"  # the gateway has never seen this merchant refund number (query only)
+    # The gateway took the refund but reports a case a person must handle there (WeChat's CHANGE:
+    # the card it went back to refused it). Unknown for us until a query says succeeded or closed.
+    NEEDS_CHECK = "needs_check"
 
 
 class ArrivalKind:
@@ -95,6 +104,19 @@ class GatewayFinalError(GatewayError):
     a person must decide what happens next."""
 
 
+def as_unknown(error: GatewayError, *, what: str) -> GatewayRetryableError:
+    """A query (or a confirmation by query) that failed: whatever the gateway's code says, it
+    says nothing about the refund itself, so the outcome is unknown."""
+    if isinstance(error, GatewayRetryableError):
+        return error
+    return GatewayRetryableError(
+        f"{what} failed, so the refund's outcome is unknown: {error.message}",
+        code=error.code,
+        raw=error.raw,
+        raw_request=error.raw_request,
+    )
+
+
 class CallbackRejected(Exception):
     """A callback that failed verification (signature, decryption, merchant id, malformed).
     Nothing may change because of it; the reason is logged."""
@@ -126,7 +148,12 @@ class RefundGateway:
         raise NotImplementedError
 
     def query(self, call: RefundCall) -> GatewayAnswer:
-        """Ask what became of ``call.payout_no``: any ``Outcome``, NOT_FOUND included."""
+        """Ask what became of ``call.payout_no``: any ``Outcome``, NOT_FOUND included.
+
+        Never raises ``GatewayFinalError``: a query that fails, whatever the gateway's code, says
+        nothing about the refund, so it raises ``GatewayRetryableError`` (outcome unknown). Only a
+        definite "no such refund" answer is NOT_FOUND.
+        """
         raise NotImplementedError
 
     def parse_callback(self, *, body: bytes, content_type: str, post: dict[str, str]) -> CallbackNotice:

@@ -29,6 +29,7 @@ from .base import (
     Outcome,
     RefundCall,
     RefundGateway,
+    as_unknown,
 )
 from .config import WeChatPayConfig, wechat_pay_config
 
@@ -38,10 +39,13 @@ RETRYABLE_CODES = frozenset({"SYSTEMERROR", "BIZERR_NEED_RETRY", "FREQUENCY_LIMI
 REFUND_STATUS = {
     "SUCCESS": Outcome.SUCCEEDED,
     "PROCESSING": Outcome.PROCESSING,
-    "CHANGE": Outcome.FAILED,  # refund abnormal: the account it should go back to is unusable
-    "REFUNDCLOSE": Outcome.FAILED,
+    # Refund abnormal: the card it went back to refused it. The money is held at WeChat and is
+    # finished by hand in the merchant platform, under this same number; sending it again under a
+    # new number could pay twice, so a person checks it and queries settle it.
+    "CHANGE": Outcome.NEEDS_CHECK,
+    "REFUNDCLOSE": Outcome.FAILED,  # closed: no money moved
 }
-NOTIFY_STATUS = {"SUCCESS": Outcome.SUCCEEDED, "CHANGE": Outcome.FAILED, "REFUNDCLOSE": Outcome.FAILED}
+NOTIFY_STATUS = {"SUCCESS": Outcome.SUCCEEDED, "CHANGE": Outcome.NEEDS_CHECK, "REFUNDCLOSE": Outcome.FAILED}
 
 CENT = Decimal("0.01")
 
@@ -143,7 +147,7 @@ class WeChatPayGateway(RefundGateway):
             response = client.refund.query(out_refund_no=call.payout_no)
         except WeChatPayException as exc:
             error = self._error(client, exc, request)
-            if error.code == "REFUNDNOTEXIST":
+            if error.code == "REFUNDNOTEXIST" and isinstance(error, GatewayFinalError):  # signed: no such refund
                 return GatewayAnswer(
                     outcome=Outcome.NOT_FOUND,
                     code=error.code,
@@ -151,7 +155,7 @@ class WeChatPayGateway(RefundGateway):
                     raw_request=request,
                     raw_response=error.raw,
                 )
-            raise error from exc
+            raise as_unknown(error, what="WeChat's refund query") from exc
         except requests.RequestException as exc:
             raise GatewayRetryableError(f"WeChat Pay unreachable: {exc}", code="NETWORK", raw_request=request) from exc
         data = self._verified(client, response, request)
@@ -171,7 +175,7 @@ class WeChatPayGateway(RefundGateway):
             amount=from_fen(data[f"refund_fee_{index}"]) if data.get(f"refund_fee_{index}") else None,
             arrival=arrival_of(account),
             arrival_account=account,
-            code=status if outcome == Outcome.FAILED else "",
+            code=status if outcome in (Outcome.FAILED, Outcome.NEEDS_CHECK) else "",
             raw_request=request,
             raw_response=data,
         )

@@ -44,7 +44,7 @@ from ..models import (
     RefundTransition,
     StepDecision,
 )
-from ..selectors import approval_settings_for, student_recent_refund_count
+from ..selectors import approval_settings_for, order_money_left, student_recent_refund_count
 from .quoting import RefundPolicyMissing, quote_snapshot_create, refund_quote
 
 logger = logging.getLogger(__name__)
@@ -268,6 +268,7 @@ def refund_approve(
         if all(tier == ApprovalTier.AUTO for tier in request.route[next_position:]):
             # The last person on the route (only the automatic check may follow).
             _require_amount_set(request)
+            _require_within_order(request)
         _step_close(step, decision=StepDecision.APPROVED, by=staff, delegate=as_delegate, comment=comment, at=now)
         _advance(request, position=next_position, actor=actor, comment=comment, at=now)
     return request
@@ -339,7 +340,8 @@ def refund_adjust_amount(
     with transaction.atomic():
         request, _step, _staff, _as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=at)
         now = at or timezone.now()  # once the lock is ours: after any change we waited for
-        limit = request.quote.refundable
+        # The quote's limit, and never more than the order still has to give back today.
+        limit = min(request.quote.refundable, order_money_left(order=request.order, exclude=request))
         if not Decimal("0") <= amount <= limit:
             raise RefundActionError(
                 _("The amount must be between 0.00 and %(limit)s yuan.") % {"limit": limit}, code="amount"
@@ -398,6 +400,7 @@ def refund_approve_directly(
         if request.risk_flags:
             raise RefundActionError(_("A person on the route must review this request: it is flagged."), code="risk")
         _require_amount_set(request)
+        _require_within_order(request)
         step = _pending_step(request)
         note = comment or _("Approved directly by customer service.")
         _step_close(step, decision=StepDecision.APPROVED, by=staff, delegate=False, comment=note, at=now)
@@ -492,8 +495,12 @@ def refund_appeal(
                 _("The appeal window closed on %(date)s.") % {"date": f"{timezone.localtime(deadline):%Y-%m-%d %H:%M}"},
                 code="late",
             )
+        quote = _appeal_quote(request)
         route, position = routing.route_for_appeal(route=request.route, position=request.route_position)
         from_status = request.status
+        request.quote = quote_snapshot_create(quote=quote)
+        request.approved_amount = quote.total
+        request.amount_confirmed = False
         request.route = route
         request.route_position = position
         request.appealed_at = now
@@ -512,6 +519,33 @@ def refund_appeal(
         refund_event_record(request=request, kind=RefundEventKind.APPEALED, actor=student.user, at=now, reason=reason)
         _step_open(request, settings=settings, at=now)
     return request
+
+
+def _appeal_quote(request: RefundRequest):
+    """The appeal is quoted again against the order as it is today (what other requests refunded
+    meanwhile, what is on its way), its windows and tiers counted from the day she first asked.
+    Refused when nothing is left to refund."""
+    order = Order.objects.select_related("course__campus", "enrollment").get(pk=request.order_id)
+    try:
+        quote = refund_quote(order=order, reason=request.reason, at=request.submitted_at)
+    except RefundPolicyMissing as exc:
+        raise RefundActionError(str(exc), code="no_policy") from exc
+    limit = quote.refundable if quote.needs_approver_amount else quote.total
+    if limit <= 0:
+        raise RefundActionError(
+            _(
+                "Nothing is left to refund on order %(order)s: of %(paid)s paid, %(refunded)s has already been "
+                "refunded and %(flight)s is on its way back, so this request cannot be appealed."
+            )
+            % {
+                "order": order.order_no,
+                "paid": order.amount_paid,
+                "refunded": order.refunded_total,
+                "flight": quote.in_flight,
+            },
+            code="nothing_refundable",
+        )
+    return quote
 
 
 # --- The clock --------------------------------------------------------------------------------
@@ -700,6 +734,25 @@ def _pending_step(request: RefundRequest, *, required: bool = True) -> ApprovalS
     return step
 
 
+def _require_within_order(request: RefundRequest) -> None:
+    """The amount must fit in what is left on the order (others' refunds may have taken some)."""
+    left = order_money_left(order=request.order, exclude=request)
+    if request.approved_amount > left:
+        raise RefundActionError(
+            _(
+                "Only %(left)s yuan is left to refund on order %(order)s (paid %(paid)s, refunded %(refunded)s); "
+                "adjust the amount to at most that before approving."
+            )
+            % {
+                "left": left,
+                "order": request.order.order_no,
+                "paid": request.order.amount_paid,
+                "refunded": request.order.refunded_total,
+            },
+            code="exceeds_order",
+        )
+
+
 def _require_amount_set(request: RefundRequest) -> None:
     if request.quote.needs_approver_amount and not request.amount_confirmed:
         raise RefundActionError(
@@ -739,10 +792,12 @@ def _advance(
     request_save(request, actor, at=at)
     transition_log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
     if request.status == RefundStatus.APPROVED:
-        refund_event_record(
-            request=request, kind=RefundEventKind.APPROVED, actor=actor, at=at, amount=request.approved_amount
-        )
+        if request.approved_amount > 0:
+            refund_event_record(
+                request=request, kind=RefundEventKind.APPROVED, actor=actor, at=at, amount=request.approved_amount
+            )
         # The payout is opened with the approval, in its transaction; a worker sends it after the commit.
+        # Approved at 0.00, the request closes there instead (the student is told it ended).
         from payments.services import payout_open  # payments builds on refunds
 
         payout_open(request=request, at=at)
