@@ -87,9 +87,7 @@ class NeedsCheckFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(
-                needs_check_since__isnull=False, status__in=[PayoutStatus.SENT, PayoutStatus.UNKNOWN]
-            )
+            return queryset.filter(needs_check_since__isnull=False).exclude(status=PayoutStatus.SUCCEEDED)
         return queryset
 
 

@@ -12,6 +12,16 @@ The rules that keep money from moving twice:
   transaction that locks the payout and does nothing if it is already final.
 * Only a verified answer, query or callback saying the money left moves the request to
   ``refunded``; that transaction also updates the order, writes the voucher and the event.
+* One guard for money out (``payout_guard``): every path that opens or sends a payout (approval,
+  the periodic check, sending again, recording a transfer, the first call to the gateway) checks,
+  under a lock on the order, that the amount fits in what is left on it: paid − refunded − what
+  other payouts have in flight. A payout that would not fit is never sent, and finance is told
+  why. The database's ``order_refunded_within_paid`` is the last line, never the first.
+* Unknown stays unknown: only a refusal (the payout never paid) or a query's "never heard of
+  it" may end a payout as failed or send it again. A query that errs leaves the payout unknown;
+  it is queried again with backoff, and after ``PAYOUT_MANUAL_CHECK_AFTER_ATTEMPTS`` calls it is
+  raised to finance for a check at the gateway, still never sendable under a new number.
+* A request approved with nothing to pay closes (``closed``) and frees its order.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,19 +49,21 @@ from refunds.gateways.base import (
     GatewayRetryableError,
     Outcome,
     RefundCall,
+    as_unknown,
 )
 from refunds.gateways.registry import GATEWAYS, gateway_for
 from refunds.models import RefundEventKind, RefundRequest, RefundStatus
 from refunds.services.requests import request_save, transition_log
 
 from .calendar import expected_arrival
+from .callbacks_refused import refused_callback_record
 from .models import (
+    IN_FLIGHT_PAYOUT_STATES,
     ArrivalKind,
     ExchangeKind,
     Payout,
     PayoutExchange,
     PayoutStatus,
-    RejectedCallback,
     Voucher,
     VoucherKind,
     VoucherLine,
@@ -105,12 +118,32 @@ def payout_open(*, request: RefundRequest, at: datetime.datetime) -> Payout | No
     """Open the payout of a request that was just approved, in the approval's transaction.
 
     Online channels are sent to the gateway by a worker after the commit; bank-card and
-    offline orders wait for finance to record the transfer.
+    offline orders wait for finance to record the transfer. A request approved at 0.00 closes
+    instead (nothing to pay). A payout the order no longer covers is kept as failed, never sent,
+    and finance is told why (``payout_failed``).
     """
     if request.approved_amount <= 0:
-        logger.warning("Request %s approved with nothing to pay; no payout opened.", request.request_no)
+        refund_close_nothing_due(request=request, actor=None, at=at)
         return None
     order = request.order
+    try:
+        payout_guard(order_id=order.pk, amount=request.approved_amount)
+    except PayoutError as exc:
+        payout = Payout.objects.create(
+            request=request,
+            order=order,
+            channel=order.channel,
+            amount=request.approved_amount,
+            payout_no=_new_payout_no(at),
+            created_at=at,
+            status=PayoutStatus.FAILED,
+            finished_at=at,
+            error_code=exc.code,
+            error_message=exc.message,
+        )
+        logger.error("Payout for %s not opened: %s", request.request_no, exc.message)
+        _request_payout_failed(request, payout=payout, code=exc.code, message=exc.message, at=at)
+        return payout
     payout = Payout.objects.create(
         request=request,
         order=order,
@@ -122,6 +155,82 @@ def payout_open(*, request: RefundRequest, at: datetime.datetime) -> Payout | No
     if order.channel not in MANUAL_CHANNELS:
         transaction.on_commit(lambda: payout_dispatch(payout_id=payout.pk))
     return payout
+
+
+def payout_guard(*, order_id: int, amount: Decimal, payout_id: int | None = None) -> Order:
+    """The one guard for money out. Under a lock on the order (held until the caller's transaction
+    ends), ``amount`` must fit in what is left: paid − refunded − what other payouts have in flight
+    (queued, sent, or unknown). Raises ``PayoutError`` (code ``exceeds_order``) saying why.
+
+    ``payout_id`` is the payout being checked, if it exists already: its own amount is not
+    counted as in flight against itself.
+    """
+    order = Order.objects.select_for_update().get(pk=order_id)
+    others = Payout.objects.filter(order_id=order_id, status__in=IN_FLIGHT_PAYOUT_STATES)
+    if payout_id is not None:
+        others = others.exclude(pk=payout_id)
+    in_flight = others.aggregate(total=Sum("amount", default=Decimal("0.00")))["total"]
+    left = max(Decimal("0.00"), order.amount_paid - order.refunded_total - in_flight)
+    if amount > left:
+        raise PayoutError(
+            _(
+                "%(amount)s yuan cannot be paid back on order %(order)s: it was paid %(paid)s, %(refunded)s "
+                "has been refunded and %(flight)s is on its way back, so only %(left)s is left."
+            )
+            % {
+                "amount": amount,
+                "order": order.order_no,
+                "paid": order.amount_paid,
+                "refunded": order.refunded_total,
+                "flight": in_flight,
+                "left": left,
+            },
+            code="exceeds_order",
+        )
+    return order
+
+
+def refund_close_nothing_due(
+    *, request: RefundRequest, actor, at: datetime.datetime, reason: str = ""
+) -> RefundRequest:
+    """Close a request with nothing to pay (approved at 0.00, or closed by finance), in the
+    caller's transaction: the order is free for a later request, and the student is told."""
+    from_status = request.status
+    request.close_without_payout()
+    request_save(request, actor, at=at)
+    comment = reason or _("Approved with nothing to refund.")
+    transition_log(request, name="close", actor=actor, from_status=from_status, comment=comment, at=at)
+    refund_event_record(
+        request=request,
+        kind=RefundEventKind.CLOSED,
+        actor=actor,
+        at=at,
+        amount=request.approved_amount,
+        reason=reason,
+        by_finance=from_status == RefundStatus.PAYOUT_FAILED,
+    )
+    return request
+
+
+def payout_close_unpaid(*, request_id: int, actor, reason: str, at: datetime.datetime | None = None) -> RefundRequest:
+    """Finance closes a refund whose payment failed when nothing more is owed on it (e.g. the
+    order's money was already returned by another request), with a reason the student reads."""
+    now = at or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise PayoutError(_("Give the reason for closing this refund; the student will read it."), code="reason")
+    with transaction.atomic():
+        request = _lock_request(request_id)
+        if request.status != RefundStatus.PAYOUT_FAILED:
+            raise PayoutError(
+                _("Only a refund whose payment failed can be closed without payment (it is %(status)s).")
+                % {"status": request.get_status_display()},
+                code="state",
+            )
+        if request.payouts.filter(status__in=[*IN_FLIGHT_PAYOUT_STATES, PayoutStatus.SUCCEEDED]).exists():
+            raise PayoutError(_("A payment of this refund is still in progress or done; it cannot be closed."))
+        refund_close_nothing_due(request=request, actor=actor, at=now, reason=reason)
+    return request
 
 
 def payout_dispatch(*, payout_id: int) -> None:
@@ -145,6 +254,11 @@ def payout_retry(*, request_id: int, actor, at: datetime.datetime | None = None)
             raise PayoutError(_("Only a refund whose payment failed can be sent again."), code="state")
         if request.order.channel in MANUAL_CHANNELS:
             raise PayoutError(_("This order was not paid online: record the bank transfer instead."), code="manual")
+        if request.payouts.filter(status__in=IN_FLIGHT_PAYOUT_STATES).exists():
+            raise PayoutError(
+                _("A payment of this refund is still in progress; wait for its outcome."), code="in_progress"
+            )
+        payout_guard(order_id=request.order_id, amount=request.approved_amount)
         payout = Payout.objects.create(
             request=request,
             order=request.order,
@@ -196,6 +310,7 @@ def payout_record_transfer(
                 % {"status": request.get_status_display()},
                 code="state",
             )
+        payout_guard(order_id=request.order_id, amount=request.approved_amount, payout_id=payout.pk if payout else None)
         if payout is None:
             payout = Payout.objects.create(
                 request=request,
@@ -249,21 +364,27 @@ def payout_execute(*, payout_id: int, now: datetime.datetime | None = None) -> s
     payout, needs_query = claimed
     gateway = gateway_for(payout.channel)
     call = _refund_call(payout)
+    calling = ExchangeKind.QUERY if needs_query else ExchangeKind.REFUND
     try:
         if needs_query:
-            answer = gateway.query(call)
+            try:
+                answer = gateway.query(call)
+            except GatewayFinalError as exc:  # a failed query never says the refund was refused
+                raise as_unknown(exc, what="The refund query") from exc
             _exchange(payout, kind=ExchangeKind.QUERY, answer=answer)
             if answer.outcome == Outcome.NOT_FOUND:
+                calling = ExchangeKind.REFUND
                 answer = gateway.refund(call)
                 _exchange(payout, kind=ExchangeKind.REFUND, answer=answer)
         else:
             answer = gateway.refund(call)
             _exchange(payout, kind=ExchangeKind.REFUND, answer=answer)
     except GatewayRetryableError as exc:
-        _exchange(payout, error=exc, kind=ExchangeKind.QUERY if needs_query else ExchangeKind.REFUND)
+        _exchange(payout, error=exc, kind=calling)
         _mark_unknown(payout.pk, exc)
         return Step.RETRY
     except GatewayFinalError as exc:
+        # Only a refund call gets here: the gateway refused it, so no money moved under this number.
         _exchange(payout, error=exc, kind=ExchangeKind.REFUND)
         _fail(payout.pk, code=exc.code, message=exc.message)
         return Step.DONE
@@ -279,9 +400,15 @@ def payout_answer_apply(*, payout_id: int, answer: GatewayAnswer, actor=None) ->
                 if not payout.is_final:
                     _succeed(payout, request=_lock_request(payout.request_id), answer=answer, actor=actor)
         except PayoutError as exc:  # the gateway's amount is not ours: a person must look
-            _mark_unknown(payout_id, GatewayError(exc.message, code=exc.code))
+            _mark_unknown(payout_id, GatewayError(exc.message, code=exc.code), needs_check=True)
             return Step.RETRY
         return Step.DONE
+    if answer.outcome == Outcome.NEEDS_CHECK:
+        message = answer.message or _("The gateway reports the refund needs handling there (%(code)s).") % {
+            "code": answer.code or "-"
+        }
+        _mark_unknown(payout_id, GatewayError(message, code=answer.code or "needs_check"), needs_check=True)
+        return Step.RETRY
     if answer.outcome == Outcome.FAILED:
         _fail(payout_id, code=answer.code or "closed", message=answer.message)
         return Step.DONE
@@ -315,6 +442,12 @@ def payouts_check(*, now: datetime.datetime | None = None, older_than_seconds: i
         .exclude(channel__in=MANUAL_CHANNELS)
         .values_list("pk", flat=True)
     )
+    nothing_due = RefundRequest.objects.filter(status=RefundStatus.APPROVED, approved_amount__lte=0)
+    for request_id in nothing_due.values_list("pk", flat=True):
+        with transaction.atomic():
+            request = _lock_request(request_id)
+            if request.status == RefundStatus.APPROVED and request.approved_amount <= 0:
+                refund_close_nothing_due(request=request, actor=None, at=now)
     orphans = RefundRequest.objects.filter(status=RefundStatus.APPROVED, approved_amount__gt=0).exclude(
         payouts__status__in=[PayoutStatus.QUEUED, PayoutStatus.SENT, PayoutStatus.UNKNOWN, PayoutStatus.SUCCEEDED]
     )
@@ -361,12 +494,14 @@ def payout_callback_apply(
         note="" if not payout.is_final else _("Arrived after the payout was final; nothing changed."),
     )
     if payout.is_final:
+        if payout.status == PayoutStatus.FAILED and notice.outcome == Outcome.SUCCEEDED:
+            _contradiction_raise(payout, source=_("a verified callback"))
         return CallbackResult(accepted=True, reason="duplicate")
     if notice.amount is None:
         # The notice does not carry this refund's own amount (Alipay's names the trade's
         # refunded total): ask the gateway, and act on its signed answer instead.
         return _confirm_by_query(payout)
-    if notice.outcome in (Outcome.SUCCEEDED, Outcome.FAILED):
+    if notice.outcome in (Outcome.SUCCEEDED, Outcome.FAILED, Outcome.NEEDS_CHECK):
         payout_answer_apply(
             payout_id=payout.pk,
             answer=GatewayAnswer(
@@ -382,6 +517,33 @@ def payout_callback_apply(
     return CallbackResult(accepted=True)
 
 
+def _contradiction_raise(payout: Payout, *, source: str) -> None:
+    """The gateway says a payout we took as refused has paid: money may have left twice if it was
+    sent again. Nothing is changed automatically; finance is told at once, with the numbers."""
+    message = _(
+        "%(source)s reports payout %(no)s of %(amount)s yuan as paid, but it was recorded as failed "
+        "(%(code)s). Check it at the gateway against any payment sent again for this refund."
+    ) % {"source": source, "no": payout.payout_no, "amount": payout.amount, "code": payout.error_code or "-"}
+    logger.error(message)
+    with transaction.atomic():
+        locked = _lock_payout(payout.pk)
+        if locked.needs_check_since is not None:
+            return
+        locked.needs_check_since = timezone.now()
+        locked.save(update_fields=["needs_check_since", "updated_at"])
+        refund_event_record(
+            request=RefundRequest.objects.get(pk=locked.request_id),
+            kind=RefundEventKind.PAYOUT_NEEDS_CHECK,
+            actor=None,
+            at=locked.needs_check_since,
+            amount=locked.amount,
+            channel=locked.channel,
+            payout_no=locked.payout_no,
+            code="contradiction",
+            message=message,
+        )
+
+
 def _confirm_by_query(payout: Payout) -> CallbackResult:
     try:
         answer = gateway_for(payout.channel).query(_refund_call(payout))
@@ -390,21 +552,15 @@ def _confirm_by_query(payout: Payout) -> CallbackResult:
         # Not acknowledged: the gateway sends the notice again later.
         return CallbackResult(accepted=False, reason=exc.message)
     _exchange(payout, kind=ExchangeKind.QUERY, answer=answer)
-    if answer.outcome in (Outcome.SUCCEEDED, Outcome.FAILED):
+    if answer.outcome in (Outcome.SUCCEEDED, Outcome.FAILED, Outcome.NEEDS_CHECK):
         payout_answer_apply(payout_id=payout.pk, answer=answer)
     return CallbackResult(accepted=True)
 
 
 def callback_refuse(*, channel: str, reason: str, payout_no: str = "", remote_addr: str | None, body: str) -> None:
-    logger.warning("Refused %s callback for %r from %s: %s", channel, payout_no, remote_addr, reason)
-    RejectedCallback.objects.create(
-        channel=channel,
-        reason=reason,
-        payout_no=payout_no[:64],
-        remote_addr=remote_addr,
-        body=body[:20000],
-        received_at=timezone.now(),
-    )
+    """Log a refused callback and keep it within bounds: a capped body, so many an hour per
+    address (``payments.callbacks_refused``); the caller answers the gateway as usual."""
+    refused_callback_record(channel=channel, reason=reason, payout_no=payout_no, remote_addr=remote_addr, body=body)
 
 
 # --- Internals -------------------------------------------------------------------------------
@@ -412,21 +568,30 @@ def callback_refuse(*, channel: str, reason: str, payout_no: str = "", remote_ad
 
 def _claim(payout_id: int, *, now: datetime.datetime):
     """Take the payout for one attempt. None: nothing to do; Step.BUSY: someone else has it;
-    else (payout, needs_query)."""
+    else (payout, needs_query). Locks in the order every payout path takes: payout, request, order."""
     with transaction.atomic():
         payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
         if payout is None or payout.is_final or payout.channel in MANUAL_CHANNELS:
             return None
         if payout.lease_until is not None and payout.lease_until > now:
             return Step.BUSY
+        request = _lock_request(payout.request_id)
         needs_query = payout.status in (PayoutStatus.SENT, PayoutStatus.UNKNOWN)
+        if payout.status == PayoutStatus.QUEUED:
+            # Before the first call the order must still cover it. A payout that may have reached
+            # the gateway is only ever queried, whatever the order says now.
+            try:
+                with transaction.atomic():
+                    payout_guard(order_id=payout.order_id, amount=payout.amount, payout_id=payout.pk)
+            except PayoutError as exc:
+                _fail_locked(payout, request=request, code=exc.code, message=exc.message, at=now)
+                return None
         payout.lease_until = now + _lease()
         payout.attempts += 1
         if payout.status == PayoutStatus.QUEUED:
             payout.status = PayoutStatus.SENT
             payout.sent_at = payout.sent_at or now
         payout.save()
-        request = _lock_request(payout.request_id)
         if request.status == RefundStatus.APPROVED:
             _transition(request, "start_payout", actor=None, at=now, comment=payout.payout_no)
     payout.request = request
@@ -468,7 +633,10 @@ def _lock_request(request_id: int) -> RefundRequest:
     return request
 
 
-def _mark_unknown(payout_id: int, exc: GatewayError) -> None:
+def _mark_unknown(payout_id: int, exc: GatewayError, *, needs_check: bool = False) -> None:
+    """The outcome is unknown: keep the payout for the next query. After enough calls, or when the
+    gateway says a person must handle it, finance is asked (once) to check it at the gateway."""
+    now = timezone.now()
     with transaction.atomic():
         payout = _lock_payout(payout_id)
         if payout.is_final:
@@ -477,38 +645,64 @@ def _mark_unknown(payout_id: int, exc: GatewayError) -> None:
         payout.lease_until = None
         payout.error_code = exc.code[:64]
         payout.error_message = exc.message
+        raise_it = payout.needs_check_since is None and (
+            needs_check or payout.attempts >= settings.PAYOUT_MANUAL_CHECK_AFTER_ATTEMPTS
+        )
+        if raise_it:
+            payout.needs_check_since = now
         payout.save()
-
-
-def _fail(payout_id: int, *, code: str, message: str) -> None:
-    """The gateway refused for good: the payout fails, the request waits for finance."""
-    now = timezone.now()
-    with transaction.atomic():
-        payout = _lock_payout(payout_id)
-        if payout.is_final:
-            return
-        payout.status = PayoutStatus.FAILED
-        payout.lease_until = None
-        payout.finished_at = now
-        payout.error_code = code[:64]
-        payout.error_message = message
-        payout.save()
-        request = _lock_request(payout.request_id)
-        if request.status == RefundStatus.APPROVED:
-            _transition(request, "start_payout", actor=None, at=now, comment=payout.payout_no)
-        if request.status == RefundStatus.PAYING:
-            _transition(request, "fail_payout", actor=None, at=now, comment=f"{code}: {message}".strip(": "))
+        if raise_it:
+            request = RefundRequest.objects.get(pk=payout.request_id)
             refund_event_record(
                 request=request,
-                kind=RefundEventKind.PAYOUT_FAILED,
+                kind=RefundEventKind.PAYOUT_NEEDS_CHECK,
                 actor=None,
                 at=now,
                 amount=payout.amount,
                 channel=payout.channel,
                 payout_no=payout.payout_no,
-                code=code,
-                message=message,
+                attempts=payout.attempts,
+                code=payout.error_code,
+                message=payout.error_message,
             )
+
+
+def _fail(payout_id: int, *, code: str, message: str) -> None:
+    """The gateway refused for good: the payout fails, the request waits for finance."""
+    with transaction.atomic():
+        payout = _lock_payout(payout_id)
+        if payout.is_final:
+            return
+        _fail_locked(payout, request=_lock_request(payout.request_id), code=code, message=message, at=timezone.now())
+
+
+def _fail_locked(payout: Payout, *, request: RefundRequest, code: str, message: str, at: datetime.datetime) -> None:
+    payout.status = PayoutStatus.FAILED
+    payout.lease_until = None
+    payout.finished_at = at
+    payout.error_code = code[:64]
+    payout.error_message = message
+    payout.save()
+    _request_payout_failed(request, payout=payout, code=code, message=message, at=at)
+
+
+def _request_payout_failed(request: RefundRequest, *, payout: Payout, code: str, message: str, at) -> None:
+    """The request's payment failed (refused, or never sent by the guard): finance is told why."""
+    if request.status == RefundStatus.APPROVED:
+        _transition(request, "start_payout", actor=None, at=at, comment=payout.payout_no)
+    if request.status == RefundStatus.PAYING:
+        _transition(request, "fail_payout", actor=None, at=at, comment=f"{code}: {message}".strip(": "))
+        refund_event_record(
+            request=request,
+            kind=RefundEventKind.PAYOUT_FAILED,
+            actor=None,
+            at=at,
+            amount=payout.amount,
+            channel=payout.channel,
+            payout_no=payout.payout_no,
+            code=code,
+            message=message,
+        )
 
 
 def _succeed(

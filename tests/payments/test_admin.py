@@ -142,3 +142,43 @@ def test_the_request_page_lists_its_payouts_with_a_link_for_finance(client, card
     page = client.get(page_url).content.decode()
     assert payout.payout_no in page
     assert _url("change", payout.pk) not in page
+
+
+def test_finance_closes_a_failed_refund_without_payment_with_a_reason(client, student, homeroom, campus, finance):
+    request, payout = approved_request(student=student, homeroom=homeroom, campus=campus)
+    services._fail(payout.pk, code="exceeds_order", message="订单已无可退金额")
+    client.force_login(finance.user)
+    assert _url("close_unpaid", payout.pk) in client.get(_url("change", payout.pk)).content.decode()
+
+    empty = client.post(_url("close_unpaid", payout.pk), {"reason": ""})
+    assert empty.status_code == 200  # the form says what is missing; nothing changed
+    request.refresh_from_db()
+    assert request.status == RefundStatus.PAYOUT_FAILED
+
+    response = client.post(_url("close_unpaid", payout.pk), {"reason": "该订单款项已由另一申请全额退回。"})
+
+    assert response.status_code == 302
+    request.refresh_from_db()
+    assert request.status == RefundStatus.CLOSED
+    assert request.transitions.get(name="close").comment == "该订单款项已由另一申请全额退回。"
+
+
+def test_staff_without_the_permission_cannot_close_a_refund_unpaid(client, student, homeroom, campus):
+    request, payout = approved_request(student=student, homeroom=homeroom, campus=campus)
+    services._fail(payout.pk, code="NOTENOUGH", message="余额不足")
+    client.force_login(homeroom.user)
+    assert client.post(_url("close_unpaid", payout.pk), {"reason": "x"}).status_code in (403, 404)
+    request.refresh_from_db()
+    assert request.status == RefundStatus.PAYOUT_FAILED
+
+
+def test_the_manual_check_filter_lists_payouts_finance_must_check(client, student, homeroom, campus, finance):
+    _request, waiting = approved_request(student=student, homeroom=homeroom, campus=campus)
+    other = factories.make_student(campus=campus)
+    _request, flagged = approved_request(student=other, homeroom=homeroom, campus=campus)
+    Payout.objects.filter(pk=flagged.pk).update(status=PayoutStatus.UNKNOWN, needs_check_since=timezone.now())
+    client.force_login(finance.user)
+
+    page = client.get(_url("changelist") + "?needs_check=yes").content.decode()
+
+    assert flagged.payout_no in page and waiting.payout_no not in page

@@ -198,3 +198,29 @@ def test_a_forged_or_tampered_alipay_notice_changes_nothing(client, sim, unknown
 def test_callback_endpoints_answer_only_post(client):
     assert client.get(WECHAT_URL).status_code == 405
     assert client.get(ALIPAY_URL).status_code == 405
+
+
+def test_a_change_notice_raises_the_payout_to_finance_instead_of_failing_it(client, sim, sent_wechat):
+    # WeChat's CHANGE: the card refused the money; it is finished at WeChat under the same number.
+    notice = _with_inner(sim, sim.wechat_notification(sent_wechat.payout_no), refund_status="CHANGE")
+    response = _post_wechat(client, notice)
+    assert WECHAT_OK in response.content
+    sent_wechat.refresh_from_db()
+    assert sent_wechat.status == PayoutStatus.UNKNOWN
+    assert sent_wechat.needs_check_since is not None
+    assert sent_wechat.request.status == RefundStatus.PAYING  # nothing for finance to send again
+    assert RefundEvent.objects.filter(kind="payout_needs_check").count() == 1
+    assert not RefundEvent.objects.filter(kind="payout_failed").exists()
+
+
+def test_a_success_notice_for_a_payout_taken_as_failed_alarms_finance_and_changes_nothing(client, sim, sent_wechat):
+    Payout.objects.filter(pk=sent_wechat.pk).update(status=PayoutStatus.FAILED, error_code="NOTENOUGH")
+    response = _post_wechat(client, sim.wechat_notification(sent_wechat.payout_no))
+    assert WECHAT_OK in response.content
+    sent_wechat.refresh_from_db()
+    assert sent_wechat.status == PayoutStatus.FAILED  # not silently turned into a success
+    assert sent_wechat.needs_check_since is not None
+    alarm = RefundEvent.objects.get(kind="payout_needs_check")
+    assert alarm.payload["code"] == "contradiction" and sent_wechat.payout_no in alarm.payload["message"]
+    _post_wechat(client, sim.wechat_notification(sent_wechat.payout_no))  # again: told once
+    assert RefundEvent.objects.filter(kind="payout_needs_check").count() == 1
