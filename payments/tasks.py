@@ -15,7 +15,7 @@ from django.conf import settings
 
 from schoolops.http import backoff_with_jitter
 
-from . import services
+from . import callbacks_refused, services
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +51,9 @@ def execute_payout(self, payout_id: int) -> str:
 def check_payouts() -> int:
     """Beat: hand stuck payouts (queued, sent, unknown, lease expired) to a worker again."""
     return services.payouts_check()
+
+
+@shared_task(ignore_result=True)
+def purge_refused_callbacks() -> int:
+    """Beat, daily: delete refused callbacks past PAYMENTS_REFUSED_CALLBACK_KEEP_DAYS."""
+    return callbacks_refused.refused_callbacks_purge()

@@ -196,6 +196,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.send_pending_notifications",
         "schedule": 60.0,
     },
+    "purge-refused-callbacks": {
+        "task": "payments.tasks.purge_refused_callbacks",
+        "schedule": 24 * 3600.0,
+    },
 }
 
 # --- Payouts. Retries back off exponentially from the base to the cap; the cap stays far below
@@ -206,6 +210,15 @@ PAYOUT_RETRY_MAX_SECONDS = float(os.environ.get("PAYOUT_RETRY_MAX_SECONDS", "180
 PAYOUT_MAX_RETRIES = int(os.environ.get("PAYOUT_MAX_RETRIES", "8"))
 PAYOUT_LEASE_SECONDS = int(os.environ.get("PAYOUT_LEASE_SECONDS", "120"))
 PAYOUT_CHECK_AFTER_SECONDS = int(os.environ.get("PAYOUT_CHECK_AFTER_SECONDS", "300"))
+# Refused gateway callbacks (payments.callbacks_refused): the callback endpoints are open to the
+# internet, so what is kept of refusals is bounded - the body's first characters, so many rows an
+# hour per address and in all (beyond that only logged), deleted after so many days.
+PAYMENTS_REFUSED_CALLBACK_BODY_CHARS = int(os.environ.get("PAYMENTS_REFUSED_CALLBACK_BODY_CHARS", "2048"))
+PAYMENTS_REFUSED_CALLBACKS_PER_ADDRESS_PER_HOUR = int(
+    os.environ.get("PAYMENTS_REFUSED_CALLBACKS_PER_ADDRESS_PER_HOUR", "20")
+)
+PAYMENTS_REFUSED_CALLBACKS_PER_HOUR = int(os.environ.get("PAYMENTS_REFUSED_CALLBACKS_PER_HOUR", "500"))
+PAYMENTS_REFUSED_CALLBACK_KEEP_DAYS = int(os.environ.get("PAYMENTS_REFUSED_CALLBACK_KEEP_DAYS", "90"))
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
