@@ -1,3 +1,7 @@
+import logging
+
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -7,12 +11,16 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
+from .auth import user_for_login
 from .forms import MyDelegateForm
 from .models import Campus, Staff, User
 from .scoping import CampusScopedAdminMixin
 from .services import staff_delegate_errors, staff_delegate_set
+
+logger = logging.getLogger(__name__)
 
 admin.site.site_header = _("schoolops after-sale administration")
 admin.site.site_title = _("schoolops")
@@ -168,3 +176,89 @@ class StaffAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
             "changes": changes,
         }
         return TemplateResponse(request, "admin/schoolops/staff/my_delegate.html", context)
+
+
+# --- Log-in throttling (django-axes): who is locked out, unlocking, and the record -----------------
+
+admin.site.unregister(AccessAttempt)
+admin.site.unregister(AccessFailureLog)
+admin.site.unregister(AccessLog)
+
+
+@admin.register(AccessAttempt)
+class LoginLockoutAdmin(AccessAttemptAdmin):
+    """Failed log-ins still counting (per account and per address, ``schoolops.auth``).
+
+    Unlocking deletes the counted failures of the selected accounts or addresses; Django's own
+    log (LogEntry) and the log line say who unlocked what. The failures themselves stay in the
+    access failure log.
+    """
+
+    actions = ["unlock_accounts", "unlock_addresses"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # "unlock" says what it does
+        return actions
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        # A student's phone number finds her attempts, counted under her username.
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        user = user_for_login(search_term.strip()) if search_term.strip() else None
+        if user is not None:
+            results = results | queryset.filter(username=user.username)
+        return results, may_have_duplicates
+
+    @admin.action(description=_("Unlock the selected accounts"), permissions=["delete"])
+    def unlock_accounts(self, request, queryset):
+        usernames = {name for name in queryset.values_list("username", flat=True) if name}
+        self._unlock(request, AccessAttempt.objects.filter(username__in=usernames), what=sorted(usernames))
+
+    @admin.action(description=_("Unlock the selected addresses"), permissions=["delete"])
+    def unlock_addresses(self, request, queryset):
+        addresses = {ip for ip in queryset.values_list("ip_address", flat=True) if ip}
+        self._unlock(request, AccessAttempt.objects.filter(ip_address__in=addresses), what=sorted(addresses))
+
+    def _unlock(self, request, attempts, *, what: list[str]) -> None:
+        self.log_deletions(request, attempts)
+        count, _deleted = attempts.delete()
+        logger.warning("Login unlocked by %s: %s (%d attempt rows)", request.user.username, ", ".join(what), count)
+        self.message_user(
+            request,
+            ngettext(
+                "Unlocked: %(what)s (%(count)d failed attempt record cleared).",
+                "Unlocked: %(what)s (%(count)d failed attempt records cleared).",
+                count,
+            )
+            % {"what": ", ".join(what), "count": count},
+            messages.SUCCESS,
+        )
+
+    def delete_model(self, request, obj) -> None:
+        logger.warning(
+            "Login unlocked by %s: account=%s address=%s", request.user.username, obj.username, obj.ip_address
+        )
+        super().delete_model(request, obj)
+
+
+class _KeptRecordMixin:
+    """The access and failure logs are the audit trail: read, never edited or deleted here."""
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AccessFailureLog)
+class LoginFailureLogAdmin(_KeptRecordMixin, AccessFailureLogAdmin):
+    pass
+
+
+@admin.register(AccessLog)
+class LoginAccessLogAdmin(_KeptRecordMixin, AccessLogAdmin):
+    pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 from django.db import DEFAULT_DB_ALIAS
 
@@ -124,6 +125,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "refunds.delete_refundspecialrule",
         "refunds.add_approvalsettings",
         "refunds.change_approvalsettings",
+        # Log-in throttling (django-axes): see who is locked out, and unlock (delete the attempts).
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
+        "axes.view_accessfailurelog",
+        "axes.view_accesslog",
     ],
 }
 
@@ -140,6 +146,9 @@ def ensure_role_groups(sender=None, using: str = DEFAULT_DB_ALIAS, **kwargs) -> 
     """
     if sender is not None and sender.label != list(global_apps.get_app_configs())[-1].label:
         return
+    if sender is not None:
+        # The last app's permissions are made by a post_migrate receiver that may run after this one.
+        create_permissions(sender, verbosity=0, using=using, apps=kwargs.get("apps", global_apps))
     wanted = {dotted for perms in ROLE_PERMISSIONS.values() for dotted in perms}
     by_name = {
         f"{perm.content_type.app_label}.{perm.codename}": perm

@@ -5,6 +5,7 @@ eagerly, e-mail to the console. Production sets ``DJANGO_DEBUG=0`` and the varia
 in ``deploy/production.env.example``; ``manage.py check --deploy`` is then clean.
 """
 
+import datetime
 import os
 import secrets
 from pathlib import Path
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "simple_history",
     "django_celery_beat",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -81,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: turns a locked-out log-in into the log-in page with a message (schoolops.auth).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "schoolops.urls"
@@ -120,7 +124,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Users
 AUTH_USER_MODEL = "schoolops.User"
-AUTHENTICATION_BACKENDS = ["schoolops.auth.UsernameOrPhoneBackend"]
+# axes first: it refuses a locked-out attempt before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "schoolops.auth.UsernameOrPhoneBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "students:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -130,6 +135,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Log-in throttling (django-axes, tuned in schoolops/auth.py). Failures are counted per account
+# (a phone number counts for its account) and per address, independently, over the cool-off.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_ACCOUNT_FAILURE_LIMIT", "5"))
+# Higher: a campus network or a mobile carrier puts many students behind one address.
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "30"))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+# A lockout ends a cool-off after the last counted failure; attempts while locked do not extend it,
+# so students behind a locked address are not kept out by each other's retries.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_HANDLER = "schoolops.auth.LoginAttemptHandler"
+AXES_USERNAME_CALLABLE = "schoolops.auth.login_username"
+AXES_CLIENT_IP_CALLABLE = "schoolops.auth.login_client_ip"
+AXES_LOCKOUT_CALLABLE = "schoolops.auth.lockout_response"
+# Reverse proxies in front that append the client's address to X-Forwarded-For (production: the
+# TLS proxy). 0 = use REMOTE_ADDR. Wrong here, every visitor shares the proxy's address.
+LOGIN_TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0" if DEBUG else "1"))
 
 # --- Language and time: Simplified Chinese by default, English available; Asia/Shanghai.
 LANGUAGE_CODE = "zh-hans"
