@@ -18,7 +18,14 @@ from .auth import user_for_login
 from .forms import MyDelegateForm
 from .models import Campus, Staff, User
 from .scoping import CampusScopedAdminMixin
-from .services import staff_delegate_errors, staff_delegate_set
+from .services import (
+    CHANGE_STAFF_ROLE,
+    staff_add,
+    staff_delegate_errors,
+    staff_delegate_set,
+    staff_role_change_refusal,
+    staff_role_set,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +49,26 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "name", "phone", "email", "is_staff", "is_active")
     search_fields = ("username", "name", "phone", "email")
 
+    # What a user may do: only a superuser grants it, and never to themselves.
+    permission_fields = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and (obj.pk == request.user.pk or not request.user.is_superuser):
+            readonly += self.permission_fields
+        return readonly
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A superuser's account (password included) is changed by superusers only.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 @admin.register(Campus)
 class CampusAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
@@ -50,8 +77,15 @@ class CampusAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
     search_fields = ("code", "name", "city")
 
 
+# The fields that say which role a row gives to whom (schoolops.change_staff_role).
+ASSIGNMENT_FIELDS = ("user", "role", "campus")
+
+
 class StaffAdminForm(forms.ModelForm):
-    """The staff form; a changed delegation follows the same rules as the "my delegate" page."""
+    """The staff form; a changed delegation follows the same rules as the "my delegate" page, a
+    changed role, campus or account those of ``staff_role_change_refusal``."""
+
+    actor: User | None = None  # the logged-in user, set by StaffAdmin.get_form
 
     class Meta:
         model = Staff
@@ -59,8 +93,16 @@ class StaffAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        assigned = set(ASSIGNMENT_FIELDS) & set(self.fields) & set(self.changed_data)
+        if assigned and self.actor is not None:
+            refusal = staff_role_change_refusal(
+                actor=self.actor, staff=self.instance if self.instance.pk else None, user=data.get("user")
+            )
+            if refusal:
+                self.add_error(None, refusal)
         watched = {"campus", "delegate", "delegate_from", "delegate_until"}
-        campus = data.get("campus")
+        # Without the permission to change it the campus is read-only: the row's own applies.
+        campus = data.get("campus") if "campus" in self.fields else getattr(self.instance, "campus", None)
         if campus is None or not watched & set(self.changed_data):
             return data
         subject = Staff(pk=self.instance.pk, campus=campus)
@@ -95,6 +137,46 @@ class StaffAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
             # Staff accounts are never student accounts.
             kwargs["queryset"] = User.objects.filter(student__isnull=True).order_by("username")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # --- Role, campus and account: their own permission, never over one's own row ---------------
+
+    def has_add_permission(self, request) -> bool:
+        # A new row gives a role: the same permission as changing one.
+        return super().has_add_permission(request) and request.user.has_perm(CHANGE_STAFF_ROLE)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and staff_role_change_refusal(actor=request.user, staff=obj):
+            readonly += ASSIGNMENT_FIELDS
+        return readonly
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.actor = request.user
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            staff_add(staff=obj, actor=request.user)
+            return
+        # Compared with the row as stored, not the form's changed fields: simple-history's
+        # "revert" saves an old version whose role and campus are in no form field.
+        current = Staff.objects.select_related("user", "campus").get(pk=obj.pk)
+        wanted = (obj.user, obj.role, obj.campus)
+        if (obj.user_id, obj.role, obj.campus_id) == (current.user_id, current.role, current.campus_id):
+            super().save_model(request, obj, form, change)
+            return
+        refusal = staff_role_change_refusal(actor=request.user, staff=current, user=obj.user)
+        if refusal:  # before anything is saved: simple-history's revert view is no transaction
+            raise PermissionDenied(refusal)
+        # Everything else is saved as it is; the assignment through its service, which checks
+        # again under its lock and writes the history row that says what changed.
+        obj.user, obj.role, obj.campus = current.user, current.role, current.campus
+        others = [f.attname for f in Staff._meta.concrete_fields if f.name not in ASSIGNMENT_FIELDS]
+        if any(getattr(obj, name) != getattr(current, name) for name in others):
+            super().save_model(request, obj, form, change)
+        user, role, campus = wanted
+        staff_role_set(staff=obj, actor=request.user, role=role, campus=campus, user=user)
 
     @admin.display(description=_("full name"), ordering="user__name")
     def name(self, obj: Staff) -> str:

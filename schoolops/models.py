@@ -104,6 +104,10 @@ class Staff(models.Model):
         verbose_name_plural = _("staff")
         ordering = ["campus__code", "role", "user__name"]
         indexes = [models.Index(fields=["campus", "role"])]
+        # Which role, campus and account a row gives is a permission of its own, held by nobody
+        # over their own row (schoolops.services.staff_role_change_refusal); change_staff covers
+        # the rest (manager, delegate).
+        permissions = [("change_staff_role", _("Can give staff members a role, campus or account"))]
         constraints = [
             models.CheckConstraint(condition=~Q(manager=models.F("id")), name="staff_not_own_manager"),
             models.CheckConstraint(condition=~Q(delegate=models.F("id")), name="staff_not_own_delegate"),

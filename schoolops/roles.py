@@ -111,7 +111,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "finance.view_papercopyrequest",
         "schoolops.view_all_campuses",
         "schoolops.change_campus",
-        "schoolops.add_staff",
+        # Manager and delegate of anyone; not role, campus or account (schoolops.change_staff_role,
+        # which no role holds: superusers only until there is an HR role), so not adding staff.
         "schoolops.change_staff",
         "orders.add_course",
         "orders.change_course",

@@ -90,7 +90,7 @@ def test_staff_form_offers_only_visible_campuses(client, campus, other_campus):
     head_office_less = factories.make_staff(role=StaffRole.CAMPUS_HEAD, campus=campus)
     head_office_less.user.user_permissions.add(
         *__import__("django.contrib.auth.models", fromlist=["Permission"]).Permission.objects.filter(
-            codename__in=["add_staff", "view_staff"]
+            codename__in=["add_staff", "view_staff", "change_staff_role"]
         )
     )
     client.force_login(head_office_less.user)

@@ -264,20 +264,22 @@ def test_the_staff_admin_refuses_a_delegate_of_another_campus(client, operations
     assert _state(homeroom) == (None, None, None)
 
 
-def test_the_staff_admin_still_saves_other_changes_of_a_row_with_a_delegate(client, operations, homeroom, colleague):
+def test_the_staff_admin_still_saves_other_changes_of_a_row_with_a_delegate(
+    client, operations, homeroom, colleague, campus_head
+):
     staff_delegate_set(staff=homeroom, delegate=colleague, date_from=TODAY(), date_until=TODAY())
     client.force_login(operations.user)
     change = reverse("admin:schoolops_staff_change", args=[homeroom.pk])
     data = _staff_form(
         homeroom,
-        role=StaffRole.SUPERVISOR,
+        manager=str(campus_head.pk),
         delegate=str(colleague.pk),
         delegate_from=_days(0),
         delegate_until=_days(0),
     )
     assert client.post(change, data).status_code == 302
     homeroom.refresh_from_db()
-    assert homeroom.role == StaffRole.SUPERVISOR
+    assert homeroom.manager_id == campus_head.pk
 
 
 # --- Reachable --------------------------------------------------------------------------------
