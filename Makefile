@@ -16,6 +16,11 @@ RUNTIME_STAMP := $(VENV)/.installed-requirements
 DEV_STAMP := $(VENV)/.installed-requirements-dev
 
 PORT ?= 8000
+# Settings keep DEBUG off unless DJANGO_DEBUG turns it on. Every target here is for development
+# (run, migrate, worker, beat, migrations-check, bench) and needs it on; check-deploy sets 0 itself
+# and test always 1. A value already in the environment wins.
+DJANGO_DEBUG ?= 1
+export DJANGO_DEBUG
 PYTEST_ARGS ?=
 # The services `make test` uses. The test database (test_<name>) is created by pytest-django;
 # the named database itself need not exist.
@@ -80,7 +85,7 @@ run: migrate
 	else \
 	  echo "msgfmt not found: using the committed .mo files"; \
 	fi
-	@PY=$(PY) PORT=$(PORT) exec bash scripts/run-dev.sh
+	@DJANGO_DEBUG=1 PY=$(PY) PORT=$(PORT) exec bash scripts/run-dev.sh
 
 worker: migrate
 	REDIS_URL=$(REDIS_URL) exec $(VENV)/bin/celery -A schoolops worker -l info
@@ -94,7 +99,7 @@ test: $(DEV_STAMP)
 	@bash scripts/ensure-services.sh
 	@bash scripts/ensure-browser.sh
 	@rc=0; \
-	DATABASE_URL='$(TEST_DATABASE_URL)' REDIS_URL='$(TEST_REDIS_URL)' $(VENV)/bin/pytest $(PYTEST_ARGS) || rc=$$?; \
+	DJANGO_DEBUG=1 DATABASE_URL='$(TEST_DATABASE_URL)' REDIS_URL='$(TEST_REDIS_URL)' $(VENV)/bin/pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit code 5)" >&2; fi; \
 	exit $$rc
 

@@ -1,8 +1,9 @@
 """Settings for schoolops, read from the environment only.
 
-The defaults run the whole product with no services: a SQLite file, Celery tasks run
-eagerly, e-mail to the console. Production sets ``DJANGO_DEBUG=0`` and the variables listed
-in ``deploy/production.env.example``; ``manage.py check --deploy`` is then clean.
+``DEBUG`` is off unless ``DJANGO_DEBUG`` turns it on, so a forgotten variable fails closed.
+With ``DJANGO_DEBUG=1`` (``make run``, the tests) the defaults run the whole product with no
+services: a SQLite file, Celery tasks run eagerly, e-mail to the console. Production sets the
+variables listed in ``deploy/production.env.example``; ``manage.py check --deploy`` is then clean.
 """
 
 import datetime
@@ -29,7 +30,8 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# Off unless asked for: without DJANGO_DEBUG the secrets are required and every protection is on.
+DEBUG = env_bool("DJANGO_DEBUG", False)
 
 
 def _secret_key() -> str:

@@ -6,6 +6,9 @@ set -euo pipefail
 SCRIPT_NAME=run-dev
 source "$(dirname "$0")/lib.sh"
 
+# The demo runs with DEBUG on (settings default to off): development secrets, the simulator's
+# keys and the demo logins, which seed_demo refuses to make otherwise.
+export DJANGO_DEBUG=1
 PY=${PY:-.venv/bin/python}
 PORT=${PORT:-8000}
 SIM_PORT=${SIM_PORT:-8765}
