@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Staff sessions end with the browser and after ADMIN_SESSION_IDLE_SECONDS (schoolops.sessions).
+    "schoolops.sessions.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last: turns a locked-out log-in into the log-in page with a message (schoolops.auth).
@@ -417,6 +419,10 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
     },
 }
+# Staff (admin) sessions: a browser-session cookie, ended after this long without a request and,
+# whatever the activity, this long after logging in. Students keep Django's 14-day cookie.
+ADMIN_SESSION_IDLE_SECONDS = int(os.environ.get("ADMIN_SESSION_IDLE_SECONDS", str(2 * 3600)))
+ADMIN_SESSION_MAX_AGE_SECONDS = int(os.environ.get("ADMIN_SESSION_MAX_AGE_SECONDS", str(12 * 3600)))
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
