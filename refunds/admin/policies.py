@@ -117,6 +117,9 @@ class QuoteSnapshotAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.Model
     exclude = ["policy_terms"]
     readonly_fields = ["lines_table", "policy_terms_display"]
 
+    class Media:
+        css = {"all": ["css/admin_approvals.css"]}  # .money: amounts aligned right (no inline styles under the CSP)
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("lines")
 
@@ -124,7 +127,7 @@ class QuoteSnapshotAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.Model
     def lines_table(self, obj: QuoteSnapshot) -> str:
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td style='text-align:right'>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class='money'>{}</td><td>{}</td><td>{}</td></tr>",
             ((line.label, line.amount, line.formula, line.explanation) for line in obj.lines.all()),
         )
         return format_html("<table>{}</table>", rows)
