@@ -252,6 +252,9 @@ PAYMENTS_REFUSED_CALLBACKS_PER_ADDRESS_PER_HOUR = int(
 )
 PAYMENTS_REFUSED_CALLBACKS_PER_HOUR = int(os.environ.get("PAYMENTS_REFUSED_CALLBACKS_PER_HOUR", "500"))
 PAYMENTS_REFUSED_CALLBACK_KEEP_DAYS = int(os.environ.get("PAYMENTS_REFUSED_CALLBACK_KEEP_DAYS", "90"))
+# After this many calls to the gateway with the outcome still unknown, finance is asked to check the
+# payout at the gateway (it is still queried, never sent again under a new number).
+PAYOUT_MANUAL_CHECK_AFTER_ATTEMPTS = int(os.environ.get("PAYOUT_MANUAL_CHECK_AFTER_ATTEMPTS", "6"))
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
