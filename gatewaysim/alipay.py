@@ -108,7 +108,9 @@ class AlipayEndpoints:
     def refund(self, params: dict[str, str], biz: dict[str, Any]) -> Answer:
         # Without out_request_no, Alipay takes the order number as the refund request number.
         payout_no = str(biz.get("out_request_no") or biz.get("out_trade_no") or "")
-        rule = self.sim.behaviours.pick(channel=CHANNEL, endpoint="refund", number=payout_no)
+        # A number already taken is answered from the books, never refused.
+        known = self.sim.ledger.find_refund(CHANNEL, payout_no) is not None
+        rule = self.sim.behaviours.pick(channel=CHANNEL, endpoint="refund", number=payout_no, known=known)
         early = self.sim.before_execute(rule)
         if early is not None:
             return early

@@ -37,6 +37,9 @@ class Behaviour(enum.StrEnum):
 
 
 QUERY_BEHAVIOURS = frozenset({Behaviour.QUERY_ERROR, Behaviour.QUERY_NOT_FOUND, Behaviour.QUERY_TIMEOUT})
+# Refusals for good. A gateway answers a merchant refund number it already took from its books
+# (refunds are idempotent by number), so these fire only on a number it has not seen.
+REFUSAL_BEHAVIOURS = frozenset({Behaviour.INSUFFICIENT_BALANCE, Behaviour.TRADE_NOT_EXIST})
 # What ``query_error`` answers unless the rule names its own ``code``: WeChat's err_code, Alipay's sub_code.
 DEFAULT_QUERY_ERROR_CODES = {"wechat": "ERROR", "alipay": "isv.invalid-signature"}
 
@@ -110,13 +113,16 @@ class BehaviourBook:
             self.rules.append(rule)
         return rule
 
-    def pick(self, *, channel: str, endpoint: str, number: str) -> Rule | None:
-        """Count this attempt of ``number`` and return the rule that fires for it, if any."""
+    def pick(self, *, channel: str, endpoint: str, number: str, known: bool = False) -> Rule | None:
+        """Count this attempt of ``number`` and return the rule that fires for it, if any. For a
+        number the gateway already knows (``known``), the refusals are passed over (and not used up)."""
         with self._lock:
             self._attempts[(channel, endpoint, number)] += 1
             attempt = self._attempts[(channel, endpoint, number)]
             for rule in self.rules:
                 if rule.channel not in (None, channel) or rule.endpoint not in ("any", endpoint):
+                    continue
+                if known and rule.behaviour in REFUSAL_BEHAVIOURS:
                     continue
                 if rule.first_attempt_only and attempt > 1:
                     continue

@@ -104,7 +104,9 @@ class WeChatEndpoints:
         if not payout_no or not (trade_no or out_trade_no):
             return self._fail("缺少参数out_refund_no或transaction_id")
 
-        rule = self.sim.behaviours.pick(channel=CHANNEL, endpoint="refund", number=payout_no)
+        # A number already taken is answered from the books, never refused.
+        known = self.sim.ledger.find_refund(CHANNEL, payout_no) is not None
+        rule = self.sim.behaviours.pick(channel=CHANNEL, endpoint="refund", number=payout_no, known=known)
         early = self.sim.before_execute(rule)
         if early is not None:
             return early

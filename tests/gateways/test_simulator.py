@@ -21,7 +21,8 @@ from gatewaysim.protocol import (
     wechat_sign,
     wechat_xml,
 )
-from refunds.gateways.base import GatewayRetryableError, Outcome
+from refunds.gateways.alipay import AlipayGateway
+from refunds.gateways.base import GatewayFinalError, GatewayRetryableError, Outcome
 from refunds.gateways.wechat import WeChatPayGateway
 
 pytestmark = pytest.mark.usefixtures("gateway_settings")
@@ -229,3 +230,19 @@ def test_keys_are_reused_when_the_directory_already_has_them(tmp_path):
     second = ensure_material(tmp_path)
     assert first.wechat_api_key == second.wechat_api_key
     assert len(first.wechat_api_key) == 32
+
+
+@pytest.mark.parametrize("behaviour", ["insufficient_balance", "trade_not_exist"])
+@pytest.mark.parametrize("channel", ["wechat", "alipay"])
+def test_a_refusal_never_answers_a_number_the_gateway_already_took(gateway_sim, make_call, channel, behaviour):
+    gateway = WeChatPayGateway() if channel == "wechat" else AlipayGateway()
+    call = make_call()
+    gateway_sim.behave(channel, "crash_after_execute", times=1)
+    with pytest.raises(GatewayRetryableError):
+        gateway.refund(call)  # the money moved, the answer was lost
+    gateway_sim.behave(channel, behaviour, times=1)
+    # Sent again under the same number: answered from the books, as real gateways do.
+    assert gateway.refund(call).outcome in (Outcome.PROCESSING, Outcome.SUCCEEDED)
+    assert gateway_sim.refunds_executed(channel) == {call.payout_no: 1}
+    with pytest.raises(GatewayFinalError):
+        gateway.refund(make_call())  # a new number still meets the refusal
