@@ -65,7 +65,10 @@ def archive_entries(request: RefundRequest) -> Iterator[Entry]:
     """The archive's files, README.txt first; raises ``ArchiveRefused`` for an open request."""
     if request.status not in CLOSED_STATES:
         raise ArchiveRefused(
-            _("Request %(no)s is %(status)s: only refunded, rejected or cancelled requests can be archived.")
+            _(
+                "Request %(no)s is %(status)s: only finished requests "
+                "(refunded, rejected, cancelled or closed) can be archived."
+            )
             % {"no": request.request_no, "status": request.get_status_display()}
         )
     parts = _parts(request)
