@@ -9,7 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
@@ -171,7 +171,10 @@ class PayoutAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixin
     @admin.action(description=_("Check the selected payouts with the gateway now"), permissions=["retry"])
     def check_now(self, request: HttpRequest, queryset) -> None:
         count = 0
-        for payout in queryset.filter(status__in=[PayoutStatus.QUEUED, PayoutStatus.SENT, PayoutStatus.UNKNOWN]):
+        in_doubt = Q(status__in=[PayoutStatus.QUEUED, PayoutStatus.SENT, PayoutStatus.UNKNOWN]) | Q(
+            status=PayoutStatus.FAILED, needs_check_since__isnull=False
+        )
+        for payout in queryset.filter(in_doubt):
             if payout.channel not in services.MANUAL_CHANNELS:
                 services.payout_dispatch(payout_id=payout.pk)
                 count += 1

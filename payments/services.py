@@ -35,7 +35,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -157,16 +157,21 @@ def payout_open(*, request: RefundRequest, at: datetime.datetime) -> Payout | No
     return payout
 
 
+# Payouts that may have moved money not yet booked on the order: counted against it by the guard.
+_MAY_HAVE_PAID = Q(status__in=IN_FLIGHT_PAYOUT_STATES) | Q(status=PayoutStatus.FAILED, needs_check_since__isnull=False)
+
+
 def payout_guard(*, order_id: int, amount: Decimal, payout_id: int | None = None) -> Order:
     """The one guard for money out. Under a lock on the order (held until the caller's transaction
     ends), ``amount`` must fit in what is left: paid − refunded − what other payouts have in flight
-    (queued, sent, or unknown). Raises ``PayoutError`` (code ``exceeds_order``) saying why.
+    (queued, sent, unknown, or failed but reported paid since and not yet settled by a query).
+    Raises ``PayoutError`` (code ``exceeds_order``) saying why.
 
     ``payout_id`` is the payout being checked, if it exists already: its own amount is not
     counted as in flight against itself.
     """
     order = Order.objects.select_for_update().get(pk=order_id)
-    others = Payout.objects.filter(order_id=order_id, status__in=IN_FLIGHT_PAYOUT_STATES)
+    others = Payout.objects.filter(_MAY_HAVE_PAID, order_id=order_id)
     if payout_id is not None:
         others = others.exclude(pk=payout_id)
     in_flight = others.aggregate(total=Sum("amount", default=Decimal("0.00")))["total"]
@@ -227,8 +232,11 @@ def payout_close_unpaid(*, request_id: int, actor, reason: str, at: datetime.dat
                 % {"status": request.get_status_display()},
                 code="state",
             )
-        if request.payouts.filter(status__in=[*IN_FLIGHT_PAYOUT_STATES, PayoutStatus.SUCCEEDED]).exists():
-            raise PayoutError(_("A payment of this refund is still in progress or done; it cannot be closed."))
+        if request.payouts.filter(_MAY_HAVE_PAID | Q(status=PayoutStatus.SUCCEEDED)).exists():
+            raise PayoutError(
+                _("A payment of this refund is in progress, done, or may have been paid; it cannot be closed."),
+                code="in_progress",
+            )
         refund_close_nothing_due(request=request, actor=actor, at=now, reason=reason)
     return request
 
@@ -254,7 +262,7 @@ def payout_retry(*, request_id: int, actor, at: datetime.datetime | None = None)
             raise PayoutError(_("Only a refund whose payment failed can be sent again."), code="state")
         if request.order.channel in MANUAL_CHANNELS:
             raise PayoutError(_("This order was not paid online: record the bank transfer instead."), code="manual")
-        if request.payouts.filter(status__in=IN_FLIGHT_PAYOUT_STATES).exists():
+        if request.payouts.filter(_MAY_HAVE_PAID).exists():
             raise PayoutError(
                 _("A payment of this refund is still in progress; wait for its outcome."), code="in_progress"
             )
@@ -356,6 +364,8 @@ def payout_record_transfer(
 
 def payout_execute(*, payout_id: int, now: datetime.datetime | None = None) -> str:
     """One attempt at a payout: claim it, ask the gateway, apply the answer. Returns a ``Step``."""
+    if Payout.objects.filter(pk=payout_id, status=PayoutStatus.FAILED, needs_check_since__isnull=False).exists():
+        return payout_recheck(payout_id=payout_id)
     claimed = _claim(payout_id, now=now or timezone.now())
     if claimed is None:
         return Step.DONE
@@ -389,6 +399,38 @@ def payout_execute(*, payout_id: int, now: datetime.datetime | None = None) -> s
         _fail(payout.pk, code=exc.code, message=exc.message)
         return Step.DONE
     return payout_answer_apply(payout_id=payout.pk, answer=answer)
+
+
+def payout_recheck(*, payout_id: int) -> str:
+    """Settle a payout taken as failed that the gateway has since reported paid: query it, never
+    send it. Succeeded: it is booked as paid (the request refunded, the order, the voucher).
+    Refused or closed at the gateway: the report is set aside and the failure stands. Anything
+    else: it stays flagged for finance."""
+    payout = Payout.objects.select_related("order", "request").get(pk=payout_id)
+    try:
+        answer = gateway_for(payout.channel).query(_refund_call(payout))
+    except GatewayError as exc:
+        _exchange(payout, error=as_unknown(exc, what="The refund query"), kind=ExchangeKind.QUERY)
+        return Step.RETRY
+    _exchange(payout, kind=ExchangeKind.QUERY, answer=answer)
+    with transaction.atomic():
+        payout = _lock_payout(payout_id)
+        if payout.status != PayoutStatus.FAILED or payout.needs_check_since is None:
+            return Step.DONE
+        request = _lock_request(payout.request_id)
+        if answer.outcome == Outcome.SUCCEEDED and request.status == RefundStatus.PAYOUT_FAILED:
+            try:
+                with transaction.atomic():
+                    _succeed(payout, request=request, answer=answer)
+            except PayoutError as exc:
+                logger.error("Payout %s reported paid, not booked: %s", payout.payout_no, exc.message)
+                return Step.RETRY
+            return Step.DONE
+        if answer.outcome == Outcome.FAILED:
+            payout.needs_check_since = None
+            payout.save(update_fields=["needs_check_since", "updated_at"])
+            return Step.DONE
+    return Step.RETRY
 
 
 def payout_answer_apply(*, payout_id: int, answer: GatewayAnswer, actor=None) -> str:
@@ -733,7 +775,7 @@ def _succeed(
     payout.arrival_account = answer.arrival_account[:100]
     payout.arrival_earliest, payout.arrival_latest = expected_arrival(kind=kind, sent_on=day)
     payout.save()
-    if request.status == RefundStatus.APPROVED:
+    if request.status in (RefundStatus.APPROVED, RefundStatus.PAYOUT_FAILED):
         _transition(request, "start_payout", actor=actor, at=now, comment=payout.payout_no)
     _transition(request, "confirm_payout", actor=actor, at=now, comment=payout.gateway_refund_id)
     _order_refunded(payout.order_id, amount=payout.amount)

@@ -14,7 +14,7 @@ from gatewaysim.protocol import parse_wechat_xml, wechat_decrypt_req_info, wecha
 from orders.models import PaymentChannel
 from payments import services
 from payments.models import Payout, PayoutStatus, RejectedCallback, Voucher
-from refunds.models import RefundEvent, RefundStatus
+from refunds.models import RefundEvent, RefundRequest, RefundStatus
 
 from .helpers import approved_request
 
@@ -224,3 +224,27 @@ def test_a_success_notice_for_a_payout_taken_as_failed_alarms_finance_and_change
     assert alarm.payload["code"] == "contradiction" and sent_wechat.payout_no in alarm.payload["message"]
     _post_wechat(client, sim.wechat_notification(sent_wechat.payout_no))  # again: told once
     assert RefundEvent.objects.filter(kind="payout_needs_check").count() == 1
+
+
+def test_a_payout_reported_paid_after_it_failed_is_never_sent_again_and_a_query_books_it(
+    client, sim, sent_wechat, finance
+):
+    # Taken as refused, though the gateway had paid it; then its verified success notice arrives.
+    payout = sent_wechat
+    Payout.objects.filter(pk=payout.pk).update(status=PayoutStatus.FAILED, error_code="NOTENOUGH")
+    RefundRequest.objects.filter(pk=payout.request_id).update(status=RefundStatus.PAYOUT_FAILED)
+    _post_wechat(client, sim.wechat_notification(payout.payout_no))
+
+    with pytest.raises(services.PayoutError):
+        services.payout_retry(request_id=payout.request_id, actor=finance.user)
+    with pytest.raises(services.PayoutError):
+        services.payout_close_unpaid(request_id=payout.request_id, actor=finance.user, reason="无需退款")
+
+    assert services.payout_execute(payout_id=payout.pk) == services.Step.DONE  # finance's "check now"
+
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.SUCCEEDED
+    assert payout.request.status == RefundStatus.REFUNDED
+    assert payout.order.refunded_total == payout.amount
+    assert Payout.objects.filter(request=payout.request).count() == 1
+    assert sim.refunds_executed() == {payout.payout_no: 1}
