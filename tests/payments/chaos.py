@@ -55,16 +55,6 @@ from schoolops.models import Campus, Staff, StaffRole
 from students.models import Enrollment, Student
 from tests import factories
 
-# Short backoffs and leases so the run waits seconds, not minutes; the visibility timeout stays
-# above the longest backoff, as in production (tests/payments/test_payout_worker.py).
-FAST = {
-    "PAYOUT_RETRY_BASE_SECONDS": "0.2",
-    "PAYOUT_RETRY_MAX_SECONDS": "2",
-    "PAYOUT_LEASE_SECONDS": "3",
-    "PAYOUT_CHECK_AFTER_SECONDS": "0",
-    "CELERY_VISIBILITY_TIMEOUT": "6",
-}
-
 CENT = Decimal("0.01")
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 IN_FLIGHT = (PayoutStatus.QUEUED, PayoutStatus.SENT, PayoutStatus.UNKNOWN)

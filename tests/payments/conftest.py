@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from gatewaysim.testing import callback_receiver, gateway_settings, gateway_sim  # noqa: F401
+from payments.testing import WorkerProcess, purge_queue, route_tasks_to, worker_env
+from schoolops.celery import app as celery_app
+
+# Short backoffs and leases for tests with real workers, so they wait seconds, not minutes; the
+# visibility timeout stays above the longest backoff, as in production.
+FAST = {
+    "PAYOUT_RETRY_BASE_SECONDS": "0.2",
+    "PAYOUT_RETRY_MAX_SECONDS": "2",
+    "PAYOUT_LEASE_SECONDS": "3",
+    "PAYOUT_CHECK_AFTER_SECONDS": "0",
+    "CELERY_VISIBILITY_TIMEOUT": "6",
+}
 
 
 @pytest.fixture
@@ -18,3 +32,35 @@ def gateways(transactional_db, gateway_settings, settings, live_server, default_
     gateway_settings.alipay_notify_url = live_server.url + "/payments/alipay/notify/"
     yield gateway_settings
     gateway_settings.reset()
+
+
+@pytest.fixture
+def queue(_require_redis):
+    """A Redis queue of this test's own, purged afterwards."""
+    name = f"payouts-{uuid.uuid4().hex}"
+    saved = route_tasks_to(name)
+    yield name
+    celery_app.conf.update(saved)
+    purge_queue(name)
+
+
+@pytest.fixture
+def start_worker(queue, gateways, live_server, tmp_path, settings):
+    """Start real Celery worker processes on ``queue`` (``FAST`` timings, the simulator's settings,
+    callbacks to the live server); every one is stopped at the end."""
+    for key, value in FAST.items():
+        setattr(settings, key, float(value) if "." in value else int(value))
+    started: list[WorkerProcess] = []
+
+    def start(**extra: str) -> WorkerProcess:
+        env = worker_env(
+            sim=gateways, notify_base_url=live_server.url, CELERY_TASK_DEFAULT_QUEUE=queue, **FAST, **extra
+        )
+        worker = WorkerProcess(queue=queue, env=env, log_dir=tmp_path).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    gateways.release()  # a held gateway answer must not keep a stopping worker waiting
+    for worker in started:
+        worker.stop()

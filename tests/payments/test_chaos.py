@@ -13,15 +13,11 @@ from __future__ import annotations
 import os
 import random
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
-from payments.testing import WorkerProcess, purge_queue, route_tasks_to, worker_env
-from schoolops.celery import app as celery_app
-
-from .chaos import FAST, Chaos, build_cast, build_orders, check_invariants, report, summary
+from .chaos import Chaos, build_cast, build_orders, check_invariants, report, summary
 
 pytestmark = [pytest.mark.chaos, pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -37,33 +33,6 @@ def seed(record_property) -> int:
     # or crashes says how to repeat it.
     print(f"chaos seed {value}", file=sys.stderr)
     return value
-
-
-@pytest.fixture
-def queue(_require_redis):
-    name = f"chaos-{uuid.uuid4().hex}"
-    saved = route_tasks_to(name)
-    yield name
-    celery_app.conf.update(saved)
-    purge_queue(name)
-
-
-@pytest.fixture
-def start_worker(queue, gateways, live_server, tmp_path, settings):
-    for key, value in FAST.items():
-        setattr(settings, key, float(value) if "." in value else int(value))
-    started: list[WorkerProcess] = []
-
-    def start() -> WorkerProcess:
-        env = worker_env(sim=gateways, notify_base_url=live_server.url, CELERY_TASK_DEFAULT_QUEUE=queue, **FAST)
-        worker = WorkerProcess(queue=queue, env=env, log_dir=tmp_path).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    gateways.release()
-    for worker in started:
-        worker.stop()
 
 
 def test_money_adds_up_after_hundreds_of_operations_under_gateway_faults_and_worker_kills(

@@ -7,7 +7,6 @@ call the simulator over HTTPS; its callbacks come back to this test's live serve
 from __future__ import annotations
 
 import time
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -16,52 +15,13 @@ from django.db.models import Sum
 from orders.models import PaymentChannel
 from payments.models import Payout, PayoutStatus
 from payments.tasks import check_payouts
-from payments.testing import WorkerProcess, purge_queue, route_tasks_to, worker_env
 from refunds.models import RefundRequest, RefundStatus
-from schoolops.celery import app as celery_app
 from tests import factories
 
+from .conftest import FAST
 from .helpers import approved_request, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-# Short backoffs and leases so the test waits seconds, not minutes; the visibility timeout stays
-# above the longest backoff, as in production.
-FAST = {
-    "PAYOUT_RETRY_BASE_SECONDS": "0.2",
-    "PAYOUT_RETRY_MAX_SECONDS": "2",
-    "PAYOUT_LEASE_SECONDS": "3",
-    "PAYOUT_CHECK_AFTER_SECONDS": "0",
-    "CELERY_VISIBILITY_TIMEOUT": "6",
-}
-
-
-@pytest.fixture
-def queue(_require_redis):
-    name = f"payouts-{uuid.uuid4().hex}"
-    saved = route_tasks_to(name)
-    yield name
-    celery_app.conf.update(saved)
-    purge_queue(name)
-
-
-@pytest.fixture
-def start_worker(queue, gateways, live_server, tmp_path, settings):
-    for key, value in FAST.items():
-        setattr(settings, key, float(value) if "." in value else int(value))
-    started: list[WorkerProcess] = []
-
-    def start(**extra: str) -> WorkerProcess:
-        env = worker_env(
-            sim=gateways, notify_base_url=live_server.url, CELERY_TASK_DEFAULT_QUEUE=queue, **FAST, **extra
-        )
-        worker = WorkerProcess(queue=queue, env=env, log_dir=tmp_path).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
 
 
 def test_two_hundred_refunds_across_both_gateways_are_paid_exactly_once_despite_failures(
