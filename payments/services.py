@@ -129,32 +129,29 @@ def payout_open(*, request: RefundRequest, at: datetime.datetime) -> Payout | No
     try:
         payout_guard(order_id=order.pk, amount=request.approved_amount)
     except PayoutError as exc:
-        payout = Payout.objects.create(
-            request=request,
-            order=order,
-            channel=order.channel,
-            amount=request.approved_amount,
-            payout_no=_new_payout_no(at),
-            created_at=at,
-            status=PayoutStatus.FAILED,
-            finished_at=at,
-            error_code=exc.code,
-            error_message=exc.message,
+        payout = _payout_new(
+            request, at=at, status=PayoutStatus.FAILED, finished_at=at, error_code=exc.code, error_message=exc.message
         )
         logger.error("Payout for %s not opened: %s", request.request_no, exc.message)
         _request_payout_failed(request, payout=payout, code=exc.code, message=exc.message, at=at)
         return payout
-    payout = Payout.objects.create(
-        request=request,
-        order=order,
-        channel=order.channel,
-        amount=request.approved_amount,
-        payout_no=_new_payout_no(at),
-        created_at=at,
-    )
+    payout = _payout_new(request, at=at)
     if order.channel not in MANUAL_CHANNELS:
         transaction.on_commit(lambda: payout_dispatch(payout_id=payout.pk))
     return payout
+
+
+def _payout_new(request: RefundRequest, *, at: datetime.datetime, **fields) -> Payout:
+    """A new payout of the request's approved amount, by the order's channel, under a new number."""
+    fields.setdefault("channel", request.order.channel)
+    return Payout.objects.create(
+        request=request,
+        order=request.order,
+        amount=request.approved_amount,
+        payout_no=_new_payout_no(at),
+        created_at=at,
+        **fields,
+    )
 
 
 # Payouts that may have moved money not yet booked on the order: counted against it by the guard.
@@ -267,14 +264,7 @@ def payout_retry(*, request_id: int, actor, at: datetime.datetime | None = None)
                 _("A payment of this refund is still in progress; wait for its outcome."), code="in_progress"
             )
         payout_guard(order_id=request.order_id, amount=request.approved_amount)
-        payout = Payout.objects.create(
-            request=request,
-            order=request.order,
-            channel=request.order.channel,
-            amount=request.approved_amount,
-            payout_no=_new_payout_no(now),
-            created_at=now,
-        )
+        payout = _payout_new(request, at=now)
         _transition(request, "start_payout", actor=actor, at=now, comment=_("Sent again by finance."))
         transaction.on_commit(lambda: payout_dispatch(payout_id=payout.pk))
     return payout
@@ -320,14 +310,7 @@ def payout_record_transfer(
             )
         payout_guard(order_id=request.order_id, amount=request.approved_amount, payout_id=payout.pk if payout else None)
         if payout is None:
-            payout = Payout.objects.create(
-                request=request,
-                order=request.order,
-                channel=PaymentChannel.OFFLINE,
-                amount=request.approved_amount,
-                payout_no=_new_payout_no(now),
-                created_at=now,
-            )
+            payout = _payout_new(request, at=now, channel=PaymentChannel.OFFLINE)
         payout.bank_reference = bank_reference
         payout.recorded_by = actor
         payout.sent_at = now
@@ -573,14 +556,10 @@ def _contradiction_raise(payout: Payout, *, source: str) -> None:
             return
         locked.needs_check_since = timezone.now()
         locked.save(update_fields=["needs_check_since", "updated_at"])
-        refund_event_record(
-            request=RefundRequest.objects.get(pk=locked.request_id),
+        _payout_event(
+            locked,
             kind=RefundEventKind.PAYOUT_NEEDS_CHECK,
-            actor=None,
             at=locked.needs_check_since,
-            amount=locked.amount,
-            channel=locked.channel,
-            payout_no=locked.payout_no,
             code="contradiction",
             message=message,
         )
@@ -694,15 +673,10 @@ def _mark_unknown(payout_id: int, exc: GatewayError, *, needs_check: bool = Fals
             payout.needs_check_since = now
         payout.save()
         if raise_it:
-            request = RefundRequest.objects.get(pk=payout.request_id)
-            refund_event_record(
-                request=request,
+            _payout_event(
+                payout,
                 kind=RefundEventKind.PAYOUT_NEEDS_CHECK,
-                actor=None,
                 at=now,
-                amount=payout.amount,
-                channel=payout.channel,
-                payout_no=payout.payout_no,
                 attempts=payout.attempts,
                 code=payout.error_code,
                 message=payout.error_message,
@@ -734,17 +708,21 @@ def _request_payout_failed(request: RefundRequest, *, payout: Payout, code: str,
         _transition(request, "start_payout", actor=None, at=at, comment=payout.payout_no)
     if request.status == RefundStatus.PAYING:
         _transition(request, "fail_payout", actor=None, at=at, comment=f"{code}: {message}".strip(": "))
-        refund_event_record(
-            request=request,
-            kind=RefundEventKind.PAYOUT_FAILED,
-            actor=None,
-            at=at,
-            amount=payout.amount,
-            channel=payout.channel,
-            payout_no=payout.payout_no,
-            code=code,
-            message=message,
-        )
+        _payout_event(payout, request=request, kind=RefundEventKind.PAYOUT_FAILED, at=at, code=code, message=message)
+
+
+def _payout_event(payout: Payout, *, kind: str, at: datetime.datetime, request: RefundRequest | None = None, **extra):
+    """Record a payout's event for finance (failed, needs a check), with its amount, channel and number."""
+    refund_event_record(
+        request=request or RefundRequest.objects.get(pk=payout.request_id),
+        kind=kind,
+        actor=None,
+        at=at,
+        amount=payout.amount,
+        channel=payout.channel,
+        payout_no=payout.payout_no,
+        **extra,
+    )
 
 
 def _succeed(
