@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class PaymentsConfig(AppConfig):
     name = "payments"
     verbose_name = _("Payouts")
+
+    def ready(self) -> None:
+        from refunds.events import refund_event_writer
+
+        from .services import payout_on_refund_event
+
+        # An approval opens its payout inside the approval's transaction (refunds never calls payments).
+        refund_event_writer(payout_on_refund_event)

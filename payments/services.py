@@ -53,7 +53,12 @@ from refunds.gateways.base import (
 )
 from refunds.gateways.registry import GATEWAYS, gateway_for
 from refunds.models import RefundEventKind, RefundRequest, RefundStatus
-from refunds.services.requests import request_save, transition_log
+from refunds.services import (
+    refund_close_nothing_due,
+    refund_mark_paying,
+    refund_mark_payout_failed,
+    refund_mark_refunded,
+)
 
 from .calendar import expected_arrival
 from .callbacks_refused import refused_callback_record
@@ -112,6 +117,12 @@ def _new_payout_no(at: datetime.datetime) -> str:
 
 
 # --- Opening ---------------------------------------------------------------------------------
+
+
+def payout_on_refund_event(event) -> None:
+    """``refund_event_writer``: an approval opens its payout, in the approval's own transaction."""
+    if event.kind == RefundEventKind.APPROVED:
+        payout_open(request=event.request, at=event.created_at)
 
 
 def payout_open(*, request: RefundRequest, at: datetime.datetime) -> Payout | None:
@@ -192,28 +203,6 @@ def payout_guard(*, order_id: int, amount: Decimal, payout_id: int | None = None
     return order
 
 
-def refund_close_nothing_due(
-    *, request: RefundRequest, actor, at: datetime.datetime, reason: str = ""
-) -> RefundRequest:
-    """Close a request with nothing to pay (approved at 0.00, or closed by finance), in the
-    caller's transaction: the order is free for a later request, and the student is told."""
-    from_status = request.status
-    request.close_without_payout()
-    request_save(request, actor, at=at)
-    comment = reason or _("Approved with nothing to refund.")
-    transition_log(request, name="close", actor=actor, from_status=from_status, comment=comment, at=at)
-    refund_event_record(
-        request=request,
-        kind=RefundEventKind.CLOSED,
-        actor=actor,
-        at=at,
-        amount=request.approved_amount,
-        reason=reason,
-        by_finance=from_status == RefundStatus.PAYOUT_FAILED,
-    )
-    return request
-
-
 def payout_close_unpaid(*, request_id: int, actor, reason: str, at: datetime.datetime | None = None) -> RefundRequest:
     """Finance closes a refund whose payment failed when nothing more is owed on it (e.g. the
     order's money was already returned by another request), with a reason the student reads."""
@@ -265,7 +254,7 @@ def payout_retry(*, request_id: int, actor, at: datetime.datetime | None = None)
             )
         payout_guard(order_id=request.order_id, amount=request.approved_amount)
         payout = _payout_new(request, at=now)
-        _transition(request, "start_payout", actor=actor, at=now, comment=_("Sent again by finance."))
+        refund_mark_paying(request=request, actor=actor, at=now, comment=_("Sent again by finance."))
         transaction.on_commit(lambda: payout_dispatch(payout_id=payout.pk))
     return payout
 
@@ -318,7 +307,7 @@ def payout_record_transfer(
         if scan is not None:
             payout.transfer_scan = scan
         payout.save()
-        _transition(request, "start_payout", actor=actor, at=now, comment=_("Bank transfer recorded by finance."))
+        refund_mark_paying(request=request, actor=actor, at=now, comment=_("Bank transfer recorded by finance."))
         _exchange(
             payout,
             kind=ExchangeKind.MANUAL,
@@ -614,7 +603,7 @@ def _claim(payout_id: int, *, now: datetime.datetime):
             payout.sent_at = payout.sent_at or now
         payout.save()
         if request.status == RefundStatus.APPROVED:
-            _transition(request, "start_payout", actor=None, at=now, comment=payout.payout_no)
+            refund_mark_paying(request=request, actor=None, at=now, comment=payout.payout_no)
     payout.request = request
     return payout, needs_query
 
@@ -704,10 +693,8 @@ def _fail_locked(payout: Payout, *, request: RefundRequest, code: str, message: 
 
 def _request_payout_failed(request: RefundRequest, *, payout: Payout, code: str, message: str, at) -> None:
     """The request's payment failed (refused, or never sent by the guard): finance is told why."""
-    if request.status == RefundStatus.APPROVED:
-        _transition(request, "start_payout", actor=None, at=at, comment=payout.payout_no)
-    if request.status == RefundStatus.PAYING:
-        _transition(request, "fail_payout", actor=None, at=at, comment=f"{code}: {message}".strip(": "))
+    comment = f"{code}: {message}".strip(": ")
+    if refund_mark_payout_failed(request=request, at=at, payout_no=payout.payout_no, comment=comment):
         _payout_event(payout, request=request, kind=RefundEventKind.PAYOUT_FAILED, at=at, code=code, message=message)
 
 
@@ -753,9 +740,7 @@ def _succeed(
     payout.arrival_account = answer.arrival_account[:100]
     payout.arrival_earliest, payout.arrival_latest = expected_arrival(kind=kind, sent_on=day)
     payout.save()
-    if request.status in (RefundStatus.APPROVED, RefundStatus.PAYOUT_FAILED):
-        _transition(request, "start_payout", actor=actor, at=now, comment=payout.payout_no)
-    _transition(request, "confirm_payout", actor=actor, at=now, comment=payout.gateway_refund_id)
+    refund_mark_refunded(request=request, actor=actor, at=now, comment=payout.gateway_refund_id or payout.payout_no)
     _order_refunded(payout.order_id, amount=payout.amount)
     voucher_for_payout(payout=payout, at=now, actor=actor)
     refund_event_record(
@@ -778,14 +763,6 @@ def _order_refunded(order_id: int, *, amount: Decimal) -> None:
     order.refunded_total += amount
     order.status = OrderStatus.REFUNDED if order.refunded_total >= order.amount_paid else OrderStatus.PARTIALLY_REFUNDED
     order.save(update_fields=["refunded_total", "status"])
-
-
-def _transition(request: RefundRequest, name: str, *, actor, at: datetime.datetime, comment: str = "") -> None:
-    """Move the request through one of its payout transitions, with its log row and history."""
-    from_status = request.status
-    getattr(request, name)()
-    request_save(request, actor, at=at)
-    transition_log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
 
 
 def _exchange(

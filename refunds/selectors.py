@@ -340,9 +340,6 @@ def refund_request_decision_context(
     """
     from django.db.models import Prefetch, prefetch_related_objects
 
-    from notifications.models import Notification
-    from payments.models import Payout
-
     from .models import ApprovalStep, QuoteSnapshotLine, RefundEvidence, RefundTransition
 
     now = now or timezone.now()
@@ -357,8 +354,8 @@ def refund_request_decision_context(
         Prefetch("transitions", queryset=RefundTransition.objects.select_related("actor").order_by("created_at", "pk")),
         Prefetch("quote__lines", queryset=QuoteSnapshotLine.objects.order_by("position")),
         Prefetch("evidence", queryset=RefundEvidence.objects.order_by("uploaded_at", "pk")),
-        Prefetch("notifications", queryset=Notification.objects.order_by("created_at", "pk")),
-        Prefetch("payouts", queryset=Payout.objects.order_by("created_at", "pk")),
+        "notifications",  # the outbox's rows through the relation: refunds does not import notifications
+        "payouts",  # payments' rows, read through the relation: refunds does not import payments
     )
     history_rows = list(
         request.history.select_related("history_user").order_by("-history_date", "-history_id")[: REVIEW_LIST_LIMIT + 1]
@@ -379,8 +376,8 @@ def refund_request_decision_context(
         evidence=list(request.evidence.all()),
         steps=list(request.steps.all()),
         transitions=list(request.transitions.all()),
-        notifications=list(request.notifications.all()),
-        payouts=list(request.payouts.all()),
+        notifications=sorted(request.notifications.all(), key=lambda message: (message.created_at, message.pk)),
+        payouts=sorted(request.payouts.all(), key=lambda payout: (payout.created_at, payout.pk)),
         history=history_rows[:REVIEW_LIST_LIMIT],
         history_more=len(history_rows) > REVIEW_LIST_LIMIT,
     )

@@ -548,6 +548,69 @@ def _appeal_quote(request: RefundRequest):
     return quote
 
 
+# --- Payout transitions: payments tells the request what became of its money -----------------
+# Each runs in the caller's transaction, on a request the caller has locked.
+
+
+def refund_mark_paying(*, request: RefundRequest, actor: User | None, at: datetime.datetime, comment: str = "") -> None:
+    """A payout was handed to the gateway, or finance is recording a transfer (approved or failed → paying)."""
+    from_status = request.status
+    request.start_payout()
+    _saved(request, name="start_payout", actor=actor, from_status=from_status, at=at, comment=comment)
+
+
+def refund_mark_refunded(
+    *, request: RefundRequest, actor: User | None, at: datetime.datetime, comment: str = ""
+) -> None:
+    """A verified answer, query or callback says the money left: the request is refunded."""
+    if request.status in (RefundStatus.APPROVED, RefundStatus.PAYOUT_FAILED):
+        refund_mark_paying(request=request, actor=actor, at=at, comment=comment)
+    request.confirm_payout()
+    _saved(request, name="confirm_payout", actor=actor, from_status=RefundStatus.PAYING, at=at, comment=comment)
+
+
+def refund_mark_payout_failed(*, request: RefundRequest, at: datetime.datetime, payout_no: str, comment: str) -> bool:
+    """The payment was refused for good (or never sent by the guard): the request waits for finance.
+    False when the request was not waiting for its money (nothing changed)."""
+    if request.status == RefundStatus.APPROVED:
+        refund_mark_paying(request=request, actor=None, at=at, comment=payout_no)
+    if request.status != RefundStatus.PAYING:
+        return False
+    request.fail_payout()
+    _saved(request, name="fail_payout", actor=None, from_status=RefundStatus.PAYING, at=at, comment=comment)
+    return True
+
+
+def refund_close_nothing_due(
+    *, request: RefundRequest, actor: User | None, at: datetime.datetime, reason: str = ""
+) -> RefundRequest:
+    """Close a request with nothing to pay (approved at 0.00, or closed by finance after a failed
+    payment), in the caller's transaction: the order is free for a later request; the student is told."""
+    from_status = request.status
+    request.close_without_payout()
+    request_save(request, actor, at=at)
+    comment = reason or _("Approved with nothing to refund.")
+    transition_log(request, name="close", actor=actor, from_status=from_status, comment=comment, at=at)
+    refund_event_record(
+        request=request,
+        kind=RefundEventKind.CLOSED,
+        actor=actor,
+        at=at,
+        amount=request.approved_amount,
+        reason=reason,
+        by_finance=from_status == RefundStatus.PAYOUT_FAILED,
+    )
+    return request
+
+
+def _saved(
+    request: RefundRequest, *, name: str, actor: User | None, from_status: str, at: datetime.datetime, comment: str
+):
+    """Save a request just moved by transition ``name``, with its history and log row."""
+    request_save(request, actor, at=at)
+    transition_log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
+
+
 # --- The clock --------------------------------------------------------------------------------
 
 
@@ -793,14 +856,13 @@ def _advance(
     transition_log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
     if request.status == RefundStatus.APPROVED:
         if request.approved_amount > 0:
+            # Payments hears it inside this transaction (a ``refund_event_writer``) and opens the payout;
+            # a worker sends it after the commit.
             refund_event_record(
                 request=request, kind=RefundEventKind.APPROVED, actor=actor, at=at, amount=request.approved_amount
             )
-        # The payout is opened with the approval, in its transaction; a worker sends it after the commit.
-        # Approved at 0.00, the request closes there instead (the student is told it ended).
-        from payments.services import payout_open  # payments builds on refunds
-
-        payout_open(request=request, at=at)
+        else:  # nothing to pay: the request ends here and frees the order
+            refund_close_nothing_due(request=request, actor=None, at=at)
     else:
         _step_open(request, settings=settings, at=at)
 
