@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from notifications.services import notify, recipient_for_user, school_contact, site_url
 from payments.models import Payout, PayoutStatus
 from refunds.models import RefundEvent, RefundEventKind, RefundRequest, RefundStatus
+from schoolops.errors import ActionRefused
 from schoolops.scoping import visible_campus_ids
 
 from .events import PAPER_COPY_MAILED, PAPER_COPY_REQUESTED
@@ -37,13 +38,8 @@ logger = logging.getLogger(__name__)
 HANDLE_PAPER_COPY = "finance.handle_paper_copy"
 
 
-class ReceiptError(Exception):
+class ReceiptError(ActionRefused):
     """A refused receipt or paper-copy action: nothing changed. ``message`` is for the person who tried."""
-
-    def __init__(self, message: str, *, code: str = "refused") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 # --- Issuing -------------------------------------------------------------------------------------

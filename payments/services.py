@@ -59,6 +59,7 @@ from refunds.services import (
     refund_mark_payout_failed,
     refund_mark_refunded,
 )
+from schoolops.errors import ActionRefused
 
 from .calendar import expected_arrival
 from .callbacks_refused import refused_callback_record
@@ -83,13 +84,8 @@ logger = logging.getLogger(__name__)
 MANUAL_CHANNELS = tuple(channel for channel, gateway in GATEWAYS.items() if gateway.manual)
 
 
-class PayoutError(Exception):
+class PayoutError(ActionRefused):
     """A refused payout action: nothing changed. ``message`` is for the person who tried."""
-
-    def __init__(self, message: str, *, code: str = "refused") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 class Step:
@@ -874,13 +870,8 @@ def _next_voucher_number(period: str) -> int:
     return sequence.last_number
 
 
-class VoucherError(Exception):
+class VoucherError(ActionRefused):
     """A refused voucher action: nothing changed. ``message`` is for the person who tried."""
-
-    def __init__(self, message: str, *, code: str = "refused") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 def voucher_reverse(*, voucher_id: int, actor, reason: str, at: datetime.datetime | None = None) -> Voucher:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import Course
-
-from .models import NotifyChannel, RefundPolicy, RefundReason, tier_set_errors
+from .models import NotifyChannel, RefundPolicy, tier_set_errors
 
 
 class RefundPolicyForm(forms.ModelForm):
@@ -57,23 +54,3 @@ class RefundTierInlineFormSet(BaseInlineFormSet):
         rows = [(f.cleaned_data["from_day"], f.cleaned_data.get("to_day"), f.cleaned_data["percent"]) for f in kept]
         for index, field, message in tier_set_errors(rows):
             kept[index].add_error(field, message)
-
-
-class RefundEstimateForm(forms.Form):
-    """The student's "what if I had used N lessons" question for one course."""
-
-    reason = forms.ChoiceField(label=_("reason"), choices=RefundReason.choices)
-    lessons = forms.IntegerField(label=_("lessons used"))
-
-    def __init__(self, *args, course: Course, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.course = course
-        self.fields["lessons"].widget.attrs.update(min=0, max=course.lessons)
-
-    def clean_lessons(self) -> int:
-        lessons = self.cleaned_data["lessons"]
-        if not 0 <= lessons <= self.course.lessons:
-            raise ValidationError(
-                _("Enter a number of lessons from 0 to %(max)s."), code="range", params={"max": self.course.lessons}
-            )
-        return lessons

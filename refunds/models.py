@@ -13,6 +13,7 @@ later edit of the policy never changes a stored quote.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -760,6 +761,13 @@ class RefundRequest(ConcurrentTransitionMixin, models.Model):
     @property
     def is_open(self) -> bool:
         return self.status not in CLOSED_STATES
+
+    def appeal_deadline(self, *, appeal_days: int) -> datetime.datetime | None:
+        """Until when this rejection may be appealed (the campus's ``appeal_days`` after the decision);
+        None when it is not rejected or was appealed already."""
+        if self.status != RefundStatus.REJECTED or self.appealed_at is not None or self.decided_at is None:
+            return None
+        return self.decided_at + datetime.timedelta(days=appeal_days)
 
     # Transitions. Each only moves the state; the service around it checks who may act,
     # records the step, the log row and the event in the same transaction.

@@ -204,9 +204,7 @@ def current_handler(request: RefundRequest) -> str:
 
 def appeal_deadline(request: RefundRequest, *, settings: ApprovalSettings) -> datetime.datetime | None:
     """Until when the rejection may be appealed; None when it is not rejected or was appealed already."""
-    if request.status != RefundStatus.REJECTED or request.appealed_at is not None or request.decided_at is None:
-        return None
-    return request.decided_at + datetime.timedelta(days=settings.appeal_days)
+    return request.appeal_deadline(appeal_days=settings.appeal_days)
 
 
 def student_actions(

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition
 
 from orders.models import Order
+from schoolops.errors import ActionRefused
 from schoolops.models import Staff, StaffRole, User
 from students.models import Student
 
@@ -63,13 +64,8 @@ TIER_ROLE = {
 POOL_TIERS = frozenset({ApprovalTier.QUALITY, ApprovalTier.FINANCE})
 
 
-class RefundActionError(Exception):
+class RefundActionError(ActionRefused):
     """A refused action: nothing was changed. ``message`` says why, for the person who tried."""
-
-    def __init__(self, message: str, *, code: str = "refused") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -296,7 +292,7 @@ def refund_reject(*, request_id: int, actor: User, reason: str, at: datetime.dat
             actor=actor,
             at=now,
             reason=reason,
-            appeal_until=now + datetime.timedelta(days=settings.appeal_days) if request.appealed_at is None else None,
+            appeal_until=request.appeal_deadline(appeal_days=settings.appeal_days),
         )
     return request
 
@@ -489,8 +485,8 @@ def refund_appeal(
         if request.appealed_at is not None:
             raise RefundActionError(_("This request was appealed already; an appeal is possible once."), code="once")
         settings = approval_settings_for(campus=request.campus_id)
-        deadline = request.decided_at + datetime.timedelta(days=settings.appeal_days)
-        if now > deadline:
+        deadline = request.appeal_deadline(appeal_days=settings.appeal_days)
+        if deadline is None or now > deadline:
             raise RefundActionError(
                 _("The appeal window closed on %(date)s.") % {"date": f"{timezone.localtime(deadline):%Y-%m-%d %H:%M}"},
                 code="late",
