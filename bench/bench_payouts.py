@@ -38,10 +38,10 @@ from django.test.utils import setup_test_environment, teardown_test_environment 
 
 from gatewaysim.server import GatewaySimulator  # noqa: E402
 from orders.models import PaymentChannel  # noqa: E402
+from payments.gateways.alipay import AlipayGateway  # noqa: E402
+from payments.gateways.base import RefundCall  # noqa: E402
+from payments.gateways.wechat import WeChatPayGateway  # noqa: E402
 from payments.testing import WorkerProcess, purge_queue, route_tasks_to, worker_env  # noqa: E402
-from refunds.gateways.alipay import AlipayGateway  # noqa: E402
-from refunds.gateways.base import RefundCall  # noqa: E402
-from refunds.gateways.wechat import WeChatPayGateway  # noqa: E402
 from refunds.models import RefundRequest, RefundStatus  # noqa: E402
 from refunds.services import refund_approve  # noqa: E402
 

@@ -41,17 +41,6 @@ from django.utils.translation import gettext as _
 
 from orders.models import Order, OrderStatus, PaymentChannel
 from refunds.events import refund_event_record
-from refunds.gateways.base import (
-    CallbackNotice,
-    GatewayAnswer,
-    GatewayError,
-    GatewayFinalError,
-    GatewayRetryableError,
-    Outcome,
-    RefundCall,
-    as_unknown,
-)
-from refunds.gateways.registry import GATEWAYS, gateway_for
 from refunds.models import RefundEventKind, RefundRequest, RefundStatus
 from refunds.services import (
     refund_close_nothing_due,
@@ -63,6 +52,17 @@ from schoolops.errors import ActionRefused
 
 from .calendar import expected_arrival
 from .callbacks_refused import refused_callback_record
+from .gateways.base import (
+    CallbackNotice,
+    GatewayAnswer,
+    GatewayError,
+    GatewayFinalError,
+    GatewayRetryableError,
+    Outcome,
+    RefundCall,
+    as_unknown,
+)
+from .gateways.registry import GATEWAYS, gateway_for
 from .models import (
     IN_FLIGHT_PAYOUT_STATES,
     ArrivalKind,
@@ -620,7 +620,7 @@ def _refund_call(payout: Payout) -> RefundCall:
 def _notify_url(channel: str) -> str:
     from django.urls import reverse
 
-    from refunds.gateways.config import notify_url
+    from .gateways.config import notify_url
 
     names = {PaymentChannel.WECHAT: "payments:wechat-notify", PaymentChannel.ALIPAY: "payments:alipay-notify"}
     return notify_url(reverse(names[channel])) if channel in names else ""

@@ -8,10 +8,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from orders.models import PaymentChannel
-from refunds.gateways.base import CallbackRejected
-from refunds.gateways.registry import gateway_for
 
 from . import services
+from .gateways.base import CallbackRejected
+from .gateways.registry import gateway_for
 
 MAX_CALLBACK_BYTES = 64 * 1024
 

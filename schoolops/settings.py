@@ -300,7 +300,7 @@ LEARNING_PLATFORM_MAX_BODY_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Refund gateways (BEGIN gateway settings block) -------------------------------------------
-# WeChat Pay API v2 and Alipay, read by refunds.gateways.config when a call is made. With DEBUG on
+# WeChat Pay API v2 and Alipay, read by payments.gateways.config when a call is made. With DEBUG on
 # and nothing in the environment they point at the local simulator (`manage.py run_gateway_sim`,
 # keys in var/gateway-sim/, port 8765). With DEBUG off a missing value does not stop startup;
 # the first gateway call fails with a configuration error naming it.

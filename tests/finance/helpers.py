@@ -9,9 +9,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from orders.models import PaymentChannel
+from payments.gateways.base import GatewayAnswer, Outcome
 from payments.models import Payout, PayoutStatus
 from payments.services import MANUAL_CHANNELS, payout_answer_apply, payout_record_transfer
-from refunds.gateways.base import GatewayAnswer, Outcome
 from refunds.models import RefundRequest
 from refunds.services import refund_approve
 from tests import factories

@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from orders.models import PaymentChannel
 from payments import tasks as payment_tasks
+from payments.gateways.base import GatewayAnswer, Outcome
 from payments.models import Voucher, VoucherImmutableError, VoucherKind, VoucherLine
 from payments.services import VoucherError, payout_answer_apply, payout_record_transfer, voucher_reverse
-from refunds.gateways.base import GatewayAnswer, Outcome
 from tests import factories
 from tests.payments.helpers import approved_request
 

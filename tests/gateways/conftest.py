@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from gatewaysim.testing import callback_receiver, gateway_settings, gateway_sim  # noqa: F401
-from refunds.gateways.base import RefundCall
+from payments.gateways.base import RefundCall
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from refunds.gateways.alipay import AlipayGateway
-from refunds.gateways.base import ArrivalKind, GatewayFinalError, GatewayRetryableError, Outcome
-from refunds.gateways.config import GatewayNotConfigured
+from payments.gateways.alipay import AlipayGateway
+from payments.gateways.base import ArrivalKind, GatewayFinalError, GatewayRetryableError, Outcome
+from payments.gateways.config import GatewayNotConfigured
 
 pytestmark = pytest.mark.usefixtures("gateway_settings")
 

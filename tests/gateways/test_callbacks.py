@@ -9,9 +9,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from refunds.gateways.alipay import AlipayGateway
-from refunds.gateways.base import ArrivalKind, CallbackRejected, Outcome
-from refunds.gateways.wechat import WeChatPayGateway
+from payments.gateways.alipay import AlipayGateway
+from payments.gateways.base import ArrivalKind, CallbackRejected, Outcome
+from payments.gateways.wechat import WeChatPayGateway
 
 pytestmark = pytest.mark.usefixtures("gateway_settings")
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from refunds.gateways.base import Outcome
-from refunds.gateways.wechat import WeChatPayGateway
+from payments.gateways.base import Outcome
+from payments.gateways.wechat import WeChatPayGateway
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from refunds.gateways.alipay import AlipayGateway
-from refunds.gateways.base import ArrivalKind, CallbackRejected
-from refunds.gateways.offline import ManualPayoutRequired, OfflineGateway
-from refunds.gateways.registry import UnknownChannel, gateway_for
-from refunds.gateways.wechat import WeChatPayGateway
+from payments.gateways.alipay import AlipayGateway
+from payments.gateways.base import ArrivalKind, CallbackRejected
+from payments.gateways.offline import ManualPayoutRequired, OfflineGateway
+from payments.gateways.registry import UnknownChannel, gateway_for
+from payments.gateways.wechat import WeChatPayGateway
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,9 @@ from gatewaysim.protocol import (
     wechat_sign,
     wechat_xml,
 )
-from refunds.gateways.alipay import AlipayGateway
-from refunds.gateways.base import GatewayFinalError, GatewayRetryableError, Outcome
-from refunds.gateways.wechat import WeChatPayGateway
+from payments.gateways.alipay import AlipayGateway
+from payments.gateways.base import GatewayFinalError, GatewayRetryableError, Outcome
+from payments.gateways.wechat import WeChatPayGateway
 
 pytestmark = pytest.mark.usefixtures("gateway_settings")
 

@@ -15,9 +15,9 @@ import time
 import pytest
 import requests
 
-from refunds.gateways.alipay import AlipayGateway
-from refunds.gateways.base import GatewayError, GatewayRetryableError, Outcome
-from refunds.gateways.wechat import WeChatPayGateway
+from payments.gateways.alipay import AlipayGateway
+from payments.gateways.base import GatewayError, GatewayRetryableError, Outcome
+from payments.gateways.wechat import WeChatPayGateway
 
 pytestmark = pytest.mark.usefixtures("gateway_settings")
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from refunds.gateways.base import ArrivalKind, GatewayFinalError, GatewayRetryableError, Outcome
-from refunds.gateways.config import GatewayNotConfigured
-from refunds.gateways.wechat import WeChatPayGateway
+from payments.gateways.base import ArrivalKind, GatewayFinalError, GatewayRetryableError, Outcome
+from payments.gateways.config import GatewayNotConfigured
+from payments.gateways.wechat import WeChatPayGateway
 
 pytestmark = pytest.mark.usefixtures("gateway_settings")
 

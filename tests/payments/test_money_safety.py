@@ -283,7 +283,7 @@ def test_wechat_reporting_a_refund_abnormal_raises_it_to_finance_instead_of_fail
 ):
     gateways.callbacks_enabled = False
     request, payout = approved_request(student=student, homeroom=homeroom, campus=campus)
-    from refunds.gateways.base import GatewayAnswer, Outcome
+    from payments.gateways.base import GatewayAnswer, Outcome
 
     step = services.payout_answer_apply(
         payout_id=payout.pk, answer=GatewayAnswer(outcome=Outcome.NEEDS_CHECK, code="CHANGE")

@@ -1,6 +1,6 @@
 """The contract every refund gateway keeps: refund, query, verify-and-parse callback, arrival.
 
-One class per gateway, in its own module, registered by channel (``refunds.gateways.registry``).
+One class per gateway, in its own module, registered by channel (``payments.gateways.registry``).
 Adapters never see Django's request or the database: they take a ``RefundCall`` and answer a
 ``GatewayAnswer``, or raise one of the two errors below. The payout service decides what an
 answer means for the request; the adapter only reports what the gateway said, faithfully.
@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
+
+# Where the money lands (decides what the student is told about when): one enum, the payout's own.
+from ..models import ArrivalKind
 
 
 class Outcome:
@@ -31,14 +34,6 @@ class Outcome:
     # The gateway took the refund but reports a case a person must handle there (WeChat's CHANGE:
     # the card it went back to refused it). Unknown for us until a query says succeeded or closed.
     NEEDS_CHECK = "needs_check"
-
-
-class ArrivalKind:
-    """Where the money lands: decides what the student is told about when."""
-
-    BALANCE = "balance"  # WeChat change, Alipay balance: at once
-    BANK_CARD = "bank_card"  # a debit or credit card: 3–7 business days
-    BANK_TRANSFER = "bank_transfer"  # offline transfer recorded by finance
 
 
 @dataclass(frozen=True)
