@@ -36,6 +36,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -62,6 +63,7 @@ from .gateways.base import (
     RefundCall,
     as_unknown,
 )
+from .gateways.config import notify_url
 from .gateways.registry import GATEWAYS, gateway_for
 from .models import (
     IN_FLIGHT_PAYOUT_STATES,
@@ -618,12 +620,8 @@ def _refund_call(payout: Payout) -> RefundCall:
 
 
 def _notify_url(channel: str) -> str:
-    from django.urls import reverse
-
-    from .gateways.config import notify_url
-
-    names = {PaymentChannel.WECHAT: "payments:wechat-notify", PaymentChannel.ALIPAY: "payments:alipay-notify"}
-    return notify_url(reverse(names[channel])) if channel in names else ""
+    route = GATEWAYS[channel].notify_route
+    return notify_url(reverse(route)) if route else ""
 
 
 def _lock_payout(payout_id: int) -> Payout:
@@ -807,14 +805,9 @@ def _jsonable(value):
 
 # --- Vouchers --------------------------------------------------------------------------------
 
-# The chart of accounts lines a refund voucher uses (small-business standard codes).
+# The debit line of every refund voucher (small-business standard codes); the credit line is the
+# account the money left from, which each gateway names (``ledger_account``).
 CONTRACT_LIABILITY = ("2203", "合同负债-预收学费")
-CHANNEL_ACCOUNTS = {
-    PaymentChannel.WECHAT: ("1012.01", "其他货币资金-微信支付"),
-    PaymentChannel.ALIPAY: ("1012.02", "其他货币资金-支付宝"),
-    PaymentChannel.CARD: ("1002", "银行存款"),
-    PaymentChannel.OFFLINE: ("1002", "银行存款"),
-}
 
 
 def voucher_for_payout(*, payout: Payout, at: datetime.datetime, actor=None) -> Voucher:
@@ -822,7 +815,7 @@ def voucher_for_payout(*, payout: Payout, at: datetime.datetime, actor=None) -> 
     Numbered within the month under a row lock, so numbers have no gaps or duplicates."""
     day = timezone.localdate(at)
     request = payout.request
-    credit_code, credit_name = CHANNEL_ACCOUNTS[payout.channel]
+    credit_code, credit_name = GATEWAYS[payout.channel].ledger_account
     summary = _("Refund %(request)s, order %(order)s, %(student)s") % {
         "request": request.request_no,
         "order": payout.order.order_no,

@@ -110,6 +110,8 @@ def _client_for(config: AlipayConfig) -> AliPay:
 
 class AlipayGateway(RefundGateway):
     channel = "alipay"
+    notify_route = "payments:alipay-notify"
+    ledger_account = ("1012.02", "其他货币资金-支付宝")
 
     def __init__(self, config: AlipayConfig | None = None) -> None:
         self._config = config

@@ -132,6 +132,10 @@ class RefundGateway:
     channel: ClassVar[str]
     # True when a person records the payout by hand (no API call, no callback).
     manual: ClassVar[bool] = False
+    # The URL name of our endpoint for this gateway's callbacks; empty when it sends none.
+    notify_route: ClassVar[str] = ""
+    # The chart-of-accounts line the money leaves from: the credit side of the refund voucher.
+    ledger_account: ClassVar[tuple[str, str]]
 
     def refund(self, call: RefundCall) -> GatewayAnswer:
         """Ask for the refund. Idempotent at the gateway for the same ``call.payout_no``.

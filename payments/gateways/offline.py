@@ -16,6 +16,7 @@ class ManualPayoutRequired(NotImplementedError):
 class OfflineGateway(RefundGateway):
     channel = "offline"
     manual = True
+    ledger_account = ("1002", "银行存款")  # the bank account finance transfers from
     arrival = ArrivalKind.BANK_TRANSFER
 
     def refund(self, call: RefundCall) -> GatewayAnswer:

@@ -70,6 +70,8 @@ def arrival_of(account: str) -> str:
 
 class WeChatPayGateway(RefundGateway):
     channel = "wechat"
+    notify_route = "payments:wechat-notify"
+    ledger_account = ("1012.01", "其他货币资金-微信支付")
 
     def __init__(self, config: WeChatPayConfig | None = None) -> None:
         self._config = config
