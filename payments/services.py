@@ -123,17 +123,14 @@ def payout_on_refund_event(event) -> None:
         payout_open(request=event.request, at=event.created_at)
 
 
-def payout_open(*, request: RefundRequest, at: datetime.datetime) -> Payout | None:
+def payout_open(*, request: RefundRequest, at: datetime.datetime) -> Payout:
     """Open the payout of a request that was just approved, in the approval's transaction.
 
     Online channels are sent to the gateway by a worker after the commit; bank-card and
-    offline orders wait for finance to record the transfer. A request approved at 0.00 closes
-    instead (nothing to pay). A payout the order no longer covers is kept as failed, never sent,
-    and finance is told why (``payout_failed``).
+    offline orders wait for finance to record the transfer. A payout the order no longer covers
+    is kept as failed, never sent, and finance is told why (``payout_failed``). (A request approved
+    at 0.00 never gets here: refunds closes it.)
     """
-    if request.approved_amount <= 0:
-        refund_close_nothing_due(request=request, actor=None, at=at)
-        return None
     order = request.order
     try:
         payout_guard(order_id=order.pk, amount=request.approved_amount)
@@ -334,9 +331,9 @@ def payout_record_transfer(
 
 def payout_execute(*, payout_id: int, now: datetime.datetime | None = None) -> str:
     """One attempt at a payout: claim it, ask the gateway, apply the answer. Returns a ``Step``."""
-    if Payout.objects.filter(pk=payout_id, status=PayoutStatus.FAILED, needs_check_since__isnull=False).exists():
-        return payout_recheck(payout_id=payout_id)
     claimed = _claim(payout_id, now=now or timezone.now())
+    if claimed is _RECHECK:
+        return payout_recheck(payout_id=payout_id)
     if claimed is None:
         return Step.DONE
     if claimed == Step.BUSY:
@@ -538,18 +535,7 @@ def _contradiction_raise(payout: Payout, *, source: str) -> None:
     ) % {"source": source, "no": payout.payout_no, "amount": payout.amount, "code": payout.error_code or "-"}
     logger.error(message)
     with transaction.atomic():
-        locked = _lock_payout(payout.pk)
-        if locked.needs_check_since is not None:
-            return
-        locked.needs_check_since = timezone.now()
-        locked.save(update_fields=["needs_check_since", "updated_at"])
-        _payout_event(
-            locked,
-            kind=RefundEventKind.PAYOUT_NEEDS_CHECK,
-            at=locked.needs_check_since,
-            code="contradiction",
-            message=message,
-        )
+        _flag_for_check(_lock_payout(payout.pk), at=timezone.now(), code="contradiction", message=message)
 
 
 def _confirm_by_query(payout: Payout) -> CallbackResult:
@@ -574,11 +560,17 @@ def callback_refuse(*, channel: str, reason: str, payout_no: str = "", remote_ad
 # --- Internals -------------------------------------------------------------------------------
 
 
+# What ``_claim`` answers for a failed payout the gateway has since reported paid.
+_RECHECK = object()
+
+
 def _claim(payout_id: int, *, now: datetime.datetime):
     """Take the payout for one attempt. None: nothing to do; Step.BUSY: someone else has it;
     else (payout, needs_query). Locks in the order every payout path takes: payout, request, order."""
     with transaction.atomic():
         payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
+        if payout is not None and payout.status == PayoutStatus.FAILED and payout.needs_check_since is not None:
+            return _RECHECK  # reported paid after it failed: only a query may settle it
         if payout is None or payout.is_final or payout.channel in MANUAL_CHANNELS:
             return None
         if payout.lease_until is not None and payout.lease_until > now:
@@ -640,7 +632,6 @@ def _lock_request(request_id: int) -> RefundRequest:
 def _mark_unknown(payout_id: int, exc: GatewayError, *, needs_check: bool = False) -> None:
     """The outcome is unknown: keep the payout for the next query. After enough calls, or when the
     gateway says a person must handle it, finance is asked (once) to check it at the gateway."""
-    now = timezone.now()
     with transaction.atomic():
         payout = _lock_payout(payout_id)
         if payout.is_final:
@@ -649,21 +640,20 @@ def _mark_unknown(payout_id: int, exc: GatewayError, *, needs_check: bool = Fals
         payout.lease_until = None
         payout.error_code = exc.code[:64]
         payout.error_message = exc.message
-        raise_it = payout.needs_check_since is None and (
-            needs_check or payout.attempts >= settings.PAYOUT_MANUAL_CHECK_AFTER_ATTEMPTS
-        )
-        if raise_it:
-            payout.needs_check_since = now
         payout.save()
-        if raise_it:
-            _payout_event(
-                payout,
-                kind=RefundEventKind.PAYOUT_NEEDS_CHECK,
-                at=now,
-                attempts=payout.attempts,
-                code=payout.error_code,
-                message=payout.error_message,
+        if needs_check or payout.attempts >= settings.PAYOUT_MANUAL_CHECK_AFTER_ATTEMPTS:
+            _flag_for_check(
+                payout, at=timezone.now(), attempts=payout.attempts, code=payout.error_code, message=exc.message
             )
+
+
+def _flag_for_check(payout: Payout, *, at: datetime.datetime, **payload) -> None:
+    """Ask finance, once, to check a (locked) payout at the gateway, in the caller's transaction."""
+    if payout.needs_check_since is not None:
+        return
+    payout.needs_check_since = at
+    payout.save(update_fields=["needs_check_since", "updated_at"])
+    _payout_event(payout, kind=RefundEventKind.PAYOUT_NEEDS_CHECK, at=at, **payload)
 
 
 def _fail(payout_id: int, *, code: str, message: str) -> None:

@@ -8,8 +8,11 @@ import uuid
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
+from django.core.cache import cache
 from django.db import connection, connections
+from django.utils import timezone
 
+from payments.callbacks_refused import counter_keys
 from schoolops.celery import app as celery_app
 from schoolops.models import StaffRole
 
@@ -29,6 +32,14 @@ def pytest_collection_modifyitems(config, items):
 def _fast_password_hasher(settings):
     """Real hashing costs ~0.3 s a user; tests check behaviour, not hash strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_refused_callback_counters():
+    """Refused gateway callbacks are counted per address and hour in the cache, which ``make test``
+    keeps in Redis across runs: every test starts from zero for the test client's and the live
+    server's address (127.0.0.1)."""
+    cache.delete_many(counter_keys("127.0.0.1", at=timezone.now()))
 
 
 @pytest.fixture

@@ -584,9 +584,8 @@ def refund_close_nothing_due(
     payment), in the caller's transaction: the order is free for a later request; the student is told."""
     from_status = request.status
     request.close_without_payout()
-    request_save(request, actor, at=at)
     comment = reason or _("Approved with nothing to refund.")
-    transition_log(request, name="close", actor=actor, from_status=from_status, comment=comment, at=at)
+    _saved(request, name="close", actor=actor, from_status=from_status, at=at, comment=comment)
     refund_event_record(
         request=request,
         kind=RefundEventKind.CLOSED,
