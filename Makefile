@@ -29,12 +29,13 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # The broker for `make worker` / `make beat` when REDIS_URL is not already set.
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: help venv dev-venv migrate run test lint check-deploy migrations-check bench worker beat
+.PHONY: help venv dev-venv migrate run test lint typecheck check-deploy migrations-check bench worker beat
 
 help:
 	@echo "make run               serve the product on http://127.0.0.1:$(PORT)/ (SQLite, no services, demo data)"
 	@echo "make test              run the tests on PostgreSQL + Redis, browser tests in Chromium  (PYTEST_ARGS=\"-k foo\" to narrow)"
 	@echo "make lint              ruff check + ruff format --check"
+	@echo "make typecheck         mypy with django-stubs (pyproject.toml [tool.mypy]), zero errors"
 	@echo "make check-deploy      manage.py check --deploy with production settings, warnings fail"
 	@echo "make migrations-check  fail if a model change has no migration"
 	@echo "make bench             run every bench/bench_*.py"
@@ -106,6 +107,9 @@ test: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+typecheck: $(DEV_STAMP)
+	$(VENV)/bin/mypy
 
 # Production variables, with throwaway random secrets. Nothing connects to the database.
 check-deploy: $(RUNTIME_STAMP)

@@ -16,7 +16,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import MONEY, PaymentChannel
+from orders.models import PaymentChannel
+from schoolops.fields import MoneyField
 
 
 def _private_name(folder: str, filename: str) -> str:
@@ -115,8 +116,8 @@ class ReconciliationRun(models.Model):
     source_file = models.FileField(_("statement file"), upload_to=statement_upload_to, max_length=200)
     sha256 = models.CharField(_("SHA-256 of the file"), max_length=64)
     statement_rows = models.PositiveIntegerField(_("refund rows on the statement"), default=0)
-    statement_total = models.DecimalField(_("refunds on the statement (CNY)"), **MONEY, default=0)
-    our_total = models.DecimalField(_("our payouts in the period (CNY)"), **MONEY, default=0)
+    statement_total = MoneyField(_("refunds on the statement (CNY)"), default=0)
+    our_total = MoneyField(_("our payouts in the period (CNY)"), default=0)
     matched = models.PositiveIntegerField(_("matched"), default=0)
     amount_mismatches = models.PositiveIntegerField(_("amount mismatches"), default=0)
     not_ours = models.PositiveIntegerField(_("on the statement, not ours"), default=0)
@@ -157,8 +158,8 @@ class ReconciliationLine(models.Model):
     )
     payout_no = models.CharField(_("merchant refund number"), max_length=64, blank=True)
     gateway_refund_id = models.CharField(_("gateway refund id"), max_length=64, blank=True)
-    statement_amount = models.DecimalField(_("amount on the statement (CNY)"), **MONEY, null=True, blank=True)
-    our_amount = models.DecimalField(_("our amount (CNY)"), **MONEY, null=True, blank=True)
+    statement_amount = MoneyField(_("amount on the statement (CNY)"), null=True, blank=True)
+    our_amount = MoneyField(_("our amount (CNY)"), null=True, blank=True)
     statement_time = models.DateTimeField(_("time on the statement"), null=True, blank=True)
     line_number = models.PositiveIntegerField(_("line in the file"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=300, blank=True)

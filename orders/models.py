@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+from schoolops.fields import MoneyField
 
 
 class CourseType(models.TextChoices):
@@ -35,7 +35,7 @@ class Course(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("Number of lessons; for one-on-one courses, the number of hours."),
     )
-    price = models.DecimalField(_("price (CNY)"), **MONEY, validators=[MinValueValidator(Decimal("0"))])
+    price = MoneyField(_("price (CNY)"), validators=[MinValueValidator(Decimal("0"))])
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
     description = models.TextField(_("description"), blank=True)
@@ -81,7 +81,7 @@ class Order(models.Model):
         "students.Student", on_delete=models.PROTECT, related_name="orders", verbose_name=_("student")
     )
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="orders", verbose_name=_("course"))
-    amount_paid = models.DecimalField(_("amount paid (CNY)"), **MONEY, validators=[MinValueValidator(Decimal("0"))])
+    amount_paid = MoneyField(_("amount paid (CNY)"), validators=[MinValueValidator(Decimal("0"))])
     paid_at = models.DateTimeField(_("paid at"))
     channel = models.CharField(_("payment channel"), max_length=10, choices=PaymentChannel.choices)
     gateway_trade_no = models.CharField(
@@ -90,8 +90,8 @@ class Order(models.Model):
         blank=True,
         help_text=_("The transaction number WeChat Pay, Alipay or the bank gave the payment."),
     )
-    refunded_total = models.DecimalField(
-        _("refunded total (CNY)"), **MONEY, default=Decimal("0.00"), validators=[MinValueValidator(Decimal("0"))]
+    refunded_total = MoneyField(
+        _("refunded total (CNY)"), default=Decimal("0.00"), validators=[MinValueValidator(Decimal("0"))]
     )
     status = models.CharField(_("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.PAID)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

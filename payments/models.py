@@ -15,7 +15,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from orders.models import MONEY, PaymentChannel
+from orders.models import PaymentChannel
+from schoolops.fields import MoneyField
 
 
 class PayoutStatus(models.TextChoices):
@@ -62,7 +63,7 @@ class Payout(models.Model):
     )
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="payouts", verbose_name=_("order"))
     channel = models.CharField(_("channel"), max_length=10, choices=PaymentChannel.choices)
-    amount = models.DecimalField(_("amount (CNY)"), **MONEY, validators=[MinValueValidator(Decimal("0.01"))])
+    amount = MoneyField(_("amount (CNY)"), validators=[MinValueValidator(Decimal("0.01"))])
     payout_no = models.CharField(_("merchant refund number"), max_length=32, unique=True)
     status = models.CharField(_("status"), max_length=10, choices=PayoutStatus.choices, default=PayoutStatus.QUEUED)
     gateway_refund_id = models.CharField(_("gateway refund id"), max_length=64, blank=True)
@@ -242,7 +243,7 @@ class Voucher(models.Model):
     date = models.DateField(_("date"))
     kind = models.CharField(_("kind"), max_length=10, choices=VoucherKind.choices, default=VoucherKind.REFUND)
     summary = models.CharField(_("summary"), max_length=200)
-    amount = models.DecimalField(_("amount (CNY)"), **MONEY)
+    amount = MoneyField(_("amount (CNY)"))
     payout = models.ForeignKey(
         Payout, on_delete=models.PROTECT, null=True, blank=True, related_name="vouchers", verbose_name=_("payout")
     )
@@ -299,8 +300,8 @@ class VoucherLine(models.Model):
     position = models.PositiveSmallIntegerField(_("line"))
     account_code = models.CharField(_("account code"), max_length=20)
     account_name = models.CharField(_("account"), max_length=60)
-    debit = models.DecimalField(_("debit (CNY)"), **MONEY, default=Decimal("0.00"))
-    credit = models.DecimalField(_("credit (CNY)"), **MONEY, default=Decimal("0.00"))
+    debit = MoneyField(_("debit (CNY)"), default=Decimal("0.00"))
+    credit = MoneyField(_("credit (CNY)"), default=Decimal("0.00"))
     memo = models.CharField(_("memo"), max_length=200, blank=True)
 
     campus_lookup = "voucher__payout__request__campus"

@@ -27,7 +27,8 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from orders.models import MONEY, CourseType
+from orders.models import CourseType
+from schoolops.fields import MoneyField
 
 PERCENT = {"max_digits": 5, "decimal_places": 2}
 PERCENT_VALIDATORS = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
@@ -168,9 +169,8 @@ class RefundPolicy(models.Model):
     handling_fee_percent = models.DecimalField(
         _("handling fee (%)"), **PERCENT, default=Decimal("0.00"), validators=PERCENT_VALIDATORS
     )
-    materials_fee = models.DecimalField(
+    materials_fee = MoneyField(
         _("delivered materials deduction (CNY)"),
-        **MONEY,
         default=Decimal("0.00"),
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("A fixed amount for materials already delivered, disclosed at purchase."),
@@ -470,10 +470,8 @@ class QuoteSnapshot(models.Model):
     policy_terms = models.JSONField(_("policy terms used"), encoder=DjangoJSONEncoder)
     reason = models.CharField(_("reason"), max_length=20, choices=RefundReason.choices)
     method = models.CharField(_("method"), max_length=20, choices=QuoteMethod.choices)
-    total = models.DecimalField(_("refundable amount (CNY)"), **MONEY)
-    refundable = models.DecimalField(
-        _("still refundable on the order (CNY)"), **MONEY, help_text=_("Paid − refunded − in flight.")
-    )
+    total = MoneyField(_("refundable amount (CNY)"))
+    refundable = MoneyField(_("still refundable on the order (CNY)"), help_text=_("Paid − refunded − in flight."))
     needs_approver_amount = models.BooleanField(_("approver sets the amount"), default=False)
     is_estimate = models.BooleanField(_("what-if estimate"), default=False)
     evidence_required = models.TextField(_("evidence required"), blank=True)
@@ -484,9 +482,9 @@ class QuoteSnapshot(models.Model):
     units_consumed = models.PositiveIntegerField(_("units consumed"))
     lessons = models.PositiveIntegerField(_("lessons"))
     progress_percent = models.DecimalField(_("progress (%)"), **PERCENT)
-    amount_paid = models.DecimalField(_("amount paid (CNY)"), **MONEY)
-    refunded_before = models.DecimalField(_("refunded before (CNY)"), **MONEY)
-    in_flight = models.DecimalField(_("refunds in flight (CNY)"), **MONEY)
+    amount_paid = MoneyField(_("amount paid (CNY)"))
+    refunded_before = MoneyField(_("refunded before (CNY)"))
+    in_flight = MoneyField(_("refunds in flight (CNY)"))
     notify_channels = models.JSONField(_("channels to notify"), default=list)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -516,7 +514,7 @@ class QuoteSnapshotLine(models.Model):
     position = models.PositiveSmallIntegerField(_("position"))
     kind = models.CharField(_("kind"), max_length=20, choices=QuoteLineKind.choices)
     label = models.CharField(_("label"), max_length=200)
-    amount = models.DecimalField(_("amount (CNY)"), **MONEY)
+    amount = MoneyField(_("amount (CNY)"))
     formula = models.CharField(_("formula"), max_length=300)
     explanation = models.TextField(_("explanation"))
 
@@ -594,23 +592,20 @@ class ApprovalSettings(models.Model):
     campus = models.OneToOneField(
         "schoolops.Campus", on_delete=models.CASCADE, related_name="approval_settings", verbose_name=_("campus")
     )
-    small_below = models.DecimalField(
+    small_below = MoneyField(
         _("small refunds below (CNY)"),
-        **MONEY,
         default=Decimal("500.00"),
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("Below this: homeroom teacher, then the automatic check, then finance pays."),
     )
-    large_above = models.DecimalField(
+    large_above = MoneyField(
         _("large refunds above (CNY)"),
-        **MONEY,
         default=Decimal("2000.00"),
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("Above this the campus head approves too. In between: homeroom, supervisor, finance."),
     )
-    service_limit = models.DecimalField(
+    service_limit = MoneyField(
         _("customer service may approve up to (CNY)"),
-        **MONEY,
         default=Decimal("200.00"),
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("Customer service may approve a request directly when its amount is not above this."),
@@ -698,9 +693,9 @@ class RefundRequest(ConcurrentTransitionMixin, models.Model):
     quote = models.ForeignKey(
         QuoteSnapshot, on_delete=models.PROTECT, related_name="refund_requests", verbose_name=_("quote")
     )
-    requested_amount = models.DecimalField(_("requested amount (CNY)"), **MONEY)
-    approved_amount = models.DecimalField(
-        _("amount to refund (CNY)"), **MONEY, help_text=_("The quote's total unless an approver adjusted it.")
+    requested_amount = MoneyField(_("requested amount (CNY)"))
+    approved_amount = MoneyField(
+        _("amount to refund (CNY)"), help_text=_("The quote's total unless an approver adjusted it.")
     )
     amount_confirmed = models.BooleanField(
         _("amount set by an approver"),

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "notifications.apps.NotificationsConfig",
     "payments.apps.PaymentsConfig",
     "finance.apps.FinanceConfig",
+    "portal.apps.PortalConfig",
+    "demo.apps.DemoConfig",
     "gatewaysim.apps.GatewaySimConfig",
     "django.contrib.admin",
     "django.contrib.auth",

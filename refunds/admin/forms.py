@@ -7,7 +7,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import MONEY
+from schoolops.fields import MONEY_DIGITS, MONEY_PLACES
 
 
 class ApproveForm(forms.Form):
@@ -51,8 +51,8 @@ class AdjustAmountForm(forms.Form):
     amount = forms.DecimalField(
         label=_("New amount to refund (CNY)"),
         min_value=Decimal("0"),
-        max_digits=MONEY["max_digits"],
-        decimal_places=MONEY["decimal_places"],
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
     )
     reason = forms.CharField(
         label=_("Reason for the new amount"),
