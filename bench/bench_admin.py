@@ -3,8 +3,8 @@
 Run: ``PYTHONPATH=. .venv/bin/python bench/bench_admin.py [--runs 15] [--plans]``. Not a test.
 
 The database is ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/schoolops_bench``),
-never ``DATABASE_URL``'s: it is created if missing, migrated, filled once by ``manage.py
-generate_refund_load`` (``--requests``, 100,000 by default; a couple of minutes) and kept for the
+never ``DATABASE_URL``'s: it is created if missing, migrated, filled once by the load generator
+``refund_load.py`` (``--requests``, 100,000 by default; a couple of minutes) and kept for the
 next run. Logged in (Django's test client) as a homeroom teacher, a teaching supervisor and an
 operations user of the generated school, it measures each page's median and p95 time over
 ``--runs`` requests, its number of queries and how many of them are ``COUNT``s, and then runs
@@ -118,6 +118,7 @@ def main() -> int:
     from django.test import Client
     from django.test.utils import setup_test_environment
     from django.urls import NoReverseMatch, reverse
+    from refund_load import Command as RefundLoad
 
     from refunds.models import PENDING_STATES, RefundRequest
     from refunds.selectors import refund_queue_for_staff
@@ -131,7 +132,7 @@ def main() -> int:
     if first is None:
         print(f"generating {args.requests:,} refund requests (once; kept for the next run) ...")
         started = time.monotonic()
-        call_command("generate_refund_load", requests=args.requests, stdout=sys.stdout)
+        call_command(RefundLoad(), requests=args.requests, stdout=sys.stdout)
         print(f"generated in {time.monotonic() - started:.0f} s")
         first = Campus.objects.filter(code__startswith="load-").order_by("code").first()
     prefix = "load" + first.code.removeprefix("load-")

@@ -7,7 +7,7 @@ The database is ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:
 ``DATABASE_URL``'s: created if missing, migrated, and filled up to ``--rows`` succeeded payouts, each
 with its user, student, order, quote (two lines, one the handling fee), refunded request and two
 approved steps (homeroom teacher, finance). The school around them (5 campuses, their staff and
-courses) comes from ``manage.py generate_refund_load --requests 1000``; the payouts and everything
+courses) comes from the load generator (``refund_load.py --requests 1000``); the payouts and everything
 under them are written by ``INSERT ... SELECT generate_series`` in batches of 100,000, and kept for
 the next run (a larger ``--rows`` adds the difference).
 
@@ -178,13 +178,14 @@ def build(rows: int) -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection, transaction
+    from refund_load import Command as RefundLoad
 
     from payments.models import Payout
     from schoolops.models import Campus
 
     if not Campus.objects.filter(code__startswith="load-").exists():
         print("generating the school (5 campuses, staff, courses) ...")
-        call_command("generate_refund_load", requests=1000, campuses=5, jobs=1, stdout=open(os.devnull, "w"))  # noqa: SIM115
+        call_command(RefundLoad(), requests=1000, campuses=5, jobs=1, stdout=open(os.devnull, "w"))  # noqa: SIM115
     user_model = get_user_model()
     if not user_model.objects.filter(username=ADMIN_USERNAME).exists():
         user_model.objects.create_superuser(username=ADMIN_USERNAME, password=None, name="基准财务总监")

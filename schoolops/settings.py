@@ -137,7 +137,7 @@ AUTH_USER_MODEL = "schoolops.User"
 # axes first: it refuses a locked-out attempt before any password is checked.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "schoolops.auth.UsernameOrPhoneBackend"]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "students:home"
+LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

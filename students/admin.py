@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from orders.models import Order
 from schoolops.scoping import CampusScopedAdminMixin
 
 from .models import Enrollment, LearningEvent, Student
@@ -74,3 +75,45 @@ class LearningEventAdmin(CampusScopedAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class EnrollmentInline(admin.StackedInline):
+    model = Enrollment
+    can_delete = False
+    extra = 0
+    fields = (
+        "homeroom_teacher",
+        "lessons_consumed",
+        "lessons_watched",
+        "watch_progress",
+        "live_sessions_attended",
+        "replays_watched",
+        "homework_submitted",
+        "study_seconds",
+        "rating",
+        "last_learning_at",
+    )
+    readonly_fields = fields[1:]
+
+
+@admin.register(Order)
+class OrderAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
+    campus_field = "course__campus"
+    list_display = (
+        "order_no",
+        "student",
+        "course",
+        "amount_paid",
+        "refunded_total",
+        "status",
+        "channel",
+        "paid_at",
+    )
+    list_filter = ("status", "channel", "course__course_type", "course__campus")
+    search_fields = ("order_no", "gateway_trade_no", "student__user__name", "student__user__phone")
+    date_hierarchy = "paid_at"
+    list_select_related = ("student__user", "course")
+    # Money fields follow payments and refunds, never a hand edit.
+    readonly_fields = ("refunded_total", "status", "created_at")
+    raw_id_fields = ("student", "course")
+    inlines = [EnrollmentInline]

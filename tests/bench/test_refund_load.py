@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count, Q
 
+from bench.refund_load import Command as RefundLoad
 from orders.models import Order, OrderStatus
 from refunds.models import (
     CLOSED_STATES,
@@ -37,7 +38,7 @@ REQUESTS = 300
 
 def generate(**options) -> str:
     out = StringIO()
-    call_command("generate_refund_load", requests=REQUESTS, campuses=2, seed=1, stdout=out, **options)
+    call_command(RefundLoad(), requests=REQUESTS, campuses=2, seed=1, stdout=out, **options)
     return out.getvalue()
 
 

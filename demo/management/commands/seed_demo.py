@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.models import NotificationTemplate
 from orders.models import Course, CourseType, Order, PaymentChannel
 from refunds.models import RefundRequest
 from refunds.services import RefundActionError, refund_approve, refund_cancel, refund_reject, refund_submit
@@ -287,8 +288,6 @@ class Command(BaseCommand):
     def _provider_template_ids(self) -> None:
         """SMS and WeChat need the provider's own template ids, which a school gets when the
         provider approves its texts; the demo gives the gateway simulator made-up ones."""
-        from notifications.models import NotificationTemplate
-
         templates = NotificationTemplate.objects.filter(channel__in=["sms", "wechat"], provider_template_id="")
         for number, template in enumerate(templates.order_by("pk"), start=100001):
             prefix = "SMS_" if template.channel == "sms" else "DEMO_TEMPLATE_"

@@ -1,6 +1,9 @@
 """Load data: campuses full of refund requests (100,000 by default) for benchmarks and query plans.
 
-``manage.py generate_refund_load --requests 100000 --campuses 5 --seed 1``
+``DJANGO_DEBUG=1 DATABASE_URL=postgres://… .venv/bin/python bench/refund_load.py --requests 100000 --seed 1``
+
+The benchmarks call it themselves (``call_command(Command(), …)``) when their database has no
+generated campus; the tests import it as ``bench.refund_load``.
 
 The rows are written with ``bulk_create`` in batches, not through ``refund_submit`` and the
 decision services: those take ~20 queries, a quote and a row lock per request and would need
@@ -34,6 +37,17 @@ from __future__ import annotations
 import datetime
 import itertools
 import multiprocessing
+import os
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":  # run as a script: the project on the path and its apps loaded first
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schoolops.settings")
+    import django
+
+    django.setup()
+
 import random
 import secrets
 import time
@@ -721,3 +735,9 @@ class Command(BaseCommand):
 
 def _pk(staff: Staff | None) -> int | None:
     return staff.pk if staff is not None else None
+
+
+if __name__ == "__main__":
+    from django.core.management import call_command
+
+    call_command(Command(), *sys.argv[1:])

@@ -7,9 +7,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from demo.management.commands.seed_demo import DEMO_PASSWORD
 from orders.models import Course, CourseType, Order, PaymentChannel
 from refunds.models import RefundRequest, RefundTransition
-from schoolops.management.commands.seed_demo import DEMO_PASSWORD
 from schoolops.models import Campus, Staff, StaffRole
 from students.models import Enrollment, LearningEvent, LearningEventSource, Student
 
@@ -64,7 +64,7 @@ def test_printed_logins_work(db):
     assert phone in out
     client = Client()
     response = client.post(reverse("login"), {"username": phone, "password": DEMO_PASSWORD}, follow=True)
-    assert response.redirect_chain[-1][0] == reverse("students:home")
+    assert response.redirect_chain[-1][0] == reverse("portal:home")
     staff = Client()
     response = staff.post(reverse("admin:login"), {"username": "bj-teacher1", "password": DEMO_PASSWORD})
     assert response.status_code == 302
