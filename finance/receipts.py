@@ -243,7 +243,7 @@ def paper_copy_mark_mailed(*, paper_copy_id: int, actor, carrier: str, tracking_
                 **_paper_context(request),
                 "recipient_name": str(student.user),
                 "reason": f"{carrier} {tracking_no}",
-                "link": site_url(reverse("students:request", args=[request.request_no])),
+                "link": site_url(reverse("portal:request", args=[request.request_no])),
                 "contact": school_contact(),
             },
             channels=("inbox", "email", *extra),

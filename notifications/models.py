@@ -57,7 +57,7 @@ class InboxMessage(models.Model):
         return self.subject
 
     def get_absolute_url(self) -> str:
-        return reverse("notifications:message", args=[self.pk])
+        return reverse("portal:message", args=[self.pk])
 
     @property
     def is_read(self) -> bool:

@@ -229,7 +229,7 @@ def _refund_context(*, event, request, recipient: Recipient, is_student: bool) -
     elif kind == "appealed":
         context["reason"] = str(payload.get("reason") or "")
     elif kind == "approved":
-        from refunds.timeline import arrival_note
+        from portal.timeline import arrival_note
 
         context["arrival"] = str(arrival_note(request.order.channel))
     elif kind == "closed":
@@ -325,7 +325,7 @@ def _link(request, *, staff: bool) -> str:
         path = (
             reverse("admin:refunds_refundrequest_change", args=[request.pk])
             if staff
-            else reverse("students:request", args=[request.request_no])
+            else reverse("portal:request", args=[request.request_no])
         )
     except NoReverseMatch:  # pragma: no cover - URLs are always installed
         return ""

@@ -4,7 +4,7 @@ from django.http import HttpResponse
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
-from students.forms import LoginForm
+from portal.forms import LoginForm
 
 
 @require_GET
@@ -13,8 +13,7 @@ def healthz(request):
 
 
 urlpatterns = [
-    path("", include("students.urls")),
-    path("inbox/", include("notifications.urls")),
+    path("", include("portal.urls")),
     path("refunds/", include("refunds.urls")),
     path("payments/", include("payments.urls")),
     path(

@@ -67,15 +67,15 @@ def test_a_students_pages_report_no_policy_violation(page, live_server, student,
 
     login(page, live_server, student.user.phone, factories.PASSWORD)
     for name, args in [
-        ("students:home", []),
-        ("students:order", [order.order_no]),
-        ("students:estimate", [order.order_no]),
-        ("students:apply", [order.order_no]),
-        ("notifications:inbox", []),
-        ("students:help", []),
+        ("portal:home", []),
+        ("portal:order", [order.order_no]),
+        ("portal:estimate", [order.order_no]),
+        ("portal:apply", [order.order_no]),
+        ("portal:inbox", []),
+        ("portal:help", []),
     ]:
         watch.visit(reverse(name, args=args))
-    watch.visit(reverse("students:home"))
+    watch.visit(reverse("portal:home"))
     expect(page.locator("progress.progress").first).to_be_visible()
     shot(page, "student-home")
 

@@ -39,11 +39,11 @@ def paper(receipt):
 
 
 def _page(request) -> str:
-    return reverse("students:request", args=[request.request_no])
+    return reverse("portal:request", args=[request.request_no])
 
 
 def _ask(request) -> str:
-    return reverse("students:paper_copy", args=[request.request_no])
+    return reverse("portal:paper_copy", args=[request.request_no])
 
 
 # --- The student asks ----------------------------------------------------------------------------

@@ -235,7 +235,7 @@ def test_other_refund_events_issue_nothing(shipped_data, campus, homeroom):
 
 
 def _student_url(request) -> str:
-    return reverse("students:receipt", args=[request.request_no])
+    return reverse("portal:receipt", args=[request.request_no])
 
 
 def test_student_downloads_her_receipt_inline_with_a_chinese_file_name(client, receipt):
@@ -285,7 +285,7 @@ def test_anonymous_download_goes_to_login(client, receipt):
 def test_request_page_links_the_receipt_once_refunded(client, refunded):
     client.force_login(refunded.student.user)
 
-    page = client.get(reverse("students:request", args=[refunded.request_no])).content.decode()
+    page = client.get(reverse("portal:request", args=[refunded.request_no])).content.decode()
 
     assert f'href="{_student_url(refunded)}"' in page
 

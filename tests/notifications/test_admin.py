@@ -85,7 +85,7 @@ def test_the_students_page_shows_her_messages_only(
     client, student, homeroom, refund, django_capture_on_commit_callbacks
 ):
     client.force_login(student.user)
-    page = client.get(reverse("students:request", args=[refund.request_no])).content.decode()
+    page = client.get(reverse("portal:request", args=[refund.request_no])).content.decode()
     mine = Notification.objects.get(refund_request=refund, channel="email", recipient=student.user)
     theirs = Notification.objects.get(refund_request=refund, recipient=homeroom.user)
     assert mine.subject in page
@@ -114,7 +114,7 @@ def test_call_tasks_are_listed_to_their_assignee_who_marks_them_done(
 
 
 def test_a_student_turns_sms_off_on_her_settings_page(client, student):
-    url = reverse("students:notification_settings")
+    url = reverse("portal:notification_settings")
     client.force_login(student.user)
     assert client.get(url).status_code == 200
     response = client.post(url, {"email_enabled": "on", "wechat_enabled": "on"})
@@ -126,4 +126,4 @@ def test_a_student_turns_sms_off_on_her_settings_page(client, student):
 
 def test_the_settings_page_is_for_students_only(client, outsider):
     client.force_login(outsider)
-    assert client.get(reverse("students:notification_settings")).status_code == 403
+    assert client.get(reverse("portal:notification_settings")).status_code == 403

@@ -120,6 +120,6 @@ def test_the_student_sees_when_the_transferred_money_arrives(client, card_refund
     )
     done = request.payouts.get()
     client.force_login(student.user)
-    page = client.get(reverse("students:request", args=[request.request_no])).content.decode()
+    page = client.get(reverse("portal:request", args=[request.request_no])).content.decode()
     assert f"{done.arrival_earliest:%Y-%m-%d}" in page
     assert f"{done.arrival_latest:%Y-%m-%d}" in page

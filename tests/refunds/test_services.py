@@ -335,7 +335,7 @@ def test_quote_time_defaults_to_now(buy):
 
 @pytest.mark.parametrize(("lessons", "valid"), [("0", True), ("30", True), ("31", False), ("-1", False), ("x", False)])
 def test_the_estimate_form_accepts_0_to_the_course_lessons(course, lessons, valid):
-    from students.forms import RefundEstimateForm
+    from portal.forms import RefundEstimateForm
 
     form = RefundEstimateForm({"reason": "other", "lessons": lessons}, course=course)
     assert form.is_valid() is valid

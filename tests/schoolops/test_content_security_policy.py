@@ -45,7 +45,7 @@ def test_a_page_has_a_policy_that_allows_no_inline_script_plugin_or_foreign_form
     assert csp["form-action"] == ["'self'"]
 
 
-@pytest.mark.parametrize("name", ["students:home", "admin:index"])
+@pytest.mark.parametrize("name", ["portal:home", "admin:index"])
 def test_pages_of_students_and_staff_carry_the_policy(client, student, superuser, name):
     client.force_login(superuser if name.startswith("admin") else student.user)
     response = client.get(reverse(name))

@@ -106,5 +106,5 @@ def test_a_student_is_never_logged_out_for_being_idle(client, student):
     session = client.session
     session[SEEN_KEY] = time.time() - 30 * 24 * 3600  # even if a staff clock were somehow there
     session.save()
-    assert client.get(reverse("students:home")).status_code == 200
+    assert client.get(reverse("portal:home")).status_code == 200
     assert _logged_in(client)

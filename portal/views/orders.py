@@ -39,8 +39,8 @@ class OrderCard:
         latest = summary.latest_request
         return cls(
             summary=summary,
-            apply_url=url_or_blank("students:apply", summary.order.order_no) if summary.can_apply else "",
-            request_url=url_or_blank("students:request", latest.request_no) if latest is not None else "",
+            apply_url=url_or_blank("portal:apply", summary.order.order_no) if summary.can_apply else "",
+            request_url=url_or_blank("portal:request", latest.request_no) if latest is not None else "",
         )
 
 
@@ -63,7 +63,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """Orders and refunds: every order with its progress, what it refunds now and its request."""
     summaries = selectors.order_summaries_for_student(student=request.student)
     orders = [OrderCard.of(summary) for summary in summaries]
-    return render(request, "students/home.html", {"student": request.student, "orders": orders})
+    return render(request, "portal/home.html", {"student": request.student, "orders": orders})
 
 
 @require_GET
@@ -71,14 +71,14 @@ def home(request: HttpRequest) -> HttpResponse:
 def order_detail(request: HttpRequest, order_no: str) -> HttpResponse:
     """One order: the refund breakdown explained, the policy in plain words, the request history."""
     summary = _summary_or_404(request, order_no)
-    history = [RequestRow(r, url_or_blank("students:request", r.request_no)) for r in summary.requests]
+    history = [RequestRow(r, url_or_blank("portal:request", r.request_no)) for r in summary.requests]
     context = {
         "card": OrderCard.of(summary),
         "order": summary.order,
         "history": history,
         "reason_label": RefundReason(selectors.GENERIC_REASON).label,
     }
-    return render(request, "students/order.html", context)
+    return render(request, "portal/order.html", context)
 
 
 @require_GET
@@ -110,7 +110,7 @@ def estimate(request: HttpRequest, order_no: str) -> HttpResponse:
         "what_if": what_if,
         "reason_label": RefundReason(reason).label,
     }
-    return render(request, "students/estimate.html", context)
+    return render(request, "portal/estimate.html", context)
 
 
 urlpatterns = [

@@ -9,13 +9,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import CourseType, Order, OrderStatus
+from portal import selectors
 from refunds.models import RefundPolicy, RefundRequest
 from refunds.services import refund_approve, refund_cancel, refund_quote, refund_submit
-from students import selectors
 from tests import factories
 from tests.refunds.helpers import make_policy
 
-PAGES = ["students:order", "students:estimate"]
+PAGES = ["portal:order", "portal:estimate"]
 
 
 def _page(client, name: str, *args, **query) -> str:
@@ -78,54 +78,54 @@ def test_a_user_who_is_not_a_student_is_refused_every_order_page(client, order, 
 
 
 def test_list_shows_what_is_refundable_now_with_a_link_to_the_breakdown(logged_in, order):
-    page = _page(logged_in, "students:home")
+    page = _page(logged_in, "portal:home")
     assert "当前可退" in page
     assert "¥2700.00" in page  # day 4 of the course, inside the cooling-off window: 3000 less the 10% fee
-    assert reverse("students:order", args=[order.order_no]) in page
+    assert reverse("portal:order", args=[order.order_no]) in page
 
 
 def test_list_offers_to_apply_when_something_is_refundable(logged_in, order):
-    assert reverse("students:apply", args=[order.order_no]) in _page(logged_in, "students:home")
+    assert reverse("portal:apply", args=[order.order_no]) in _page(logged_in, "portal:home")
 
 
 def test_contract_course_says_the_approver_sets_the_amount(logged_in, student, campus, homeroom):
     premium = factories.make_course(campus=campus, course_type=CourseType.PREMIUM)
     factories.make_order(student=student, course=premium, homeroom_teacher=homeroom)
-    assert "由审批人按合同确定" in _page(logged_in, "students:home")
+    assert "由审批人按合同确定" in _page(logged_in, "portal:home")
 
 
 def test_list_shows_the_open_request_and_no_apply_link(logged_in, order):
     request = _submit(order)
-    page = _page(logged_in, "students:home")
+    page = _page(logged_in, "portal:home")
     assert request.request_no in page
-    assert reverse("students:request", args=[request.request_no]) in page
+    assert reverse("portal:request", args=[request.request_no]) in page
     assert "待班主任审核" in page
-    assert reverse("students:apply", args=[order.order_no]) not in page
+    assert reverse("portal:apply", args=[order.order_no]) not in page
 
 
 def test_after_a_cancelled_request_she_may_apply_again(logged_in, order, student):
     request = _submit(order)
     refund_cancel(request_id=request.pk, student=student)
-    page = _page(logged_in, "students:home")
+    page = _page(logged_in, "portal:home")
     assert "已撤销" in page
-    assert reverse("students:apply", args=[order.order_no]) in page
+    assert reverse("portal:apply", args=[order.order_no]) in page
 
 
 def test_nothing_refundable_means_no_apply_link(logged_in, student, campus, homeroom):
     done = factories.make_order(student=student, course=factories.make_course(campus=campus), homeroom_teacher=homeroom)
     Order.objects.filter(pk=done.pk).update(refunded_total=done.amount_paid, status=OrderStatus.REFUNDED)
-    page = _page(logged_in, "students:home")
+    page = _page(logged_in, "portal:home")
     assert "¥0.00" in page
-    assert reverse("students:apply", args=[done.order_no]) not in page
+    assert reverse("portal:apply", args=[done.order_no]) not in page
 
 
 def test_a_special_reason_still_offers_the_apply_link_after_the_window(logged_in, student, campus, homeroom):
     """A trial after its start refunds nothing for the generic reason, but its quality rule still would."""
     trial = factories.make_course(campus=campus, course_type=CourseType.TRIAL)  # started 3 days ago
     late = factories.make_order(student=student, course=trial, homeroom_teacher=homeroom)
-    page = _page(logged_in, "students:home")
+    page = _page(logged_in, "portal:home")
     assert "¥0.00" in page
-    assert reverse("students:apply", args=[late.order_no]) in page
+    assert reverse("portal:apply", args=[late.order_no]) in page
 
 
 def test_list_query_count_does_not_grow_with_orders_policies_and_requests(
@@ -133,7 +133,7 @@ def test_list_query_count_does_not_grow_with_orders_policies_and_requests(
 ):
     factories.make_order(student=student, course=factories.make_course(campus=campus), homeroom_teacher=homeroom)
     with django_assert_max_num_queries(9):
-        assert len(logged_in.get(reverse("students:home")).context["orders"]) == 1
+        assert len(logged_in.get(reverse("portal:home")).context["orders"]) == 1
     for index in range(9):
         course_type = list(CourseType.values)[index % len(CourseType.values)]
         course = factories.make_course(campus=campus, course_type=course_type, price="1000.00")
@@ -141,23 +141,23 @@ def test_list_query_count_does_not_grow_with_orders_policies_and_requests(
         if index % 3 == 0 and course_type != CourseType.TRIAL:
             _submit(more)
     with django_assert_max_num_queries(9):
-        response = logged_in.get(reverse("students:home"))
+        response = logged_in.get(reverse("portal:home"))
     assert len(response.context["orders"]) == 10
 
 
 def test_a_courses_own_policy_wins_over_its_types_on_the_list(logged_in, order):
     make_policy(course=order.course, name="本课程专属规则", tiers=((1, None, "100"),))
-    response = logged_in.get(reverse("students:home"))
+    response = logged_in.get(reverse("portal:home"))
     assert response.context["orders"][0].summary.quote.total == Decimal("3000.00")
-    assert "本课程专属规则" in _page(logged_in, "students:order", order.order_no)
+    assert "本课程专属规则" in _page(logged_in, "portal:order", order.order_no)
 
 
 def test_a_course_no_policy_covers_says_to_contact_the_service_desk(logged_in, order):
     RefundPolicy.objects.filter(course_type=CourseType.RECORDED).update(is_active=False)
-    page = _page(logged_in, "students:home")
+    page = _page(logged_in, "portal:home")
     assert "暂无适用的退费规则，请联系客服。" in page
-    assert reverse("students:apply", args=[order.order_no]) not in page
-    assert "暂无适用的退费规则" in _page(logged_in, "students:order", order.order_no)
+    assert reverse("portal:apply", args=[order.order_no]) not in page
+    assert "暂无适用的退费规则" in _page(logged_in, "portal:order", order.order_no)
 
 
 def test_list_quotes_are_those_of_the_quoting_service(student, campus, homeroom, order):
@@ -185,14 +185,14 @@ def test_list_quotes_are_those_of_the_quoting_service(student, campus, homeroom,
 
 
 def test_order_page_explains_every_line_of_the_quote(logged_in, order):
-    page = _page(logged_in, "students:order", order.order_no)
+    page = _page(logged_in, "portal:order", order.order_no)
     assert "冷静期全额退费" in page
     assert "3000.00 × 10% = 300.00" in page
     assert "¥2700.00" in page
 
 
 def test_order_page_describes_the_policy_in_plain_words(logged_in, order):
-    page = _page(logged_in, "students:order", order.order_no)
+    page = _page(logged_in, "portal:order", order.order_no)
     assert "录播正价课默认退款规则" in page
     assert "冷静期：开课后 7 天内" in page
     assert "二级及以上医院出具的诊断证明" in page  # the illness rule's evidence
@@ -204,7 +204,7 @@ def test_order_page_shows_progress_refunded_and_request_history(logged_in, order
     first = _submit(order)
     refund_cancel(request_id=first.pk, student=student)
     second = _submit(order)
-    page = _page(logged_in, "students:order", order.order_no)
+    page = _page(logged_in, "portal:order", order.order_no)
     assert "已消耗 4 / 30 课时" in page
     assert "已退金额" in page
     assert first.request_no in page and second.request_no in page
@@ -213,11 +213,11 @@ def test_order_page_shows_progress_refunded_and_request_history(logged_in, order
 
 def test_order_page_query_count_does_not_grow_with_requests(logged_in, order, student, django_assert_max_num_queries):
     with django_assert_max_num_queries(9):
-        logged_in.get(reverse("students:order", args=[order.order_no]))
+        logged_in.get(reverse("portal:order", args=[order.order_no]))
     for _ in range(4):
         refund_cancel(request_id=_submit(order).pk, student=student)
     with django_assert_max_num_queries(9):
-        response = logged_in.get(reverse("students:order", args=[order.order_no]))
+        response = logged_in.get(reverse("portal:order", args=[order.order_no]))
     assert len(response.context["history"]) == 4
 
 
@@ -225,7 +225,7 @@ def test_order_page_query_count_does_not_grow_with_requests(logged_in, order, st
 
 
 def test_estimate_with_lessons_changes_the_consumption_line(logged_in, order):
-    page = _page(logged_in, "students:estimate", order.order_no, lessons=12)
+    page = _page(logged_in, "portal:estimate", order.order_no, lessons=12)
     assert "已消耗课时扣除" in page
     assert "3000.00 × 12 ÷ 30 = 1200.00" in page
     assert "¥1620.00" in page  # (3000 − 1200) less 10 %
@@ -233,26 +233,26 @@ def test_estimate_with_lessons_changes_the_consumption_line(logged_in, order):
 
 
 def test_estimate_with_another_number_gives_another_line(logged_in, order):
-    page = _page(logged_in, "students:estimate", order.order_no, lessons=24)
+    page = _page(logged_in, "portal:estimate", order.order_no, lessons=24)
     assert "3000.00 × 24 ÷ 30 = 2400.00" in page
     assert "1200.00" not in page
 
 
 def test_estimate_for_a_special_reason_names_its_evidence(logged_in, order):
-    page = _page(logged_in, "students:estimate", order.order_no, lessons=12, reason="illness")
+    page = _page(logged_in, "portal:estimate", order.order_no, lessons=12, reason="illness")
     assert "二级及以上医院出具的诊断证明" in page
 
 
 @pytest.mark.parametrize("lessons", ["31", "-1", "abc", ""])
 def test_invalid_lessons_show_the_error_and_no_estimate(logged_in, order, lessons):
-    response = logged_in.get(reverse("students:estimate", args=[order.order_no]), {"lessons": lessons})
+    response = logged_in.get(reverse("portal:estimate", args=[order.order_no]), {"lessons": lessons})
     assert response.status_code == 200
     assert "请输入 0 到 30 之间的课时数。" in response.content.decode()
     assert response.context["what_if"] is None
 
 
 def test_an_unknown_reason_is_a_form_error(logged_in, order):
-    response = logged_in.get(reverse("students:estimate", args=[order.order_no]), {"lessons": 3, "reason": "bored"})
+    response = logged_in.get(reverse("portal:estimate", args=[order.order_no]), {"lessons": 3, "reason": "bored"})
     assert response.status_code == 200
     assert response.context["form"].errors["reason"]
     assert response.context["what_if"] is None
@@ -261,7 +261,7 @@ def test_an_unknown_reason_is_a_form_error(logged_in, order):
 def test_estimate_form_starts_from_her_recorded_progress(logged_in, order):
     order.enrollment.lessons_watched = 5
     order.enrollment.save()
-    response = logged_in.get(reverse("students:estimate", args=[order.order_no]))
+    response = logged_in.get(reverse("portal:estimate", args=[order.order_no]))
     assert response.context["form"]["lessons"].value() == 5
     assert response.context["what_if"] is None
 
@@ -269,20 +269,20 @@ def test_estimate_form_starts_from_her_recorded_progress(logged_in, order):
 def test_estimate_query_count_is_bounded(logged_in, order, django_assert_max_num_queries):
     # session, user, student, order, requests, policy ×3 for the real quote, policy ×3 for the estimate, unread
     with django_assert_max_num_queries(12):
-        _page(logged_in, "students:estimate", order.order_no, lessons=12)
+        _page(logged_in, "portal:estimate", order.order_no, lessons=12)
 
 
 # --- Language and navigation ------------------------------------------------------------------
 
 
 def test_pages_speak_chinese_by_default_with_the_main_menu(logged_in, order):
-    page = _page(logged_in, "students:order", order.order_no)
+    page = _page(logged_in, "portal:order", order.order_no)
     for text in ["订单与退费", "站内信", "帮助中心", "现在申请能退多少", "本课程的退费规则"]:
         assert text in page
 
 
 def test_pages_speak_english_when_chosen(logged_in, order):
     logged_in.post(reverse("set_language"), {"language": "en", "next": "/"})
-    page = _page(logged_in, "students:order", order.order_no)
+    page = _page(logged_in, "portal:order", order.order_no)
     assert "Orders and refunds" in page
     assert "What you would get back now" in page

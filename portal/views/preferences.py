@@ -36,8 +36,8 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, _("Your notification settings are saved."))
-        return redirect("students:notification_settings")
-    return render(request, "students/notification_settings.html", {"form": form})
+        return redirect("portal:notification_settings")
+    return render(request, "portal/notification_settings.html", {"form": form})
 
 
 urlpatterns = [path("me/notifications/", notification_settings, name="notification_settings")]

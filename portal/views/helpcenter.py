@@ -27,7 +27,7 @@ def help_center(request: HttpRequest) -> HttpResponse:
         "evidence_files": MAX_EVIDENCE_FILES,
         "evidence_megabytes": MAX_EVIDENCE_BYTES // (1024 * 1024),
     }
-    return render(request, "students/help.html", context)
+    return render(request, "portal/help.html", context)
 
 
 urlpatterns = [

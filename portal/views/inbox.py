@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from students.views.common import student_page
-from students.views.orders import url_or_blank
+from notifications.models import InboxMessage
 
-from .models import InboxMessage
+from .common import student_page
+from .orders import url_or_blank
 
 PAGE_SIZE = 20
 
@@ -22,7 +23,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     """Her messages, 20 a page; unread ones stand out."""
     messages = InboxMessage.objects.filter(recipient=request.user).select_related("refund_request")
     page = Paginator(messages, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "notifications/inbox.html", {"page": page})
+    return render(request, "portal/inbox.html", {"page": page})
 
 
 @require_GET
@@ -35,5 +36,11 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     message.mark_read(at=timezone.now())
     request_url = ""
     if message.refund_request is not None:
-        request_url = url_or_blank("students:request", message.refund_request.request_no)
-    return render(request, "notifications/inbox.html", {"message": message, "request_url": request_url})
+        request_url = url_or_blank("portal:request", message.refund_request.request_no)
+    return render(request, "portal/inbox.html", {"message": message, "request_url": request_url})
+
+
+urlpatterns = [
+    path("inbox/", inbox, name="inbox"),
+    path("inbox/<int:pk>/", message_detail, name="message"),
+]

@@ -25,7 +25,7 @@ def student_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         if student is None:
             if request.user.is_staff:
                 return redirect("admin:index")
-            return render(request, "students/not_a_student.html", status=403)
+            return render(request, "portal/not_a_student.html", status=403)
         request.student = student
         return view(request, *args, **kwargs)
 

@@ -16,7 +16,7 @@ def help_page(client, student):
     client.force_login(student.user)
 
     def get() -> str:
-        response = client.get(reverse("students:help"))
+        response = client.get(reverse("portal:help"))
         assert response.status_code == 200
         return response.content.decode()
 
@@ -75,21 +75,21 @@ def test_help_query_count_is_bounded(client, student, django_assert_max_num_quer
     client.force_login(student.user)
     # session, user, student, policies, tiers, special rules, approval settings, unread count
     with django_assert_max_num_queries(8):
-        client.get(reverse("students:help"))
+        client.get(reverse("portal:help"))
 
 
 def test_anonymous_visitor_is_sent_to_login_from_help(client, db):
-    response = client.get(reverse("students:help"))
+    response = client.get(reverse("portal:help"))
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
 
 
 def test_staff_are_sent_to_the_admin_from_help(client, homeroom):
     client.force_login(homeroom.user)
-    response = client.get(reverse("students:help"))
+    response = client.get(reverse("portal:help"))
     assert response.url == reverse("admin:index")
 
 
 def test_a_user_who_is_not_a_student_is_refused_help(client, outsider):
     client.force_login(outsider)
-    assert client.get(reverse("students:help")).status_code == 403
+    assert client.get(reverse("portal:help")).status_code == 403

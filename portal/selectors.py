@@ -15,8 +15,7 @@ from refunds.models import RefundPolicy, RefundReason, RefundRequest
 from refunds.quotes import Quote
 from refunds.selectors import orders_with_in_flight, refund_policies_for_courses
 from refunds.services.quoting import refund_quote
-
-from .models import Student
+from students.models import Student
 
 # The reason a quote is shown for when the student has not chosen one: it has no special rule,
 # so the quote is what the general rules (window, consumption, tiers, fees) give.

@@ -11,7 +11,7 @@ from tests.factories import PASSWORD
 
 def test_student_logs_in_with_her_phone_and_lands_on_her_orders(client, order, student):
     response = client.post(reverse("login"), {"username": student.phone, "password": PASSWORD}, follow=True)
-    assert response.redirect_chain[-1][0] == reverse("students:home")
+    assert response.redirect_chain[-1][0] == reverse("portal:home")
     assert order.order_no in response.content.decode()
 
 

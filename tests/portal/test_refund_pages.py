@@ -15,6 +15,16 @@ from django.utils.translation import gettext
 
 from notifications.models import InboxMessage
 from orders.models import CourseType, OrderStatus, PaymentChannel
+from portal.timeline import (
+    CURRENT,
+    DONE,
+    STOPPED,
+    UPCOMING,
+    refund_request_for_student,
+    student_actions,
+    timeline_build,
+)
+from portal.views.refunds import SUBMITS_PER_HOUR
 from refunds.models import (
     ApprovalTier,
     RefundEvidence,
@@ -30,16 +40,6 @@ from refunds.services import (
     refund_resubmit,
     refund_return_for_info,
 )
-from refunds.timeline import (
-    CURRENT,
-    DONE,
-    STOPPED,
-    UPCOMING,
-    refund_request_for_student,
-    student_actions,
-    timeline_build,
-)
-from students.views.refunds import SUBMITS_PER_HOUR
 from tests import factories
 from tests.refunds.lifecycle_helpers import PDF, order_at, pdf, submit
 
@@ -82,10 +82,10 @@ def as_student(client, student):
 
 
 def apply_url(order) -> str:
-    return reverse("students:apply", args=[order.order_no])
+    return reverse("portal:apply", args=[order.order_no])
 
 
-def request_url(refund, name: str = "students:request") -> str:
+def request_url(refund, name: str = "portal:request") -> str:
     return reverse(name, args=[refund.request_no])
 
 
@@ -111,13 +111,13 @@ def entries_of(refund: RefundRequest) -> list[tuple[str, str]]:
 # --- Who may see what -------------------------------------------------------------------------------------
 
 REQUEST_PAGES = [
-    ("get", "students:request"),
-    ("get", "students:submitted"),
-    ("post", "students:cancel"),
-    ("get", "students:resubmit"),
-    ("post", "students:resubmit"),
-    ("get", "students:appeal"),
-    ("post", "students:appeal"),
+    ("get", "portal:request"),
+    ("get", "portal:submitted"),
+    ("post", "portal:cancel"),
+    ("get", "portal:resubmit"),
+    ("post", "portal:resubmit"),
+    ("get", "portal:appeal"),
+    ("post", "portal:appeal"),
 ]
 
 
@@ -159,7 +159,7 @@ def test_the_apply_page_answers_404_for_another_students_order(as_student, buy, 
 
 
 def test_an_unknown_order_number_is_404(as_student, db):
-    assert as_student.get(reverse("students:apply", args=["NO-SUCH-ORDER"])).status_code == 404
+    assert as_student.get(reverse("portal:apply", args=["NO-SUCH-ORDER"])).status_code == 404
 
 
 # --- Apply: the page ----------------------------------------------------------------------------------------
@@ -254,14 +254,14 @@ def test_applying_creates_a_request_and_redirects_to_the_confirmation(as_student
     response = as_student.post(apply_url(order), application())
     refund = RefundRequest.objects.get()
     assert response.status_code == 302
-    assert response.url == request_url(refund, "students:submitted")
+    assert response.url == request_url(refund, "portal:submitted")
     assert (refund.order, refund.student, refund.reason, refund.details) == (order, student, "time_conflict", DETAILS)
     assert refund.status == RefundStatus.PENDING_HOMEROOM
 
 
 def test_the_confirmation_shows_the_number_the_amount_and_what_comes_next(as_student, buy, homeroom):
     refund = submit(buy("1000.00"))
-    response = as_student.get(request_url(refund, "students:submitted"))
+    response = as_student.get(request_url(refund, "portal:submitted"))
     page = page_of(response)
     assert refund.request_no in page
     assert "900.00" in page
@@ -278,8 +278,8 @@ def test_the_confirmation_of_an_incomplete_application_asks_for_the_missing_part
         ("More information needed", CURRENT),
         ("Homeroom teacher reviewing", UPCOMING),
     ]
-    page = page_of(as_student.get(request_url(refund, "students:submitted")))
-    assert request_url(refund, "students:resubmit") in page
+    page = page_of(as_student.get(request_url(refund, "portal:submitted")))
+    assert request_url(refund, "portal:resubmit") in page
 
 
 def test_applying_with_evidence_stores_the_files(as_student, buy):
@@ -352,9 +352,9 @@ def test_applying_without_the_csrf_token_is_refused(buy, student):
 @pytest.mark.parametrize(
     ("name", "data"),
     [
-        ("students:cancel", {"confirm": "on"}),
-        ("students:resubmit", {"details": "补充"}),
-        ("students:appeal", {"reason": "不同意"}),
+        ("portal:cancel", {"confirm": "on"}),
+        ("portal:resubmit", {"details": "补充"}),
+        ("portal:appeal", {"reason": "不同意"}),
     ],
 )
 def test_every_action_without_the_csrf_token_is_refused(buy, student, name, data):
@@ -454,7 +454,7 @@ def test_a_returned_request_shows_what_is_missing_and_how_to_supply_it(as_studen
     assert entries_of(refund)[2:4] == [("More information needed", CURRENT), ("Homeroom teacher reviewing", UPCOMING)]
     page = page_of(as_student.get(request_url(refund)))
     assert "请上传课程截图" in page
-    assert request_url(refund, "students:resubmit") in page
+    assert request_url(refund, "portal:resubmit") in page
 
 
 def test_a_rejected_request_shows_the_reason_and_the_appeal_deadline(as_student, buy, homeroom):
@@ -467,12 +467,12 @@ def test_a_rejected_request_shows_the_reason_and_the_appeal_deadline(as_student,
     deadline = refund.decided_at + datetime.timedelta(days=7)
     assert "课程已过退费期" in page
     assert timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M") in page
-    assert request_url(refund, "students:appeal") in page
+    assert request_url(refund, "portal:appeal") in page
 
 
 def test_a_cancelled_request_ends_the_timeline(as_student, buy):
     refund = submit(buy())
-    as_student.post(request_url(refund, "students:cancel"), {"confirm": "on"})
+    as_student.post(request_url(refund, "portal:cancel"), {"confirm": "on"})
     assert entries_of(refund) == [
         ("Submitted", DONE),
         ("Homeroom teacher reviewing", STOPPED),  # withdrawn before the teacher decided
@@ -556,7 +556,7 @@ def test_no_receipt_link_is_shown_before_receipts_exist(as_student, buy):
 
 def test_cancel_withdraws_a_pending_request(as_student, buy):
     refund = submit(buy())
-    response = as_student.post(request_url(refund, "students:cancel"), {"confirm": "on"}, follow=True)
+    response = as_student.post(request_url(refund, "portal:cancel"), {"confirm": "on"}, follow=True)
     refund.refresh_from_db()
     assert refund.status == RefundStatus.CANCELLED
     assert response.redirect_chain[-1][0] == request_url(refund)
@@ -565,7 +565,7 @@ def test_cancel_withdraws_a_pending_request(as_student, buy):
 
 def test_cancel_without_the_tick_changes_nothing(as_student, buy):
     refund = submit(buy())
-    response = as_student.post(request_url(refund, "students:cancel"), {}, follow=True)
+    response = as_student.post(request_url(refund, "portal:cancel"), {}, follow=True)
     refund.refresh_from_db()
     assert refund.status == RefundStatus.PENDING_HOMEROOM
     assert zh("Tick the box to confirm that you want to withdraw the request.") in page_of(response)
@@ -577,7 +577,7 @@ def test_cancel_is_refused_after_approval_with_a_message_and_the_state_unchanged
     refund.refresh_from_db()
     assert refund.status == RefundStatus.APPROVED
     transitions = refund.transitions.count()
-    response = as_student.post(request_url(refund, "students:cancel"), {"confirm": "on"}, follow=True)
+    response = as_student.post(request_url(refund, "portal:cancel"), {"confirm": "on"}, follow=True)
     refund.refresh_from_db()
     assert refund.status == RefundStatus.APPROVED
     assert refund.transitions.count() == transitions
@@ -587,14 +587,14 @@ def test_cancel_is_refused_after_approval_with_a_message_and_the_state_unchanged
 
 def test_the_cancel_form_is_shown_only_while_cancelling_is_possible(as_student, buy, homeroom):
     refund = submit(buy("400.00"))
-    assert request_url(refund, "students:cancel") in page_of(as_student.get(request_url(refund)))
+    assert request_url(refund, "portal:cancel") in page_of(as_student.get(request_url(refund)))
     refund_approve(request_id=refund.pk, actor=homeroom.user)
-    assert request_url(refund, "students:cancel") not in page_of(as_student.get(request_url(refund)))
+    assert request_url(refund, "portal:cancel") not in page_of(as_student.get(request_url(refund)))
 
 
 def test_cancel_is_post_only(as_student, buy):
     refund = submit(buy())
-    assert as_student.get(request_url(refund, "students:cancel")).status_code == 405
+    assert as_student.get(request_url(refund, "portal:cancel")).status_code == 405
 
 
 # --- Resubmit ----------------------------------------------------------------------------------------------
@@ -603,7 +603,7 @@ def test_cancel_is_post_only(as_student, buy):
 def test_resubmit_page_shows_what_is_missing(as_student, buy, homeroom):
     refund = submit(buy())
     refund_return_for_info(request_id=refund.pk, actor=homeroom.user, missing="请上传课程截图")
-    page = page_of(as_student.get(request_url(refund, "students:resubmit")))
+    page = page_of(as_student.get(request_url(refund, "portal:resubmit")))
     assert "请上传课程截图" in page
     assert 'type="file"' in page
 
@@ -612,7 +612,7 @@ def test_resubmitting_sends_the_request_back_to_the_tier_that_asked(as_student, 
     refund = submit(buy())
     refund_return_for_info(request_id=refund.pk, actor=homeroom.user, missing="请上传课程截图")
     response = as_student.post(
-        request_url(refund, "students:resubmit"), {"details": "截图已上传", "evidence": [pdf("截图.pdf")]}
+        request_url(refund, "portal:resubmit"), {"details": "截图已上传", "evidence": [pdf("截图.pdf")]}
     )
     refund.refresh_from_db()
     assert response.status_code == 302
@@ -628,7 +628,7 @@ def test_resubmitting_a_bad_file_keeps_the_words_and_changes_nothing(as_student,
     refund = submit(buy())
     refund_return_for_info(request_id=refund.pk, actor=homeroom.user, missing="请上传课程截图")
     fake = SimpleUploadedFile("截图.png", b"not an image", content_type="image/png")
-    response = as_student.post(request_url(refund, "students:resubmit"), {"details": "截图已上传", "evidence": [fake]})
+    response = as_student.post(request_url(refund, "portal:resubmit"), {"details": "截图已上传", "evidence": [fake]})
     refund.refresh_from_db()
     assert response.status_code == 200
     assert "截图已上传" in page_of(response)
@@ -638,14 +638,14 @@ def test_resubmitting_a_bad_file_keeps_the_words_and_changes_nothing(as_student,
 
 def test_the_resubmit_page_of_a_request_not_waiting_for_information_sends_her_back(as_student, buy):
     refund = submit(buy())
-    response = as_student.get(request_url(refund, "students:resubmit"))
+    response = as_student.get(request_url(refund, "portal:resubmit"))
     assert response.status_code == 302
     assert response.url == request_url(refund)
 
 
 def test_resubmitting_a_request_not_waiting_for_information_is_refused_with_a_message(as_student, buy):
     refund = submit(buy())
-    response = as_student.post(request_url(refund, "students:resubmit"), {"details": "补充"}, follow=True)
+    response = as_student.post(request_url(refund, "portal:resubmit"), {"details": "补充"}, follow=True)
     refund.refresh_from_db()
     assert refund.status == RefundStatus.PENDING_HOMEROOM
     assert refund.transitions.count() == 1
@@ -665,14 +665,14 @@ def rejected(buy, homeroom):
 
 
 def test_the_appeal_page_shows_the_reason_and_the_deadline(as_student, rejected):
-    page = page_of(as_student.get(request_url(rejected, "students:appeal")))
+    page = page_of(as_student.get(request_url(rejected, "portal:appeal")))
     assert "课程已过退费期" in page
     deadline = rejected.decided_at + datetime.timedelta(days=7)
     assert timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M") in page
 
 
 def test_an_appeal_goes_to_the_tier_above_once(as_student, rejected, supervisor):
-    url = request_url(rejected, "students:appeal")
+    url = request_url(rejected, "portal:appeal")
     response = as_student.post(url, {"reason": "我在第3天就提出了，有聊天记录"})
     rejected.refresh_from_db()
     assert response.status_code == 302
@@ -685,11 +685,11 @@ def test_an_appeal_goes_to_the_tier_above_once(as_student, rejected, supervisor)
     assert rejected.appeal_reason == "我在第3天就提出了，有聊天记录"
     with translation.override("zh-hans"):
         assert gettext("This request was appealed already; an appeal is possible once.") in page_of(again)
-    assert request_url(rejected, "students:appeal") not in page_of(as_student.get(request_url(rejected)))
+    assert request_url(rejected, "portal:appeal") not in page_of(as_student.get(request_url(rejected)))
 
 
 def test_an_appeal_needs_a_reason(as_student, rejected):
-    response = as_student.post(request_url(rejected, "students:appeal"), {"reason": "  "})
+    response = as_student.post(request_url(rejected, "portal:appeal"), {"reason": "  "})
     rejected.refresh_from_db()
     assert response.status_code == 200
     assert response.context["form"].errors["reason"]
@@ -699,9 +699,9 @@ def test_an_appeal_needs_a_reason(as_student, rejected):
 def test_no_appeal_after_the_window(as_student, rejected):
     RefundRequest.objects.filter(pk=rejected.pk).update(decided_at=timezone.now() - datetime.timedelta(days=8))
     request_page = page_of(as_student.get(request_url(rejected)))
-    assert request_url(rejected, "students:appeal") not in request_page
-    assert as_student.get(request_url(rejected, "students:appeal")).status_code == 302
-    response = as_student.post(request_url(rejected, "students:appeal"), {"reason": "不同意"}, follow=True)
+    assert request_url(rejected, "portal:appeal") not in request_page
+    assert as_student.get(request_url(rejected, "portal:appeal")).status_code == 302
+    response = as_student.post(request_url(rejected, "portal:appeal"), {"reason": "不同意"}, follow=True)
     rejected.refresh_from_db()
     assert rejected.status == RefundStatus.REJECTED
     assert rejected.appealed_at is None

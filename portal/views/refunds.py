@@ -34,7 +34,10 @@ from refunds.services import (
     refund_resubmit,
     refund_submit,
 )
-from refunds.timeline import (
+
+from .. import selectors
+from ..forms import PaperCopyForm, RefundAppealForm, RefundApplyForm, RefundCancelForm, RefundResubmitForm
+from ..timeline import (
     amount_note,
     arrival_note,
     current_handler,
@@ -45,10 +48,6 @@ from refunds.timeline import (
     student_actions,
     timeline_build,
 )
-
-from .. import selectors
-from ..forms import PaperCopyForm
-from ..refund_forms import RefundAppealForm, RefundApplyForm, RefundCancelForm, RefundResubmitForm
 from .common import student_page
 
 # Submissions a student may make in one clock hour (double clicks and retries included).
@@ -68,7 +67,7 @@ def apply(request: HttpRequest, order_no: str) -> HttpResponse:
         return _apply_page(request, order, reason=request.GET.get("reason", ""))
     if not _submit_allowed(request.student):
         context = {"order": order, "rate_limited": True, "limit": SUBMITS_PER_HOUR}
-        return render(request, "students/apply.html", context, status=429)
+        return render(request, "portal/apply.html", context, status=429)
     form = RefundApplyForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -84,7 +83,7 @@ def apply(request: HttpRequest, order_no: str) -> HttpResponse:
             if exc.code != "open_request":
                 form.add_error("evidence" if exc.code == "evidence" else None, exc.message)
         else:
-            return redirect("students:submitted", request_no=refund.request_no)
+            return redirect("portal:submitted", request_no=refund.request_no)
     return _apply_page(request, order, reason=request.POST.get("reason", ""), form=form)
 
 
@@ -98,29 +97,29 @@ def _apply_page(request: HttpRequest, order: Order, *, reason: str, form: Refund
     )
     if open_request_no:
         context["open_request_no"] = open_request_no
-        return render(request, "students/apply.html", context)
+        return render(request, "portal/apply.html", context)
     if order.refundable_remaining <= 0:
         context["nothing_refundable"] = True
-        return render(request, "students/apply.html", context)
+        return render(request, "portal/apply.html", context)
     if reason not in RefundReason.values:
         context["reason"] = ""
         context["reason_invalid"] = bool(reason)
-        return render(request, "students/apply.html", context)
+        return render(request, "portal/apply.html", context)
     context["reason_label"] = RefundReason(reason).label
     try:
         quote = refund_quote(order=order, reason=reason)
     except RefundPolicyMissing:
         context["no_policy"] = True
-        return render(request, "students/apply.html", context)
+        return render(request, "portal/apply.html", context)
     context["quote"] = quote
     context["policy"] = refund_policy_for_course(course=order.course)  # the terms in plain words
     if (quote.refundable if quote.needs_approver_amount else quote.total) <= 0:
         context["nothing_for_reason"] = True
-        return render(request, "students/apply.html", context)
+        return render(request, "portal/apply.html", context)
     context["form"] = form or RefundApplyForm(initial={"reason": reason})
     # Browsers never send a chosen file twice: after a refusal the student picks them again.
     context["choose_files_again"] = form is not None and bool(request.FILES)
-    return render(request, "students/apply.html", context)
+    return render(request, "portal/apply.html", context)
 
 
 def _submit_allowed(student) -> bool:
@@ -151,7 +150,7 @@ def submitted(request: HttpRequest, request_no: str) -> HttpResponse:
         "step": pending_step(refund),
         "missing": missing_information(refund) if refund.status == RefundStatus.NEEDS_INFO else "",
     }
-    return render(request, "students/submitted.html", context)
+    return render(request, "portal/submitted.html", context)
 
 
 @require_GET
@@ -187,7 +186,7 @@ def _request_page(
         "paper_copies": paper_copies,
         "paper_copy_form": (paper_copy_form or _paper_copy_form_initial(request)) if can_ask_paper else None,
     }
-    return render(request, "students/request.html", context, status=status)
+    return render(request, "portal/request.html", context, status=status)
 
 
 def _receipt_url(refund: RefundRequest) -> str:
@@ -195,7 +194,7 @@ def _receipt_url(refund: RefundRequest) -> str:
     background job has not yet). Empty before the refund: the page shows no link."""
     if refund.status != RefundStatus.REFUNDED:
         return ""
-    return reverse("students:receipt", args=[refund.request_no])
+    return reverse("portal:receipt", args=[refund.request_no])
 
 
 def _paper_copies(refund: RefundRequest) -> list[PaperCopyRequest]:
@@ -239,7 +238,7 @@ def paper_copy(request: HttpRequest, request_no: str) -> HttpResponse:
         messages.success(
             request, _("Your request for a stamped paper copy was sent to finance; the tracking number will show here.")
         )
-    return redirect("students:request", request_no=refund.request_no)
+    return redirect("portal:request", request_no=refund.request_no)
 
 
 # --- The student's actions --------------------------------------------------------------------
@@ -260,7 +259,7 @@ def cancel(request: HttpRequest, request_no: str) -> HttpResponse:
             messages.error(request, exc.message)
         else:
             messages.success(request, _("Your refund request was withdrawn."))
-    return redirect("students:request", request_no=refund.request_no)
+    return redirect("portal:request", request_no=refund.request_no)
 
 
 @require_http_methods(["GET", "POST"])
@@ -271,7 +270,7 @@ def resubmit(request: HttpRequest, request_no: str) -> HttpResponse:
     form = RefundResubmitForm(request.POST, request.FILES) if request.method == "POST" else RefundResubmitForm()
     if request.method == "GET" and refund.status != RefundStatus.NEEDS_INFO:
         messages.info(request, _("This request is not waiting for information."))
-        return redirect("students:request", request_no=refund.request_no)
+        return redirect("portal:request", request_no=refund.request_no)
     if request.method == "POST" and form.is_valid():
         try:
             refund_resubmit(
@@ -283,11 +282,11 @@ def resubmit(request: HttpRequest, request_no: str) -> HttpResponse:
         except RefundActionError as exc:
             if exc.code in ("state", "not_found"):
                 messages.error(request, exc.message)
-                return redirect("students:request", request_no=refund.request_no)
+                return redirect("portal:request", request_no=refund.request_no)
             form.add_error("evidence" if exc.code == "evidence" else None, exc.message)
         else:
             messages.success(request, _("Thank you: the information was added and your request is back in review."))
-            return redirect("students:request", request_no=refund.request_no)
+            return redirect("portal:request", request_no=refund.request_no)
     context = {
         "refund": refund,
         "form": form,
@@ -296,7 +295,7 @@ def resubmit(request: HttpRequest, request_no: str) -> HttpResponse:
         "choose_files_again": form.is_bound and bool(request.FILES),
         **EVIDENCE_LIMITS,
     }
-    return render(request, "students/resubmit.html", context)
+    return render(request, "portal/resubmit.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -309,25 +308,25 @@ def appeal(request: HttpRequest, request_no: str) -> HttpResponse:
     form = RefundAppealForm(request.POST) if request.method == "POST" else RefundAppealForm()
     if request.method == "GET" and not actions.can_appeal:
         messages.info(request, _appeal_refusal(refund, actions))
-        return redirect("students:request", request_no=refund.request_no)
+        return redirect("portal:request", request_no=refund.request_no)
     if request.method == "POST" and form.is_valid():
         try:
             refund_appeal(request_id=refund.pk, student=request.student, reason=form.cleaned_data["reason"])
         except RefundActionError as exc:
             if exc.code != "comment":
                 messages.error(request, exc.message)
-                return redirect("students:request", request_no=refund.request_no)
+                return redirect("portal:request", request_no=refund.request_no)
             form.add_error("reason", exc.message)
         else:
             messages.success(request, _("Your appeal was received; a reviewer above the last one will decide it."))
-            return redirect("students:request", request_no=refund.request_no)
+            return redirect("portal:request", request_no=refund.request_no)
     context = {
         "refund": refund,
         "form": form,
         "deadline": actions.appeal_deadline,
         "rejection": rejection_reason(refund),
     }
-    return render(request, "students/appeal.html", context)
+    return render(request, "portal/appeal.html", context)
 
 
 def _appeal_refusal(refund: RefundRequest, actions) -> str:

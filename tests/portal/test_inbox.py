@@ -35,7 +35,7 @@ def logged_in(client, student):
 
 
 def _inbox(client, **query):
-    response = client.get(reverse("notifications:inbox"), query)
+    response = client.get(reverse("portal:inbox"), query)
     assert response.status_code == 200
     return response
 
@@ -86,7 +86,7 @@ def test_inbox_query_count_does_not_grow_with_messages(logged_in, student, djang
 
 def test_opening_a_message_marks_it_read(logged_in, student):
     message = make_message(student.user, body="您的退费申请已通过。")
-    response = logged_in.get(reverse("notifications:message", args=[message.pk]))
+    response = logged_in.get(reverse("portal:message", args=[message.pk]))
     assert response.status_code == 200
     assert "您的退费申请已通过。" in response.content.decode()
     message.refresh_from_db()
@@ -95,10 +95,10 @@ def test_opening_a_message_marks_it_read(logged_in, student):
 
 def test_opening_a_message_again_keeps_the_first_reading_time(logged_in, student):
     message = make_message(student.user)
-    logged_in.get(reverse("notifications:message", args=[message.pk]))
+    logged_in.get(reverse("portal:message", args=[message.pk]))
     message.refresh_from_db()
     first_read = message.read_at
-    logged_in.get(reverse("notifications:message", args=[message.pk]))
+    logged_in.get(reverse("portal:message", args=[message.pk]))
     message.refresh_from_db()
     assert message.read_at == first_read
 
@@ -106,26 +106,26 @@ def test_opening_a_message_again_keeps_the_first_reading_time(logged_in, student
 def test_message_about_a_request_links_to_it(logged_in, student, order):
     request = refund_submit(student=student, order_no=order.order_no, reason="time_conflict", details="时间冲突。")
     message = make_message(student.user, refund_request=request)
-    page = logged_in.get(reverse("notifications:message", args=[message.pk])).content.decode()
-    assert reverse("students:request", args=[request.request_no]) in page
+    page = logged_in.get(reverse("portal:message", args=[message.pk])).content.decode()
+    assert reverse("portal:request", args=[request.request_no]) in page
 
 
 def test_another_users_message_answers_404_and_stays_unread(logged_in, other_student):
     message = make_message(other_student.user)
-    assert logged_in.get(reverse("notifications:message", args=[message.pk])).status_code == 404
+    assert logged_in.get(reverse("portal:message", args=[message.pk])).status_code == 404
     message.refresh_from_db()
     assert message.read_at is None
 
 
 def test_an_unknown_message_answers_404(logged_in):
-    assert logged_in.get(reverse("notifications:message", args=[999999])).status_code == 404
+    assert logged_in.get(reverse("portal:message", args=[999999])).status_code == 404
 
 
 def test_message_page_query_count_is_bounded(logged_in, student, django_assert_max_num_queries):
     message = make_message(student.user)
     # session, user, student, message, mark read, unread count
     with django_assert_max_num_queries(6):
-        logged_in.get(reverse("notifications:message", args=[message.pk]))
+        logged_in.get(reverse("portal:message", args=[message.pk]))
 
 
 # --- Who may come in --------------------------------------------------------------------------
@@ -134,7 +134,7 @@ def test_message_page_query_count_is_bounded(logged_in, student, django_assert_m
 @pytest.fixture
 def inbox_urls(student):
     message = make_message(student.user)
-    return [reverse("notifications:inbox"), reverse("notifications:message", args=[message.pk])]
+    return [reverse("portal:inbox"), reverse("portal:message", args=[message.pk])]
 
 
 def test_anonymous_visitor_is_sent_to_login_from_the_inbox(client, inbox_urls):
@@ -162,13 +162,13 @@ def test_a_user_who_is_not_a_student_is_refused_the_inbox(client, outsider, inbo
 def test_header_shows_the_unread_count_and_it_drops_once_read(logged_in, student):
     messages = [make_message(student.user) for _ in range(3)]
     make_message(student.user, read_at=timezone.now())
-    assert '<span class="count">3<' in logged_in.get(reverse("students:home")).content.decode()
-    logged_in.get(reverse("notifications:message", args=[messages[0].pk]))
-    assert '<span class="count">2<' in logged_in.get(reverse("students:home")).content.decode()
+    assert '<span class="count">3<' in logged_in.get(reverse("portal:home")).content.decode()
+    logged_in.get(reverse("portal:message", args=[messages[0].pk]))
+    assert '<span class="count">2<' in logged_in.get(reverse("portal:home")).content.decode()
 
 
 def test_header_shows_no_badge_without_unread_messages(logged_in):
-    assert 'class="count"' not in logged_in.get(reverse("students:home")).content.decode()
+    assert 'class="count"' not in logged_in.get(reverse("portal:home")).content.decode()
 
 
 def test_unread_count_costs_anonymous_visitors_no_query(db, django_assert_num_queries):

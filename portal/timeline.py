@@ -22,8 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from orders.models import PaymentChannel
-
-from .models import (
+from refunds.models import (
     PENDING_STATES,
     ApprovalSettings,
     ApprovalStep,
@@ -35,7 +34,7 @@ from .models import (
     RefundTransition,
     StepDecision,
 )
-from .services.requests import TIER_ROLE
+from refunds.services.requests import TIER_ROLE
 
 DONE, CURRENT, UPCOMING, STOPPED = "done", "current", "upcoming", "stopped"
 

@@ -1,0 +1,11 @@
+from .views import helpcenter, inbox, orders, preferences, refunds
+
+app_name = "portal"
+
+urlpatterns = [
+    *orders.urlpatterns,
+    *refunds.urlpatterns,
+    *helpcenter.urlpatterns,
+    *preferences.urlpatterns,
+    *inbox.urlpatterns,
+]

@@ -1,5 +1,0 @@
-from .views import helpcenter, orders, preferences, refunds
-
-app_name = "students"
-
-urlpatterns = [*orders.urlpatterns, *refunds.urlpatterns, *helpcenter.urlpatterns, *preferences.urlpatterns]
