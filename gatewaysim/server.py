@@ -543,7 +543,7 @@ class _SimHTTPServer(ThreadingHTTPServer):
             logger.info("TLS handshake with %s failed: %s", client_address, exc)
             return
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]  # stubs: Self of the base
         finally:
             with contextlib.suppress(OSError):
                 tls.shutdown(socket.SHUT_RDWR)

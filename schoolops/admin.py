@@ -1,4 +1,5 @@
 import logging
+from typing import Any
 
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -10,18 +11,18 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from .auth import user_for_login
+from .delegation import delegate_errors
 from .forms import MyDelegateForm
 from .models import Campus, Staff, User
 from .scoping import CampusScopedAdminMixin
 from .services import (
     CHANGE_STAFF_ROLE,
     staff_add,
-    staff_delegate_errors,
     staff_delegate_set,
     staff_role_change_refusal,
     staff_role_set,
@@ -91,8 +92,9 @@ class StaffAdminForm(forms.ModelForm):
         model = Staff
         fields = ("user", "role", "campus", "manager", "delegate", "delegate_from", "delegate_until")
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         assigned = set(ASSIGNMENT_FIELDS) & set(self.fields) & set(self.changed_data)
         if assigned and self.actor is not None:
             refusal = staff_role_change_refusal(
@@ -106,7 +108,7 @@ class StaffAdminForm(forms.ModelForm):
         if campus is None or not watched & set(self.changed_data):
             return data
         subject = Staff(pk=self.instance.pk, campus=campus)
-        errors = staff_delegate_errors(
+        errors = delegate_errors(
             staff=subject,
             delegate=data.get("delegate"),
             date_from=data.get("delegate_from"),
@@ -221,13 +223,13 @@ class StaffAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
                     form.add_error(None, exc)
                 else:
                     if staff.delegate_id:
-                        message = _("%(delegate)s acts for you from %(start)s to %(end)s.") % {
+                        message = gettext("%(delegate)s acts for you from %(start)s to %(end)s.") % {
                             "delegate": staff.delegate.name,
                             "start": staff.delegate_from,
                             "end": staff.delegate_until,
                         }
                     else:
-                        message = _("You have no out-of-office delegate now.")
+                        message = gettext("You have no out-of-office delegate now.")
                     self.message_user(request, message, messages.SUCCESS)
                     return HttpResponseRedirect(request.path)
         else:

@@ -78,7 +78,7 @@ def login_username(request: HttpRequest | None, credentials: dict | None) -> str
         user = user_for_login(identifier) if identifier else None
         cache[identifier] = user.username if user is not None else identifier
         if request is not None:
-            request._login_usernames = cache
+            request._login_usernames = cache  # type: ignore[attr-defined]  # a per-request memo
     return cache[identifier]
 
 
@@ -172,4 +172,4 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
     context["form"] = form_class(request, initial={"username": typed})
     context.setdefault(REDIRECT_FIELD_NAME, request.POST.get(REDIRECT_FIELD_NAME, ""))
     context["lockout_message"] = lockout_message(request)
-    return render(request, template, context, status=settings.AXES_HTTP_RESPONSE_CODE)
+    return render(request, template, context, status=getattr(settings, "AXES_HTTP_RESPONSE_CODE", 429))

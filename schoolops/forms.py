@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -21,13 +22,20 @@ class DateInput(forms.DateInput):
         super().__init__(attrs=attrs, format=ISO_DATE)
 
 
+class StaffChoiceField(forms.ModelChoiceField):
+    """Staff by name and role, the way colleagues know each other."""
+
+    def label_from_instance(self, obj: Staff) -> str:
+        return f"{obj.name} · {obj.get_role_display()}"
+
+
 class MyDelegateForm(forms.Form):
     """A staff member's own out-of-office delegate: someone active of the same campus, and dates.
 
     Field names are those of ``Staff``, so the service's errors land on the right field.
     """
 
-    delegate = forms.ModelChoiceField(
+    delegate = StaffChoiceField(
         label=_("Delegate"),
         queryset=Staff.objects.none(),
         required=False,
@@ -47,7 +55,7 @@ class MyDelegateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.staff = staff
         self.today = today
-        field = self.fields["delegate"]
+        field = cast(StaffChoiceField, self.fields["delegate"])
         field.queryset = (
             Staff.objects.active()
             .filter(campus_id=staff.campus_id)
@@ -55,10 +63,10 @@ class MyDelegateForm(forms.Form):
             .select_related("user")
             .order_by("user__name", "user__username", "pk")
         )
-        field.label_from_instance = lambda other: f"{other.name} · {other.get_role_display()}"
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         until = data.get("delegate_until")
         if data.get("delegate") is not None and until is not None and until < self.today:
             self.add_error("delegate_until", _("This day has already passed; give a day from today on."))

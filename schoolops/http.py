@@ -24,7 +24,7 @@ class PinnedCASession(requests.Session):
         self.ca_bundle = ca_bundle
         self.timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if self.ca_bundle and kwargs.get("verify") in (None, True):
             kwargs["verify"] = self.ca_bundle
         if kwargs.get("timeout") is None:  # wechatpy fetches its token with no timeout at all

@@ -10,8 +10,11 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+from .delegation import delegate_dates_errors
 
 phone_validator = RegexValidator(r"^1[3-9]\d{9}$", _("Enter a mainland mobile number of 11 digits starting with 1."))
 
@@ -129,25 +132,15 @@ class Staff(models.Model):
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} · {self.campus}"
 
-    def save(self, *args, **kwargs) -> None:
-        super().save(*args, **kwargs)
-        from .roles import staff_sync_groups
-
-        staff_sync_groups(self)
-
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors = delegate_dates_errors(
+            staff_pk=self.pk,
+            delegate_pk=self.delegate_id,
+            date_from=self.delegate_from,
+            date_until=self.delegate_until,
+        )
         if self.manager_id and self.manager_id == self.pk:
-            errors["manager"] = _("A staff member cannot be their own manager.")
-        if self.delegate_id:
-            if self.delegate_id == self.pk:
-                errors["delegate"] = _("A staff member cannot be their own delegate.")
-            if not self.delegate_from or not self.delegate_until:
-                errors["delegate_until"] = _("Give the dates the delegate covers.")
-            elif self.delegate_from > self.delegate_until:
-                errors["delegate_until"] = _("The end date is before the start date.")
-        elif self.delegate_from or self.delegate_until:
-            errors["delegate"] = _("Choose the delegate for these dates.")
+            errors["manager"] = [gettext("A staff member cannot be their own manager.")]
         if errors:
             raise ValidationError(errors)
 

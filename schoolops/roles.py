@@ -161,6 +161,13 @@ def ensure_role_groups(sender=None, using: str = DEFAULT_DB_ALIAS, **kwargs) -> 
         group.permissions.set([by_name[dotted] for dotted in perms if dotted in by_name])
 
 
+def staff_saved(sender: type[Staff], instance: Staff, raw: bool = False, **kwargs: object) -> None:
+    """``post_save`` of ``Staff`` (connected in ``SchoolopsConfig.ready``): the user's groups follow
+    the row, however it was saved (a service, the admin, a fixture loaded raw excepted)."""
+    if not raw:
+        staff_sync_groups(instance)
+
+
 def staff_sync_groups(staff: Staff) -> None:
     """Give the staff member's user admin access and exactly their role's group."""
     user = staff.user

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.admin.utils import unquote
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -26,7 +28,13 @@ def scope_to_campus(queryset: QuerySet, *, user, campus_field: str) -> QuerySet:
     return queryset.filter(Q(**{lookup: ids}))
 
 
-class CampusScopedAdminMixin:
+if TYPE_CHECKING:  # the mixin is only ever mixed into a ModelAdmin
+    from simple_history.admin import SimpleHistoryAdmin as _AdminBase
+else:
+    _AdminBase = object
+
+
+class CampusScopedAdminMixin(_AdminBase):
     """Admin mixin: lists, pages and lookups show only rows of the campuses the user may see.
 
     ``campus_field`` is the lookup path from the model to its campus ("" for Campus itself).

@@ -15,48 +15,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from .delegation import delegate_errors
+from .history import history_note
 from .models import Campus, Staff, StaffRole, User
 
 logger = logging.getLogger(__name__)
 
 CHANGE_STAFF_ROLE = "schoolops.change_staff_role"
-
-
-def staff_delegate_errors(
-    *,
-    staff: Staff,
-    delegate: Staff | None,
-    date_from: datetime.date | None,
-    date_until: datetime.date | None,
-) -> dict[str, list[str]]:
-    """What is wrong with this delegation, keyed by the ``Staff`` field it concerns (empty: nothing).
-
-    A delegate is another active staff member of the same campus: only they see and act on the
-    absent person's queue (``refund_queue_for_staff`` and ``step_can_act`` look at the campus).
-    Shared by the "my delegate" page and the staff admin, so both refuse the same things.
-    """
-    errors: dict[str, list[str]] = {}
-
-    def add(field: str, message: str) -> None:
-        errors.setdefault(field, []).append(message)
-
-    if delegate is None:
-        if date_from is not None or date_until is not None:
-            add("delegate", _("Choose the delegate for these dates."))
-        return errors
-    if delegate.pk == staff.pk:
-        add("delegate", _("A staff member cannot be their own delegate."))
-    elif delegate.campus_id != staff.campus_id:
-        add("delegate", _("Choose a delegate of your own campus: only they can act on its requests."))
-    elif not delegate.user.is_active:
-        add("delegate", _("This person's account is not active; choose someone who can log in."))
-    if date_from is None:
-        add("delegate_from", _("Give the first day the delegate covers."))
-    if date_until is None:
-        add("delegate_until", _("Give the dates the delegate covers."))
-    elif date_from is not None and date_from > date_until:
-        add("delegate_until", _("The end date is before the start date."))
-    return errors
 
 
 def staff_delegate_set(
@@ -74,17 +39,15 @@ def staff_delegate_set(
     allowed. The change is recorded in the staff member's history (simple-history), naming
     ``actor`` when given (otherwise the user of the current request, if any).
     """
-    errors = staff_delegate_errors(staff=staff, delegate=delegate, date_from=date_from, date_until=date_until)
+    errors = delegate_errors(staff=staff, delegate=delegate, date_from=date_from, date_until=date_until)
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = Staff.objects.select_for_update(of=("self",)).order_by().get(pk=staff.pk)
+        locked: Staff = Staff.objects.select_for_update(of=("self",)).order_by().get(pk=staff.pk)
         locked.delegate = delegate
         locked.delegate_from = date_from if delegate is not None else None
         locked.delegate_until = date_until if delegate is not None else None
-        if actor is not None:
-            locked._history_user = actor
-        locked._change_reason = "delegate set" if delegate is not None else "delegate cleared"
+        history_note(locked, user=actor, reason="delegate set" if delegate is not None else "delegate cleared")
         locked.save(update_fields=["delegate", "delegate_from", "delegate_until"])
     staff.delegate = locked.delegate
     staff.delegate_from = locked.delegate_from
@@ -128,7 +91,7 @@ def staff_role_set(
     if role not in StaffRole.values:
         raise ValidationError({"role": _("Choose one of the roles.")})
     with transaction.atomic():
-        locked = Staff.objects.select_for_update(of=("self",)).select_related("campus", "user").get(pk=staff.pk)
+        locked: Staff = Staff.objects.select_for_update(of=("self",)).select_related("campus", "user").get(pk=staff.pk)
         new_user = user or locked.user
         refusal = staff_role_change_refusal(actor=actor, staff=locked) or staff_role_change_refusal(
             actor=actor, user=new_user
@@ -136,7 +99,7 @@ def staff_role_set(
         if refusal:
             raise PermissionDenied(refusal)
         if locked.delegate_id and campus.pk != locked.campus_id:
-            errors = staff_delegate_errors(
+            errors = delegate_errors(
                 staff=Staff(pk=locked.pk, campus=campus),
                 delegate=locked.delegate,
                 date_from=locked.delegate_from,
@@ -158,8 +121,7 @@ def staff_role_set(
         locked.role = role
         locked.campus = campus
         locked.user = new_user
-        locked._history_user = actor
-        locked._change_reason = changes[:100]  # the history's column; its row keeps the new values
+        history_note(locked, user=actor, reason=changes)  # the row itself keeps the new values
         locked.save(update_fields=["role", "campus", "user"])
     logger.info("Staff role changed by %s for staff #%s: %s", actor.username, locked.pk, changes)
     staff.role, staff.campus, staff.user = locked.role, locked.campus, locked.user
@@ -170,14 +132,13 @@ def staff_add(*, staff: Staff, actor: User) -> Staff:
     """Save a new staff row: giving someone a role needs the same permission as changing one.
 
     Raises ``PermissionDenied`` when ``actor`` may not (nobody gives themselves a role). The
-    history row names the actor; the user gets their role's group (``Staff.save``).
+    history row names the actor; the user gets their role's group (``roles.staff_saved``).
     """
     refusal = staff_role_change_refusal(actor=actor, user=staff.user)
     if refusal:
         raise PermissionDenied(refusal)
     changes = f"added: role {staff.role}; campus {staff.campus.code}; user {staff.user.username}"
-    staff._history_user = actor
-    staff._change_reason = changes[:100]
+    history_note(staff, user=actor, reason=changes)
     with transaction.atomic():
         staff.save()
     logger.info("Staff added by %s as staff #%s: %s", actor.username, staff.pk, changes)

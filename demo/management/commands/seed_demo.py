@@ -101,7 +101,7 @@ class Command(BaseCommand):
         ops_campus, ops_staff = campuses[0]
         ops = self._staff(f"{CAMPUSES[0].prefix}-ops", "周运营", StaffRole.OPERATIONS, ops_campus, None)
         ops_staff[StaffRole.OPERATIONS] = [ops]
-        logins.append((StaffRole.OPERATIONS.label, ops.user.username, DEMO_PASSWORD))
+        logins.append((str(StaffRole.OPERATIONS.label), ops.user.username, DEMO_PASSWORD))
         # Head-office finance: every campus's payouts, exports and the gateways' statements.
         hq_finance = self._staff("hq-finance", "总部王会计", StaffRole.FINANCE, ops_campus, None)
         hq_finance.user.user_permissions.add(
@@ -150,7 +150,9 @@ class Command(BaseCommand):
             staff = Staff.objects.create(user=user, role=role, campus=campus, manager=manager)
         return staff
 
-    def _staff_for(self, campus: Campus, spec: CampusSpec, logins: list) -> dict[str, list[Staff]]:
+    def _staff_for(
+        self, campus: Campus, spec: CampusSpec, logins: list[tuple[str, str, str]]
+    ) -> dict[str, list[Staff]]:
         p = spec.prefix
         head = self._staff(f"{p}-head", f"{spec.city}赵校长", StaffRole.CAMPUS_HEAD, campus, None)
         supervisor = self._staff(f"{p}-supervisor", f"{spec.city}钱主管", StaffRole.SUPERVISOR, campus, head)
