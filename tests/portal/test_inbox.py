@@ -28,12 +28,6 @@ def make_message(recipient, *, subject: str = "退费申请已提交", minutes_a
     return message
 
 
-@pytest.fixture
-def logged_in(client, student):
-    client.force_login(student.user)
-    return client
-
-
 def _inbox(client, **query):
     response = client.get(reverse("portal:inbox"), query)
     assert response.status_code == 200

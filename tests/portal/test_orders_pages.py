@@ -28,12 +28,6 @@ def _submit(order, *, reason: str = "time_conflict") -> RefundRequest:
     return refund_submit(student=order.student, order_no=order.order_no, reason=reason, details="上班时间调整。")
 
 
-@pytest.fixture
-def logged_in(client, student):
-    client.force_login(student.user)
-    return client
-
-
 # --- Who may see what -------------------------------------------------------------------------
 
 

@@ -331,13 +331,3 @@ def test_quote_time_defaults_to_now(buy):
     order = buy(CourseType.RECORDED)
     before = datetime.datetime.now(datetime.UTC)
     assert refund_quote(order=order, reason="other").at >= before
-
-
-@pytest.mark.parametrize(("lessons", "valid"), [("0", True), ("30", True), ("31", False), ("-1", False), ("x", False)])
-def test_the_estimate_form_accepts_0_to_the_course_lessons(course, lessons, valid):
-    from portal.forms import RefundEstimateForm
-
-    form = RefundEstimateForm({"reason": "other", "lessons": lessons}, course=course)
-    assert form.is_valid() is valid
-    if not valid:
-        assert list(form.errors) == ["lessons"]
