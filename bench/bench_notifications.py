@@ -31,8 +31,8 @@ from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from notifications import services as notification_services  # noqa: E402
 from notifications.models import Notification, NotificationStatus  # noqa: E402
+from notifications.services import outbox  # noqa: E402
 from orders.models import CourseType, PaymentChannel  # noqa: E402
 from payments.testing import WorkerProcess, database_url, purge_queue, route_tasks_to  # noqa: E402
 from refunds.events import refund_event_record  # noqa: E402
@@ -87,7 +87,7 @@ def delivered_per_second(ids: list[int], *, log_dir: Path) -> dict:
     worker = WorkerProcess(queue=queue, env=env, log_dir=log_dir).start()
     try:
         start = time.perf_counter()
-        handed = notification_services.notifications_enqueue(ids=rows)
+        handed = outbox.notifications_enqueue(ids=rows)
         queued = time.perf_counter()
         while Notification.objects.filter(pk__in=rows, status=NotificationStatus.SENT).count() < len(rows):
             if time.perf_counter() - start > 600:
@@ -121,12 +121,12 @@ def main() -> None:
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     os.environ["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
     # The rows are written with their events; the hand-over after the commit is left to the run below.
-    real_enqueue = notification_services.notifications_enqueue
-    notification_services.notifications_enqueue = lambda **kwargs: 0
+    real_enqueue = outbox.notifications_enqueue
+    outbox.notifications_enqueue = lambda **kwargs: 0
     try:
         ids = make_requests(args.refunds)
         per_event = queries_per_event()
-        notification_services.notifications_enqueue = real_enqueue
+        outbox.notifications_enqueue = real_enqueue
         with tempfile.TemporaryDirectory() as tmp:
             run = delivered_per_second(ids, log_dir=Path(tmp))
         print(f"Refund requests: {args.refunds}; PostgreSQL {connection.settings_dict['NAME']}; Redis; 1 worker (solo)")
@@ -141,7 +141,7 @@ def main() -> None:
         print(f"| delivered per second, 1 worker process | {run['delivered_per_s']:.1f} |")
         print(f"| failed | {run['failed']} |")
     finally:
-        notification_services.notifications_enqueue = real_enqueue
+        outbox.notifications_enqueue = real_enqueue
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 

@@ -2,16 +2,25 @@
 
 A channel takes one rendered ``OutgoingMessage`` and hands it to its medium (the inbox table, an
 SMTP server, an SMS provider, WeChat, a staff group's robot). It never sees Django's request and
-never decides who is told: the outbox (``notifications.services``) does that, renders the text,
-and records the outcome. ``send`` is called outside any database transaction, may be called more
+never decides who is told: the outbox (``notifications.services``) does that and renders the text,
+delivery records the outcome. ``send`` is called outside any database transaction, may be called more
 than once for the same ``delivery_id`` (a retry after a crash), and should pass that id on as an
 idempotency key wherever the medium accepts one.
+
+A channel also says how its failures are retried, since only it knows its medium: ``retry`` (how
+many attempts, how long to wait between them) and ``is_transient`` (which errors another attempt
+may cure). ``send`` sorts the medium's answers into ``ChannelTemporaryError`` and
+``ChannelPermanentError``; the delivery service (``notifications.services.delivery``) only asks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import ClassVar
+
+from schoolops.http import backoff_with_jitter
+
+from . import load_all
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,20 @@ class ChannelPermanentError(ChannelError):
     """Trying again cannot help (bad address, rejected content, unknown template): recorded."""
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a channel's failed sends are tried again: ``attempts`` in all (the first one counted),
+    waits from ``first_wait`` seconds doubling up to ``max_wait``, with jitter."""
+
+    attempts: int
+    first_wait: float
+    max_wait: float
+
+    def wait(self, attempts: int) -> float:
+        """Seconds before the next attempt, ``attempts`` having been made so far."""
+        return backoff_with_jitter(attempt=max(attempts - 1, 0), base=self.first_wait, cap=self.max_wait)
+
+
 class Channel:
     """Base class: one subclass per medium, registered by ``name``."""
 
@@ -79,6 +102,17 @@ class Channel:
     # Length limits checked when a template is saved (None: no limit).
     max_subject_length: ClassVar[int | None] = None
     max_body_length: ClassVar[int | None] = None
+    # An outside service over the network: five attempts, waits of 30 s doubling (at most 7.5 min in all).
+    retry: ClassVar[RetryPolicy] = RetryPolicy(attempts=5, first_wait=30, max_wait=1800)
+
+    def is_transient(self, error: Exception) -> bool:
+        """Whether another attempt may succeed after ``send`` raised ``error``.
+
+        A ``ChannelPermanentError`` is final; a ``ChannelTemporaryError`` is not, nor is anything
+        unexpected (a bug, a library's own exception): whether the message went out is unknown, so
+        it is tried again within ``retry``'s limits.
+        """
+        return not isinstance(error, ChannelPermanentError)
 
     def can_reach(self, recipient: Recipient) -> bool:
         """Whether this channel has an address for ``recipient`` (an e-mail, a phone, an openid...)."""
@@ -112,8 +146,6 @@ def register_channel(channel_class: type[Channel]) -> type[Channel]:
 
 def channel_for(name: str) -> Channel:
     """A channel instance by name; ``KeyError`` naming the known ones otherwise."""
-    from . import load_all
-
     load_all()
     try:
         return _CHANNELS[name]()
@@ -122,7 +154,5 @@ def channel_for(name: str) -> Channel:
 
 
 def channel_names() -> list[str]:
-    from . import load_all
-
     load_all()
     return sorted(_CHANNELS)

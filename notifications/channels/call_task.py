@@ -10,7 +10,10 @@ import datetime
 
 from django.utils import timezone
 
-from .base import Channel, ChannelPermanentError, OutgoingMessage, Recipient, register_channel
+from students.models import Enrollment
+
+from ..models import CallTask
+from .base import Channel, ChannelPermanentError, OutgoingMessage, Recipient, RetryPolicy, register_channel
 
 CALL_WITHIN = datetime.timedelta(hours=24)
 
@@ -18,14 +21,13 @@ CALL_WITHIN = datetime.timedelta(hours=24)
 @register_channel
 class CallTaskChannel(Channel):
     name = "call_task"
+    # A row in our own database: only a hiccup of it fails, soon over (waits of 5 s doubling, 75 s in all).
+    retry = RetryPolicy(attempts=5, first_wait=5, max_wait=300)
 
     def can_reach(self, recipient: Recipient) -> bool:
         return bool(recipient.phone)
 
     def send(self, message: OutgoingMessage) -> str:
-        from notifications.models import CallTask
-        from students.models import Enrollment
-
         if message.refund_request_id is None:
             raise ChannelPermanentError("A call task belongs to a refund request.", code="no_request")
         enrollment = (

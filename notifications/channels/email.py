@@ -22,6 +22,7 @@ from .base import (
     ChannelTemporaryError,
     OutgoingMessage,
     Recipient,
+    RetryPolicy,
     register_channel,
 )
 
@@ -48,6 +49,8 @@ def _code_class(code: int | str) -> int:
 @register_channel
 class EmailChannel(Channel):
     name = "email"
+    # An SMTP server's deferral (4xx) or outage can last: six attempts, waits of 30 s doubling (at most 15 min).
+    retry = RetryPolicy(attempts=6, first_wait=30, max_wait=1800)
     max_subject_length: ClassVar[int | None] = 200
 
     def can_reach(self, recipient: Recipient) -> bool:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from .base import Channel, ChannelPermanentError, OutgoingMessage, Recipient, register_channel
+from ..models import InboxMessage
+from .base import Channel, ChannelPermanentError, OutgoingMessage, Recipient, RetryPolicy, register_channel
 
 
 @register_channel
 class InboxChannel(Channel):
     name = "inbox"
     max_subject_length = 200
+    # A row in our own database: only a hiccup of it fails, soon over (waits of 5 s doubling, 75 s in all).
+    retry = RetryPolicy(attempts=5, first_wait=5, max_wait=300)
 
     def can_reach(self, recipient: Recipient) -> bool:
         return recipient.user_id is not None
 
     def send(self, message: OutgoingMessage) -> str:
-        from notifications.models import InboxMessage
-
         if message.recipient.user_id is None:
             raise ChannelPermanentError("An inbox message needs a user.", code="no_user")
         inbox_message, _created = InboxMessage.objects.get_or_create(

@@ -33,6 +33,7 @@ from .base import (
     ChannelTemporaryError,
     OutgoingMessage,
     Recipient,
+    RetryPolicy,
     register_channel,
 )
 
@@ -103,6 +104,8 @@ def _next_nonce(delivery_id: int) -> None:
 @register_channel
 class SmsChannel(Channel):
     name = "sms"
+    # The provider's throttling and outages pass: six attempts, waits of 30 s doubling (at most 15 min).
+    retry = RetryPolicy(attempts=6, first_wait=30, max_wait=1800)
     max_body_length: ClassVar[int | None] = 500  # billed per 70-character segment, a few at most
 
     def can_reach(self, recipient: Recipient) -> bool:

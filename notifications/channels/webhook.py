@@ -27,6 +27,7 @@ from .base import (
     ChannelTemporaryError,
     OutgoingMessage,
     Recipient,
+    RetryPolicy,
     WebhookTarget,
     register_channel,
 )
@@ -75,6 +76,8 @@ def _config() -> tuple[str, float]:
 @register_channel
 class WebhookChannel(Channel):
     name = "webhook"
+    # A robot's rate limit (20 a minute) or outage: five attempts, waits of 30 s doubling (at most 7.5 min).
+    retry = RetryPolicy(attempts=5, first_wait=30, max_wait=1800)
 
     def can_reach(self, recipient: Recipient) -> bool:
         target = recipient.webhook

@@ -29,6 +29,7 @@ from .base import (
     ChannelTemporaryError,
     OutgoingMessage,
     Recipient,
+    RetryPolicy,
     register_channel,
 )
 
@@ -112,15 +113,18 @@ class _ConfiguredClient(WeChatClient):
     token_url = DEFAULT_TOKEN_URL
 
     def fetch_access_token(self) -> dict[str, Any]:
-        return self._fetch_access_token(
+        token: dict[str, Any] = self._fetch_access_token(
             url=self.token_url,
             params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
         )
+        return token
 
 
 @register_channel
 class WeChatChannel(Channel):
     name = "wechat"
+    # WeChat's busy answers and quotas pass: six attempts, waits of 30 s doubling (at most 15 min).
+    retry = RetryPolicy(attempts=6, first_wait=30, max_wait=1800)
 
     def can_reach(self, recipient: Recipient) -> bool:
         return bool(recipient.wechat_openid)

@@ -1,4 +1,8 @@
-"""Notification tests: recording doubles for the external channels (the process boundary)."""
+"""Notification tests: recording doubles for the external channels (the process boundary).
+
+The channels' own tests (``channels/``) talk to the real things instead: the gateway simulator
+and an SMTP server on loopback.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ import pytest
 from django.utils import translation
 
 from notifications.channels import base
-from notifications.channels.base import Channel, ChannelPermanentError, ChannelTemporaryError, OutgoingMessage
+from notifications.channels.base import Channel, OutgoingMessage
 
 
 class RecordingChannel(Channel):
-    """Stands in for an external medium: records what it was given; can fail on demand."""
+    """Stands in for an external medium: records what it was given; can fail on demand. It keeps
+    the real channel's retry policy, which belongs to the channel, not to its medium."""
 
     sent: list[OutgoingMessage]
     failures: list[Exception]
@@ -28,9 +33,11 @@ class RecordingChannel(Channel):
         return f"{self.name}-{message.delivery_id}"
 
 
-def _double(channel_name: str) -> type[RecordingChannel]:
+def _double(real: type[Channel]) -> type[RecordingChannel]:
     return type(
-        f"Recording{channel_name.title()}", (RecordingChannel,), {"name": channel_name, "sent": [], "failures": []}
+        f"Recording{real.name.title()}",
+        (RecordingChannel,),
+        {"name": real.name, "retry": real.retry, "sent": [], "failures": []},
     )
 
 
@@ -39,7 +46,7 @@ def channels():
     """email, sms and wechat replaced by recording doubles for the test; the registry is put back after."""
     base.channel_names()  # import the real modules first, so they cannot replace the doubles later
     saved = dict(base._CHANNELS)
-    doubles = {name: _double(name) for name in ("email", "sms", "wechat")}
+    doubles = {name: _double(saved[name]) for name in ("email", "sms", "wechat")}
     base._CHANNELS.update(doubles)
     yield doubles
     base._CHANNELS.clear()
@@ -50,11 +57,3 @@ def channels():
 def _english():
     with translation.override("en"):
         yield
-
-
-def temporary(message: str = "provider busy") -> ChannelTemporaryError:
-    return ChannelTemporaryError(message, code="busy")
-
-
-def permanent(message: str = "number does not exist") -> ChannelPermanentError:
-    return ChannelPermanentError(message, code="bad-number")

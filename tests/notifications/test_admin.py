@@ -10,7 +10,7 @@ from notifications.services import notification_deliver
 from orders.models import CourseType
 from tests.refunds.lifecycle_helpers import order_at, submit
 
-from .conftest import permanent
+from .helpers import permanent
 
 pytestmark = pytest.mark.django_db
 

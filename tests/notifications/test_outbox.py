@@ -9,23 +9,23 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.channels.base import Recipient
+from notifications.channels.base import Recipient, RetryPolicy
 from notifications.models import InboxMessage, Notification, NotificationStatus
 from notifications.services import (
     Outcome,
     notification_deliver,
-    notifications_broker_reset,
     notifications_enqueue,
     notifications_for_refund_event,
     notifications_resend,
     notifications_send_pending,
     notify,
+    outbox,
 )
 from refunds.models import RefundEvent
 from schoolops.celery import app as celery_app
 from tests.refunds.lifecycle_helpers import order_at, submit
 
-from .conftest import permanent, temporary
+from .helpers import fresh_broker_connections, permanent, temporary
 
 pytestmark = pytest.mark.django_db
 
@@ -119,6 +119,27 @@ def test_a_channel_that_keeps_failing_is_given_up_after_its_attempts(channels, r
     assert row.last_error.startswith("Gave up after 6 attempts")
 
 
+def test_the_channel_says_how_often_and_how_long_apart_it_is_tried(channels, refund, monkeypatch):
+    monkeypatch.setattr(channels["sms"], "retry", RetryPolicy(attempts=2, first_wait=4, max_wait=4))
+    channels["sms"].failures.extend([temporary(), temporary()])
+    row = Notification.objects.get(refund_request=refund, channel="sms")
+    outcome, wait = notification_deliver(notification_id=row.pk)
+    assert outcome == Outcome.RETRY and 2 <= wait <= 4
+    assert notification_deliver(notification_id=row.pk, now=later()) == (Outcome.FAILED, None)
+    row.refresh_from_db()
+    assert row.last_error.startswith("Gave up after 2 attempts")
+
+
+def test_the_channel_says_which_errors_are_worth_another_attempt(channels, refund, monkeypatch):
+    monkeypatch.setattr(channels["sms"], "is_transient", lambda self, error: not isinstance(error, LookupError))
+    channels["sms"].failures.extend([RuntimeError("connection reset"), LookupError("no such template")])
+    row = Notification.objects.get(refund_request=refund, channel="sms")
+    assert notification_deliver(notification_id=row.pk)[0] == Outcome.RETRY  # unexpected: outcome unknown
+    assert notification_deliver(notification_id=row.pk, now=later()) == (Outcome.FAILED, None)
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.last_error) == (NotificationStatus.FAILED, 2, "no such template")
+
+
 def test_a_failed_row_can_be_sent_again(channels, refund, django_capture_on_commit_callbacks):
     channels["sms"].failures.append(permanent())
     row = Notification.objects.get(refund_request=refund, channel="sms")
@@ -142,17 +163,10 @@ def test_a_row_left_sending_by_a_dead_worker_is_picked_up_after_its_lease(channe
     assert notification_deliver(notification_id=row.pk, now=later())[0] == Outcome.SENT
 
 
-def _fresh_connections() -> None:
-    notifications_broker_reset()
-    celery_app.close()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
 def test_a_broker_that_is_down_leaves_the_rows_queued_without_raising(refund):
     saved = {key: celery_app.conf[key] for key in ("broker_url", "task_always_eager")}
     celery_app.conf.update(broker_url="redis://127.0.0.1:1/0", task_always_eager=False)
-    _fresh_connections()
+    fresh_broker_connections()
     try:
         key = f"refund-event:{refund.events.get(kind='submitted').pk}"
         assert notifications_enqueue(dedupe_key=key) == 0
@@ -161,7 +175,7 @@ def test_a_broker_that_is_down_leaves_the_rows_queued_without_raising(refund):
         assert time.monotonic() - started < 0.5
     finally:
         celery_app.conf.update(saved)
-        _fresh_connections()
+        fresh_broker_connections()
     assert Notification.objects.filter(status=NotificationStatus.QUEUED).count() == 4
 
 
@@ -200,18 +214,16 @@ def test_later_features_send_through_notify(channels, student, operations, djang
 def test_a_broken_writer_does_not_stop_the_refund_and_the_beat_job_catches_up(
     channels, student, homeroom, campus, monkeypatch
 ):
-    from notifications import services
-
-    real = services.notifications_for_refund_event
+    real = outbox.notifications_for_refund_event
 
     def broken(*, event):
         raise RuntimeError("template store unavailable")
 
-    monkeypatch.setattr(services, "notifications_for_refund_event", broken)
+    monkeypatch.setattr(outbox, "notifications_for_refund_event", broken)
     refund = submit(order_at(student=student, homeroom=homeroom, campus=campus, price="300.00"))
     assert refund.pk and not Notification.objects.exists()
     assert RefundEvent.objects.filter(request=refund, handled_at__isnull=True).count() == 2
-    monkeypatch.setattr(services, "notifications_for_refund_event", real)
+    monkeypatch.setattr(outbox, "notifications_for_refund_event", real)
     assert notifications_send_pending(now=later(1), grace_seconds=0) == 4
     assert not RefundEvent.objects.filter(request=refund, handled_at__isnull=True).exists()
     assert set(Notification.objects.values_list("status", flat=True)) == {NotificationStatus.SENT}

@@ -15,7 +15,7 @@ from schoolops.celery import app as celery_app
 from tests.payments.helpers import wait_until
 from tests.refunds.lifecycle_helpers import order_at, submit
 
-from .test_outbox import _fresh_connections
+from .helpers import fresh_broker_connections
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -35,12 +35,12 @@ def test_a_refund_submitted_while_redis_is_down_is_saved_and_its_messages_go_out
     order = order_at(student=student, homeroom=homeroom, campus=campus, price="300.00")
     working = celery_app.conf.broker_url
     celery_app.conf.broker_url = CLOSED_PORT
-    _fresh_connections()
+    fresh_broker_connections()
     try:
         refund = submit(order)  # the commit's hand-over to the broker fails: logged, not raised
     finally:
         celery_app.conf.broker_url = working
-        _fresh_connections()
+        fresh_broker_connections()
     assert RefundRequest.objects.filter(pk=refund.pk).exists()
     queued = Notification.objects.filter(refund_request=refund)
     assert queued.count() == 4

@@ -1,0 +1,295 @@
+"""The outbox: one row per (event, channel, recipient), written with the event, handed to the workers.
+
+``notifications_for_refund_event`` runs inside ``refund_event_record``'s transaction (it is a
+``refund_event_writer``): it asks ``recipients`` who is told and in which words, drops the
+channels a recipient turned off or cannot be reached on, renders the texts and writes the rows.
+Nothing leaves the building inside the transaction: after the commit each row is handed to a
+worker, which sends it (``delivery.notification_deliver``). ``notify`` does the same for any other
+registered event.
+
+The rules that keep a message from being lost or sent twice:
+
+- A row is unique per ``(dedupe_key, channel, recipient_key)``: writing the same event again
+  (a retried writer, the catch-up below) writes nothing new.
+- The hand-over to the broker happens after the commit and never raises: a broker that is down
+  is logged, and this process leaves it alone for ``BROKER_BACKOFF_SECONDS``. The rows stay
+  queued; the beat job ``notifications_send_pending`` hands over whatever stayed queued past its
+  time or was left sending past its lease (a worker died), and first writes the rows of recent
+  refund events whose writer failed (``handled_at`` still empty).
+- The workers' task is named, not imported (``DELIVER_TASK``): ``notifications.tasks`` wraps
+  these services, so the services never import it. ``NotificationsConfig.ready`` imports the
+  tasks so that the name finds the task in this process too (run in place when there is no
+  broker).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import asdict
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone, translation
+
+from refunds.models import RefundEvent, RefundRequest
+from schoolops.celery import app as celery_app
+
+from ..channels.base import Recipient, channel_for
+from ..models import Notification, NotificationPreference, NotificationStatus, NotificationTemplate
+from ..rendering import EVENTS, render, used_placeholders
+from .recipients import Audience, ContextFor, refund_event_audiences, refund_event_context
+
+logger = logging.getLogger(__name__)
+
+OPTIONAL_CHANNELS = ("email", "sms", "wechat")  # what a user may turn off; never the inbox
+DELIVER_TASK = "notifications.tasks.deliver_notification"
+
+
+# --- Writing -------------------------------------------------------------------------------------
+
+
+def notifications_for_refund_event(*, event: RefundEvent) -> int:
+    """Write the outbox rows of one refund event (in the caller's transaction); the number written.
+
+    Idempotent: handling the same event again writes nothing new (unique constraint).
+    """
+    key = f"refund.{event.kind}"
+    request = (
+        RefundRequest.objects.select_related("order__course", "order__enrollment", "student__user", "quote")
+        .filter(pk=event.request_id)
+        .first()
+    )
+    if request is None or key not in EVENTS:
+        _mark_handled(event)
+        return 0
+    written = _write(
+        dedupe_key=f"refund-event:{event.pk}",
+        event=key,
+        audiences=refund_event_audiences(event=event, request=request),
+        context_for=refund_event_context(event=event, request=request),
+        refund_request=request,
+        source_event=event,
+        at=event.created_at,
+    )
+    _mark_handled(event)
+    return written
+
+
+def refund_event_written(event: RefundEvent) -> None:
+    """The ``refund_event_writer`` hook (registered by ``NotificationsConfig.ready``)."""
+    notifications_for_refund_event(event=event)
+
+
+def _mark_handled(event: RefundEvent) -> None:
+    RefundEvent.objects.filter(pk=event.pk, handled_at__isnull=True).update(handled_at=timezone.now())
+
+
+def notify(
+    *,
+    key: str,
+    event: str,
+    recipients: Iterable[Recipient],
+    context: dict[str, str],
+    channels: Iterable[str],
+    refund_request: RefundRequest | None = None,
+) -> int:
+    """Tell ``recipients`` about ``event`` on ``channels`` (later features: service tasks, alerts).
+
+    ``key`` names the occurrence (e.g. ``f"ticket-sla:{ticket.pk}"``): calling again with the same
+    key sends nothing new. ``context`` gives the event's placeholders; ``recipient_name`` is
+    filled per recipient. Call it inside the transaction of the change; delivery follows the commit.
+    """
+    if event not in EVENTS:
+        raise KeyError(f"Unknown notification event {event!r}; register it with event_register().")
+    names = tuple(channels)
+    return _write(
+        dedupe_key=key[:80],
+        event=event,
+        audiences=[Audience(r, names) for r in recipients],
+        context_for=lambda recipient, _is_student: {**context, "recipient_name": recipient.name},
+        refund_request=refund_request,
+    )
+
+
+def _write(
+    *,
+    dedupe_key: str,
+    event: str,
+    audiences: Iterable[Audience],
+    context_for: ContextFor,
+    refund_request: RefundRequest | None = None,
+    source_event: RefundEvent | None = None,
+    at: datetime.datetime | None = None,
+) -> int:
+    """Render and write the rows of one event; queue their delivery after the commit."""
+    audiences = list(audiences)
+    if not audiences:
+        return 0
+    now = at or timezone.now()
+    user_ids = [a.recipient.user_id for a in audiences if a.recipient.user_id is not None]
+    preferences = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=user_ids)}
+    templates = {(t.channel, t.language): t for t in NotificationTemplate.objects.filter(event=event, is_active=True)}
+    used: dict[int, set[str]] = {}  # placeholders per template, parsed once per event
+    rows = []
+    for recipient, channels, is_student in audiences:
+        preference = preferences.get(recipient.user_id) if recipient.user_id is not None else None
+        language = preference.language if preference else settings.LANGUAGE_CODE
+        with translation.override(language):
+            context = None
+            for channel in dict.fromkeys(channels):
+                if preference is not None and channel in OPTIONAL_CHANNELS and not preference.allows(channel):
+                    continue
+                template = templates.get((channel, language)) or templates.get((channel, settings.LANGUAGE_CODE))
+                if template is None:
+                    logger.warning("No active %s template for %s; not sent on that channel.", channel, event)
+                    continue
+                try:
+                    medium = channel_for(channel)
+                except KeyError:
+                    logger.warning("Channel %s is not installed; %s not sent on it.", channel, event)
+                    continue
+                if not medium.can_reach(recipient):
+                    continue
+                if context is None:
+                    context = context_for(recipient, is_student)
+                if template.pk not in used:
+                    used[template.pk] = used_placeholders(template.subject, template.body)
+                rows.append(
+                    Notification(
+                        dedupe_key=dedupe_key,
+                        recipient_key=_recipient_key(recipient),
+                        event=event,
+                        channel=channel,
+                        refund_request=refund_request,
+                        source_event=source_event,
+                        recipient_id=recipient.user_id,
+                        recipient_name=recipient.name[:100],
+                        address=_address(recipient, channel)[:200],
+                        webhook=asdict(recipient.webhook) if recipient.webhook else None,
+                        language=template.language,
+                        subject=render(template.subject, context)[:300],
+                        body=render(template.body, context),
+                        fields={k: v for k, v in context.items() if k in used[template.pk]},
+                        provider_template_id=template.provider_template_id,
+                        link=context.get("link", "")[:300],
+                        created_at=now,
+                        next_attempt_at=now,
+                    )
+                )
+    if not rows:
+        return 0
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    transaction.on_commit(lambda: notifications_enqueue(dedupe_key=dedupe_key))
+    return len(rows)
+
+
+def _recipient_key(recipient: Recipient) -> str:
+    if recipient.user_id is not None:
+        return f"user:{recipient.user_id}"
+    if recipient.webhook is not None:
+        # The robot's address tells two robots apart (one campus cannot register one URL twice);
+        # an address too long for the column is keyed by its digest instead of being cut.
+        key = f"webhook:{recipient.webhook.kind}:{recipient.webhook.url}"
+        if len(key) > 300:
+            key = f"webhook:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+        return key
+    return f"address:{recipient.email or recipient.phone or recipient.wechat_openid}"[:300]
+
+
+def _address(recipient: Recipient, channel: str) -> str:
+    return {"email": recipient.email, "sms": recipient.phone, "wechat": recipient.wechat_openid}.get(channel, "")
+
+
+# --- Handing over to the workers -----------------------------------------------------------------
+
+# After the broker refused a hand-over, this process leaves it alone for a while: connecting to a
+# broker that is down costs seconds (the client's connect retries), and the request that committed
+# should not wait for it. The rows stay queued; the beat job sends them.
+BROKER_BACKOFF_SECONDS = 30.0
+_broker_down_until = 0.0
+
+
+def notifications_enqueue(*, dedupe_key: str | None = None, ids: Iterable[int] | None = None) -> int:
+    """Hand queued rows to the workers. A broker that is down is logged, not raised: the beat job
+    ``send_pending_notifications`` sends what stayed queued."""
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        return 0
+    if ids is None:
+        ids = Notification.objects.filter(dedupe_key=dedupe_key, status=NotificationStatus.QUEUED).values_list(
+            "pk", flat=True
+        )
+    handed = 0
+    for pk in list(ids):
+        try:
+            celery_app.signature(DELIVER_TASK, args=(pk,)).apply_async(retry=False)
+        except Exception:  # the broker's errors vary by transport; the row stays queued either way
+            _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+            logger.warning("Could not queue notification %s; the periodic job will send it.", pk, exc_info=True)
+            return handed
+        handed += 1
+    return handed
+
+
+def notifications_broker_reset() -> None:
+    """Forget an earlier broker failure (the broker is back, or a test changed it)."""
+    global _broker_down_until
+    _broker_down_until = 0.0
+
+
+PENDING_BATCH = 500
+CATCH_UP = datetime.timedelta(days=1)
+
+
+def notifications_send_pending(*, now: datetime.datetime | None = None, grace_seconds: float | None = None) -> int:
+    """Beat: hand to the workers every row still queued past its time (the broker was down, a
+    worker died) or left sending past its lease, after writing the rows of recent refund events
+    whose writer failed. Returns how many rows were handed over."""
+    now = now or timezone.now()
+    if grace_seconds is None:
+        grace_seconds = float(getattr(settings, "NOTIFICATIONS_PENDING_GRACE_SECONDS", 30))
+    cutoff = now - datetime.timedelta(seconds=grace_seconds)
+    _refund_events_catch_up(now=now, cutoff=cutoff)
+    ids = list(
+        Notification.objects.filter(
+            Q(status=NotificationStatus.QUEUED, next_attempt_at__lte=cutoff)
+            | Q(status=NotificationStatus.SENDING, lease_until__lte=now)
+        )
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:PENDING_BATCH]
+    )
+    notifications_broker_reset()  # the beat job always tries: it runs on a broker that works
+    return notifications_enqueue(ids=ids)
+
+
+def _refund_events_catch_up(*, now: datetime.datetime, cutoff: datetime.datetime) -> int:
+    """Write the rows of recent refund events whose writer failed (``handled_at`` still empty).
+    Older ones are not told any more: news of a day ago would mislead more than help."""
+    pending = list(
+        RefundEvent.objects.filter(
+            handled_at__isnull=True, created_at__gte=now - CATCH_UP, created_at__lte=cutoff
+        ).order_by("created_at", "pk")[:PENDING_BATCH]
+    )
+    for event in pending:
+        try:
+            with transaction.atomic():
+                notifications_for_refund_event(event=event)
+        except Exception:
+            logger.exception("Refund event %s still cannot be turned into notifications.", event.pk)
+    return len(pending)
+
+
+def notifications_resend(*, ids: Iterable[int]) -> int:
+    """Send failed rows again from the first attempt (the admin's action). Returns how many."""
+    ids = list(ids)
+    with transaction.atomic():
+        count = Notification.objects.filter(pk__in=ids, status=NotificationStatus.FAILED).update(
+            status=NotificationStatus.QUEUED, attempts=0, next_attempt_at=timezone.now(), lease_until=None
+        )
+        transaction.on_commit(lambda: notifications_enqueue(ids=ids))
+    return count
