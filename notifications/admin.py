@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.http import Http404
@@ -76,8 +78,11 @@ class NotificationTemplateForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["event"].choices = [(key, f"{spec.label} ({key})") for key, spec in sorted(EVENTS.items())]
-        self.fields["channel"].choices = [(name, name) for name in CHANNELS]
+        # The fields declared above; the form's ``fields`` is typed by their base class.
+        cast(forms.ChoiceField, self.fields["event"]).choices = [
+            (key, f"{spec.label} ({key})") for key, spec in sorted(EVENTS.items())
+        ]
+        cast(forms.ChoiceField, self.fields["channel"]).choices = [(name, name) for name in CHANNELS]
         event = self.data.get("event") or self.initial.get("event") or getattr(self.instance, "event", "")
         if event in EVENTS:
             self.fields["body"].help_text = _("Placeholders: %(names)s") % {
@@ -256,10 +261,13 @@ class StaffWebhookForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["events"].choices = [(key, f"{EVENTS[key].label} ({key})") for key in ROBOT_EVENTS if key in EVENTS]
+        cast(forms.MultipleChoiceField, self.fields["events"]).choices = [
+            (key, f"{EVENTS[key].label} ({key})") for key in ROBOT_EVENTS if key in EVENTS
+        ]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("clear_secret"):
             cleaned["secret"] = ""
         elif not cleaned.get("secret") and self.instance.pk:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -10,6 +11,10 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+from refunds.models import NotifyChannel
+
+from .rendering import EVENTS, template_errors
 
 
 class InboxMessage(models.Model):
@@ -113,8 +118,6 @@ class NotificationTemplate(models.Model):
         return f"{self.event} · {self.channel} · {self.language}"
 
     def clean(self) -> None:
-        from .rendering import template_errors
-
         errors = template_errors(
             event=self.event, channel=self.channel, subject=self.subject or "", body=self.body or ""
         )
@@ -203,8 +206,6 @@ class Notification(models.Model):
     @property
     def channel_label(self) -> str:
         """The channel's name for people (the registry knows channels by code)."""
-        from refunds.models import NotifyChannel
-
         if self.channel == "webhook":
             return str(StaffWebhook._meta.verbose_name)
         return str(dict(NotifyChannel.choices).get(self.channel, self.channel))
@@ -316,10 +317,6 @@ class StaffWebhook(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from urllib.parse import urlsplit
-
-        from .rendering import EVENTS
-
         errors: dict[str, list] = {}
         scheme = urlsplit(self.url or "").scheme
         if self.url and scheme != "https" and not (settings.DEBUG and scheme == "http"):

@@ -32,11 +32,16 @@ status, date, next_steps, contact, link``. Later features add their events with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters, defaulttags
 from django.template.base import FilterExpression, Lexer, Parser, TokenType, Variable
 from django.utils.translation import gettext_lazy as _
+
+from .channels.base import channel_for
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 COMMON = (
     "student_name",
@@ -57,7 +62,7 @@ class EventSpec:
     """An event that can be told: its placeholders and sample values for previews and checks."""
 
     key: str
-    label: Any  # a lazy translation
+    label: StrOrPromise  # a lazy translation
     placeholders: tuple[str, ...]
     sample: dict[str, str] = field(default_factory=dict)
 
@@ -83,7 +88,9 @@ _SAMPLE = {
 EVENTS: dict[str, EventSpec] = {}
 
 
-def event_register(key: str, *, label: str, placeholders: tuple[str, ...], sample: dict[str, str] | None = None):
+def event_register(
+    key: str, *, label: StrOrPromise, placeholders: tuple[str, ...], sample: dict[str, str] | None = None
+) -> EventSpec:
     """Make ``key`` an event templates can be written for (later features: service tasks, alerts)."""
     values = {name: (sample or {}).get(name, _SAMPLE.get(name, name)) for name in placeholders}
     EVENTS[key] = EventSpec(key=key, label=label, placeholders=tuple(placeholders), sample=values)
@@ -208,8 +215,6 @@ def render_sample(*, event: str, subject: str, body: str) -> tuple[str, str, dic
 
 def template_errors(*, event: str, channel: str, subject: str, body: str) -> dict[str, list[str]]:
     """Errors by form field for a template: placeholders and tags first, then the channel's limits."""
-    from .channels.base import channel_for
-
     errors: dict[str, list[str]] = {}
     if event not in EVENTS:
         errors["event"] = [str(_("Unknown event %(event)s.") % {"event": event})]

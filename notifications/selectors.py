@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
+from refunds.models import NotifyChannel, RefundRequest
+from schoolops.models import User
+
 from .models import InboxMessage, Notification, NotificationStatus
 
 STUDENT_CHANNELS = ("inbox", "email", "sms", "wechat")
@@ -25,14 +28,12 @@ class SentMessage:
     unread: bool = False
 
 
-def messages_for_student_request(*, user, refund_request) -> list[SentMessage]:
+def messages_for_student_request(*, user: User, refund_request: RefundRequest) -> list[SentMessage]:
     """The rendered copies sent to ``user`` about ``refund_request``, oldest first (two queries).
 
     Outbox rows on her channels that did not fail for good, plus inbox messages written before
     the outbox (no delivery row).
     """
-    from refunds.models import NotifyChannel
-
     labels = dict(NotifyChannel.choices)
     rows = (
         Notification.objects.filter(recipient=user, refund_request=refund_request, channel__in=STUDENT_CHANNELS)
