@@ -13,9 +13,9 @@ from gatewaysim.testing import gateway_settings, gateway_sim  # noqa: F401
 from notifications.channels import wechat
 from notifications.channels.base import OutgoingMessage, Recipient
 
+from ..helpers import OPENID
 from .smtp import smtp_server  # noqa: F401
 
-OPENID = "oAbCdEfGhIjKlMnOpQrStUvWx123"  # 28 characters, like WeChat's
 _delivery_ids = itertools.count(900_001)
 
 

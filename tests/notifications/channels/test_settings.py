@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gatewaysim import keys
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PRINT_SETTINGS = (
     "import json, schoolops.settings as s; "
     "print(json.dumps({'SMS': s.SMS, 'WECHAT_MP': s.WECHAT_MP, 'NOTIFY_WEBHOOKS': s.NOTIFY_WEBHOOKS}))"

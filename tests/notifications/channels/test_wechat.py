@@ -7,7 +7,7 @@ import pytest
 from notifications.channels.base import ChannelPermanentError, ChannelTemporaryError, Recipient, channel_for
 from notifications.channels.wechat import WeChatChannel
 
-from .conftest import OPENID
+from ..helpers import OPENID
 
 TEMPLATE_ID = "tmplRefundApproved0001"
 FIELDS = {"character_string1": "RF20261202001", "amount2": "1280.00元", "thing3": "高中数学（秋季班）"}

@@ -1,6 +1,6 @@
 """A real SMTP server on loopback for tests (aiosmtpd), and the ``smtp_server`` fixture.
 
-    from tests.notifications_channels.smtp import smtp_server  # noqa: F401
+    from tests.notifications.channels.smtp import smtp_server  # noqa: F401
 
 The fixture starts the server on a free port of 127.0.0.1, points Django's e-mail settings at it
 (SMTP backend, no TLS, no login) and yields it: ``smtp_server.messages`` are the parsed
