@@ -7,9 +7,11 @@ class FinanceConfig(AppConfig):
     verbose_name = _("Finance")
 
     def ready(self) -> None:
+        # Inside ready(): these modules import models, which exist only once the app registry is
+        # loaded, and each registers something on import (notification events, Celery tasks).
         from refunds.events import refund_event_listener
 
-        from . import events  # noqa: F401  (registers the finance notification events)
+        from . import events, tasks  # noqa: F401  (the finance notification events; the tasks the services queue by name)
         from .receipts import receipt_on_refund_event
 
         # A succeeded payout queues its e-receipt (finance.tasks.issue_receipt) after the commit.

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from urllib.parse import quote
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -53,6 +54,8 @@ EXPORT_PERMISSION = "finance.export_reports"
 LANGUAGE_KEY = "language"
 # A job still "being prepared" after this long lost its worker; its redelivered message runs it.
 STALE_RUNNING = datetime.timedelta(hours=1)
+# The Celery task that runs a job (``finance.tasks.run_export``, registered under this name).
+RUN_EXPORT_TASK = "finance.tasks.run_export"
 
 CONTENT_TYPES = {
     ExportFormat.CSV: "text/csv; charset=utf-8",
@@ -146,8 +149,6 @@ def describe(*, report: str, fmt: str, filters: ReportFilters) -> str:
 
 def export_job_create(*, report: str, fmt: str, filters: ReportFilters, user) -> ExportJob:
     """Queue a large export; a worker prepares the file after the commit."""
-    from .tasks import run_export
-
     with transaction.atomic():
         job = ExportJob.objects.create(
             report=report,
@@ -157,8 +158,14 @@ def export_job_create(*, report: str, fmt: str, filters: ReportFilters, user) ->
             file_name=REPORTS[report].file_name(fmt, filters),
             requested_by=user,
         )
-        transaction.on_commit(lambda: run_export.delay(job.pk))
+        transaction.on_commit(lambda: export_job_enqueue(job.pk))
     return job
+
+
+def export_job_enqueue(job_id: int) -> None:
+    """Hand a job to a worker (in-process when tasks run eagerly). The task is looked up by its
+    name: ``finance.tasks`` imports this module to call ``export_job_run``, not the other way round."""
+    current_app.tasks[RUN_EXPORT_TASK].delay(job_id)
 
 
 def export_job_run(*, job_id: int) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -28,6 +29,7 @@ from notifications.services import notify, recipient_for_user, school_contact, s
 from payments.models import Payout, PayoutStatus
 from refunds.models import RefundEvent, RefundEventKind, RefundRequest, RefundStatus
 from schoolops.errors import ActionRefused
+from schoolops.models import Staff, StaffRole
 from schoolops.scoping import visible_campus_ids
 
 from .events import PAPER_COPY_MAILED, PAPER_COPY_REQUESTED
@@ -36,6 +38,8 @@ from .models import PaperCopyRequest, PaperCopyStatus, Receipt
 logger = logging.getLogger(__name__)
 
 HANDLE_PAPER_COPY = "finance.handle_paper_copy"
+# The Celery task that issues a receipt (``finance.tasks.issue_receipt``, registered under this name).
+ISSUE_RECEIPT_TASK = "finance.tasks.issue_receipt"
 
 
 class ReceiptError(ActionRefused):
@@ -162,15 +166,19 @@ def receipt_on_refund_event(event_id: int) -> None:
     A failure (a broker that is down; with eager tasks, the rendering itself) is logged, not
     raised: the commit already happened, and the first download issues the receipt anyway.
     """
-    from .tasks import issue_receipt
-
     row = RefundEvent.objects.filter(pk=event_id).values_list("kind", "request_id").first()
     if row is None or row[0] != RefundEventKind.PAYOUT_SUCCEEDED:
         return
     try:
-        issue_receipt.delay(row[1])
+        receipt_issue_enqueue(row[1])
     except Exception:  # the broker's errors vary by transport
         logger.warning("E-receipt of refund request %s not issued now; its first download will.", row[1], exc_info=True)
+
+
+def receipt_issue_enqueue(request_id: int) -> None:
+    """Hand the receipt of a request to a worker (in-process when tasks run eagerly). The task is
+    looked up by its name: ``finance.tasks`` imports this module to call ``receipt_issue``."""
+    current_app.tasks[ISSUE_RECEIPT_TASK].delay(request_id)
 
 
 # --- Paper copies --------------------------------------------------------------------------------
@@ -183,8 +191,6 @@ def paper_copy_request(
 
     One open request per receipt; the finance staff of the request's campus are told.
     """
-    from schoolops.models import Staff, StaffRole
-
     request = RefundRequest.objects.select_related("order__course", "student__user").get(pk=receipt.request_id)
     if request.student.user_id != student_user.pk:
         raise ReceiptError(_("This e-receipt is not yours."), code="not_found")

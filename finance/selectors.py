@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from orders.models import Order, PaymentChannel
-from payments.models import Payout, PayoutStatus, VoucherLine
-from refunds.models import ApprovalStep, QuoteLineKind, QuoteSnapshotLine, StepDecision
+from payments.models import Payout, PayoutStatus, VoucherKind, VoucherLine
+from refunds.models import ApprovalStep, ApprovalTier, QuoteLineKind, QuoteSnapshotLine, StepDecision
 from schoolops.scoping import scope_to_campus
 
 from .writers import Column, Kind
@@ -247,8 +247,6 @@ def _approvers(request_ids: set[int]) -> dict[int, str]:
         .order_by("request_id", "decided_at", "pk")
         .values_list("request_id", "tier", "decided_by__user__name", "decided_by__user__username")
     )
-    from refunds.models import ApprovalTier
-
     tiers = labels(ApprovalTier.choices)
     automatic = _("automatic")
     names: dict[int, list[str]] = defaultdict(list)
@@ -299,8 +297,6 @@ def voucher_lines_queryset(filters: ReportFilters, *, user) -> QuerySet:
 
 
 def voucher_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
-    from payments.models import VoucherKind
-
     kinds = labels(VoucherKind.choices)
     rows = voucher_lines_queryset(filters, user=user).values_list(
         "voucher__period",
