@@ -1,8 +1,6 @@
-"""Finance in the admin: exports, reconciliation runs, e-receipts and paper copies.
-
-The dispute archive is downloaded from the refund request's own admin page
-(``RefundRequestAdmin.archive_view`` in ``refunds/admin/requests.py``), so it fetches the request
-through that admin's campus-scoped queryset; ``finance.archive`` builds it.
+"""Finance in the admin: exports, reconciliation runs, e-receipts and paper copies, and finance's
+pieces of the refund request's page (the dispute archive and the e-receipt link,
+``refund_requests``), which refunds' admin offers a place for without importing finance.
 """
 
-from . import exports, receipts, reconciliation  # noqa: F401  (each registers its pages)
+from . import exports, receipts, reconciliation, refund_requests  # noqa: F401  (each registers its pages)

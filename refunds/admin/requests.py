@@ -10,29 +10,35 @@ URLs (names under the ``admin`` namespace):
 - ``refunds_refundrequest_changelist``  /admin/refunds/refundrequest/
 - ``refunds_refundrequest_change``      /admin/refunds/refundrequest/<id>/change/  (the request page)
 - ``refunds_refundrequest_decide``      /admin/refunds/refundrequest/<id>/decide/<approve|reject|return|adjust>/
-- ``refunds_refundrequest_archive``     /admin/refunds/refundrequest/<id>/archive.zip  (closed requests)
+
+Apps above refunds add their own pieces to the request page through the extension point below
+(``request_page_extend``): views of one request served under the request's URL (finance's dispute
+archive, ``refunds_refundrequest_archive`` at ``<id>/archive.zip``) and panels shown beside the
+decision buttons (finance's archive and e-receipt links). refunds itself imports none of them.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
-from django.shortcuts import redirect
-from django.urls import path, reverse
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from finance.archive import ArchiveRefused, archive_response, can_download_archive
-from finance.models import Receipt
 from schoolops.admin_mixins import ReadOnlyAdminMixin
 from schoolops.scoping import CampusScopedAdminMixin
 
 from ..models import (
-    CLOSED_STATES,
     PENDING_STATES,
     ApprovalStep,
     ApprovalTier,
@@ -59,6 +65,50 @@ from .lists import (
 REQUEST_PAGE_RELATED = ("student__user", "order__course", "order__enrollment", "campus", "quote__order")
 
 APPROVALS_CSS = {"all": ["css/admin_approvals.css"]}
+
+
+# --- What the apps above refunds add to a request's page -----------------------------------------
+#
+# refunds sits below them and imports none: they call ``request_page_extend`` when their admin
+# loads (finance: ``finance/admin/refund_requests.py``), before the first URL is resolved.
+
+
+@dataclass(frozen=True)
+class RequestPageView:
+    """A view of one request at ``<id>/<route>``, named ``admin:refunds_refundrequest_<name>``.
+
+    The admin answers 403 unless the user may see requests and ``permitted(request)``, 404 for a
+    request outside the user's campuses, and otherwise calls ``view(request, obj)``."""
+
+    route: str
+    name: str
+    view: Callable[[HttpRequest, RefundRequest], HttpResponseBase]
+    permitted: Callable[[HttpRequest], bool]
+
+
+@dataclass(frozen=True)
+class RequestPagePanel:
+    """A piece of the request page's decision panel, below the decision buttons.
+
+    ``context(request, obj)`` returns what ``template`` reads; it is merged into the page's context
+    (so its keys are the panel's own), and an empty dict leaves the piece out."""
+
+    template: str
+    context: Callable[[HttpRequest, RefundRequest], dict[str, Any]]
+
+
+REQUEST_PAGE_VIEWS: list[RequestPageView] = []
+REQUEST_PAGE_PANELS: list[RequestPagePanel] = []
+
+
+def request_page_extend(*, views: Iterable[RequestPageView] = (), panels: Iterable[RequestPagePanel] = ()) -> None:
+    """Add views and panels to every request's page, in the order given; adding one twice adds it once."""
+    for view in views:
+        if view not in REQUEST_PAGE_VIEWS:
+            REQUEST_PAGE_VIEWS.append(view)
+    for panel in panels:
+        if panel not in REQUEST_PAGE_PANELS:
+            REQUEST_PAGE_PANELS.append(panel)
 
 
 @admin.register(RefundRequest)
@@ -135,52 +185,45 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
     class Media:
         css = APPROVALS_CSS
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern | URLResolver]:
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         decide = self.admin_site.admin_view(self.decide_view)
-        archive = self.admin_site.admin_view(self.archive_view)
+        page_view = self.admin_site.admin_view(self.page_view)
         return [
-            path(
-                "<path:object_id>/decide/<str:action>/",
-                decide,
-                name=f"{self.opts.app_label}_{self.opts.model_name}_decide",
-            ),
-            path(
-                "<path:object_id>/archive.zip",
-                archive,
-                name=f"{self.opts.app_label}_{self.opts.model_name}_archive",
+            path("<path:object_id>/decide/<str:action>/", decide, name=f"{prefix}_decide"),
+            *(
+                path(f"<path:object_id>/{page.route}", page_view, {"page": page}, name=f"{prefix}_{page.name}")
+                for page in REQUEST_PAGE_VIEWS
             ),
             *super().get_urls(),
         ]
 
-    def decide_view(self, request, object_id, action):
+    def decide_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponseBase:
         return decide_view(self, request, object_id, action)
 
-    def archive_view(self, request, object_id):
-        """The dispute archive of a closed request: finance, campus heads and head office; 404
-        outside the user's campuses (the scoped queryset), back to the page for an open request."""
-        if not self.has_view_permission(request) or not can_download_archive(request.user):
+    def page_view(self, request: HttpRequest, object_id: str, page: RequestPageView) -> HttpResponseBase:
+        """A view another app adds (``RequestPageView``): 403 before 404, as on every page of a request."""
+        if not self.has_view_permission(request) or not page.permitted(request):
             raise PermissionDenied
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404
-        try:
-            return archive_response(obj)
-        except ArchiveRefused as exc:
-            messages.error(request, str(exc))
-            return redirect("admin:refunds_refundrequest_change", obj.pk)
+        return page.view(request, obj)
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RefundRequest]:
         staff_of(request)  # once, cached on the user: the campus scoping reads it
         return super().get_queryset(request)
 
-    def history_view(self, request, object_id, extra_context=None):
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponseBase:
         # Without the permission to see requests: 403, as on every other page of the request
         # (the campus check below would answer 404 first).
         if not self.has_view_permission(request):
             raise PermissionDenied
         return super().history_view(request, object_id, extra_context=extra_context)
 
-    def get_object(self, request, object_id, from_field=None):
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> RefundRequest | None:
         """The request with what its page shows loaded in the same query; None outside the user's campuses."""
         queryset = self.get_queryset(request).select_related(*REQUEST_PAGE_RELATED)
         field = self.opts.pk if from_field is None else self.opts.get_field(from_field)
@@ -189,12 +232,20 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
         except (RefundRequest.DoesNotExist, ValidationError, ValueError):
             return None
 
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: RefundRequest | None = None,
+    ) -> HttpResponse:
         if obj is not None:
             context.update(self.review_context(request, obj))
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
-    def review_context(self, request, obj: RefundRequest) -> dict:
+    def review_context(self, request: HttpRequest, obj: RefundRequest) -> dict[str, Any]:
         """The decision support panels and the buttons of the request page."""
         now = timezone.now()
         review = refund_request_decision_context(request=obj, now=now)
@@ -216,7 +267,7 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
             "route_rows": _route_rows(obj),
             "flagged": is_flagged(obj),
             "now": now,
-            **_archive_context(request, obj),
+            **_panels_context(request, obj),
         }
 
     @admin.display(description=_("student"), ordering="student__user__name")
@@ -246,16 +297,16 @@ def risk_badge(obj: RefundRequest) -> str:
     return format_html('<span class="risk-flag" title="{}">⚠ {}</span>', "\n".join(reasons), _("Flagged"))
 
 
-def _archive_context(request, obj: RefundRequest) -> dict:
-    """The archive button of a closed request and its e-receipt, for the users who may have them."""
-    if obj.status not in CLOSED_STATES:
-        return {}
-    context = {}
-    if can_download_archive(request.user):
-        context["archive_url"] = reverse("admin:refunds_refundrequest_archive", args=[obj.pk])
-    if obj.status == RefundStatus.REFUNDED and request.user.has_perm("finance.view_receipt"):
-        context["receipt"] = Receipt.objects.filter(request=obj).first()
-    return context
+def _panels_context(request: HttpRequest, obj: RefundRequest) -> dict[str, Any]:
+    """What the added panels read, and ``page_panels``: the templates of those that show."""
+    context: dict[str, Any] = {}
+    templates: list[str] = []
+    for panel in REQUEST_PAGE_PANELS:
+        extra = panel.context(request, obj)
+        if extra:
+            context.update(extra)
+            templates.append(panel.template)
+    return {**context, "page_panels": templates}
 
 
 ROUTE_STATE_AT_POSITION = {
@@ -266,7 +317,7 @@ ROUTE_STATE_AT_POSITION = {
 }
 
 
-def _route_rows(obj: RefundRequest) -> list[dict]:
+def _route_rows(obj: RefundRequest) -> list[dict[str, Any]]:
     """The route's tiers, each done, current (or returned, rejected, stopped there) or still ahead."""
     rows = []
     still_open = obj.status in (*PENDING_STATES, RefundStatus.NEEDS_INFO)
