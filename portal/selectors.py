@@ -1,4 +1,4 @@
-"""Reads for the personal center; every lookup is scoped to the student asking."""
+"""Reads for the personal center; every lookup is scoped to the student (or user) asking."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from notifications.models import InboxMessage, NotificationPreference
 from orders.models import CourseType, Order
 from refunds.models import RefundPolicy, RefundReason, RefundRequest
 from refunds.quotes import Quote
 from refunds.selectors import orders_with_in_flight, refund_policies_for_courses
 from refunds.services.quoting import refund_quote
+from schoolops.models import User
 from students.models import Student
 
 # The reason a quote is shown for when the student has not chosen one: it has no special rule,
@@ -64,7 +67,7 @@ class OrderRefundSummary:
         )
 
 
-def student_for_user(*, user) -> Student | None:
+def student_for_user(*, user: User | AnonymousUser) -> Student | None:
     """The student record of a logged-in user, or None for staff and strangers."""
     if not user.is_authenticated:
         return None
@@ -82,11 +85,7 @@ def order_list_for_student(*, student: Student) -> QuerySet[Order]:
 def _orders_for_summaries(*, student: Student) -> QuerySet[Order]:
     """Her orders with what a quote reads loaded: the in-flight sum annotated, the requests prefetched."""
     return orders_with_in_flight(order_list_for_student(student=student)).prefetch_related(
-        Prefetch(
-            "refund_requests",
-            queryset=RefundRequest.objects.order_by("-submitted_at", "-pk"),
-            to_attr="requests_newest_first",
-        )
+        Prefetch("refund_requests", queryset=RefundRequest.objects.order_by("-submitted_at", "-pk"))
     )
 
 
@@ -138,7 +137,22 @@ def _summaries(orders: list[Order], *, reason: str, at: datetime.datetime) -> li
                 order=order,
                 policy=policy,
                 quote=refund_quote(order=order, reason=reason, at=at, policy=policy) if policy is not None else None,
-                requests=tuple(order.requests_newest_first),
+                requests=tuple(order.refund_requests.all()),  # prefetched newest first
             )
         )
     return summaries
+
+
+def inbox_messages_for_user(*, user: User) -> QuerySet[InboxMessage]:
+    """Her inbox (站内信), newest first, each message with the request it is about."""
+    return InboxMessage.objects.filter(recipient=user).select_related("refund_request")
+
+
+def inbox_message_for_user(*, user: User, pk: int) -> InboxMessage | None:
+    """Her message ``pk``, or None if her inbox has no such message."""
+    return inbox_messages_for_user(user=user).filter(pk=pk).first()
+
+
+def notification_preference_for_user(*, user: User) -> NotificationPreference:
+    """Her channel settings; an unsaved default (every channel on) until she changes them."""
+    return NotificationPreference.objects.filter(user=user).first() or NotificationPreference(user=user)

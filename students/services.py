@@ -500,7 +500,7 @@ def _enrollments_recompute(*, enrollments: list[Enrollment], source: str) -> int
         )
     }
     # The latest rating wins; equal times are broken by event id so arrival order never matters.
-    ratings: dict[int, int] = {}
+    ratings: dict[int, int | None] = {}
     for enrollment_id, rating in (
         LearningEvent.objects.filter(enrollment_id__in=ids, kind=LearningEventKind.RATING)
         .order_by("enrollment_id", "-occurred_at", "-event_id")

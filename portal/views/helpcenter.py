@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_GET
@@ -11,12 +11,12 @@ from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
 from refunds.selectors import approval_settings_for
 
 from .. import selectors
-from .common import student_page
+from .common import StudentRequest, student_page
 
 
 @require_GET
 @student_page
-def help_center(request: HttpRequest) -> HttpResponse:
+def help_center(request: StudentRequest) -> HttpResponse:
     """Each course type's refund policy in plain words, and the questions students ask most.
 
     The amounts and deadlines quoted are those of the student's campus.

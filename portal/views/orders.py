@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.views.decorators.http import require_GET
 
 from refunds.models import RefundReason, RefundRequest
@@ -15,15 +15,7 @@ from refunds.services.quoting import RefundPolicyMissing, refund_quote_estimate
 
 from .. import selectors
 from ..forms import RefundEstimateForm
-from .common import student_page
-
-
-def url_or_blank(name: str, *args) -> str:
-    """``reverse(name, args=args)``, or "" while the route does not exist yet (the link is then left out)."""
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return ""
+from .common import StudentRequest, student_page
 
 
 @dataclass(frozen=True)
@@ -39,8 +31,8 @@ class OrderCard:
         latest = summary.latest_request
         return cls(
             summary=summary,
-            apply_url=url_or_blank("portal:apply", summary.order.order_no) if summary.can_apply else "",
-            request_url=url_or_blank("portal:request", latest.request_no) if latest is not None else "",
+            apply_url=reverse("portal:apply", args=[summary.order.order_no]) if summary.can_apply else "",
+            request_url=reverse("portal:request", args=[latest.request_no]) if latest is not None else "",
         )
 
 
@@ -50,8 +42,10 @@ class RequestRow:
     url: str
 
 
-def _summary_or_404(request: HttpRequest, order_no: str, **kwargs) -> selectors.OrderRefundSummary:
-    summary = selectors.order_summary_for_student(student=request.student, order_no=order_no, **kwargs)
+def _summary_or_404(
+    request: StudentRequest, order_no: str, *, reason: str = selectors.GENERIC_REASON
+) -> selectors.OrderRefundSummary:
+    summary = selectors.order_summary_for_student(student=request.student, order_no=order_no, reason=reason)
     if summary is None:
         raise Http404("No such order among yours.")
     return summary
@@ -59,7 +53,7 @@ def _summary_or_404(request: HttpRequest, order_no: str, **kwargs) -> selectors.
 
 @require_GET
 @student_page
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: StudentRequest) -> HttpResponse:
     """Orders and refunds: every order with its progress, what it refunds now and its request."""
     summaries = selectors.order_summaries_for_student(student=request.student)
     orders = [OrderCard.of(summary) for summary in summaries]
@@ -68,10 +62,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @student_page
-def order_detail(request: HttpRequest, order_no: str) -> HttpResponse:
+def order_detail(request: StudentRequest, order_no: str) -> HttpResponse:
     """One order: the refund breakdown explained, the policy in plain words, the request history."""
     summary = _summary_or_404(request, order_no)
-    history = [RequestRow(r, url_or_blank("portal:request", r.request_no)) for r in summary.requests]
+    history = [RequestRow(r, reverse("portal:request", args=[r.request_no])) for r in summary.requests]
     context = {
         "card": OrderCard.of(summary),
         "order": summary.order,
@@ -83,7 +77,7 @@ def order_detail(request: HttpRequest, order_no: str) -> HttpResponse:
 
 @require_GET
 @student_page
-def estimate(request: HttpRequest, order_no: str) -> HttpResponse:
+def estimate(request: StudentRequest, order_no: str) -> HttpResponse:
     """自助查询: the quote if she had used a given number of lessons, next to the real one."""
     reason = request.GET.get("reason") or selectors.GENERIC_REASON
     if reason not in RefundReason.values:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy
 
 from notifications.models import NotificationPreference
 
-from .common import student_page
+from .. import selectors
+from .common import StudentRequest, student_page
 
 
 class NotificationPreferenceForm(forms.ModelForm):
@@ -27,11 +28,9 @@ class NotificationPreferenceForm(forms.ModelForm):
 
 
 @student_page
-def notification_settings(request: HttpRequest) -> HttpResponse:
+def notification_settings(request: StudentRequest) -> HttpResponse:
     """Her channels; the inbox always receives every message."""
-    preference = NotificationPreference.objects.filter(user=request.user).first() or NotificationPreference(
-        user=request.user
-    )
+    preference = selectors.notification_preference_for_user(user=request.user)
     form = NotificationPreferenceForm(request.POST or None, instance=preference)
     if request.method == "POST" and form.is_valid():
         form.save()
