@@ -1,8 +1,8 @@
 """Forms of the student's pages: log in, the what-if estimate, apply, supply missing information,
-appeal, cancel, and the paper copy of an e-receipt.
+appeal, cancel, the paper copy of an e-receipt, and her notification settings.
 
-The refund forms check what a form can (a reason from the list, lengths, the confirmation); the evidence
-files are checked by content inside the refund services, which refuse with a message.
+The refund forms check what a form can (a reason from the list, lengths, the confirmation); the
+evidence files are checked by content inside the refund services, which refuse with a message.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from notifications.models import NotificationPreference
 from orders.models import Course
 from refunds.models import RefundReason
 
@@ -159,3 +160,16 @@ class PaperCopyForm(forms.Form):
 
     def clean_address(self) -> str:
         return " ".join(self.cleaned_data["address"].split())
+
+
+class NotificationPreferenceForm(forms.ModelForm):
+    """Her channels: e-mail, SMS and WeChat can be turned off; the inbox cannot."""
+
+    class Meta:
+        model = NotificationPreference
+        fields = ("email_enabled", "sms_enabled", "wechat_enabled")
+        labels = {
+            "email_enabled": _("Send me e-mails"),
+            "sms_enabled": _("Send me text messages (SMS)"),
+            "wechat_enabled": _("Send me WeChat messages"),
+        }

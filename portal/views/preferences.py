@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-
-from notifications.models import NotificationPreference
 
 from .. import selectors
+from ..forms import NotificationPreferenceForm
 from .common import StudentRequest, student_page
-
-
-class NotificationPreferenceForm(forms.ModelForm):
-    class Meta:
-        model = NotificationPreference
-        fields = ("email_enabled", "sms_enabled", "wechat_enabled")
-        labels = {
-            "email_enabled": gettext_lazy("Send me e-mails"),
-            "sms_enabled": gettext_lazy("Send me text messages (SMS)"),
-            "wechat_enabled": gettext_lazy("Send me WeChat messages"),
-        }
 
 
 @student_page
