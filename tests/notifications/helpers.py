@@ -1,10 +1,15 @@
 """What the notification tests share besides fixtures: the outbox at a glance, channel errors on
-demand, a WeChat openid, and fresh broker connections after a test points Celery elsewhere."""
+demand, a WeChat openid, fresh broker connections after a test points Celery elsewhere, and inbox
+messages as the services write them."""
 
 from __future__ import annotations
 
+import datetime
+
+from django.utils import timezone
+
 from notifications.channels.base import ChannelPermanentError, ChannelTemporaryError
-from notifications.models import Notification
+from notifications.models import InboxMessage, Notification
 from notifications.services import notifications_broker_reset
 from schoolops.celery import app as celery_app
 
@@ -30,3 +35,15 @@ def fresh_broker_connections() -> None:
     celery_app.close()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+
+
+def make_message(recipient, *, subject: str = "退费申请已提交", minutes_ago: int = 0, **fields) -> InboxMessage:
+    """A message as the notification services will write it; ``created_at`` set after the insert."""
+    message = InboxMessage.objects.create(
+        recipient=recipient, subject=subject, body=fields.pop("body", "正文"), **fields
+    )
+    if minutes_ago:
+        created = timezone.now() - datetime.timedelta(minutes=minutes_ago)
+        InboxMessage.objects.filter(pk=message.pk).update(created_at=created)
+        message.created_at = created
+    return message
