@@ -1,11 +1,11 @@
-"""The outbox, the request page's panel, the student's page and the call tasks, tried by every kind of user."""
+"""The outbox, the request page's panel, her messages on her own page and the call tasks, by every kind of user."""
 
 from __future__ import annotations
 
 import pytest
 from django.urls import reverse
 
-from notifications.models import CallTask, Notification, NotificationPreference, NotificationStatus
+from notifications.models import CallTask, Notification, NotificationStatus
 from notifications.services import notification_deliver
 from orders.models import CourseType
 from tests.refunds.lifecycle_helpers import order_at, submit
@@ -108,22 +108,3 @@ def test_call_tasks_are_listed_to_their_assignee_who_marks_them_done(
     client.post(url, {"action": "mark_done", "_selected_action": [task.pk]})
     task.refresh_from_db()
     assert task.done_at is not None
-
-
-# --- The student's settings ---------------------------------------------------------------------
-
-
-def test_a_student_turns_sms_off_on_her_settings_page(client, student):
-    url = reverse("portal:notification_settings")
-    client.force_login(student.user)
-    assert client.get(url).status_code == 200
-    response = client.post(url, {"email_enabled": "on", "wechat_enabled": "on"})
-    assert response.status_code == 302
-    preference = NotificationPreference.objects.get(user=student.user)
-    assert (preference.email_enabled, preference.sms_enabled, preference.wechat_enabled) == (True, False, True)
-    assert "inbox" not in [f.name for f in preference._meta.get_fields() if f.name.endswith("_enabled")]
-
-
-def test_the_settings_page_is_for_students_only(client, outsider):
-    client.force_login(outsider)
-    assert client.get(reverse("portal:notification_settings")).status_code == 403
