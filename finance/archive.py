@@ -16,10 +16,13 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
+from django.db.models.fields.files import FieldFile
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,12 +30,17 @@ from django.utils.translation import gettext_lazy
 
 from notifications.models import Notification
 from payments.models import Payout, PayoutExchange, VoucherLine
-from refunds.models import CLOSED_STATES, RefundRequest
+from refunds.models import CLOSED_STATES, RefundEvidence, RefundRequest
 from schoolops.scoping import SEE_ALL_CAMPUSES
 
 from .exports import content_disposition
 from .models import Receipt
-from .writers import Column, Entry, Kind, csv_chunks, zip_chunks
+from .writers import Column, Entry, Kind, Row, csv_chunks, zip_chunks
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from schoolops.models import User
 
 FILE_CHUNK = 64 * 1024
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
@@ -51,7 +59,7 @@ class _Part:
     modified: datetime.datetime | None = None
 
 
-def can_download_archive(user) -> bool:
+def can_download_archive(user: User | AnonymousUser) -> bool:
     """Finance and campus heads (who export finance reports) and head office; the campus scoping
     of the request itself is the caller's."""
     return user.has_perm("finance.export_reports") or user.has_perm(SEE_ALL_CAMPUSES)
@@ -139,7 +147,7 @@ def _parts(request: RefundRequest) -> list[_Part]:
             _Part(
                 f"evidence/{_evidence_name(number, item.original_name)}",
                 (f"证明材料原件：{item.original_name}", f"Evidence file as uploaded: {item.original_name}"),
-                lambda item=item: _file_chunks(item.file),
+                partial(_file_chunks, item.file),
                 item.uploaded_at,
             )
         )
@@ -175,7 +183,7 @@ def _parts(request: RefundRequest) -> list[_Part]:
             _Part(
                 f"messages/{_message_name(number, message)}",
                 (f"通知全文（{message.channel}）。", f"The notification as sent ({message.channel})."),
-                lambda message=message: _message_text(message),
+                partial(_message_text, message),
                 message.created_at,
             )
         )
@@ -198,7 +206,7 @@ def _parts(request: RefundRequest) -> list[_Part]:
                 _Part(
                     f"payouts/{_safe_name(payout.payout_no)}_transfer{PurePath(payout.transfer_scan.name).suffix}",
                     ("财务上传的转账凭证。", "The transfer slip finance uploaded."),
-                    lambda payout=payout: _file_chunks(payout.transfer_scan),
+                    partial(_file_chunks, payout.transfer_scan),
                 )
             )
     parts.append(
@@ -214,7 +222,7 @@ def _parts(request: RefundRequest) -> list[_Part]:
             _Part(
                 f"receipt/{_safe_name(receipt.number)}.pdf",
                 ("电子凭证（PDF，开具时原样）。", "The e-receipt (PDF, as issued)."),
-                lambda: _file_chunks(receipt.file),
+                partial(_file_chunks, receipt.file),
                 receipt.issued_at,
             )
         )
@@ -245,7 +253,7 @@ def mask_phone(phone: str) -> str:
     return _PHONE.sub(r"\1****\2", phone) if phone else ""
 
 
-def _application(request: RefundRequest) -> dict:
+def _application(request: RefundRequest) -> dict[str, Any]:
     order, student, quote_ = request.order, request.student, request.quote
     return {
         "request_no": request.request_no,
@@ -412,13 +420,14 @@ VOUCHER_COLUMNS = [
 ]
 
 
-def _quote_rows(request: RefundRequest) -> Iterator[tuple]:
+def _quote_rows(request: RefundRequest) -> Iterator[Row]:
     for line in request.quote.lines.order_by("position"):
         yield (line.position, line.get_kind_display(), line.label, line.formula, line.amount, line.explanation)
 
 
-def _evidence_rows(evidence, missing: set[int]) -> Iterator[tuple]:
+def _evidence_rows(evidence: list[RefundEvidence], missing: set[int]) -> Iterator[Row]:
     for number, item in enumerate(evidence, start=1):
+        name: str
         if item.pk in missing:
             name = _("(missing from storage)")
         else:
@@ -426,7 +435,7 @@ def _evidence_rows(evidence, missing: set[int]) -> Iterator[tuple]:
         yield (name, item.original_name, item.content_type, item.size, item.sha256, item.uploaded_at)
 
 
-def _step_rows(request: RefundRequest) -> Iterator[tuple]:
+def _step_rows(request: RefundRequest) -> Iterator[Row]:
     steps = request.steps.select_related("assignee__user", "decided_by__user", "escalated_to__user")
     for step in steps.order_by("created_at", "pk"):
         yield (
@@ -444,7 +453,7 @@ def _step_rows(request: RefundRequest) -> Iterator[tuple]:
         )
 
 
-def _transition_rows(request: RefundRequest) -> Iterator[tuple]:
+def _transition_rows(request: RefundRequest) -> Iterator[Row]:
     for row in request.transitions.select_related("actor").order_by("created_at", "pk"):
         yield (
             row.created_at,
@@ -456,7 +465,7 @@ def _transition_rows(request: RefundRequest) -> Iterator[tuple]:
         )
 
 
-def _history_rows(request: RefundRequest) -> Iterator[tuple]:
+def _history_rows(request: RefundRequest) -> Iterator[Row]:
     records = request.history.select_related("history_user").order_by("history_date", "history_id")
     changes = {"+": _("created"), "~": _("changed"), "-": _("deleted")}
     for record in records:
@@ -472,7 +481,7 @@ def _history_rows(request: RefundRequest) -> Iterator[tuple]:
         )
 
 
-def _notification_rows(notifications) -> Iterator[tuple]:
+def _notification_rows(notifications: list[Notification]) -> Iterator[Row]:
     for number, message in enumerate(notifications, start=1):
         yield (
             f"messages/{_message_name(number, message)}",
@@ -489,7 +498,7 @@ def _notification_rows(notifications) -> Iterator[tuple]:
         )
 
 
-def _payout_rows(payouts: list[Payout]) -> Iterator[tuple]:
+def _payout_rows(payouts: list[Payout]) -> Iterator[Row]:
     for payout in payouts:
         yield (
             payout.payout_no,
@@ -512,7 +521,7 @@ def _payout_rows(payouts: list[Payout]) -> Iterator[tuple]:
         )
 
 
-def _voucher_rows(request: RefundRequest) -> Iterator[tuple]:
+def _voucher_rows(request: RefundRequest) -> Iterator[Row]:
     lines = (
         VoucherLine.objects.filter(Q(voucher__payout__request=request) | Q(voucher__reverses__payout__request=request))
         .select_related("voucher__payout", "voucher__reverses")
@@ -539,8 +548,8 @@ def _voucher_rows(request: RefundRequest) -> Iterator[tuple]:
 # --- Other files ---------------------------------------------------------------------------------
 
 
-def _exchanges(payouts: list[Payout]) -> list[dict]:
-    by_payout: dict[int, list[dict]] = {payout.pk: [] for payout in payouts}
+def _exchanges(payouts: list[Payout]) -> list[dict[str, Any]]:
+    by_payout: dict[int, list[dict[str, Any]]] = {payout.pk: [] for payout in payouts}
     for exchange in PayoutExchange.objects.filter(payout__in=payouts).order_by("created_at", "pk"):
         by_payout[exchange.payout_id].append(
             {
@@ -575,18 +584,20 @@ def _message_text(message: Notification) -> bytes:
     return f"{head}\r\n\r\n{message.body}\r\n".encode()
 
 
-def _json(data) -> bytes:
+def _json(data: object) -> bytes:
     return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-def _file_chunks(field_file) -> Iterator[bytes]:
+def _file_chunks(field_file: FieldFile) -> Iterator[bytes]:
     """A stored file, read in chunks as the ZIP writes it."""
+    if not field_file.name:
+        raise FileNotFoundError("The field holds no file.")
     with field_file.storage.open(field_file.name, "rb") as handle:
         while chunk := handle.read(FILE_CHUNK):
             yield chunk
 
 
-def _time(value) -> str:
+def _time(value: datetime.datetime | None) -> str:
     return f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S}" if value else ""
 
 

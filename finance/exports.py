@@ -12,8 +12,9 @@ import datetime
 import logging
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from celery import current_app
@@ -45,7 +46,12 @@ from .selectors import (
     voucher_lines_queryset,
     voucher_rows,
 )
-from .writers import Column, csv_chunks, xlsx_chunks
+from .writers import Column, Row, csv_chunks, xlsx_chunks
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from schoolops.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +63,23 @@ STALE_RUNNING = datetime.timedelta(hours=1)
 # The Celery task that runs a job (``finance.tasks.run_export``, registered under this name).
 RUN_EXPORT_TASK = "finance.tasks.run_export"
 
-CONTENT_TYPES = {
+CONTENT_TYPES: dict[str, str] = {
     ExportFormat.CSV: "text/csv; charset=utf-8",
     ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
 
-def _paid_payouts(filters: ReportFilters, *, user) -> QuerySet:
+def _paid_payouts(filters: ReportFilters, *, user: User | AnonymousUser) -> QuerySet[Any]:
     # The summary reads the payouts paid in the period: that is what its size depends on.
     return ledger_queryset(replace(filters, date_field=DateField.PAID), user=user)
+
+
+class RowsReader(Protocol):
+    def __call__(self, filters: ReportFilters, *, user: User | AnonymousUser) -> Iterator[Row]: ...
+
+
+class SourceReader(Protocol):
+    def __call__(self, filters: ReportFilters, *, user: User | AnonymousUser) -> QuerySet[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -74,8 +88,8 @@ class Report:
 
     key: str
     columns: list[Column]
-    rows: Callable[..., Iterator[tuple]]  # (filters, *, user) -> rows
-    source: Callable[..., QuerySet]  # (filters, *, user) -> the rows read, for the stream-or-job decision
+    rows: RowsReader
+    source: SourceReader  # the rows read, for the stream-or-job decision
 
     @property
     def label(self) -> str:
@@ -101,17 +115,19 @@ REPORTS: dict[str, Report] = {
 }
 
 
-def export_chunks(report: str, fmt: str, filters: ReportFilters, *, user, rows: Iterable | None = None):
-    """The file's bytes, chunk by chunk (``rows`` replaces the report's own, e.g. to count them)."""
+def export_chunks(
+    report: str, fmt: str, filters: ReportFilters, *, user: User | AnonymousUser, rows: Iterable[Row] | None = None
+) -> Iterator[bytes]:
+    """The file's bytes, chunk by chunk (``rows`` replaces the report's own, e.g. to count them);
+    the headings are translated as the chunks are pulled."""
     spec = REPORTS[report]
-    columns = [Column(str(c.label), c.kind, c.width) for c in spec.columns]
     rows = spec.rows(filters, user=user) if rows is None else rows
     if fmt == ExportFormat.CSV:
-        return csv_chunks(columns, rows)
-    return xlsx_chunks(columns, rows, sheet_name=spec.sheet_name)
+        return csv_chunks(spec.columns, rows)
+    return xlsx_chunks(spec.columns, rows, sheet_name=spec.sheet_name)
 
 
-def export_needs_job(*, report: str, filters: ReportFilters, user) -> bool:
+def export_needs_job(*, report: str, filters: ReportFilters, user: User | AnonymousUser) -> bool:
     """Whether the export is too large to stream while the browser waits. Counts at most one row
     past the limit, so a huge table is never counted in full."""
     limit = settings.FINANCE_EXPORT_STREAM_MAX_ROWS
@@ -131,7 +147,9 @@ def _in_language(chunks: Iterator[bytes], language: str) -> Iterator[bytes]:
         yield from chunks
 
 
-def export_response(*, report: str, fmt: str, filters: ReportFilters, user) -> StreamingHttpResponse:
+def export_response(
+    *, report: str, fmt: str, filters: ReportFilters, user: User | AnonymousUser
+) -> StreamingHttpResponse:
     """The export streamed: the browser receives the first rows at once; memory stays flat."""
     chunks = export_chunks(report, fmt, filters, user=user)
     response = StreamingHttpResponse(_in_language(chunks, translation.get_language()), content_type=CONTENT_TYPES[fmt])
@@ -147,7 +165,7 @@ def describe(*, report: str, fmt: str, filters: ReportFilters) -> str:
     return " ".join(part for part in (REPORTS[report].label, days, f"({ExportFormat(fmt).label})") if part)[:300]
 
 
-def export_job_create(*, report: str, fmt: str, filters: ReportFilters, user) -> ExportJob:
+def export_job_create(*, report: str, fmt: str, filters: ReportFilters, user: User) -> ExportJob:
     """Queue a large export; a worker prepares the file after the commit."""
     with transaction.atomic():
         job = ExportJob.objects.create(
@@ -227,8 +245,8 @@ def _run(job: ExportJob) -> None:
         )
 
 
-def _tell_ready(job: ExportJob, user) -> None:
-    rows = _("%(count)s rows") % {"count": number_format(job.row_count, force_grouping=True)}
+def _tell_ready(job: ExportJob, user: User) -> None:
+    rows = _("%(count)s rows") % {"count": number_format(job.row_count or 0, force_grouping=True)}
     notify(
         key=f"export:{job.pk}",
         event=EXPORT_READY,

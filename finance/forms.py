@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -12,6 +14,11 @@ from schoolops.scoping import scope_to_campus
 
 from .models import ExportFormat, ExportReport
 from .selectors import DateField, ReportFilters
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from schoolops.models import User
 
 EXPORTABLE = [(value, label) for value, label in ExportReport.choices if value != ExportReport.RECONCILIATION]
 
@@ -40,15 +47,19 @@ class ExportForm(forms.Form):
     )
     course = forms.ModelChoiceField(label=_("course"), queryset=Course.objects.none(), required=False)
 
-    def __init__(self, *args, user, **kwargs) -> None:
+    def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["campus"].queryset = scope_to_campus(Campus.objects.order_by("name"), user=user, campus_field="")
-        self.fields["course"].queryset = scope_to_campus(
+        # The form's own copies of the fields declared above (``fields`` is typed as plain fields).
+        campus = cast("forms.ModelChoiceField[Campus]", self.fields["campus"])
+        course = cast("forms.ModelChoiceField[Course]", self.fields["course"])
+        campus.queryset = scope_to_campus(Campus.objects.order_by("name"), user=user, campus_field="")
+        course.queryset = scope_to_campus(
             Course.objects.select_related("campus").order_by("campus__name", "name"), user=user, campus_field="campus"
         )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
             self.add_error(

@@ -12,8 +12,10 @@ receipt yet issues it on the spot.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import logging
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -29,7 +31,7 @@ from notifications.services import notify, recipient_for_user, school_contact, s
 from payments.models import Payout, PayoutStatus
 from refunds.models import RefundEvent, RefundEventKind, RefundRequest, RefundStatus
 from schoolops.errors import ActionRefused
-from schoolops.models import Staff, StaffRole
+from schoolops.models import Staff, StaffRole, User
 from schoolops.scoping import visible_campus_ids
 
 from .events import PAPER_COPY_MAILED, PAPER_COPY_REQUESTED
@@ -113,7 +115,7 @@ def receipt_render(receipt: Receipt) -> bytes:
     return HTML(string=html).write_pdf()
 
 
-def receipt_context(receipt: Receipt) -> dict:
+def receipt_context(receipt: Receipt) -> dict[str, Any]:
     request, payout = receipt.request, receipt.payout
     order, user = request.order, request.student.user
     return {
@@ -144,7 +146,7 @@ def mask_phone(phone: str) -> str:
     return f"{'*' * max(len(phone) - 2, 0)}{phone[-2:]}" if phone else ""
 
 
-def _local(value) -> str:
+def _local(value: datetime.datetime | None) -> str:
     return f"{timezone.localtime(value):%Y-%m-%d %H:%M}" if value else "—"
 
 
@@ -185,7 +187,7 @@ def receipt_issue_enqueue(request_id: int) -> None:
 
 
 def paper_copy_request(
-    *, receipt: Receipt, student_user, recipient: str, phone: str, address: str, note: str = ""
+    *, receipt: Receipt, student_user: User, recipient: str, phone: str, address: str, note: str = ""
 ) -> PaperCopyRequest:
     """The student asks for a stamped paper copy of her receipt: a task for her campus's finance.
 
@@ -225,7 +227,7 @@ def _open_message() -> str:
     return _("A stamped paper copy of this receipt was already requested and is waiting for finance.")
 
 
-def paper_copy_mark_mailed(*, paper_copy_id: int, actor, carrier: str, tracking_no: str) -> PaperCopyRequest:
+def paper_copy_mark_mailed(*, paper_copy_id: int, actor: User, carrier: str, tracking_no: str) -> PaperCopyRequest:
     """Finance mailed the stamped copy: record carrier and tracking number, tell the student."""
     carrier, tracking_no = carrier.strip(), tracking_no.strip()
     if not carrier or not tracking_no:
@@ -258,7 +260,7 @@ def paper_copy_mark_mailed(*, paper_copy_id: int, actor, carrier: str, tracking_
     return paper
 
 
-def paper_copy_cancel(*, paper_copy_id: int, actor, note: str) -> PaperCopyRequest:
+def paper_copy_cancel(*, paper_copy_id: int, actor: User, note: str) -> PaperCopyRequest:
     """Finance closes a request without mailing (a duplicate, a wrong address): the note says why."""
     note = note.strip()
     if not note:
@@ -272,7 +274,7 @@ def paper_copy_cancel(*, paper_copy_id: int, actor, note: str) -> PaperCopyReque
     return paper
 
 
-def _waiting_paper_copy(*, paper_copy_id: int, actor) -> PaperCopyRequest:
+def _waiting_paper_copy(*, paper_copy_id: int, actor: User) -> PaperCopyRequest:
     """The request, locked, if ``actor`` may handle it and it still waits; else ``ReceiptError``."""
     paper = (
         PaperCopyRequest.objects.select_for_update(of=("self",))

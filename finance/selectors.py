@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -24,7 +25,13 @@ from payments.models import Payout, PayoutStatus, VoucherKind, VoucherLine
 from refunds.models import ApprovalStep, ApprovalTier, QuoteLineKind, QuoteSnapshotLine, StepDecision
 from schoolops.scoping import scope_to_campus
 
-from .writers import Column, Kind
+from .writers import Column, Kind, Row
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+    from django_stubs_ext import StrOrPromise
+
+    from schoolops.models import User
 
 CHUNK = 5000
 CENT = Decimal("0.01")
@@ -58,7 +65,7 @@ class ReportFilters:
     payout_ids: tuple[int, ...] = field(default=())  # an admin selection of payouts
     voucher_ids: tuple[int, ...] = field(default=())  # an admin selection of vouchers (the journal only)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("date_from", "date_to"):
             data[key] = data[key].isoformat() if data[key] else None
@@ -68,7 +75,7 @@ class ReportFilters:
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> ReportFilters:
+    def from_json(cls, data: Mapping[str, Any]) -> ReportFilters:
         data = dict(data)
         for key in ("date_from", "date_to"):
             data[key] = datetime.date.fromisoformat(data[key]) if data.get(key) else None
@@ -78,7 +85,7 @@ class ReportFilters:
         return cls(**data)
 
 
-def labels(choices) -> dict[str, str]:
+def labels(choices: Iterable[tuple[str, StrOrPromise]]) -> dict[str, str]:
     """A choice's labels translated once per report: casting a lazy label costs a gettext per row."""
     return {value: str(label) for value, label in choices}
 
@@ -145,7 +152,7 @@ _LEDGER_FIELDS = (
 )
 
 
-def ledger_queryset(filters: ReportFilters, *, user) -> QuerySet:
+def ledger_queryset(filters: ReportFilters, *, user: User | AnonymousUser) -> QuerySet[Payout]:
     """The payouts a ledger covers, scoped to the user's campuses, oldest first."""
     queryset = scope_to_campus(Payout.objects.all(), user=user, campus_field="request__campus")
     queryset = queryset.filter(_period(DateField.LOOKUP[filters.date_field], filters))
@@ -162,7 +169,7 @@ def ledger_queryset(filters: ReportFilters, *, user) -> QuerySet:
     return queryset.order_by("created_at", "pk")
 
 
-def ledger_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
+def ledger_rows(filters: ReportFilters, *, user: User | AnonymousUser) -> Iterator[Row]:
     fee = (
         QuoteSnapshotLine.objects.filter(snapshot=OuterRef("request__quote"), kind=QuoteLineKind.HANDLING_FEE)
         .values("snapshot")
@@ -222,7 +229,7 @@ def ledger_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
             )
 
 
-def _keyset_chunks(queryset: QuerySet, fields: tuple[str, ...]) -> Iterator[list[tuple]]:
+def _keyset_chunks(queryset: QuerySet[Payout], fields: tuple[str, ...]) -> Iterator[list[Row]]:
     """The rows in (created_at, id) order, ``CHUNK`` at a time, each chunk one short query that
     starts after the last row of the one before (through the ``payout_created`` index): the
     first rows come out at once, nothing is held open between chunks, and memory stays flat."""
@@ -276,7 +283,7 @@ VOUCHER_COLUMNS = [
 ]
 
 
-def voucher_lines_queryset(filters: ReportFilters, *, user) -> QuerySet:
+def voucher_lines_queryset(filters: ReportFilters, *, user: User | AnonymousUser) -> QuerySet[VoucherLine]:
     """Voucher lines in the period (by voucher date), scoped, in journal order."""
     queryset = scope_to_campus(VoucherLine.objects.all(), user=user, campus_field="voucher__payout__request__campus")
     if filters.date_from:
@@ -296,7 +303,7 @@ def voucher_lines_queryset(filters: ReportFilters, *, user) -> QuerySet:
     return queryset.order_by("voucher__period", "voucher__number", "position")
 
 
-def voucher_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
+def voucher_rows(filters: ReportFilters, *, user: User | AnonymousUser) -> Iterator[Row]:
     kinds = labels(VoucherKind.choices)
     rows = voucher_lines_queryset(filters, user=user).values_list(
         "voucher__period",
@@ -375,7 +382,7 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def summary_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
+def summary_rows(filters: ReportFilters, *, user: User | AnonymousUser) -> Iterator[Row]:
     """Succeeded payouts by the month they were paid, next to the revenue (orders paid) of the
     same month, campus and channel. Months are Shanghai months."""
     paid_filters = replace(filters, date_field=DateField.PAID)
@@ -385,14 +392,16 @@ def summary_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
         .values_list("finished_at", "request__campus_id", "request__campus__name", "channel", "amount")
         .order_by()
     )
-    refunds: dict[tuple, list] = defaultdict(lambda: [0, Decimal("0.00")])
+    # (month, campus id, channel) -> payouts paid, amount paid back, revenue
+    paid: dict[tuple[str, int, str], int] = defaultdict(int)
+    refunded: dict[tuple[str, int, str], Decimal] = defaultdict(lambda: Decimal("0.00"))
     campus_names: dict[int, str] = {}
     for finished_at, campus_id, campus_name, channel, amount in payouts.iterator(chunk_size=CHUNK):
         key = (f"{timezone.localtime(finished_at):%Y-%m}", campus_id, channel)
-        refunds[key][0] += 1
-        refunds[key][1] += amount
+        paid[key] += 1
+        refunded[key] += amount
         campus_names[campus_id] = campus_name
-    revenue: dict[tuple, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    revenue: dict[tuple[str, int, str], Decimal] = defaultdict(lambda: Decimal("0.00"))
     orders = scope_to_campus(Order.objects.all(), user=user, campus_field="course__campus").filter(
         _period("paid_at", filters)
     )
@@ -410,9 +419,9 @@ def summary_rows(filters: ReportFilters, *, user) -> Iterator[tuple]:
         revenue[(f"{timezone.localtime(paid_at):%Y-%m}", campus_id, channel)] += amount
         campus_names.setdefault(campus_id, campus_name)
     channels = labels(PaymentChannel.choices)
-    for key in sorted(set(refunds) | set(revenue), key=lambda k: (k[0], campus_names.get(k[1], ""), k[2])):
+    for key in sorted(set(paid) | set(revenue), key=lambda k: (k[0], campus_names.get(k[1], ""), k[2])):
         month, campus_id, channel = key
-        count, amount = refunds.get(key, (0, Decimal("0.00")))
+        count, amount = paid.get(key, 0), refunded.get(key, Decimal("0.00"))
         income = revenue.get(key, Decimal("0.00"))
         share = (amount * 100 / income).quantize(Decimal("0.01")) if income else None
         campus = campus_names.get(campus_id, "")

@@ -20,9 +20,13 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FLUSH_BYTES = 64 * 1024
@@ -36,9 +40,15 @@ class Kind:
     DATETIME = "datetime"
 
 
+# A row of a file: its values in the order of the file's columns.
+Row = tuple[Any, ...]
+
+
 @dataclass(frozen=True)
 class Column:
-    label: str
+    """A column of a file: its heading (translated when the file is written), kind and width."""
+
+    label: StrOrPromise
     kind: str = Kind.TEXT
     width: int = 14
 
@@ -56,7 +66,7 @@ def _local(value: datetime.datetime, tz: datetime.tzinfo | None = None) -> datet
     return value.replace(microsecond=0)
 
 
-def _text_value(value, kind: str, tz: datetime.tzinfo | None = None) -> str:
+def _text_value(value: Any, kind: str, tz: datetime.tzinfo | None = None) -> str:
     """A cell as CSV text: money with two decimals, times in Shanghai time, text neutralised."""
     if value is None or value == "":
         return ""
@@ -82,7 +92,7 @@ class _Sink(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:
+    def write(self, data: Any) -> int:  # bytes-like, as io.RawIOBase.write takes
         data = bytes(data)
         self._parts.append(data)
         self._size += len(data)
@@ -105,12 +115,12 @@ class _Sink(io.RawIOBase):
 # --- CSV -----------------------------------------------------------------------------------------
 
 
-def csv_chunks(columns: Sequence[Column], rows: Iterable[Sequence]) -> Iterator[bytes]:
+def csv_chunks(columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
     """A CSV file (UTF-8 with BOM, CRLF lines) as chunks of about 64 KB."""
     tz = timezone.get_current_timezone()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([neutralise(c.label) for c in columns])
+    writer.writerow([neutralise(str(c.label)) for c in columns])
     kinds = [c.kind for c in columns]
     yield "\ufeff".encode() + buffer.getvalue().encode("utf-8")
     buffer.seek(0)
@@ -201,7 +211,7 @@ def _column_letter(index: int) -> str:
     return letters
 
 
-def _serial(value, tz: datetime.tzinfo | None = None) -> float:
+def _serial(value: datetime.date, tz: datetime.tzinfo | None = None) -> float:
     """Excel's day number (1900 system) of a date or a Shanghai local time."""
     if isinstance(value, datetime.datetime):
         delta = _local(value, tz) - _EXCEL_EPOCH
@@ -219,7 +229,7 @@ def _inline(ref: str, text: str, style: int = 0) -> str:
     return f'<c r="{ref}"{attr} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 
-def _cell(ref: str, value, kind: str, tz: datetime.tzinfo | None = None) -> str:
+def _cell(ref: str, value: Any, kind: str, tz: datetime.tzinfo | None = None) -> str:
     if value is None or value == "":
         return ""
     if kind == Kind.MONEY:
@@ -232,7 +242,9 @@ def _cell(ref: str, value, kind: str, tz: datetime.tzinfo | None = None) -> str:
     return _inline(ref, neutralise(str(value)))
 
 
-def xlsx_chunks(columns: Sequence[Column], rows: Iterable[Sequence], *, sheet_name: str = "Sheet1") -> Iterator[bytes]:
+def xlsx_chunks(
+    columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, sheet_name: str = "Sheet1"
+) -> Iterator[bytes]:
     """An XLSX workbook of one sheet (header row frozen) as chunks of about 64 KB."""
     tz = timezone.get_current_timezone()
     sink = _Sink()
@@ -251,7 +263,7 @@ def xlsx_chunks(columns: Sequence[Column], rows: Iterable[Sequence], *, sheet_na
             widths = "".join(
                 f'<col min="{i + 1}" max="{i + 1}" width="{c.width}" customWidth="1"/>' for i, c in enumerate(columns)
             )
-            header = "".join(_inline(f"{letters[i]}1", c.label, 1) for i, c in enumerate(columns))
+            header = "".join(_inline(f"{letters[i]}1", str(c.label), 1) for i, c in enumerate(columns))
             sheet.write(
                 (
                     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'

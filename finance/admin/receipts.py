@@ -5,21 +5,30 @@ for, which are finance's task list: waiting ones first, each marked as mailed or
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, F, IntegerField, Value, When
-from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.db.models import Case, F, IntegerField, OrderBy, Value, When
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from schoolops.admin_mixins import ReadOnlyAdminMixin
+from schoolops.models import User
 from schoolops.scoping import CampusScopedAdminMixin
 
 from ..models import PaperCopyRequest, PaperCopyStatus, Receipt
 from ..receipts import HANDLE_PAPER_COPY, ReceiptError, paper_copy_cancel, paper_copy_mark_mailed, receipt_pdf_response
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 @admin.register(Receipt)
@@ -38,7 +47,7 @@ class ReceiptAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.ModelAdmin)
         return str(obj.request.student.user)
 
     @admin.display(description=_("amount refunded (CNY)"))
-    def amount(self, obj: Receipt):
+    def amount(self, obj: Receipt) -> Decimal:
         return obj.payout.amount
 
     @admin.display(description=_("channel"))
@@ -50,7 +59,7 @@ class ReceiptAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.ModelAdmin)
         url = reverse("admin:finance_receipt_download", args=[obj.pk])
         return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, _("Download"))
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         own = [
             path(
                 "<int:receipt_id>/download/",
@@ -60,7 +69,7 @@ class ReceiptAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.ModelAdmin)
         ]
         return own + super().get_urls()
 
-    def download_view(self, request: HttpRequest, receipt_id: int):
+    def download_view(self, request: HttpRequest, receipt_id: int) -> FileResponse:
         """The stored PDF for staff who may see receipts of its campus; any other campus is a 404."""
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -109,7 +118,7 @@ class PaperCopyRequestAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.Mo
     readonly_fields = fields
     change_form_template = "admin/finance/papercopyrequest/change_form.html"
 
-    def get_ordering(self, request: HttpRequest):
+    def get_ordering(self, request: HttpRequest) -> list[OrderBy | str]:  # type: ignore[override]  # Django takes expressions; the stubs only names
         # The task list: waiting requests first, oldest first; the handled ones after, newest first.
         waiting = Case(
             When(status=PaperCopyStatus.REQUESTED, then=Value(0)), default=Value(1), output_field=IntegerField()
@@ -137,7 +146,7 @@ class PaperCopyRequestAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.Mo
             '<a href="{}">{}</a>', reverse("admin:finance_papercopyrequest_mailed", args=[obj.pk]), _("Mark as mailed")
         )
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         own = [
             path(
                 "<int:paper_copy_id>/mailed/",
@@ -152,7 +161,9 @@ class PaperCopyRequestAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.Mo
         ]
         return own + super().get_urls()
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         paper = self.get_queryset(request).filter(pk=object_id).first()
         extra = dict(extra_context or {})
         if paper is not None:
@@ -160,38 +171,49 @@ class PaperCopyRequestAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.Mo
             extra["receipt_url"] = reverse("admin:finance_receipt_download", args=[paper.receipt_id])
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
-    def mailed_view(self, request: HttpRequest, paper_copy_id: int):
+    def mailed_view(self, request: HttpRequest, paper_copy_id: int) -> HttpResponseBase:
         return self._action(
             request,
             paper_copy_id,
             form_class=MailedForm,
-            service=lambda paper, data: paper_copy_mark_mailed(
-                paper_copy_id=paper.pk, actor=request.user, carrier=data["carrier"], tracking_no=data["tracking_no"]
+            service=lambda paper, data, actor: paper_copy_mark_mailed(
+                paper_copy_id=paper.pk, actor=actor, carrier=data["carrier"], tracking_no=data["tracking_no"]
             ),
             title=_("Mark the paper copy as mailed"),
             done=_("Marked as mailed; the student is told the tracking number."),
             template="admin/finance/papercopyrequest/mailed.html",
         )
 
-    def cancel_view(self, request: HttpRequest, paper_copy_id: int):
+    def cancel_view(self, request: HttpRequest, paper_copy_id: int) -> HttpResponseBase:
         return self._action(
             request,
             paper_copy_id,
             form_class=CancelForm,
-            service=lambda paper, data: paper_copy_cancel(
-                paper_copy_id=paper.pk, actor=request.user, note=data["note"]
+            service=lambda paper, data, actor: paper_copy_cancel(
+                paper_copy_id=paper.pk, actor=actor, note=data["note"]
             ),
             title=_("Cancel the paper copy request"),
             done=_("The request is cancelled."),
             template="admin/finance/papercopyrequest/cancel.html",
         )
 
-    def _action(self, request: HttpRequest, paper_copy_id: int, *, form_class, service, title, done, template):
+    def _action(
+        self,
+        request: HttpRequest,
+        paper_copy_id: int,
+        *,
+        form_class: type[forms.Form],
+        service: Callable[[PaperCopyRequest, dict[str, Any], User], PaperCopyRequest],
+        title: StrOrPromise,
+        done: StrOrPromise,
+        template: str,
+    ) -> HttpResponseBase:
         paper = self.get_queryset(request).select_related("receipt__request__student__user").filter(pk=paper_copy_id)
         paper = paper.first()
         if paper is None:
             raise Http404
-        if not request.user.has_perm(HANDLE_PAPER_COPY):
+        user = request.user
+        if not (user.is_authenticated and user.has_perm(HANDLE_PAPER_COPY)):
             raise PermissionDenied
         back = HttpResponseRedirect(reverse("admin:finance_papercopyrequest_change", args=[paper.pk]))
         if paper.status != PaperCopyStatus.REQUESTED:
@@ -200,7 +222,7 @@ class PaperCopyRequestAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.Mo
         form = form_class(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                service(paper, form.cleaned_data)
+                service(paper, form.cleaned_data, user)
             except ReceiptError as exc:
                 form.add_error(None, exc.message)
             else:

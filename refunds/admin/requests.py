@@ -29,7 +29,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from django.urls import URLPattern, URLResolver, path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -185,7 +185,7 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
     class Media:
         css = APPROVALS_CSS
 
-    def get_urls(self) -> list[URLPattern | URLResolver]:
+    def get_urls(self) -> list[URLPattern]:
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         decide = self.admin_site.admin_view(self.decide_view)
         page_view = self.admin_site.admin_view(self.page_view)
