@@ -7,14 +7,25 @@ else gets 403 on every page here, the list included.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
-from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
@@ -24,8 +35,12 @@ from finance.exports import CONTENT_TYPES, content_disposition
 from finance.models import ExportFormat, LineResult, ReconciliationRun, StatementKind
 from finance.reconciliation import ReconciliationError, reconciliation_run_create
 from finance.statements import StatementError
-from finance.writers import Column, Kind, csv_chunks, xlsx_chunks
+from finance.writers import Column, Kind, Row, csv_chunks, xlsx_chunks
+from schoolops.models import User
 from schoolops.scoping import SEE_ALL_CAMPUSES
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
 
 RECONCILE = "finance.reconcile_statement"
 LINES_PER_PAGE = 200
@@ -33,7 +48,7 @@ LINES_PER_PAGE = 200
 RESULT_ORDER = [LineResult.AMOUNT_MISMATCH, LineResult.NOT_OURS, LineResult.MISSING, LineResult.MATCHED]
 
 
-def can_reconcile(user) -> bool:
+def can_reconcile(user: User | AnonymousUser) -> bool:
     return user.is_active and user.has_perm(RECONCILE) and (user.is_superuser or user.has_perm(SEE_ALL_CAMPUSES))
 
 
@@ -50,8 +65,9 @@ class StatementUploadForm(forms.Form):
         label=gettext_lazy("statement to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("period_start"), data.get("period_end")
         if start and end and end < start:
             self.add_error("period_end", _("The period ends before it starts."))
@@ -72,7 +88,7 @@ def _line_columns() -> list[Column]:
     ]
 
 
-def _line_rows(run: ReconciliationRun):
+def _line_rows(run: ReconciliationRun) -> Iterator[Row]:
     lines = run.lines.select_related("payout").order_by(_result_rank(), "line_number", "pk")
     for line in lines.iterator(chunk_size=1000):
         yield (
@@ -95,15 +111,23 @@ def _result_rank() -> Case:
     )
 
 
-def _in_language(chunks, language: str):
+def _in_language(chunks: Iterator[bytes], language: str) -> Iterator[bytes]:
     with translation.override(language):
         yield from chunks
 
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(admin.ModelAdmin):
-    list_display = ("kind", "period_start", "period_end", "statement_rows", "statement_total", "results")
-    list_display += ("uploaded_by", "created_at")
+    list_display = (
+        "kind",
+        "period_start",
+        "period_end",
+        "statement_rows",
+        "statement_total",
+        "results",
+        "uploaded_by",
+        "created_at",
+    )
     list_filter = ("kind",)
     list_select_related = ("uploaded_by",)
     search_fields = ("source_name", "sha256", "lines__payout_no")
@@ -115,16 +139,16 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return can_reconcile(request.user)
 
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_view_permission(self, request: HttpRequest, obj: ReconciliationRun | None = None) -> bool:
         return can_reconcile(request.user)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: ReconciliationRun | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: ReconciliationRun | None = None) -> bool:
         return False
 
     @admin.display(description=gettext_lazy("results"))
@@ -141,7 +165,7 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
             ((css if count else "zero", count, label) for count, css, label in badges),
         )
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         own = [
             path("upload/", self.admin_site.admin_view(self.upload_view), name="finance_reconciliationrun_upload"),
             path(
@@ -152,25 +176,28 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
         ]
         return own + super().get_urls()
 
-    def _check(self, request: HttpRequest) -> None:
-        if not can_reconcile(request.user):
+    def _check(self, request: HttpRequest) -> User:
+        """The user, if she may reconcile; else 403."""
+        user = request.user
+        if not (user.is_authenticated and can_reconcile(user)):
             raise PermissionDenied
+        return user
 
-    def _run_or_404(self, request: HttpRequest, run_id) -> ReconciliationRun:
+    def _run_or_404(self, request: HttpRequest, run_id: int | str) -> ReconciliationRun:
         run = ReconciliationRun.objects.select_related("uploaded_by").filter(pk=run_id).first()
         if run is None:
             raise Http404
         return run
 
-    def upload_view(self, request: HttpRequest):
-        self._check(request)
+    def upload_view(self, request: HttpRequest) -> HttpResponseBase:
+        user = self._check(request)
         form = StatementUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
                 run = reconciliation_run_create(
                     kind=form.cleaned_data["kind"],
                     upload=form.cleaned_data["file"],
-                    user=request.user,
+                    user=user,
                     period_start=form.cleaned_data["period_start"],
                     period_end=form.cleaned_data["period_end"],
                 )
@@ -206,7 +233,9 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, _("Reconciled: every row matches."), messages.SUCCESS)
 
-    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         self._check(request)
         if request.method != "GET":
             return HttpResponseNotAllowed(["GET"])  # a run is never changed
@@ -240,7 +269,7 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/finance/reconciliation_run.html", context)
 
-    def export_view(self, request: HttpRequest, run_id: int, fmt: str):
+    def export_view(self, request: HttpRequest, run_id: int, fmt: str) -> StreamingHttpResponse:
         self._check(request)
         run = self._run_or_404(request, run_id)
         if fmt not in ExportFormat.values:
