@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import PaymentChannel
+from payments.gateways.registry import statement_kind_choices
 from schoolops.fields import MoneyField
 
 
@@ -94,21 +95,11 @@ class ExportJob(models.Model):
 # --- Reconciliation ------------------------------------------------------------------------------
 
 
-class StatementKind(models.TextChoices):
-    WECHAT_REFUND = "wechat_refund", _("WeChat Pay refund bill (CSV)")
-    ALIPAY_ACCOUNT = "alipay_account", _("Alipay account bill (CSV)")
-
-
-STATEMENT_CHANNEL = {
-    StatementKind.WECHAT_REFUND: PaymentChannel.WECHAT,
-    StatementKind.ALIPAY_ACCOUNT: PaymentChannel.ALIPAY,
-}
-
-
 class ReconciliationRun(models.Model):
     """One gateway statement checked against our payouts: saved with every row's result."""
 
-    kind = models.CharField(_("statement"), max_length=20, choices=StatementKind.choices)
+    # The gateways name their statements (``RefundGateway.statement``): a new one needs no migration.
+    kind = models.CharField(_("statement"), max_length=20, choices=statement_kind_choices)
     channel = models.CharField(_("channel"), max_length=10, choices=PaymentChannel.choices)
     period_start = models.DateField(_("statement from"))
     period_end = models.DateField(_("statement to"))

@@ -3,11 +3,12 @@
 Each refund row of the statement is matched to a payout of the statement's channel:
 
 - WeChat Pay rows carry the merchant refund number (``out_refund_no`` = ``Payout.payout_no``);
-- Alipay account-bill rows do not (see ``finance.statements``): a row is matched to the payouts
-  whose ``payout_no`` equals its 商户订单号 (should Alipay ever put ``out_request_no`` there), or
-  whose order's ``order_no`` equals it, or whose order's ``gateway_trade_no`` equals its
-  业务流水号 — among those, a payout not yet matched with the same amount first (a succeeded one
-  before others), so the partial refunds of one order each find their own payout.
+- Alipay account-bill rows do not (see ``payments.gateways.alipay.parse_account_bill``): a row
+  is matched to the payouts whose ``payout_no`` equals its 商户订单号 (should Alipay ever put
+  ``out_request_no`` there), or whose order's ``order_no`` equals it, or whose order's
+  ``gateway_trade_no`` equals its 业务流水号 — among those, a payout not yet matched with the
+  same amount first (a succeeded one before others), so the partial refunds of one order each
+  find their own payout.
 
 Results: *matched* (ours, and both sides agree: refunded with the same amount, or not refunded
 on either side); *amount mismatch* (amounts differ, the statement says refunded while our payout
@@ -33,13 +34,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from notifications.services import notify, recipient_for_user, site_url
+from payments.gateways.statements import Statement, StatementRow
 from payments.models import Payout, PayoutStatus
 from schoolops.models import Staff, StaffRole
 from schoolops.scoping import SEE_ALL_CAMPUSES
 
 from .events import RECONCILIATION_MISMATCH
-from .models import STATEMENT_CHANNEL, LineResult, ReconciliationLine, ReconciliationRun
-from .statements import Statement, StatementRow, parse_statement
+from .models import LineResult, ReconciliationLine, ReconciliationRun
+from .statements import parse_statement, statement_channel
 
 WENT_OUT = (PayoutStatus.SUCCEEDED, PayoutStatus.SENT, PayoutStatus.UNKNOWN)
 
@@ -77,7 +79,7 @@ def reconciliation_run_create(
     data = upload.read()
     statement = parse_statement(kind, data)
     start, end = _period(statement, period_start, period_end)
-    channel = STATEMENT_CHANNEL[kind]
+    channel = statement_channel(kind)
     lines = _match(statement, channel=channel, start=start, end=end)
     counts = defaultdict(int)
     for line in lines:

@@ -64,7 +64,7 @@ from .gateways.base import (
     as_unknown,
 )
 from .gateways.config import notify_url
-from .gateways.registry import GATEWAYS, gateway_for
+from .gateways.registry import GATEWAYS, gateway_class, gateway_for, manual_channels
 from .models import (
     IN_FLIGHT_PAYOUT_STATES,
     ArrivalKind,
@@ -83,7 +83,7 @@ logger = logging.getLogger(__name__)
 
 # Orders paid by bank card or offline go back by a transfer finance records by hand: there is
 # no acquirer API to call (the registry's manual gateways).
-MANUAL_CHANNELS = tuple(channel for channel, gateway in GATEWAYS.items() if gateway.manual)
+MANUAL_CHANNELS = manual_channels()
 
 
 class PayoutError(ActionRefused):
@@ -317,7 +317,7 @@ def payout_record_transfer(
                 outcome=Outcome.SUCCEEDED,
                 gateway_refund_id=bank_reference,
                 amount=payout.amount,
-                arrival=ArrivalKind.BANK_TRANSFER,
+                arrival=gateway_class(payout.channel).arrival,
             ),
             actor=actor,
             at=now,
@@ -612,7 +612,7 @@ def _refund_call(payout: Payout) -> RefundCall:
 
 
 def _notify_url(channel: str) -> str:
-    route = GATEWAYS[channel].notify_route
+    route = gateway_class(channel).notify_route()
     return notify_url(reverse(route)) if route else ""
 
 

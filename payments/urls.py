@@ -1,12 +1,15 @@
-"""Gateway callbacks: verified before they change anything."""
+"""Gateway callbacks: one URL per gateway that sends them (its ``notify_path``), all served by the
+one callback view, named ``payments:<channel>-notify``."""
 
 from django.urls import path
 
 from . import views
+from .gateways.registry import GATEWAYS
 
 app_name = "payments"
 
 urlpatterns = [
-    path("wechat/refund-notify/", views.wechat_refund_notify, name="wechat-notify"),
-    path("alipay/notify/", views.alipay_notify, name="alipay-notify"),
+    path(gateway.notify_path, views.gateway_notify, {"channel": channel}, name=f"{channel}-notify")
+    for channel, gateway in GATEWAYS.items()
+    if gateway.notify_path
 ]

@@ -1,5 +1,7 @@
-"""The gateways' refund callbacks. Verified by the adapter, matched to our payout by the service;
-anything refused is kept in ``RejectedCallback`` and changes nothing."""
+"""The gateways' refund callbacks: one view for every gateway, which the registry names by channel.
+
+Verified by the gateway's adapter, matched to our payout by the service; anything refused is kept
+in ``RejectedCallback`` and changes nothing."""
 
 from __future__ import annotations
 
@@ -7,16 +9,17 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from orders.models import PaymentChannel
-
 from . import services
-from .gateways.base import CallbackRejected
+from .gateways.base import CallbackRejected, RefundGateway
 from .gateways.registry import gateway_for
 
 MAX_CALLBACK_BYTES = 64 * 1024
 
 
-def _callback(request: HttpRequest, *, channel: str) -> HttpResponse:
+@csrf_exempt
+@require_POST
+def gateway_notify(request: HttpRequest, *, channel: str) -> HttpResponse:
+    """A gateway reports the outcome of a refund (``channel`` comes from the URL's registration)."""
     gateway = gateway_for(channel)
     remote = request.META.get("REMOTE_ADDR")
     body = request.body[:MAX_CALLBACK_BYTES]
@@ -35,18 +38,6 @@ def _callback(request: HttpRequest, *, channel: str) -> HttpResponse:
     return _reply(gateway, ok=result.accepted)
 
 
-def _reply(gateway, *, ok: bool) -> HttpResponse:
+def _reply(gateway: RefundGateway, *, ok: bool) -> HttpResponse:
     reply = gateway.callback_reply(ok=ok)
     return HttpResponse(reply.body, content_type=reply.content_type, status=reply.status)
-
-
-@csrf_exempt
-@require_POST
-def wechat_refund_notify(request: HttpRequest) -> HttpResponse:
-    return _callback(request, channel=PaymentChannel.WECHAT)
-
-
-@csrf_exempt
-@require_POST
-def alipay_notify(request: HttpRequest) -> HttpResponse:
-    return _callback(request, channel=PaymentChannel.ALIPAY)

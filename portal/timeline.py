@@ -21,7 +21,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from orders.models import PaymentChannel
+from payments.gateways.registry import arrival_note as gateway_arrival_note
 from refunds.models import (
     PENDING_STATES,
     ApprovalSettings,
@@ -240,14 +240,9 @@ def amount_note(request: RefundRequest) -> str:
 
 
 def arrival_note(channel: str) -> str:
-    """When the money arrives once it is paid out, by the channel the order was paid with."""
-    if channel == PaymentChannel.WECHAT:
-        return _("Back to your WeChat Pay balance as soon as the refund is paid out.")
-    if channel == PaymentChannel.ALIPAY:
-        return _("Back to your Alipay balance as soon as the refund is paid out.")
-    if channel == PaymentChannel.CARD:
-        return _("Back to your bank card 3–7 business days after the refund is paid out.")
-    return _("Finance will contact you to arrange the transfer.")
+    """When the money arrives once it is paid out, by the channel the order was paid with: the
+    wording of that channel's gateway (``RefundGateway.arrival_note``)."""
+    return gateway_arrival_note(channel)
 
 
 # --- Pieces -------------------------------------------------------------------------------------

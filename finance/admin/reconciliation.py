@@ -32,10 +32,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from finance.exports import CONTENT_TYPES, content_disposition
-from finance.models import ExportFormat, LineResult, ReconciliationRun, StatementKind
+from finance.models import ExportFormat, LineResult, ReconciliationRun
 from finance.reconciliation import ReconciliationError, reconciliation_run_create
 from finance.statements import StatementError
 from finance.writers import Column, Kind, Row, csv_chunks, xlsx_chunks
+from payments.gateways.registry import statement_kind_choices
 from schoolops.models import User
 from schoolops.scoping import SEE_ALL_CAMPUSES
 
@@ -53,7 +54,7 @@ def can_reconcile(user: User | AnonymousUser) -> bool:
 
 
 class StatementUploadForm(forms.Form):
-    kind = forms.ChoiceField(label=gettext_lazy("statement"), choices=StatementKind.choices)
+    kind = forms.ChoiceField(label=gettext_lazy("statement"), choices=statement_kind_choices)
     file = forms.FileField(label=gettext_lazy("statement file (CSV as downloaded from the gateway)"))
     period_start = forms.DateField(
         label=gettext_lazy("statement from"),

@@ -3,14 +3,17 @@
 
 Alipay answers a refund synchronously: ``fund_change`` "Y" means the money moved with this call.
 "N" means it did not move *now* (a repeat of the number, or a refund still on its way): the
-refund query then says what became of it.
+refund query then says what became of it. Finance reconciles Alipay's account bill, read here
+too (``parse_account_bill``).
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
 import http.client
 import json
+import re
 import ssl
 import urllib.request
 from decimal import Decimal, InvalidOperation
@@ -20,7 +23,10 @@ from urllib.parse import parse_qsl
 from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 from alipay.utils import AliPayConfig
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from . import statements as st
 from .base import (
     ArrivalKind,
     CallbackNotice,
@@ -35,6 +41,7 @@ from .base import (
     as_unknown,
 )
 from .config import AlipayConfig, alipay_config
+from .statements import Statement, StatementError, StatementFormat, StatementRow
 
 SUCCESS_CODE = "10000"
 # "Service currently unavailable" and the business codes Alipay documents as "call again".
@@ -108,10 +115,157 @@ def _client_for(config: AlipayConfig) -> AliPay:
     return client
 
 
+# --- The account bill (statement) -----------------------------------------------------------------
+
+STATEMENT_KIND = "alipay_account"
+
+ALIPAY_COLUMNS = [
+    *("账务流水号", "业务流水号", "商户订单号", "商品名称", "发生时间", "对方账号", "收入金额(+元)", "支出金额(-元)"),
+    *("账户余额(元)", "交易渠道", "业务类型", "备注"),
+]
+ALIPAY_REQUIRED: tuple[str, ...] = (
+    "账务流水号",
+    "业务流水号",
+    "商户订单号",
+    "发生时间",
+    "收入金额(+元)",
+    "支出金额(-元)",
+    "业务类型",
+)
+ALIPAY_REFUND = "交易退款"
+_ALIPAY_ACCOUNT = re.compile(r"账号[:：]\s*\[([^\]]*)\]")
+_ALIPAY_PERIOD = re.compile(r"起始日期[:：]\s*\[([^\]]+)\]\s*终止日期[:：]\s*\[([^\]]+)\]")
+_ALIPAY_SUM = re.compile(r"(支出|收入)合计[:：]\s*(\d+)\s*笔[,，]\s*共\s*(-?[\d,]+(?:\.\d+)?)\s*元")
+
+
+def _alipay_name(text: str) -> str:
+    return text.strip().strip("\t").translate(st.FULL_WIDTH).strip()
+
+
+def _alipay_value(text: str) -> str:
+    return text.strip().strip("\t").strip()
+
+
+def parse_account_bill(text: str) -> Statement:
+    """Alipay's account bill (账务明细, ``alipay.data.dataservice.bill.downloadurl.query`` with
+    ``bill_type=signcustomer``; the ``…_账务明细.csv`` of the zip): GBK text, ``#`` comment lines
+    before the column header (#支付宝账务明细查询, #账号：[…], #起始日期：[…] 终止日期：[…]) and after the
+    rows (#支出合计：n笔，共x元, #收入合计…, #导出时间…). Columns: ``ALIPAY_COLUMNS``; newer files add
+    columns (业务基础订单号, 业务订单号, 业务账单来源, 业务描述, …) and some write the brackets
+    half-width — columns are found by name, brackets either way, and extra columns are kept as they
+    are. Values often carry a trailing tab (so Excel keeps long numbers); it is removed. Refunds are
+    the rows whose 业务类型 is 交易退款, the money in 支出金额. Every row is still checked (times,
+    amounts) and the #支出合计 / #收入合计 footers, when present, must agree with the rows.
+
+    The account bill has no column for the merchant refund number (``out_request_no``): a refund
+    row carries the merchant order number (商户订单号, our ``Order.order_no``) and the Alipay trade
+    number (业务流水号, our ``Order.gateway_trade_no``). Its rows therefore have an empty
+    ``payout_no`` and are matched to payouts through the order and the amount (finance's
+    reconciliation does).
+    """
+    account = ""
+    period: tuple[datetime.datetime, datetime.datetime] | None = None
+    header: list[str] | None = None
+    rows: list[StatementRow] = []
+    seen_count = {"支出": 0, "收入": 0}
+    seen_sum = {"支出": Decimal("0.00"), "收入": Decimal("0.00")}
+    footers: list[tuple[int, re.Match[str]]] = []
+    line = 0
+    for line, fields in st.records(text):
+        if fields[0].lstrip().startswith("#"):
+            comment = ",".join(fields).rstrip(",")
+            if match := _ALIPAY_ACCOUNT.search(comment):
+                account = match.group(1).strip()
+            if match := _ALIPAY_PERIOD.search(comment):
+                period = _alipay_period(match, line)
+            if match := _ALIPAY_SUM.search(comment):
+                footers.append((line, match))
+            continue
+        if header is None:
+            columns = st.header(fields, line, normalise=_alipay_name)
+            if "账务流水号" not in columns or "账户余额(元)" not in columns:
+                raise StatementError(
+                    line,
+                    "",
+                    _("This is not an Alipay account bill (账务明细): the header should be “%(header)s…”.")
+                    % {"header": ",".join(ALIPAY_COLUMNS[:5])},
+                )
+            st.require(columns, ALIPAY_REQUIRED, line)
+            header = [_alipay_name(f) for f in fields]
+            continue
+        st.check_width(fields, header, line)
+        raw = {name: _alipay_value(value) for name, value in zip(header, fields, strict=True)}
+        when = st.time(raw["发生时间"], line, "发生时间")
+        income = st.money(raw["收入金额(+元)"] or "0", line, "收入金额(+元)")
+        expense = abs(st.money(raw["支出金额(-元)"] or "0", line, "支出金额(-元)"))
+        for side, amount in (("收入", income), ("支出", expense)):
+            if amount:
+                seen_count[side] += 1
+                seen_sum[side] += abs(amount)
+        if raw["业务类型"] != ALIPAY_REFUND:
+            continue
+        if not expense:
+            raise StatementError(line, "支出金额(-元)", _("A refund row without an amount paid out."))
+        rows.append(
+            StatementRow(
+                line=line,
+                payout_no="",
+                order_no=raw["商户订单号"],
+                trade_no=raw["业务流水号"],
+                gateway_refund_id=raw["账务流水号"],
+                amount=expense,
+                time=when,
+                status=ALIPAY_REFUND,
+                refunded=True,
+                raw=raw,
+            )
+        )
+    if header is None:
+        raise StatementError(
+            line or 1,
+            "",
+            _("This is not an Alipay account bill (账务明细): no column header “%(header)s…” was found.")
+            % {"header": ",".join(ALIPAY_COLUMNS[:5])},
+        )
+    for footer_line, match in footers:
+        side, count, total = match.group(1), int(match.group(2)), st.money(match.group(3), footer_line, "")
+        if (count, abs(total)) != (seen_count[side], seen_sum[side]):
+            raise StatementError(
+                footer_line,
+                "支出金额(-元)" if side == "支出" else "收入金额(+元)",
+                _("The footer says %(count)d entries for %(total)s yuan, the rows have %(found)d for %(sum)s.")
+                % {"count": count, "total": abs(total), "found": seen_count[side], "sum": seen_sum[side]},
+            )
+    return Statement(
+        kind=STATEMENT_KIND,
+        rows=rows,
+        period_start=period[0].date() if period else None,
+        period_end=_last_day(*period) if period else None,
+        account=account,
+    )
+
+
+def _alipay_period(match: re.Match[str], line: int) -> tuple[datetime.datetime, datetime.datetime]:
+    start, end = st.parse_time(match.group(1)), st.parse_time(match.group(2))
+    if start is None or end is None or end < start:
+        raise StatementError(line, "起始日期", _("The statement's dates cannot be read: %(text)s") % {"text": match[0]})
+    return start, end
+
+
+def _last_day(start: datetime.datetime, end: datetime.datetime) -> datetime.date:
+    """The last day covered: an end at midnight (the older files' "to 30th 00:00:00") is exclusive."""
+    if end.time() == datetime.time(0) and end.date() > start.date():
+        return end.date() - datetime.timedelta(days=1)
+    return end.date()
+
+
 class AlipayGateway(RefundGateway):
     channel = "alipay"
-    notify_route = "payments:alipay-notify"
+    notify_path = "alipay/notify/"
     ledger_account = ("1012.02", "其他货币资金-支付宝")
+    arrival = ArrivalKind.BALANCE  # or the card the student paid with, as the answer says
+    arrival_note = gettext_lazy("Back to your Alipay balance as soon as the refund is paid out.")
+    statement = StatementFormat(STATEMENT_KIND, gettext_lazy("Alipay account bill (CSV)"), parse_account_bill)
 
     def __init__(self, config: AlipayConfig | None = None) -> None:
         self._config = config

@@ -1,6 +1,12 @@
 """The contract every refund gateway keeps: refund, query, verify-and-parse callback, arrival.
 
-One class per gateway, in its own module, registered by channel (``payments.gateways.registry``).
+One class per channel, in its own module, registered by channel (``payments.gateways.registry``),
+and the one home of what we know about that channel: the API calls below, the path of our
+callback endpoint, the ledger account the money leaves from, where the money lands and what the
+student is told about it, and the statement file finance reconciles (``statement``). The callback
+view, the payout service, the voucher, the student's pages and finance's reconciliation ask the
+class; none of them keeps a table by channel.
+
 Adapters never see Django's request or the database: they take a ``RefundCall`` and answer a
 ``GatewayAnswer``, or raise one of the two errors below. The payout service decides what an
 answer means for the request; the adapter only reports what the gateway said, faithfully.
@@ -12,10 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 # Where the money lands (decides what the student is told about when): one enum, the payout's own.
-from ..models import ArrivalKind
+from ..models import ArrivalKind as ArrivalKind
+from .statements import StatementFormat
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class Outcome:
@@ -81,7 +91,9 @@ class CallbackNotice:
 class GatewayError(Exception):
     """Base of the gateway errors. ``raw`` keeps whatever came back, for the payout's record."""
 
-    def __init__(self, message: str, *, code: str = "", raw: Any = None, raw_request: dict | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str = "", raw: Any = None, raw_request: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -129,13 +141,26 @@ class CallbackReply:
 class RefundGateway:
     """Base class: one subclass per channel. Instances are cheap; build them per use."""
 
+    # The order's payment channel this class pays back (``orders.PaymentChannel``).
     channel: ClassVar[str]
     # True when a person records the payout by hand (no API call, no callback).
     manual: ClassVar[bool] = False
-    # The URL name of our endpoint for this gateway's callbacks; empty when it sends none.
-    notify_route: ClassVar[str] = ""
+    # Our endpoint for this gateway's callbacks, under /payments/ (``payments.urls`` routes it to the
+    # one callback view as ``payments:<channel>-notify``); empty when it sends none.
+    notify_path: ClassVar[str] = ""
     # The chart-of-accounts line the money leaves from: the credit side of the refund voucher.
     ledger_account: ClassVar[tuple[str, str]]
+    # Where the money usually lands; an answer may say otherwise (a refund back to a card).
+    arrival: ClassVar[str] = ArrivalKind.BALANCE
+    # What the student is told, before the payout, about when her money arrives.
+    arrival_note: ClassVar[StrOrPromise]
+    # The statement file of this gateway's refunds that finance reconciles; None when it has none.
+    statement: ClassVar[StatementFormat | None] = None
+
+    @classmethod
+    def notify_route(cls) -> str:
+        """The URL name of our callback endpoint for this gateway; "" when it sends none."""
+        return f"payments:{cls.channel}-notify" if cls.notify_path else ""
 
     def refund(self, call: RefundCall) -> GatewayAnswer:
         """Ask for the refund. Idempotent at the gateway for the same ``call.payout_no``.

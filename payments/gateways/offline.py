@@ -1,10 +1,8 @@
-"""Offline payouts: a person transfers the money and finance records it. No API, no callback.
-
-Bank-card orders use it too: we have no card acquirer API, so card payments go back by a bank
-transfer that finance records.
-"""
+"""Offline payouts: a person transfers the money and finance records it. No API, no callback."""
 
 from __future__ import annotations
+
+from django.utils.translation import gettext_lazy
 
 from .base import ArrivalKind, CallbackNotice, CallbackRejected, CallbackReply, GatewayAnswer, RefundCall, RefundGateway
 
@@ -18,6 +16,7 @@ class OfflineGateway(RefundGateway):
     manual = True
     ledger_account = ("1002", "银行存款")  # the bank account finance transfers from
     arrival = ArrivalKind.BANK_TRANSFER
+    arrival_note = gettext_lazy("Finance will contact you to arrange the transfer.")
 
     def refund(self, call: RefundCall) -> GatewayAnswer:
         raise ManualPayoutRequired(

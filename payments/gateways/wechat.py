@@ -2,7 +2,8 @@
 
 WeChat's refund application only says "accepted" (PROCESSING); the result comes by notification
 or query. wechatpy does not check the signatures of WeChat's answers: this adapter does, and
-treats a bad one as "outcome unknown".
+treats a bad one as "outcome unknown". Finance reconciles WeChat's refund bill, read here too
+(``parse_refund_bill``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from typing import Any
 
 import requests
 import xmltodict
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from wechatpy.exceptions import WeChatPayException
 from wechatpy.pay import WeChatPay
 
 from schoolops.http import PinnedCASession
 
+from . import statements as st
 from .base import (
     ArrivalKind,
     CallbackNotice,
@@ -32,6 +36,7 @@ from .base import (
     as_unknown,
 )
 from .config import WeChatPayConfig, wechat_pay_config
+from .statements import Statement, StatementError, StatementFormat, StatementRow
 
 # Business error codes (err_code) after which the same call may simply be made again.
 RETRYABLE_CODES = frozenset({"SYSTEMERROR", "BIZERR_NEED_RETRY", "FREQUENCY_LIMITED"})
@@ -68,10 +73,147 @@ def arrival_of(account: str) -> str:
     return ArrivalKind.BANK_CARD
 
 
+# --- The refund bill (statement) -------------------------------------------------------------------
+
+STATEMENT_KIND = "wechat_refund"
+
+WECHAT_COLUMNS = [
+    *("交易时间", "公众账号ID", "商户号", "特约商户号", "设备号", "微信订单号", "商户订单号", "用户标识", "交易类型"),
+    *("交易状态", "付款银行", "货币种类", "应结订单金额", "代金券金额", "退款申请时间", "退款成功时间", "微信退款单号"),
+    *("商户退款单号", "退款金额", "充值券退款金额", "退款类型", "退款状态", "商品名称", "商户数据包", "手续费", "费率"),
+    *("订单金额", "申请退款金额", "费率备注"),
+]
+WECHAT_REQUIRED: tuple[str, ...] = (
+    "交易时间",
+    "微信订单号",
+    "商户订单号",
+    "退款申请时间",
+    "退款成功时间",
+    "微信退款单号",
+)
+WECHAT_REQUIRED += ("商户退款单号", "退款金额", "退款状态")
+WECHAT_TOTALS = "总交易单数"
+WECHAT_TOTAL_REFUNDS = ("退款总金额", "总退款金额")  # current, older layout
+
+
+def _wechat_value(text: str) -> str:
+    """A field without the backtick WeChat Pay puts before every value."""
+    text = text.strip()
+    return text[1:].strip() if text.startswith("`") else text
+
+
+def parse_refund_bill(text: str) -> Statement:
+    """WeChat Pay's refund bill (API v2 ``downloadbill`` with ``bill_type=REFUND``, or the same file
+    from the merchant platform): UTF-8 text, a header row of Chinese column names, one data row per
+    refund with every field prefixed by a backtick, then a totals header row (``总交易单数,…``) and a
+    totals row. Two layouts are documented and both are accepted, found by column name:
+
+    - current (29 columns): ``WECHAT_COLUMNS`` — totals 总交易单数,应结订单总金额,退款总金额,
+      充值券退款总金额,手续费总金额,订单总金额,申请退款总金额;
+    - older (26 columns): the same up to 费率, with 子商户号 / 总金额 / 代金券或立减优惠金额 /
+      代金券或立减优惠退款金额 — totals 总交易单数,总交易额,总退款金额,总代金券或立减优惠退款金额,手续费总金额.
+
+    Every row of a refund bill is a refund; its 退款状态 (SUCCESS, PROCESSING, REFUNDCLOSE, CHANGE)
+    says whether the money went back. The totals row is checked against the rows (count and refund
+    total), so a file cut short is refused. The bill names no day: the period comes from the upload
+    form or from the rows.
+    """
+    records = st.records(text)
+    first = next(records, None)
+    if first is None:
+        raise StatementError(1, "", _("The file is empty."))
+    line, fields = first
+    columns = st.header(fields, line)
+    if "交易时间" not in columns or "微信订单号" not in columns:
+        raise StatementError(
+            line,
+            "",
+            _("This is not a WeChat Pay bill: its first line should be the header “%(header)s…”.")
+            % {"header": ",".join(WECHAT_COLUMNS[:6])},
+        )
+    if "商户退款单号" not in columns:
+        raise StatementError(
+            line, "商户退款单号", _("This is a WeChat Pay bill, but not a refund bill (download it with type REFUND).")
+        )
+    st.require(columns, WECHAT_REQUIRED, line)
+    header = [f.strip() for f in fields]
+    rows: list[StatementRow] = []
+    totals: tuple[int, list[str], list[str]] | None = None
+    for line, fields in records:
+        if totals is not None:
+            if len(totals[2]) == 0:
+                totals = (line, totals[1], fields)
+                continue
+            raise StatementError(line, "", _("Nothing may follow the totals line."))
+        if _wechat_value(fields[0]) == WECHAT_TOTALS:
+            totals = (line, [f.strip() for f in fields], [])
+            continue
+        st.check_width(fields, header, line)
+        raw = {name: _wechat_value(value) for name, value in zip(header, fields, strict=True)}
+        applied = st.time(raw["退款申请时间"], line, "退款申请时间")
+        succeeded = st.time(raw["退款成功时间"], line, "退款成功时间") if raw["退款成功时间"] else None
+        if not raw["商户退款单号"]:
+            raise StatementError(line, "商户退款单号", _("The merchant refund number is empty."))
+        status = raw["退款状态"].upper()
+        rows.append(
+            StatementRow(
+                line=line,
+                payout_no=raw["商户退款单号"],
+                order_no=raw["商户订单号"],
+                trade_no=raw["微信订单号"],
+                gateway_refund_id=raw["微信退款单号"],
+                amount=st.money(raw["退款金额"], line, "退款金额"),
+                time=succeeded or applied,
+                status=status,
+                refunded=status == "SUCCESS",
+                raw=raw,
+            )
+        )
+    _check_wechat_totals(totals, rows, last_line=line)
+    return Statement(kind=STATEMENT_KIND, rows=rows)
+
+
+def _check_wechat_totals(
+    totals: tuple[int, list[str], list[str]] | None, rows: list[StatementRow], *, last_line: int
+) -> None:
+    """The totals row must be there and agree with the rows: a file cut short is refused."""
+    if totals is None or not totals[2]:
+        raise StatementError(
+            last_line + 1,
+            "",
+            _("The totals lines (%(name)s,…) are missing: the file is incomplete.") % {"name": WECHAT_TOTALS},
+        )
+    line, names, values = totals
+    st.check_width(values, names, line)
+    sums = dict(zip(names, (_wechat_value(v) for v in values), strict=True))
+    count = sums[WECHAT_TOTALS]
+    if not count.isdigit() or int(count) != len(rows):
+        raise StatementError(
+            line,
+            WECHAT_TOTALS,
+            _("The totals say %(stated)s refunds, the file lists %(found)d.") % {"stated": count, "found": len(rows)},
+        )
+    name = next((n for n in WECHAT_TOTAL_REFUNDS if n in sums), None)
+    if name is None:
+        raise StatementError(line - 1, WECHAT_TOTAL_REFUNDS[0], _("This column is missing from the totals header."))
+    stated = st.money(sums[name], line, name)
+    found = sum((row.amount for row in rows), Decimal("0.00"))
+    if stated != found:
+        raise StatementError(
+            line,
+            name,
+            _("The totals say %(stated)s yuan refunded, the rows add up to %(found)s.")
+            % {"stated": stated, "found": found},
+        )
+
+
 class WeChatPayGateway(RefundGateway):
     channel = "wechat"
-    notify_route = "payments:wechat-notify"
+    notify_path = "wechat/refund-notify/"
     ledger_account = ("1012.01", "其他货币资金-微信支付")
+    arrival = ArrivalKind.BALANCE  # or the card the student paid with, as the answer says
+    arrival_note = gettext_lazy("Back to your WeChat Pay balance as soon as the refund is paid out.")
+    statement = StatementFormat(STATEMENT_KIND, gettext_lazy("WeChat Pay refund bill (CSV)"), parse_refund_bill)
 
     def __init__(self, config: WeChatPayConfig | None = None) -> None:
         self._config = config

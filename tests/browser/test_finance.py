@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 
 from finance.models import LineResult, PaperCopyRequest, PaperCopyStatus, ReconciliationRun
 from finance.selectors import LEDGER_COLUMNS
-from finance.statements import WECHAT_COLUMNS
+from payments.gateways.wechat import WECHAT_COLUMNS
 from schoolops.models import StaffRole
 from tests import factories
 from tests.conftest import reseed_shipped_data

@@ -13,11 +13,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from finance.models import LineResult, ReconciliationLine, ReconciliationRun, StatementKind
+from finance.models import LineResult, ReconciliationLine, ReconciliationRun
 from finance.reconciliation import ReconciliationError, reconciliation_run_create
-from finance.statements import ALIPAY_COLUMNS
 from notifications.models import Notification
 from orders.models import Order, PaymentChannel
+from payments.gateways.alipay import ALIPAY_COLUMNS
 from payments.models import Payout, PayoutStatus
 from schoolops.models import StaffRole
 from tests import factories
@@ -28,6 +28,7 @@ from .helpers import paid_refund
 pytestmark = pytest.mark.usefixtures("shipped_data")
 
 FIXTURES = Path(__file__).parent / "statements"
+WECHAT_REFUND, ALIPAY_ACCOUNT = "wechat_refund", "alipay_account"  # the kinds the gateways name their statements
 WECHAT_FILE = "wechat_refund_20261120.csv"
 ALIPAY_FILE = "alipay_account_20261120.csv"
 UPLOAD = "admin:finance_reconciliationrun_upload"
@@ -115,7 +116,7 @@ def alerts():
     return Notification.objects.filter(event="finance.reconciliation_mismatch")
 
 
-def upload(client, name: str, data: bytes | None = None, *, kind=StatementKind.WECHAT_REFUND, follow=True, **period):
+def upload(client, name: str, data: bytes | None = None, *, kind=WECHAT_REFUND, follow=True, **period):
     data = (FIXTURES / name).read_bytes() if data is None else data
     form = {"kind": kind, "file": SimpleUploadedFile(name, data, content_type="text/csv"), **period}
     return client.post(reverse(UPLOAD), form, follow=follow)
@@ -130,7 +131,7 @@ def test_wechat_bill_gives_every_kind_of_result(as_chief, chief, wechat_payouts)
 
     run = ReconciliationRun.objects.get()
     assert response.redirect_chain[-1][0] == reverse("admin:finance_reconciliationrun_change", args=[run.pk])
-    assert (run.kind, run.channel, run.uploaded_by) == (StatementKind.WECHAT_REFUND, PaymentChannel.WECHAT, chief)
+    assert (run.kind, run.channel, run.uploaded_by) == (WECHAT_REFUND, PaymentChannel.WECHAT, chief)
     assert (run.period_start, run.period_end) == (DAY, DAY)  # no date in the bill or the form: its rows' day
     assert (run.matched, run.amount_mismatches, run.not_ours, run.missing) == (2, 2, 1, 1)
     assert (run.statement_rows, run.statement_total) == (5, Decimal("913.00"))  # the processing row is not money yet
@@ -162,7 +163,7 @@ def test_wechat_bill_gives_every_kind_of_result(as_chief, chief, wechat_payouts)
 
 def test_alipay_bill_matches_through_the_order_and_its_own_period(as_chief, alipay_payouts):
     # The bill states its day; the form's dates give way to it.
-    upload(as_chief, ALIPAY_FILE, kind=StatementKind.ALIPAY_ACCOUNT, period_start="2026-11-01", period_end="2026-11-30")
+    upload(as_chief, ALIPAY_FILE, kind=ALIPAY_ACCOUNT, period_start="2026-11-01", period_end="2026-11-30")
 
     run = ReconciliationRun.objects.get()
     assert (run.channel, run.period_start, run.period_end) == (PaymentChannel.ALIPAY, DAY, DAY)
@@ -199,7 +200,7 @@ def test_partial_refunds_of_one_order_each_find_their_payout(chief, campus, home
     text = "\n".join([",".join(ALIPAY_COLUMNS), *rows])  # the half-width brackets some files use
     file = SimpleUploadedFile("bill.csv", text.encode("gbk"))
 
-    run = reconciliation_run_create(kind=StatementKind.ALIPAY_ACCOUNT, upload=file, user=chief)
+    run = reconciliation_run_create(kind=ALIPAY_ACCOUNT, upload=file, user=chief)
 
     assert {(line.payout_id, line.result) for line in run.lines.all()} == {
         (first.pk, LineResult.MATCHED),
@@ -281,12 +282,12 @@ def truncated_alipay() -> bytes:
 
 
 BROKEN = {
-    "alipay as wechat": (StatementKind.WECHAT_REFUND, lambda: (FIXTURES / ALIPAY_FILE).read_bytes(), "Line 1:"),
-    "wechat as alipay": (StatementKind.ALIPAY_ACCOUNT, lambda: (FIXTURES / WECHAT_FILE).read_bytes(), "Line 1:"),
-    "bad amount": (StatementKind.WECHAT_REFUND, broken_wechat_amount, "Line 3, column “退款金额”"),
-    "truncated": (StatementKind.ALIPAY_ACCOUNT, truncated_alipay, "Line 11, column “发生时间”"),
-    "png": (StatementKind.WECHAT_REFUND, lambda: b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary data"),
-    "empty": (StatementKind.ALIPAY_ACCOUNT, lambda: b"", "empty"),
+    "alipay as wechat": (WECHAT_REFUND, lambda: (FIXTURES / ALIPAY_FILE).read_bytes(), "Line 1:"),
+    "wechat as alipay": (ALIPAY_ACCOUNT, lambda: (FIXTURES / WECHAT_FILE).read_bytes(), "Line 1:"),
+    "bad amount": (WECHAT_REFUND, broken_wechat_amount, "Line 3, column “退款金额”"),
+    "truncated": (ALIPAY_ACCOUNT, truncated_alipay, "Line 11, column “发生时间”"),
+    "png": (WECHAT_REFUND, lambda: b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary data"),
+    "empty": (ALIPAY_ACCOUNT, lambda: b"", "empty"),
 }
 
 
@@ -335,7 +336,7 @@ def test_a_file_over_the_size_limit_is_refused(as_chief, settings, chief):
     assert not ReconciliationRun.objects.exists()
     with pytest.raises(ReconciliationError):
         reconciliation_run_create(
-            kind=StatementKind.WECHAT_REFUND,
+            kind=WECHAT_REFUND,
             upload=SimpleUploadedFile("x.csv", (FIXTURES / WECHAT_FILE).read_bytes()),
             user=chief,
         )
@@ -356,7 +357,7 @@ def test_upload_form_is_csrf_protected(chief, wechat_payouts):
 @pytest.fixture
 def a_run(chief):
     return ReconciliationRun.objects.create(
-        kind=StatementKind.WECHAT_REFUND,
+        kind=WECHAT_REFUND,
         channel=PaymentChannel.WECHAT,
         period_start=DAY,
         period_end=DAY,

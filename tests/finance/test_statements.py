@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from django.utils import timezone, translation
 
-from finance.models import StatementKind
 from finance.statements import StatementError, parse_statement
+from payments.gateways.alipay import AlipayGateway
+from payments.gateways.wechat import WeChatPayGateway
 
 FIXTURES = Path(__file__).parent / "statements"
-WECHAT = StatementKind.WECHAT_REFUND
-ALIPAY = StatementKind.ALIPAY_ACCOUNT
+WECHAT = WeChatPayGateway.statement.kind
+ALIPAY = AlipayGateway.statement.kind
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ import pytest
 from payments.gateways.base import Outcome
 from payments.gateways.wechat import WeChatPayGateway
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _read_until(process: subprocess.Popen, pattern: str, timeout: float) -> re.Match:

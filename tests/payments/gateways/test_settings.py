@@ -12,7 +12,7 @@ import pytest
 
 from gatewaysim import keys
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PRINT_SETTINGS = (
     "import json, schoolops.settings as s; "
     "print(json.dumps({'WECHAT_PAY': s.WECHAT_PAY, 'ALIPAY': s.ALIPAY, 'BASE': s.PAYMENTS_NOTIFY_BASE_URL}))"
