@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from django.db.models import Count, Q
@@ -20,6 +21,9 @@ from schoolops.scoping import scope_to_campus
 
 from .models import PENDING_STATES, ApprovalStep, RefundRequest, RefundStatus, StepDecision
 from .selectors import refund_queue_for_staff
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,8 @@ class AdminHomeCounts:
 @dataclass(frozen=True)
 class AdminHomeCard:
     key: str
-    label: str
-    help: str
+    label: StrOrPromise
+    help: StrOrPromise
     count: int
     url: str
     alert: bool  # a non-zero count that needs someone today

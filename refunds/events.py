@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -55,5 +56,5 @@ def refund_event_record(
         except Exception:
             logger.exception("Writer %s failed on refund event %s; left for its periodic job.", writer, event.pk)
     for listener in _listeners:
-        transaction.on_commit(lambda listener=listener: listener(event.pk))
+        transaction.on_commit(partial(listener, event.pk))
     return event

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.forms.formsets import DELETION_FIELD_NAME
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
@@ -49,7 +50,7 @@ class RefundTierInlineFormSet(BaseInlineFormSet):
         kept = [
             form
             for form in self.forms
-            if form.cleaned_data and not (self.can_delete and self._should_delete_form(form))
+            if form.cleaned_data and not (self.can_delete and form.cleaned_data.get(DELETION_FIELD_NAME, False))
         ]
         rows = [(f.cleaned_data["from_day"], f.cleaned_data.get("to_day"), f.cleaned_data["percent"]) for f in kept]
         for index, field, message in tier_set_errors(rows):

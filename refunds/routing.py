@@ -29,7 +29,7 @@ TIER_ORDER = (
     ApprovalTier.FINANCE,
 )
 # Who is "above" whom when an appeal goes one tier up.
-APPEAL_TIER = {
+APPEAL_TIER: dict[str, ApprovalTier] = {
     ApprovalTier.HOMEROOM: ApprovalTier.SUPERVISOR,
     ApprovalTier.QUALITY: ApprovalTier.SUPERVISOR,
     ApprovalTier.AUTO: ApprovalTier.SUPERVISOR,

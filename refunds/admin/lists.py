@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import re
 from decimal import Decimal
+from typing import TYPE_CHECKING, ClassVar
 
 from django.contrib import admin
 from django.core.paginator import Paginator
@@ -22,8 +23,11 @@ from django.utils.translation import gettext_lazy as _
 from schoolops.models import Campus, Staff
 from schoolops.scoping import visible_campus_ids
 
-from ..models import TIER_STATUS, ApprovalSettings, RefundRequest
+from ..models import TIER_STATUS, ApprovalSettings, ApprovalTier, RefundRequest
 from ..selectors import approval_settings_for
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 COUNT_CAP = 1000
 
@@ -56,7 +60,7 @@ class CappedPaginator(Paginator):
 class BoundedCountMixin:
     """A changelist that never counts more than ``COUNT_CAP`` + 1 rows, nor computes facet counts."""
 
-    paginator = CappedPaginator
+    paginator: ClassVar[type] = CappedPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
 
@@ -73,8 +77,15 @@ class RefundListMixin(BoundedCountMixin):
     """
 
     list_per_page = 50
-    search_fields = ("request_no", "order__order_no", "student__user__phone", "student__user__name")
-    search_help_text = _("Request number, order number, the student's phone number or name.")
+    search_fields: ClassVar[list[str] | tuple[str, ...]] = (
+        "request_no",
+        "order__order_no",
+        "student__user__phone",
+        "student__user__name",
+    )
+    search_help_text: ClassVar[StrOrPromise | None] = _(
+        "Request number, order number, the student's phone number or name."
+    )
 
     def get_search_results(self, request, queryset, search_term):
         term = (search_term or "").strip()
@@ -147,10 +158,10 @@ class CurrentTierFilter(admin.SimpleListFilter):
     parameter_name = "tier"
 
     def lookups(self, request, model_admin):
-        return [(tier.value, tier.label) for tier in TIER_STATUS]
+        return [(tier, ApprovalTier(tier).label) for tier in TIER_STATUS]
 
     def queryset(self, request, queryset):
-        status = {tier.value: status for tier, status in TIER_STATUS.items()}.get(self.value() or "")
+        status = TIER_STATUS.get(self.value() or "")
         return queryset.filter(status=status) if status else queryset
 
 

@@ -9,12 +9,15 @@ a page: settings exist once someone decided them, and their history starts with 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.core.validators import MinValueValidator
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -50,15 +53,16 @@ class ApprovalSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name in SLA_FIELDS:
             field = self.fields.get(name)
-            if field is not None:
+            if isinstance(field, forms.IntegerField):
                 # One message for 0 and for negative hours alike, instead of the generic "at least 0".
                 field.min_value = 1
                 field.widget.attrs["min"] = 1
                 field.validators = [v for v in field.validators if not isinstance(v, MinValueValidator)]
                 field.validators.append(MinValueValidator(1, message=_("Give at least one hour.")))
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         limit, large = data.get("service_limit"), data.get("large_above")
         if limit is not None and large is not None and limit > large:
             self.add_error(
@@ -146,7 +150,7 @@ class ApprovalSettingsAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
         if not records:
             return "—"
         labels = {field.name: field.verbose_name for field in ApprovalSettings._meta.fields}
-        rows = []
+        rows: list[tuple[str, object, SafeString]] = []
         for newer, older in zip(records, [*records[1:], None], strict=True):
             if len(rows) == RECENT_CHANGES:
                 break

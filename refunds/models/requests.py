@@ -5,18 +5,28 @@ from __future__ import annotations
 import datetime
 import uuid
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import RETURN_VALUE, FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from schoolops.fields import MoneyField
 
 from .policies import RefundReason
 from .quotes import QuoteSnapshot
+
+if TYPE_CHECKING:
+    # django-stubs types a model built on django-fsm's model mixin as Any (the mixin is a Model outside
+    # any app); the mixin only guards save() against concurrent transitions, nothing the checker reads.
+    class ConcurrentTransitionMixin:
+        """Stands in for ``django_fsm.ConcurrentTransitionMixin`` when type checking."""
+
+else:
+    from django_fsm import ConcurrentTransitionMixin
 
 
 class RefundStatus(models.TextChoices):
@@ -58,7 +68,7 @@ class ApprovalTier(models.TextChoices):
     FINANCE = "finance", _("Finance approval")
 
 
-TIER_STATUS = {
+TIER_STATUS: dict[str, RefundStatus] = {
     ApprovalTier.HOMEROOM: RefundStatus.PENDING_HOMEROOM,
     ApprovalTier.QUALITY: RefundStatus.PENDING_QUALITY,
     ApprovalTier.SUPERVISOR: RefundStatus.PENDING_SUPERVISOR,

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import Order
+from orders.models import Course, Order
 
 from ..models import QuoteSnapshot, QuoteSnapshotLine, RefundPolicy
 from ..quotes import OrderFacts, PolicyTerms, Progress, Quote, SpecialRuleTerms, TierTerms, calculate_quote
@@ -19,7 +19,7 @@ from ..selectors import refund_in_flight_total, refund_policy_for_course
 class RefundPolicyMissing(Exception):
     """No active refund policy covers the order's course (nor its course type)."""
 
-    def __init__(self, course) -> None:
+    def __init__(self, course: Course) -> None:
         super().__init__(_("No active refund policy applies to the course “%(course)s”.") % {"course": course})
 
 
