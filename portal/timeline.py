@@ -1,4 +1,5 @@
-"""The student's view of one refund request: a timeline in plain words, who has it now, what she may do.
+"""The student's view of one refund request: a timeline in plain words, who has it now.
+(What she may do now is ``refunds.rules.student_actions``, the rules the services apply.)
 
 ``refund_request_for_student`` loads her request with everything these functions read, in a
 fixed number of queries however long its history is. The functions below it only read what was
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -24,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from payments.gateways.registry import arrival_note as gateway_arrival_note
 from refunds.models import (
     PENDING_STATES,
+    TIER_STATUS,
     ApprovalSettings,
     ApprovalStep,
     ApprovalTier,
@@ -34,11 +37,15 @@ from refunds.models import (
     RefundTransition,
     StepDecision,
 )
-from refunds.services.requests import TIER_ROLE
+from refunds.rules import TIER_ROLE, appeal_deadline
+from students.models import Student
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 DONE, CURRENT, UPCOMING, STOPPED = "done", "current", "upcoming", "stopped"
 
-STATUS_TITLES = {
+STATUS_TITLES: dict[str, StrOrPromise] = {
     RefundStatus.PENDING_HOMEROOM: gettext_lazy("Homeroom teacher reviewing"),
     RefundStatus.PENDING_QUALITY: gettext_lazy("Teaching quality review"),
     RefundStatus.PENDING_SUPERVISOR: gettext_lazy("Teaching supervisor reviewing"),
@@ -52,13 +59,6 @@ STATUS_TITLES = {
     RefundStatus.REJECTED: gettext_lazy("Rejected"),
     RefundStatus.CANCELLED: gettext_lazy("Cancelled"),
     RefundStatus.CLOSED: gettext_lazy("Closed, nothing to refund"),
-}
-TIER_STATUS_FOR_TITLE = {
-    ApprovalTier.HOMEROOM: RefundStatus.PENDING_HOMEROOM,
-    ApprovalTier.QUALITY: RefundStatus.PENDING_QUALITY,
-    ApprovalTier.SUPERVISOR: RefundStatus.PENDING_SUPERVISOR,
-    ApprovalTier.CAMPUS_HEAD: RefundStatus.PENDING_CAMPUS_HEAD,
-    ApprovalTier.FINANCE: RefundStatus.PENDING_FINANCE,
 }
 # States after which nothing more happens to the request.
 FINISHED = (RefundStatus.REFUNDED, RefundStatus.CANCELLED, RefundStatus.CLOSED)
@@ -74,17 +74,7 @@ class TimelineEntry:
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class StudentActions:
-    """What the student may do now; the services decide again when she does it."""
-
-    can_cancel: bool
-    can_resubmit: bool
-    can_appeal: bool
-    appeal_deadline: datetime.datetime | None
-
-
-def refund_request_for_student(*, student, request_no: str) -> RefundRequest | None:
+def refund_request_for_student(*, student: Student, request_no: str) -> RefundRequest | None:
     """Her request ``request_no`` with its log, steps, quote lines and evidence; None if it is not hers.
 
     Six queries: the request (order, course, quote), transitions, steps (with the people), quote
@@ -168,11 +158,11 @@ def timeline_build(
     if last_state_index is not None and request.status not in FINISHED:
         current = entries[last_state_index]
         detail = current.detail
-        step = pending_step(request)
-        if step is not None and request.status in PENDING_STATES:
+        waiting = pending_step(request)
+        if waiting is not None and request.status in PENDING_STATES:
             handling = _("%(who)s is handling it; expected by %(due)s.") % {
                 "who": current_handler(request),
-                "due": _when(step.due_at),
+                "due": _when(waiting.due_at),
             }
             detail = f"{detail}\n{handling}".strip()
         entries[last_state_index] = TimelineEntry(current.title, CURRENT, current.at, detail)
@@ -199,24 +189,6 @@ def current_handler(request: RefundRequest) -> str:
         return person.name
     role = TIER_ROLE.get(step.tier)
     return str(role.label) if role is not None else str(step.get_tier_display())
-
-
-def appeal_deadline(request: RefundRequest, *, settings: ApprovalSettings) -> datetime.datetime | None:
-    """Until when the rejection may be appealed; None when it is not rejected or was appealed already."""
-    return request.appeal_deadline(appeal_days=settings.appeal_days)
-
-
-def student_actions(
-    request: RefundRequest, *, settings: ApprovalSettings, now: datetime.datetime | None = None
-) -> StudentActions:
-    now = now or timezone.now()
-    deadline = appeal_deadline(request, settings=settings)
-    return StudentActions(
-        can_cancel=request.status in (*PENDING_STATES, RefundStatus.NEEDS_INFO),
-        can_resubmit=request.status == RefundStatus.NEEDS_INFO,
-        can_appeal=deadline is not None and now <= deadline,
-        appeal_deadline=deadline,
-    )
 
 
 def missing_information(request: RefundRequest) -> str:
@@ -256,7 +228,7 @@ def _status_title(status: str) -> str:
 def _tier_title(tier: str) -> str:
     if tier == ApprovalTier.AUTO:
         return _("Automatic check")
-    return _status_title(TIER_STATUS_FOR_TITLE[tier])
+    return _status_title(TIER_STATUS[tier])
 
 
 def _money(amount: Decimal) -> str:

@@ -6,14 +6,41 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Q, Sum
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    prefetch_related_objects,
+)
 from django.utils import timezone
 
 from orders.models import Course, Order
-from schoolops.models import Campus
+from schoolops.models import Campus, Staff, User
+from students.models import Enrollment, Student
 
-from .models import MONEY_STATES, ApprovalSettings, RefundPolicy, RefundRequest, RefundStatus
+from .models import (
+    MONEY_STATES,
+    PENDING_STATES,
+    ApprovalSettings,
+    ApprovalStep,
+    QuoteSnapshotLine,
+    RefundEvidence,
+    RefundPolicy,
+    RefundRequest,
+    RefundStatus,
+    RefundTransition,
+    StepDecision,
+)
+from .rules import TIER_ROLE
 
 
 def refund_policy_for_course(*, course: Course) -> RefundPolicy | None:
@@ -67,24 +94,25 @@ def refund_in_flight_total(*, order: Order, exclude: RefundRequest | None = None
     Uses ``order.in_flight_total`` when the order was loaded with ``orders_with_in_flight`` (no
     query); otherwise one query.
     """
-    annotated = getattr(order, "in_flight_total", None)
+    annotated: Decimal | None = getattr(order, "in_flight_total", None)
     if annotated is not None and exclude is None:
         return annotated
     requests = RefundRequest.objects.filter(order=order, status__in=MONEY_STATES)
     if exclude is not None:
         requests = requests.exclude(pk=exclude.pk)
-    return requests.aggregate(total=Sum("approved_amount", default=Decimal("0.00")))["total"]
+    total: Decimal = requests.aggregate(total=Sum("approved_amount", default=Decimal("0.00")))["total"]
+    return total
 
 
 def order_money_left(*, order: Order, exclude: RefundRequest | None = None) -> Decimal:
     """What may still be paid back on ``order``: paid − refunded − in flight (other requests'
     approved amounts still on their way), never below 0. Payments' ``payout_guard`` checks the
     same under a lock on the order, from the payouts themselves, before any money moves."""
-    left = order.amount_paid - order.refunded_total - refund_in_flight_total(order=order, exclude=exclude)
+    left: Decimal = order.amount_paid - order.refunded_total - refund_in_flight_total(order=order, exclude=exclude)
     return max(Decimal("0.00"), left)
 
 
-def orders_with_in_flight(queryset):
+def orders_with_in_flight(queryset: QuerySet[Order]) -> QuerySet[Order]:
     """Annotate ``in_flight_total`` on orders so quotes need no query for it."""
     return queryset.annotate(
         in_flight_total=Sum(
@@ -114,9 +142,9 @@ def student_recent_refund_count(*, student_id: int, now: datetime.datetime, excl
     return requests.count()
 
 
-def refund_queue_for_staff(*, user, on: datetime.date | None = None):
+def refund_queue_for_staff(*, user: User | AnonymousUser, on: datetime.date | None = None) -> QuerySet[RefundRequest]:
     """The requests whose current step ``user`` may decide today (待我审批): the same rule as
-    ``services.step_can_act`` — assigned to them, delegated to them, escalated to them, or a
+    ``rules.step_can_act`` — assigned to them, delegated to them, escalated to them, or a
     pool tier of their role — at their campus, less what separation of duties would refuse them
     (their own request, a second tier of one request, the appeal of their own rejection).
     Annotated with the pending step's ``step_due_at``, ``step_created_at`` and ``step_escalated``
@@ -124,14 +152,6 @@ def refund_queue_for_staff(*, user, on: datetime.date | None = None):
 
     Empty (and annotated all the same) for anyone who is not active staff.
     """
-    from django.db.models import Exists, OuterRef, Subquery
-
-    from schoolops.models import Staff
-    from students.models import Student
-
-    from .models import PENDING_STATES, ApprovalStep, StepDecision
-    from .services.requests import TIER_ROLE
-
     staff = Staff.objects.filter(user=user, user__is_active=True).first() if user.is_authenticated else None
     pending = ApprovalStep.objects.filter(request=OuterRef("pk"), decision=StepDecision.PENDING)
     if staff is None:
@@ -146,14 +166,14 @@ def refund_queue_for_staff(*, user, on: datetime.date | None = None):
         mine = Q(assignee=staff) | Q(escalated_to=staff) | Q(assignee__in=delegators)
         if pool_tiers:
             mine |= Q(assignee__isnull=True, tier__in=pool_tiers)
-        # Separation of duties, as ``services._check_separation`` refuses it: not her own request, not
+        # Separation of duties, as ``rules.separation_refusal`` refuses it: not her own request, not
         # a request she approved a tier of, not the appeal of a request she rejected. Without this a
         # delegate or a pool member saw requests that every decision on them would refuse.
         decided_by_me = ApprovalStep.objects.filter(request=OuterRef("pk"), decided_by=staff)
         requests = (
             RefundRequest.objects.filter(campus_id=staff.campus_id, status__in=PENDING_STATES)
             .filter(Exists(pending.filter(mine)))
-            .exclude(student_id__in=Student.objects.filter(user=user).values("pk"))
+            .exclude(student_id__in=Student.objects.filter(user_id=staff.user_id).values("pk"))
             .exclude(Exists(decided_by_me.filter(decision=StepDecision.APPROVED)))
             .exclude(Exists(decided_by_me.filter(decision=StepDecision.REJECTED)), appealed_at__isnull=False)
         )
@@ -171,16 +191,12 @@ RECENT_REFUNDS_DAYS = 365
 REVIEW_LIST_LIMIT = 50
 
 
-def approval_queue_for_admin(*, user, on: datetime.date | None = None):
+def approval_queue_for_admin(*, user: User | AnonymousUser, on: datetime.date | None = None) -> QuerySet[RefundRequest]:
     """``refund_queue_for_staff`` with what the queue's columns show: the student, course and campus
     joined, the pending step (with its people) prefetched into ``pending_steps``.
 
     Two queries for a page however many rows it has: the rows, their pending steps.
     """
-    from django.db.models import Prefetch
-
-    from .models import ApprovalStep, StepDecision
-
     return (
         refund_queue_for_staff(user=user, on=on)
         .select_related("student__user", "order__course", "campus")
@@ -244,13 +260,15 @@ class RefundDecisionContext:
     recent_refunds: list[RefundRequest]
     recent_refunds_money: Decimal  # of those, the money approved, paying or paid out
     course_stats: CourseRefundStats
-    quote_lines: list
-    evidence: list
-    steps: list
-    transitions: list
-    notifications: list
-    payouts: list
-    history: list
+    quote_lines: list[QuoteSnapshotLine]
+    evidence: list[RefundEvidence]
+    steps: list[ApprovalStep]
+    transitions: list[RefundTransition]
+    # Rows of the apps above (outbox messages, payouts) and simple-history's records, read through
+    # the request's relations: refunds imports neither app, so their types are not named here.
+    notifications: list[Any]
+    payouts: list[Any]
+    history: list[Any]
     history_more: bool  # more history than shown: the history page has it all
 
 
@@ -260,7 +278,7 @@ def _percent(part: int, whole: int) -> Decimal:
     return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"))
 
 
-def learning_summary(*, enrollment, lessons: int) -> LearningSummary:
+def learning_summary(*, enrollment: Enrollment, lessons: int) -> LearningSummary:
     """The enrollment's progress fields, as the request page shows them (no query)."""
     return LearningSummary(
         lessons=lessons,
@@ -280,10 +298,6 @@ def course_refund_stats(*, course: Course | int) -> CourseRefundStats:
     """The course's orders, how many were refunded (approved, paying or paid out), how many have a
     request in progress, and the average of the ratings its students gave. One query.
     """
-    from django.db.models import Avg, Count, Exists, OuterRef
-
-    from .models import PENDING_STATES
-
     course_id = course if isinstance(course, int) else course.pk
     requests = RefundRequest.objects.filter(order=OuterRef("pk"))
     row = (
@@ -338,10 +352,6 @@ def refund_request_decision_context(
     quote lines, evidence, notifications, payouts, history, the student's refunds, the course's figures.
     The steps and transitions are left prefetched on ``request`` (``refunds.timeline`` reads them).
     """
-    from django.db.models import Prefetch, prefetch_related_objects
-
-    from .models import ApprovalStep, QuoteSnapshotLine, RefundEvidence, RefundTransition
-
     now = now or timezone.now()
     prefetch_related_objects(
         [request],

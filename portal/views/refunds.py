@@ -3,14 +3,15 @@ e-receipt of a refunded request and ask for a stamped paper copy.
 
 Every page starts from ``request.student``: another student's order or request is a 404. The
 views validate the form, call one service and turn its ``RefundActionError`` into a message;
-the services decide what is allowed (the pages only choose which buttons to show).
+the services decide what is allowed; the pages ask the same rules (``refunds.rules``) which
+buttons to show and why one is missing.
 """
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -22,6 +23,7 @@ from finance.receipts import ReceiptError, paper_copy_request, receipt_issue, re
 from notifications.selectors import messages_for_student_request
 from orders.models import Order
 from payments.selectors import payout_arrival_note
+from refunds import rules
 from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
 from refunds.models import CLOSED_STATES, RefundReason, RefundRequest, RefundStatus
 from refunds.selectors import approval_settings_for, refund_policy_for_course
@@ -34,6 +36,7 @@ from refunds.services import (
     refund_resubmit,
     refund_submit,
 )
+from students.models import Student
 
 from .. import selectors
 from ..forms import PaperCopyForm, RefundAppealForm, RefundApplyForm, RefundCancelForm, RefundResubmitForm
@@ -45,10 +48,9 @@ from ..timeline import (
     pending_step,
     refund_request_for_student,
     rejection_reason,
-    student_actions,
     timeline_build,
 )
-from .common import student_page
+from .common import StudentRequest, student_page
 
 # Submissions a student may make in one clock hour (double clicks and retries included).
 SUBMITS_PER_HOUR = 5
@@ -60,7 +62,7 @@ EVIDENCE_LIMITS = {"max_files": MAX_EVIDENCE_FILES, "max_mb": MAX_EVIDENCE_BYTES
 
 @require_http_methods(["GET", "POST"])
 @student_page
-def apply(request: HttpRequest, order_no: str) -> HttpResponse:
+def apply(request: StudentRequest, order_no: str) -> HttpResponse:
     """Choose a reason, see its quote and the policy, then apply with details and evidence."""
     order = _order_or_404(request, order_no)
     if request.method == "GET":
@@ -87,7 +89,9 @@ def apply(request: HttpRequest, order_no: str) -> HttpResponse:
     return _apply_page(request, order, reason=request.POST.get("reason", ""), form=form)
 
 
-def _apply_page(request: HttpRequest, order: Order, *, reason: str, form: RefundApplyForm | None = None):
+def _apply_page(
+    request: StudentRequest, order: Order, *, reason: str, form: RefundApplyForm | None = None
+) -> HttpResponse:
     context = {"order": order, "reasons": RefundReason.choices, "reason": reason, **EVIDENCE_LIMITS}
     open_request_no = (
         RefundRequest.objects.filter(order=order)
@@ -113,7 +117,7 @@ def _apply_page(request: HttpRequest, order: Order, *, reason: str, form: Refund
         return render(request, "portal/apply.html", context)
     context["quote"] = quote
     context["policy"] = refund_policy_for_course(course=order.course)  # the terms in plain words
-    if (quote.refundable if quote.needs_approver_amount else quote.total) <= 0:
+    if rules.apply_refusal(quote) is not None:
         context["nothing_for_reason"] = True
         return render(request, "portal/apply.html", context)
     context["form"] = form or RefundApplyForm(initial={"reason": reason})
@@ -122,7 +126,7 @@ def _apply_page(request: HttpRequest, order: Order, *, reason: str, form: Refund
     return render(request, "portal/apply.html", context)
 
 
-def _submit_allowed(student) -> bool:
+def _submit_allowed(student: Student) -> bool:
     """Count this submission against the student's hourly limit; False once it is exceeded."""
     key = f"refunds:submit-rate:{student.pk}:{timezone.now():%Y%m%d%H}"
     cache.add(key, 0, timeout=3600)
@@ -139,7 +143,7 @@ def _submit_allowed(student) -> bool:
 
 @require_GET
 @student_page
-def submitted(request: HttpRequest, request_no: str) -> HttpResponse:
+def submitted(request: StudentRequest, request_no: str) -> HttpResponse:
     """The confirmation: the number, the amount, what happens next and when."""
     refund = _refund_or_404(request, request_no)
     settings = approval_settings_for(campus=refund.campus_id)
@@ -155,17 +159,17 @@ def submitted(request: HttpRequest, request_no: str) -> HttpResponse:
 
 @require_GET
 @student_page
-def request_detail(request: HttpRequest, request_no: str) -> HttpResponse:
+def request_detail(request: StudentRequest, request_no: str) -> HttpResponse:
     """Where the request is: the timeline, who has it, the amount, the evidence, every message sent."""
     return _request_page(request, _refund_or_404(request, request_no))
 
 
 def _request_page(
-    request: HttpRequest, refund: RefundRequest, *, paper_copy_form: PaperCopyForm | None = None, status: int = 200
+    request: StudentRequest, refund: RefundRequest, *, paper_copy_form: PaperCopyForm | None = None, status: int = 200
 ) -> HttpResponse:
     settings = approval_settings_for(campus=refund.campus_id)
     now = timezone.now()
-    actions = student_actions(refund, settings=settings, now=now)
+    actions = rules.student_actions(refund, settings=settings, now=now)
     paper_copies = _paper_copies(refund)
     can_ask_paper = refund.status == RefundStatus.REFUNDED and not any(
         p.status == PaperCopyStatus.REQUESTED for p in paper_copies
@@ -204,14 +208,14 @@ def _paper_copies(refund: RefundRequest) -> list[PaperCopyRequest]:
     return list(PaperCopyRequest.objects.filter(receipt__request=refund).order_by("-requested_at", "-pk"))
 
 
-def _paper_copy_form_initial(request: HttpRequest) -> PaperCopyForm:
+def _paper_copy_form_initial(request: StudentRequest) -> PaperCopyForm:
     user = request.student.user
     return PaperCopyForm(initial={"recipient": str(user), "phone": user.phone or ""})
 
 
 @require_GET
 @student_page
-def receipt_download(request: HttpRequest, request_no: str) -> HttpResponse:
+def receipt_download(request: StudentRequest, request_no: str) -> HttpResponse:
     """Her e-receipt PDF, inline. Another student's request, or one not refunded, is a 404."""
     refund = _refund_row_or_404(request, request_no)
     try:
@@ -223,7 +227,7 @@ def receipt_download(request: HttpRequest, request_no: str) -> HttpResponse:
 
 @require_POST
 @student_page
-def paper_copy(request: HttpRequest, request_no: str) -> HttpResponse:
+def paper_copy(request: StudentRequest, request_no: str) -> HttpResponse:
     """Ask finance to mail a stamped paper copy of the e-receipt."""
     refund = _refund_or_404(request, request_no)
     form = PaperCopyForm(request.POST)
@@ -246,12 +250,12 @@ def paper_copy(request: HttpRequest, request_no: str) -> HttpResponse:
 
 @require_POST
 @student_page
-def cancel(request: HttpRequest, request_no: str) -> HttpResponse:
+def cancel(request: StudentRequest, request_no: str) -> HttpResponse:
     """Withdraw the request (the form's tick box is the confirmation)."""
     refund = _refund_row_or_404(request, request_no)
     form = RefundCancelForm(request.POST)
     if not form.is_valid():
-        messages.error(request, form.errors["confirm"][0])
+        messages.error(request, str(form.errors["confirm"][0]))
     else:
         try:
             refund_cancel(request_id=refund.pk, student=request.student)
@@ -264,12 +268,13 @@ def cancel(request: HttpRequest, request_no: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @student_page
-def resubmit(request: HttpRequest, request_no: str) -> HttpResponse:
+def resubmit(request: StudentRequest, request_no: str) -> HttpResponse:
     """Supply what the reviewer asked for: more words, more files; the request goes back to them."""
     refund = _refund_or_404(request, request_no)
     form = RefundResubmitForm(request.POST, request.FILES) if request.method == "POST" else RefundResubmitForm()
-    if request.method == "GET" and refund.status != RefundStatus.NEEDS_INFO:
-        messages.info(request, _("This request is not waiting for information."))
+    refusal = rules.resubmit_refusal(refund)
+    if request.method == "GET" and refusal is not None:
+        messages.info(request, refusal.message)
         return redirect("portal:request", request_no=refund.request_no)
     if request.method == "POST" and form.is_valid():
         try:
@@ -300,14 +305,14 @@ def resubmit(request: HttpRequest, request_no: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @student_page
-def appeal(request: HttpRequest, request_no: str) -> HttpResponse:
+def appeal(request: StudentRequest, request_no: str) -> HttpResponse:
     """Appeal a rejection, once, before the deadline; it goes to the tier above."""
     refund = _refund_or_404(request, request_no)
     settings = approval_settings_for(campus=refund.campus_id)
-    actions = student_actions(refund, settings=settings)
+    actions = rules.student_actions(refund, settings=settings, now=timezone.now())
     form = RefundAppealForm(request.POST) if request.method == "POST" else RefundAppealForm()
-    if request.method == "GET" and not actions.can_appeal:
-        messages.info(request, _appeal_refusal(refund, actions))
+    if request.method == "GET" and actions.appeal is not None:
+        messages.info(request, actions.appeal.message)
         return redirect("portal:request", request_no=refund.request_no)
     if request.method == "POST" and form.is_valid():
         try:
@@ -329,34 +334,24 @@ def appeal(request: HttpRequest, request_no: str) -> HttpResponse:
     return render(request, "portal/appeal.html", context)
 
 
-def _appeal_refusal(refund: RefundRequest, actions) -> str:
-    """Why the appeal page is not open, in the services' own words."""
-    if refund.status != RefundStatus.REJECTED:
-        return _("Only a rejected request can be appealed.")
-    if refund.appealed_at is not None:
-        return _("This request was appealed already; an appeal is possible once.")
-    deadline = actions.appeal_deadline
-    return _("The appeal window closed on %(date)s.") % {"date": f"{timezone.localtime(deadline):%Y-%m-%d %H:%M}"}
-
-
 # --- Lookups: only ever her own ---------------------------------------------------------------
 
 
-def _order_or_404(request: HttpRequest, order_no: str) -> Order:
+def _order_or_404(request: StudentRequest, order_no: str) -> Order:
     order = selectors.order_get_for_student(student=request.student, order_no=order_no)
     if order is None:
         raise Http404("No such order among yours.")
     return order
 
 
-def _refund_or_404(request: HttpRequest, request_no: str) -> RefundRequest:
+def _refund_or_404(request: StudentRequest, request_no: str) -> RefundRequest:
     refund = refund_request_for_student(student=request.student, request_no=request_no)
     if refund is None:
         raise Http404("No such refund request among yours.")
     return refund
 
 
-def _refund_row_or_404(request: HttpRequest, request_no: str) -> RefundRequest:
+def _refund_row_or_404(request: StudentRequest, request_no: str) -> RefundRequest:
     refund = (
         RefundRequest.objects.filter(student=request.student, request_no=request_no).only("pk", "request_no").first()
     )

@@ -13,6 +13,7 @@ import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
@@ -29,8 +30,8 @@ from django.utils.translation import gettext_lazy, gettext_noop
 
 from schoolops.models import Staff
 
+from .. import rules
 from ..models import (
-    PENDING_STATES,
     ApprovalQueueItem,
     ApprovalSettings,
     ApprovalStep,
@@ -45,10 +46,12 @@ from ..services.requests import (
     refund_approve,
     refund_reject,
     refund_return_for_info,
-    step_can_act,
 )
 from .forms import AdjustAmountForm, ApproveForm, RejectForm, ReturnForm
 from .lists import is_flagged, staff_of
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 APPROVE, REJECT, RETURN, ADJUST = "approve", "reject", "return", "adjust"
 APPROVED_OUTCOME = gettext_noop(
@@ -66,11 +69,11 @@ BULK_LIMIT = 100
 @dataclass(frozen=True)
 class Decision:
     key: str
-    label: str
-    heading: str  # "%(no)s" is the request number
+    label: StrOrPromise
+    heading: StrOrPromise  # "%(no)s" is the request number
     form_class: type
     service: Callable[..., RefundRequest]
-    done: str  # "%(no)s" and "%(status)s"
+    done: StrOrPromise  # "%(no)s" and "%(status)s"
     css: str
 
 
@@ -134,50 +137,28 @@ def pending_step_of(steps: Iterable[ApprovalStep]) -> ApprovalStep | None:
 def decision_options(
     *, request_obj: RefundRequest, staff: Staff | None, steps: list[ApprovalStep], on: datetime.date
 ) -> DecisionOptions:
-    """What the buttons offer: the same checks as ``services._lock_for_decision`` on loaded data (no query).
+    """What the buttons offer: ``rules.decision_right``, which the services check after their locks,
+    here on loaded data (no query).
 
     ``steps`` are the request's steps with their assignee (and the assignee's delegate) loaded;
     each step's ``request`` must be ``request_obj``.
     """
     step = pending_step_of(steps)
-    if staff is None:
-        return DecisionOptions((), _("Only staff can decide refund requests."), step)
-    if request_obj.status not in PENDING_STATES or step is None:
-        return DecisionOptions(
-            (),
-            _("This request is not waiting for approval (it is %(status)s).")
-            % {"status": request_obj.get_status_display()},
-            step,
-        )
-    allowed, as_delegate = step_can_act(step=step, staff=staff, on=on)
-    if not allowed:
-        return DecisionOptions(
-            (), _("%(tier)s of this request is not yours to decide.") % {"tier": step.get_tier_display()}, step
-        )
-    if request_obj.student.user_id == staff.user_id:
-        return DecisionOptions((), _("You cannot decide your own refund request."), step)
-    mine = {s.decision for s in steps if s.decided_by_id == staff.pk}
-    if StepDecision.APPROVED in mine:
-        return DecisionOptions(
-            (), _("You approved another tier of this request; a second person must decide this one."), step
-        )
-    if StepDecision.REJECTED in mine and request_obj.appealed_at is not None:
-        return DecisionOptions((), _("You rejected this request; its appeal goes to someone else."), step)
-    if _needs_amount_first(request_obj):
-        return DecisionOptions(
-            (REJECT, RETURN, ADJUST),
-            _("This course is refunded by contract: set the amount before the last approval."),
-            step,
-            as_delegate,
-        )
-    return DecisionOptions((APPROVE, REJECT, RETURN, ADJUST), "", step, as_delegate)
-
-
-def _needs_amount_first(request_obj: RefundRequest) -> bool:
-    """The last person on the route of a contract course must set the amount before approving."""
-    ahead = request_obj.route[request_obj.route_position + 1 :]
-    last_person = all(tier == ApprovalTier.AUTO for tier in ahead)
-    return last_person and request_obj.quote.needs_approver_amount and not request_obj.amount_confirmed
+    right = rules.decision_right(
+        request=request_obj,
+        staff=staff,
+        step=step,
+        decisions=rules.decisions_by(staff, steps) if staff is not None else frozenset(),
+        on=on,
+    )
+    if isinstance(right, rules.Refusal):
+        return DecisionOptions((), right.message, step)
+    # The last person on the route of a contract course sets the amount before approving. (Whether
+    # the amount still fits the order is asked by the approval itself: it needs the order's sums.)
+    unset = rules.amount_unset_refusal(request_obj) if rules.is_last_person(request_obj) else None
+    if unset is not None:
+        return DecisionOptions((REJECT, RETURN, ADJUST), unset.message, step, right.as_delegate)
+    return DecisionOptions((APPROVE, REJECT, RETURN, ADJUST), "", step, right.as_delegate)
 
 
 # --- What will happen --------------------------------------------------------------------------

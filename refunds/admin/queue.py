@@ -33,8 +33,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from schoolops.admin_mixins import ReadOnlyAdminMixin
 
 from ..models import ApprovalQueueItem, RefundRequest
+from ..rules import TIER_ROLE
 from ..selectors import approval_queue_for_admin
-from ..services.requests import TIER_ROLE
 from .decisions import BULK_LIMIT, bulk_approve_plan, bulk_approve_run
 from .forms import BulkApproveForm
 from .lists import (

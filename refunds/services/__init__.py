@@ -4,6 +4,7 @@
 ``requests``: the refund request's lifecycle, from submission to approval, and the clock.
 """
 
+from ..rules import step_can_act
 from .quoting import (
     RefundPolicyMissing,
     quote_snapshot_create,
@@ -28,7 +29,6 @@ from .requests import (
     refund_return_for_info,
     refund_steps_escalate,
     refund_submit,
-    step_can_act,
 )
 
 __all__ = [

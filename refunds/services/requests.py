@@ -12,10 +12,14 @@ from __future__ import annotations
 import datetime
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
+from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -27,7 +31,7 @@ from schoolops.errors import ActionRefused
 from schoolops.models import Staff, StaffRole, User
 from students.models import Student
 
-from .. import routing
+from .. import routing, rules
 from ..events import refund_event_record
 from ..evidence import CheckedFile, evidence_check
 from ..models import (
@@ -45,6 +49,8 @@ from ..models import (
     RefundTransition,
     StepDecision,
 )
+from ..quotes import Quote
+from ..rules import POOL_TIERS, TIER_ROLE, Refusal
 from ..selectors import approval_settings_for, order_money_left, student_recent_refund_count
 from .quoting import RefundPolicyMissing, quote_snapshot_create, refund_quote
 
@@ -53,19 +59,21 @@ logger = logging.getLogger(__name__)
 # Reasons whose request means little without the student's own words.
 REASONS_NEEDING_DETAILS = frozenset({RefundReason.OTHER, RefundReason.QUALITY, RefundReason.CONTENT_MISMATCH})
 MIN_DETAILS_LENGTH = 10
-# Who works a tier when no one person is assigned (a pool), or who is looked for at the campus.
-TIER_ROLE = {
-    ApprovalTier.HOMEROOM: StaffRole.HOMEROOM,
-    ApprovalTier.QUALITY: StaffRole.QUALITY,
-    ApprovalTier.SUPERVISOR: StaffRole.SUPERVISOR,
-    ApprovalTier.CAMPUS_HEAD: StaffRole.CAMPUS_HEAD,
-    ApprovalTier.FINANCE: StaffRole.FINANCE,
-}
-POOL_TIERS = frozenset({ApprovalTier.QUALITY, ApprovalTier.FINANCE})
 
 
 class RefundActionError(ActionRefused):
     """A refused action: nothing was changed. ``message`` says why, for the person who tried."""
+
+
+def _refused(refusal: Refusal) -> RefundActionError:
+    """The error of a rule's refusal (``refunds.rules``)."""
+    return RefundActionError(refusal.message, code=refusal.code)
+
+
+def _refuse_if(refusal: Refusal | None) -> None:
+    """Raise the refusal of a rule, if there is one."""
+    if refusal is not None:
+        raise _refused(refusal)
 
 
 @dataclass(frozen=True)
@@ -111,9 +119,8 @@ def refund_submit(
         quote = refund_quote(order=order, reason=reason, at=now)
     except RefundPolicyMissing as exc:
         raise RefundActionError(str(exc), code="no_policy") from exc
-    limit = quote.refundable if quote.needs_approver_amount else quote.total
-    if limit <= 0:
-        raise RefundActionError(_("Nothing on this order can be refunded at the moment."), code="nothing_refundable")
+    _refuse_if(rules.apply_refusal(quote))
+    limit = rules.quote_limit(quote)
     files = evidence or []
     if quote.evidence_required and not files:
         raise RefundActionError(
@@ -153,8 +160,7 @@ def refund_submit(
                 risk_flags=flags,
                 submitted_at=now,
             )
-            request._history_user = student.user
-            request._history_date = now
+            _history_by(request, student.user, at=now)
             try:
                 with transaction.atomic():
                     request.save()
@@ -202,8 +208,6 @@ def _evidence_store(request: RefundRequest, *, checked: list[CheckedFile], saved
 
 
 def _delete_files(names: list[str]) -> None:
-    from django.core.files.storage import default_storage
-
     for name in names:
         default_storage.delete(name)
 
@@ -241,13 +245,17 @@ def _step_open_or_return(request: RefundRequest, *, settings: ApprovalSettings, 
 
 def _system_return(request: RefundRequest, *, missing: list[str], at: datetime.datetime) -> None:
     """The initial review returns an incomplete application; no approver has seen it."""
-    comment = " ".join(missing)
-    from_status = request.status
     request.returned_tier = request.route[request.route_position]
-    request.return_for_info()
-    request_save(request, None, at=at)
-    transition_log(request, name="auto_return", actor=None, from_status=from_status, comment=comment, at=at)
-    refund_event_record(request=request, kind=RefundEventKind.RETURNED, actor=None, at=at, missing=missing)
+    _transition(
+        request,
+        request.return_for_info,
+        name="auto_return",
+        actor=None,
+        at=at,
+        comment=" ".join(missing),
+        event=RefundEventKind.RETURNED,
+        missing=missing,
+    )
 
 
 # --- Decisions by staff -----------------------------------------------------------------------
@@ -260,13 +268,10 @@ def refund_approve(
     with transaction.atomic():
         request, step, staff, as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=at)
         now = at or timezone.now()  # once the lock is ours: after any change we waited for
-        next_position = request.route_position + 1
-        if all(tier == ApprovalTier.AUTO for tier in request.route[next_position:]):
-            # The last person on the route (only the automatic check may follow).
-            _require_amount_set(request)
-            _require_within_order(request)
+        if rules.is_last_person(request):
+            _refuse_if(rules.final_approval_refusal(request, order_left=_order_left(request)))
         _step_close(step, decision=StepDecision.APPROVED, by=staff, delegate=as_delegate, comment=comment, at=now)
-        _advance(request, position=next_position, actor=actor, comment=comment, at=now)
+        _advance(request, position=request.route_position + 1, actor=actor, comment=comment, at=now)
     return request
 
 
@@ -279,12 +284,10 @@ def refund_reject(*, request_id: int, actor: User, reason: str, at: datetime.dat
         request, step, staff, as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=at)
         now = at or timezone.now()  # once the lock is ours: after any change we waited for
         _step_close(step, decision=StepDecision.REJECTED, by=staff, delegate=as_delegate, comment=reason, at=now)
-        from_status = request.status
         request.rejected_tier = step.tier
         request.decided_at = now
-        request.reject()
-        request_save(request, actor, at=now)
-        transition_log(request, name="reject", actor=actor, from_status=from_status, comment=reason, at=now)
+        _transition(request, request.reject, name="reject", actor=actor, at=now, comment=reason)
+        # The event names the appeal deadline, which only the rejected request has.
         settings = approval_settings_for(campus=request.campus_id)
         refund_event_record(
             request=request,
@@ -292,7 +295,7 @@ def refund_reject(*, request_id: int, actor: User, reason: str, at: datetime.dat
             actor=actor,
             at=now,
             reason=reason,
-            appeal_until=request.appeal_deadline(appeal_days=settings.appeal_days),
+            appeal_until=rules.appeal_deadline(request, settings=settings),
         )
     return request
 
@@ -308,12 +311,17 @@ def refund_return_for_info(
         request, step, staff, as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=at)
         now = at or timezone.now()  # once the lock is ours: after any change we waited for
         _step_close(step, decision=StepDecision.RETURNED, by=staff, delegate=as_delegate, comment=missing, at=now)
-        from_status = request.status
         request.returned_tier = step.tier
-        request.return_for_info()
-        request_save(request, actor, at=now)
-        transition_log(request, name="return", actor=actor, from_status=from_status, comment=missing, at=now)
-        refund_event_record(request=request, kind=RefundEventKind.RETURNED, actor=actor, at=now, missing=[missing])
+        _transition(
+            request,
+            request.return_for_info,
+            name="return",
+            actor=actor,
+            at=now,
+            comment=missing,
+            event=RefundEventKind.RETURNED,
+            missing=[missing],
+        )
     return request
 
 
@@ -336,12 +344,8 @@ def refund_adjust_amount(
     with transaction.atomic():
         request, _step, _staff, _as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=at)
         now = at or timezone.now()  # once the lock is ours: after any change we waited for
-        # The quote's limit, and never more than the order still has to give back today.
-        limit = min(request.quote.refundable, order_money_left(order=request.order, exclude=request))
-        if not Decimal("0") <= amount <= limit:
-            raise RefundActionError(
-                _("The amount must be between 0.00 and %(limit)s yuan.") % {"limit": limit}, code="amount"
-            )
+        limit = rules.adjust_limit(request, order_left=_order_left(request))
+        _refuse_if(rules.adjust_amount_refusal(amount, limit=limit))
         previous = request.approved_amount
         request.approved_amount = amount
         request.amount_confirmed = True
@@ -354,14 +358,14 @@ def refund_adjust_amount(
             needs_person=bool(request.risk_flags),
         )
         request.route = routing.route_extend(route=request.route, position=request.route_position, wanted=wanted)
-        request_save(request, actor, at=now)
-        comment = _("Amount %(old)s → %(new)s yuan: %(reason)s") % {"old": previous, "new": amount, "reason": reason}
-        transition_log(request, name="adjust_amount", actor=actor, from_status=request.status, comment=comment, at=now)
-        refund_event_record(
-            request=request,
-            kind=RefundEventKind.AMOUNT_ADJUSTED,
+        _transition(
+            request,
+            None,  # the state stays; the log and the event record the new amount
+            name="adjust_amount",
             actor=actor,
             at=now,
+            comment=_("Amount %(old)s → %(new)s yuan: %(reason)s") % {"old": previous, "new": amount, "reason": reason},
+            event=RefundEventKind.AMOUNT_ADJUSTED,
             old_amount=previous,
             amount=amount,
             reason=reason,
@@ -378,14 +382,11 @@ def refund_approve_directly(
     if staff.role != StaffRole.SERVICE:
         raise RefundActionError(_("Only customer service may approve a request directly."), code="forbidden")
     with transaction.atomic():
-        request = _lock(request_id)
+        request = _lock(request_id, campus_id=staff.campus_id)
         now = at or timezone.now()  # once the lock is ours: after any change we waited for
-        if staff.campus_id != request.campus_id:
-            # Another campus's request is not even there for this person (as for every decision).
-            raise RefundActionError(_("No such refund request."), code="not_found")
         if request.status not in PENDING_STATES:
             raise RefundActionError(_("This request is not waiting for approval."), code="state")
-        _check_separation(request, staff)
+        _refuse_if(rules.separation_refusal(request=request, staff=staff, decisions=_decisions_of(request, staff)))
         settings = approval_settings_for(campus=request.campus_id)
         if request.approved_amount > settings.service_limit:
             raise RefundActionError(
@@ -395,8 +396,7 @@ def refund_approve_directly(
             )
         if request.risk_flags:
             raise RefundActionError(_("A person on the route must review this request: it is flagged."), code="risk")
-        _require_amount_set(request)
-        _require_within_order(request)
+        _refuse_if(rules.final_approval_refusal(request, order_left=_order_left(request)))
         step = _pending_step(request)
         note = comment or _("Approved directly by customer service.")
         _step_close(step, decision=StepDecision.APPROVED, by=staff, delegate=False, comment=note, at=now)
@@ -412,17 +412,12 @@ def refund_cancel(*, request_id: int, student: Student, at: datetime.datetime | 
     with transaction.atomic():
         request = _lock_for_student(request_id=request_id, student=student)
         now = at or timezone.now()  # once the lock is ours: after any change we waited for
-        if request.status not in (*PENDING_STATES, RefundStatus.NEEDS_INFO):
-            raise RefundActionError(_("This request can no longer be cancelled."), code="state")
-        step = _pending_step(request, required=False)
+        _refuse_if(rules.cancel_refusal(request))
+        step = _pending_step_or_none(request)
         if step is not None:
             _step_close(step, decision=StepDecision.CANCELLED, by=None, delegate=False, comment="", at=now)
-        from_status = request.status
         request.decided_at = now
-        request.cancel()
-        request_save(request, student.user, at=now)
-        transition_log(request, name="cancel", actor=student.user, from_status=from_status, comment="", at=now)
-        refund_event_record(request=request, kind=RefundEventKind.CANCELLED, actor=student.user, at=now)
+        _transition(request, request.cancel, name="cancel", actor=student.user, at=now, event=RefundEventKind.CANCELLED)
     return request
 
 
@@ -442,8 +437,7 @@ def refund_resubmit(
         with transaction.atomic():
             request = _lock_for_student(request_id=request_id, student=student)
             now = at or timezone.now()  # once the lock is ours: after any change we waited for
-            if request.status != RefundStatus.NEEDS_INFO:
-                raise RefundActionError(_("This request is not waiting for information."), code="state")
+            _refuse_if(rules.resubmit_refusal(request))
             if not details and not files:
                 raise RefundActionError(_("Add the missing information or a file."), code="empty")
             try:
@@ -453,15 +447,16 @@ def refund_resubmit(
             if details:
                 request.details = f"{request.details}\n\n{details}".strip()
             _evidence_store(request, checked=checked, saved_files=saved_files)
-            from_status = request.status
             tier = request.route[request.route_position]
-            request.resubmit(TIER_STATUS[tier])
-            request_save(request, student.user, at=now)
-            transition_log(
-                request, name="resubmit", actor=student.user, from_status=from_status, comment=details, at=now
-            )
-            refund_event_record(
-                request=request, kind=RefundEventKind.RESUBMITTED, actor=student.user, at=now, files=len(checked)
+            _transition(
+                request,
+                partial(request.resubmit, TIER_STATUS[tier]),
+                name="resubmit",
+                actor=student.user,
+                at=now,
+                comment=details,
+                event=RefundEventKind.RESUBMITTED,
+                files=len(checked),
             )
             _step_open_or_return(request, settings=approval_settings_for(campus=request.campus_id), at=now)
     except BaseException:
@@ -480,20 +475,10 @@ def refund_appeal(
     with transaction.atomic():
         request = _lock_for_student(request_id=request_id, student=student)
         now = at or timezone.now()  # once the lock is ours: after any change we waited for
-        if request.status != RefundStatus.REJECTED:
-            raise RefundActionError(_("Only a rejected request can be appealed."), code="state")
-        if request.appealed_at is not None:
-            raise RefundActionError(_("This request was appealed already; an appeal is possible once."), code="once")
         settings = approval_settings_for(campus=request.campus_id)
-        deadline = request.appeal_deadline(appeal_days=settings.appeal_days)
-        if deadline is None or now > deadline:
-            raise RefundActionError(
-                _("The appeal window closed on %(date)s.") % {"date": f"{timezone.localtime(deadline):%Y-%m-%d %H:%M}"},
-                code="late",
-            )
+        _refuse_if(rules.appeal_refusal(request, settings=settings, now=now))
         quote = _appeal_quote(request)
         route, position = routing.route_for_appeal(route=request.route, position=request.route_position)
-        from_status = request.status
         request.quote = quote_snapshot_create(quote=quote)
         request.approved_amount = quote.total
         request.amount_confirmed = False
@@ -502,22 +487,28 @@ def refund_appeal(
         request.appealed_at = now
         request.appeal_reason = reason
         request.decided_at = None
-        request.appeal(TIER_STATUS[route[position]])
         try:
             with transaction.atomic():
-                request_save(request, student.user, at=now)
+                _transition(
+                    request,
+                    partial(request.appeal, TIER_STATUS[route[position]]),
+                    name="appeal",
+                    actor=student.user,
+                    at=now,
+                    comment=reason,
+                    event=RefundEventKind.APPEALED,
+                    reason=reason,
+                )
         except IntegrityError as exc:
             raise RefundActionError(
                 _("This order has another refund request in progress; it cannot be appealed now."),
                 code="open_request",
             ) from exc
-        transition_log(request, name="appeal", actor=student.user, from_status=from_status, comment=reason, at=now)
-        refund_event_record(request=request, kind=RefundEventKind.APPEALED, actor=student.user, at=now, reason=reason)
         _step_open(request, settings=settings, at=now)
     return request
 
 
-def _appeal_quote(request: RefundRequest):
+def _appeal_quote(request: RefundRequest) -> Quote:
     """The appeal is quoted again against the order as it is today (what other requests refunded
     meanwhile, what is on its way), its windows and tiers counted from the day she first asked.
     Refused when nothing is left to refund."""
@@ -526,8 +517,7 @@ def _appeal_quote(request: RefundRequest):
         quote = refund_quote(order=order, reason=request.reason, at=request.submitted_at)
     except RefundPolicyMissing as exc:
         raise RefundActionError(str(exc), code="no_policy") from exc
-    limit = quote.refundable if quote.needs_approver_amount else quote.total
-    if limit <= 0:
+    if rules.apply_refusal(quote) is not None:
         raise RefundActionError(
             _(
                 "Nothing is left to refund on order %(order)s: of %(paid)s paid, %(refunded)s has already been "
@@ -550,9 +540,7 @@ def _appeal_quote(request: RefundRequest):
 
 def refund_mark_paying(*, request: RefundRequest, actor: User | None, at: datetime.datetime, comment: str = "") -> None:
     """A payout was handed to the gateway, or finance is recording a transfer (approved or failed → paying)."""
-    from_status = request.status
-    request.start_payout()
-    _saved(request, name="start_payout", actor=actor, from_status=from_status, at=at, comment=comment)
+    _transition(request, request.start_payout, name="start_payout", actor=actor, at=at, comment=comment)
 
 
 def refund_mark_refunded(
@@ -561,8 +549,7 @@ def refund_mark_refunded(
     """A verified answer, query or callback says the money left: the request is refunded."""
     if request.status in (RefundStatus.APPROVED, RefundStatus.PAYOUT_FAILED):
         refund_mark_paying(request=request, actor=actor, at=at, comment=comment)
-    request.confirm_payout()
-    _saved(request, name="confirm_payout", actor=actor, from_status=RefundStatus.PAYING, at=at, comment=comment)
+    _transition(request, request.confirm_payout, name="confirm_payout", actor=actor, at=at, comment=comment)
 
 
 def refund_mark_payout_failed(*, request: RefundRequest, at: datetime.datetime, payout_no: str, comment: str) -> bool:
@@ -572,8 +559,7 @@ def refund_mark_payout_failed(*, request: RefundRequest, at: datetime.datetime, 
         refund_mark_paying(request=request, actor=None, at=at, comment=payout_no)
     if request.status != RefundStatus.PAYING:
         return False
-    request.fail_payout()
-    _saved(request, name="fail_payout", actor=None, from_status=RefundStatus.PAYING, at=at, comment=comment)
+    _transition(request, request.fail_payout, name="fail_payout", actor=None, at=at, comment=comment)
     return True
 
 
@@ -582,28 +568,19 @@ def refund_close_nothing_due(
 ) -> RefundRequest:
     """Close a request with nothing to pay (approved at 0.00, or closed by finance after a failed
     payment), in the caller's transaction: the order is free for a later request; the student is told."""
-    from_status = request.status
-    request.close_without_payout()
-    comment = reason or _("Approved with nothing to refund.")
-    _saved(request, name="close", actor=actor, from_status=from_status, at=at, comment=comment)
-    refund_event_record(
-        request=request,
-        kind=RefundEventKind.CLOSED,
+    _transition(
+        request,
+        request.close_without_payout,
+        name="close",
         actor=actor,
         at=at,
+        comment=reason or _("Approved with nothing to refund."),
+        event=RefundEventKind.CLOSED,
         amount=request.approved_amount,
         reason=reason,
-        by_finance=from_status == RefundStatus.PAYOUT_FAILED,
+        by_finance=request.status == RefundStatus.PAYOUT_FAILED,
     )
     return request
-
-
-def _saved(
-    request: RefundRequest, *, name: str, actor: User | None, from_status: str, at: datetime.datetime, comment: str
-):
-    """Save a request just moved by transition ``name``, with its history and log row."""
-    request_save(request, actor, at=at)
-    transition_log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
 
 
 # --- The clock --------------------------------------------------------------------------------
@@ -675,13 +652,16 @@ def refund_requests_expire(*, now: datetime.datetime | None = None) -> int:
             if returned_at is None or now - returned_at < datetime.timedelta(days=days):
                 continue
             request.decided_at = now
-            request.cancel()
-            request_save(request, None, at=now)
-            comment = _("No information was supplied within %(days)d days.") % {"days": days}
-            transition_log(
-                request, name="expire", actor=None, from_status=RefundStatus.NEEDS_INFO, comment=comment, at=now
+            _transition(
+                request,
+                request.cancel,
+                name="expire",
+                actor=None,
+                at=now,
+                comment=_("No information was supplied within %(days)d days.") % {"days": days},
+                event=RefundEventKind.CANCELLED,
+                expired=True,
             )
-            refund_event_record(request=request, kind=RefundEventKind.CANCELLED, actor=None, at=now, expired=True)
             done += 1
     return done
 
@@ -689,38 +669,19 @@ def refund_requests_expire(*, now: datetime.datetime | None = None) -> int:
 # --- Who may act ------------------------------------------------------------------------------
 
 
-def step_can_act(*, step: ApprovalStep, staff: Staff, on: datetime.date) -> tuple[bool, bool]:
-    """Whether ``staff`` may decide ``step`` on day ``on``, and whether as the assignee's delegate.
-
-    The assignee; their active delegate; the person the step was escalated to; for a pool tier
-    (no assignee), anyone of the tier's role. Always of the request's campus.
-    """
-    if staff.campus_id != step.request.campus_id or not staff.user.is_active:
-        return False, False
-    if step.escalated_to_id == staff.pk:
-        return True, False
-    if step.assignee_id is None:
-        return staff.role == TIER_ROLE[step.tier], False
-    if step.assignee_id == staff.pk:
-        return True, False
-    delegate = step.assignee.active_delegate(on)
-    if delegate is not None and delegate.pk == staff.pk:
-        return True, True
-    return False, False
-
-
 def _staff_of(actor: User) -> Staff:
-    staff = Staff.objects.select_related("user").filter(user=actor).first()
+    staff: Staff | None = Staff.objects.select_related("user").filter(user=actor).first()
     if staff is None or not actor.is_active:
-        raise RefundActionError(_("Only staff can decide refund requests."), code="forbidden")
+        raise _refused(rules.not_staff())
     return staff
 
 
-def _lock(request_id: int) -> RefundRequest:
+def _lock(request_id: int, *, campus_id: int) -> RefundRequest:
+    """Lock the request; another campus's request is not even there for its staff."""
     request = (
         RefundRequest.objects.select_for_update(of=("self",))
         .select_related("quote", "student__user")
-        .filter(pk=request_id)
+        .filter(pk=request_id, campus_id=campus_id)
         .first()
     )
     if request is None:
@@ -738,84 +699,53 @@ def _lock_for_student(*, request_id: int, student: Student) -> RefundRequest:
 def _lock_for_decision(
     *, request_id: int, actor: User, at: datetime.datetime | None
 ) -> tuple[RefundRequest, ApprovalStep, Staff, bool]:
-    """Lock the request and its pending step, and make sure ``actor`` may decide it."""
+    """Lock the request and its pending step, and make sure ``actor`` may decide it
+    (``rules.decision_right``, on what the locks hold)."""
     staff = _staff_of(actor)
-    request = _lock(request_id)
-    if request.campus_id != staff.campus_id:
-        # Another campus's request is not even there for this person.
-        raise RefundActionError(_("No such refund request."), code="not_found")
-    if request.status not in PENDING_STATES:
-        raise RefundActionError(
-            _("This request is not waiting for approval (it is %(status)s).")
-            % {"status": request.get_status_display()},
-            code="state",
-        )
-    step = _pending_step(request)
-    allowed, as_delegate = step_can_act(step=step, staff=staff, on=timezone.localdate(at or timezone.now()))
-    if not allowed:
-        raise RefundActionError(
-            _("%(tier)s of this request is not yours to decide.") % {"tier": step.get_tier_display()},
-            code="forbidden",
-        )
-    _check_separation(request, staff)
-    return request, step, staff, as_delegate
-
-
-def _check_separation(request: RefundRequest, staff: Staff) -> None:
-    """Nobody decides their own request, approves two tiers, or decides the appeal of their rejection."""
-    if request.student.user_id == staff.user_id:
-        raise RefundActionError(_("You cannot decide your own refund request."), code="own")
-    earlier = set(
-        request.steps.filter(decided_by=staff, decision__in=[StepDecision.APPROVED, StepDecision.REJECTED]).values_list(
-            "decision", flat=True
-        )
+    request = _lock(request_id, campus_id=staff.campus_id)
+    right = rules.decision_right(
+        request=request,
+        staff=staff,
+        step=_pending_step_or_none(request),
+        decisions=_decisions_of(request, staff),
+        on=timezone.localdate(at or timezone.now()),
     )
-    if StepDecision.APPROVED in earlier:
-        raise RefundActionError(
-            _("You approved another tier of this request; a second person must decide this one."), code="twice"
-        )
-    if StepDecision.REJECTED in earlier and request.appealed_at is not None:
-        raise RefundActionError(_("You rejected this request; its appeal goes to someone else."), code="twice")
+    if isinstance(right, Refusal):
+        raise _refused(right)
+    return request, right.step, staff, right.as_delegate
 
 
-def _pending_step(request: RefundRequest, *, required: bool = True) -> ApprovalStep | None:
+def _decisions_of(request: RefundRequest, staff: Staff) -> frozenset[str]:
+    """The decisions ``staff`` took on ``request`` that separation of duties looks at."""
+    return frozenset(
+        request.steps.filter(decided_by=staff, decision__in=rules.BARRING_DECISIONS).values_list("decision", flat=True)
+    )
+
+
+def _pending_step_or_none(request: RefundRequest) -> ApprovalStep | None:
+    """Lock the request's step waiting for a decision, if it has one."""
     step = (
         ApprovalStep.objects.select_for_update(of=("self",))
         .select_related("assignee__user", "assignee__delegate")
         .filter(request=request, decision=StepDecision.PENDING)
         .first()
     )
-    if step is None and required:
-        raise RefundActionError(_("This request has no step waiting for a decision."), code="state")
     if step is not None:
         step.request = request
     return step
 
 
-def _require_within_order(request: RefundRequest) -> None:
-    """The amount must fit in what is left on the order (others' refunds may have taken some)."""
-    left = order_money_left(order=request.order, exclude=request)
-    if request.approved_amount > left:
-        raise RefundActionError(
-            _(
-                "Only %(left)s yuan is left to refund on order %(order)s (paid %(paid)s, refunded %(refunded)s); "
-                "adjust the amount to at most that before approving."
-            )
-            % {
-                "left": left,
-                "order": request.order.order_no,
-                "paid": request.order.amount_paid,
-                "refunded": request.order.refunded_total,
-            },
-            code="exceeds_order",
-        )
+def _pending_step(request: RefundRequest) -> ApprovalStep:
+    """Lock the request's step waiting for a decision; refused when it has none."""
+    step = _pending_step_or_none(request)
+    if step is None:
+        raise _refused(rules.no_pending_step())
+    return step
 
 
-def _require_amount_set(request: RefundRequest) -> None:
-    if request.quote.needs_approver_amount and not request.amount_confirmed:
-        raise RefundActionError(
-            _("This course is refunded by contract: set the amount before the last approval."), code="amount"
-        )
+def _order_left(request: RefundRequest) -> Decimal:
+    """What the order of ``request`` still has to give back, other requests' money in flight deducted."""
+    return order_money_left(order=request.order, exclude=request)
 
 
 # --- Steps, routes, log -----------------------------------------------------------------------
@@ -832,7 +762,6 @@ def _advance(
 ) -> None:
     """Move past the current tier to ``position``: the next tier, the automatic check, or approved."""
     settings = approval_settings_for(campus=request.campus_id)
-    from_status = request.status
     if position < len(request.route) and request.route[position] == ApprovalTier.AUTO:
         result = _auto_check(request, settings=settings, at=at)
         _step_record_auto(request, result=result, at=at)
@@ -842,24 +771,30 @@ def _advance(
             request.route = routing.route_after_auto_referral(route=request.route, position=position)
             position += 1
     request.route_position = min(position, len(request.route))
-    if position >= len(request.route):
-        request.decided_at = at
-        request.advance(RefundStatus.APPROVED)
-    else:
-        request.advance(TIER_STATUS[request.route[position]])
-    request_save(request, actor, at=at)
-    transition_log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
-    if request.status == RefundStatus.APPROVED:
-        if request.approved_amount > 0:
-            # Payments hears it inside this transaction (a ``refund_event_writer``) and opens the payout;
-            # a worker sends it after the commit.
-            refund_event_record(
-                request=request, kind=RefundEventKind.APPROVED, actor=actor, at=at, amount=request.approved_amount
-            )
-        else:  # nothing to pay: the request ends here and frees the order
-            refund_close_nothing_due(request=request, actor=None, at=at)
-    else:
+    if position < len(request.route):
+        target = TIER_STATUS[request.route[position]]
+        _transition(request, partial(request.advance, target), name=name, actor=actor, at=at, comment=comment)
         _step_open(request, settings=settings, at=at)
+    elif request.approved_amount > 0:
+        request.decided_at = at
+        # Payments hears the event inside this transaction (a ``refund_event_writer``) and opens the
+        # payout; a worker sends it after the commit.
+        _transition(
+            request,
+            partial(request.advance, RefundStatus.APPROVED),
+            name=name,
+            actor=actor,
+            at=at,
+            comment=comment,
+            event=RefundEventKind.APPROVED,
+            amount=request.approved_amount,
+        )
+    else:  # nothing to pay: approved, then closed at once, which frees the order
+        request.decided_at = at
+        _transition(
+            request, partial(request.advance, RefundStatus.APPROVED), name=name, actor=actor, at=at, comment=comment
+        )
+        refund_close_nothing_due(request=request, actor=None, at=at)
 
 
 def _auto_check(request: RefundRequest, *, settings: ApprovalSettings, at: datetime.datetime) -> AutoCheckResult:
@@ -940,7 +875,7 @@ def _assignee_for(request: RefundRequest, *, tier: str) -> Staff | None:
     the campus head. Pool tiers (quality, finance) and a tier with nobody found have none.
 
     Someone who already approved a tier of this request, or rejected it before its appeal,
-    is passed over for their manager (``_check_separation`` would refuse them anyway).
+    is passed over for their manager (``rules.separation_refusal`` would refuse them anyway).
     """
     if tier in POOL_TIERS:
         return None
@@ -949,7 +884,7 @@ def _assignee_for(request: RefundRequest, *, tier: str) -> Staff | None:
         request.steps.filter(decision__in=barred).exclude(decided_by=None).values_list("decided_by", flat=True)
     )
     teacher = request.order.enrollment.homeroom_teacher
-    chain = {ApprovalTier.HOMEROOM: teacher}
+    chain: dict[str, Staff | None] = {ApprovalTier.HOMEROOM: teacher}
     chain[ApprovalTier.SUPERVISOR] = _up(teacher, StaffRole.SUPERVISOR, request.campus_id)
     chain[ApprovalTier.CAMPUS_HEAD] = _up(
         chain[ApprovalTier.SUPERVISOR] or teacher, StaffRole.CAMPUS_HEAD, request.campus_id
@@ -971,7 +906,8 @@ def _up(start: Staff | None, role: str, campus_id: int) -> Staff | None:
         if person.role == role and person.campus_id == campus_id and person.user.is_active:
             return person
         person, hops = person.manager, hops + 1
-    return Staff.objects.active().filter(campus_id=campus_id, role=role).order_by("pk").first()
+    anyone: Staff | None = Staff.objects.active().filter(campus_id=campus_id, role=role).order_by("pk").first()
+    return anyone
 
 
 def _escalation_target(step: ApprovalStep) -> Staff | None:
@@ -983,28 +919,60 @@ def _escalation_target(step: ApprovalStep) -> Staff | None:
         .exclude(decided_by=None)
         .values_list("decided_by", flat=True)
     )
-    if step.assignee_id is not None:
-        barred.add(step.assignee_id)
-        manager = step.assignee.manager
+    assignee = step.assignee
+    if assignee is not None:
+        barred.add(assignee.pk)
+        manager = assignee.manager
         if manager is not None and manager.pk not in barred and manager.user.is_active:
             return manager
-    return (
+    head: Staff | None = (
         Staff.objects.active()
         .filter(campus_id=step.request.campus_id, role=StaffRole.CAMPUS_HEAD)
         .exclude(pk__in=barred)
         .order_by("pk")
         .first()
     )
+    return head
+
+
+def _transition(
+    request: RefundRequest,
+    move: Callable[[], object] | None,
+    *,
+    name: str,
+    actor: User | None,
+    at: datetime.datetime,
+    comment: str = "",
+    event: RefundEventKind | None = None,
+    **payload: Any,
+) -> None:
+    """Move ``request`` by ``move`` (one of its django-fsm transitions, bound; None when only its
+    data changed) and keep the record in the same transaction: the saved row and its history,
+    the log row ``name`` (from the state before, to the state after), and the domain event
+    ``event`` with ``payload`` when there is one."""
+    from_status = request.status
+    if move is not None:
+        move()
+    request_save(request, actor, at=at)
+    transition_log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
+    if event is not None:
+        refund_event_record(request=request, kind=event, actor=actor, at=at, **payload)
 
 
 def request_save(request: RefundRequest, actor: User | None, *, at: datetime.datetime) -> None:
     """Save the request; its history record names ``actor`` and the time the service acted at."""
-    request._history_user = actor
-    request._history_date = at
+    _history_by(request, actor, at=at)
     try:
         request.save()
     except ConcurrentTransition as exc:  # pragma: no cover - the row lock makes this a safety net
         raise RefundActionError(_("Someone else changed this request just now; reload it."), code="stale") from exc
+
+
+def _history_by(request: RefundRequest, actor: User | None, *, at: datetime.datetime) -> None:
+    """Name who (None: the system, never the HTTP request's user) and when, for the history row of
+    the request's next save: simple-history's instance hooks, which its stubs do not declare."""
+    request._history_user = actor  # type: ignore[attr-defined]
+    request._history_date = at  # type: ignore[attr-defined]
 
 
 def transition_log(

@@ -21,7 +21,6 @@ from portal.timeline import (
     STOPPED,
     UPCOMING,
     refund_request_for_student,
-    student_actions,
     timeline_build,
 )
 from portal.views.refunds import SUBMITS_PER_HOUR
@@ -32,6 +31,7 @@ from refunds.models import (
     RefundStatus,
     StepDecision,
 )
+from refunds.rules import student_actions
 from refunds.selectors import approval_settings_for
 from refunds.services import (
     refund_adjust_amount,
@@ -760,7 +760,7 @@ def test_the_timeline_of_a_loaded_request_needs_no_query(buy, django_assert_num_
     settings = approval_settings_for(campus=refund.campus_id)
     with django_assert_num_queries(0):
         timeline_build(refund, settings=settings)
-        student_actions(refund, settings=settings)
+        student_actions(refund, settings=settings, now=timezone.now())
 
 
 def test_a_step_escalated_to_someone_else_shows_who_has_it_now(as_student, buy, campus_head):

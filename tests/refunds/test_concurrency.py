@@ -302,8 +302,8 @@ def test_a_cancel_that_waited_for_an_approval_is_stamped_after_it(buy, student, 
         assert approval_locked.wait(THREAD_TIMEOUT)
         return lock_for_student(**kwargs)
 
-    def lock_and_tell(request_id):
-        found = lock(request_id)
+    def lock_and_tell(request_id, **kwargs):
+        found = lock(request_id, **kwargs)
         approval_locked.set()
         return found
 
