@@ -55,6 +55,7 @@ from django.utils import timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
 
 from orders.models import PaymentChannel
+from payments.gateways.registry import arrival_note
 from refunds.models import RefundEvent, RefundRequest
 from refunds.selectors import approval_settings_for
 from schoolops.models import Staff, StaffRole, User
@@ -228,7 +229,7 @@ def _refund_context(
     elif kind == "appealed":
         context["reason"] = str(payload.get("reason") or "")
     elif kind == "approved":
-        context["arrival"] = _arrival_wording(request)
+        context["arrival"] = arrival_note(request.order.channel)  # the wording of the channel's gateway
     elif kind == "closed":
         context["reason"] = str(payload.get("reason") or "") or _text(WORDS, "nothing_due")
     elif kind in ("payout_succeeded", "payout_failed", "payout_needs_check"):
@@ -239,15 +240,6 @@ def _refund_context(
         if kind in ("payout_failed", "payout_needs_check"):
             context["reason"] = " ".join(str(payload.get(k) or "") for k in ("code", "message")).strip()
     return {name: str(value) for name, value in context.items()}
-
-
-def _arrival_wording(request: RefundRequest) -> str:
-    """When the money of an approved request arrives, by the channel the order was paid with."""
-    # inside: portal sits above notifications, so a module-level import would close a cycle.
-    # TODO(issue 15 item 1): ask the payment gateway class for this wording and import it at the top.
-    from portal.timeline import arrival_note
-
-    return str(arrival_note(request.order.channel))
 
 
 # Default wording of the generated values, per language: data like the default templates.
