@@ -1,10 +1,11 @@
 """The refund request's use cases: submit, approve, reject, return, resubmit, cancel, appeal,
 adjust the amount, approve directly (customer service), escalate and expire.
 
-Every function is one transaction: it locks the request, checks who may act, moves the state
-through the model's django-fsm transition, and writes the approval step, the transition log
-row and the domain event in the same transaction. A refusal raises ``RefundActionError`` with
-a message for the person who tried, and changes nothing.
+Every function is one transaction: it locks the request, asks ``refunds.rules`` whether the
+action is allowed on what the lock holds (the same rules the pages ask to choose their buttons),
+moves the state through the model's django-fsm transition and writes the approval step, the
+transition log row and the domain event in the same transaction (``_transition``). A refusal
+raises ``RefundActionError`` with a message for the person who tried, and changes nothing.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def refund_submit(
                     ) from exc
                 raise
             _evidence_store(request, checked=checked, saved_files=saved_files)
-            transition_log(request, name="submit", actor=student.user, from_status="", comment=details, at=now)
+            _transition_log(request, name="submit", actor=student.user, from_status="", comment=details, at=now)
             refund_event_record(
                 request=request,
                 kind=RefundEventKind.SUBMITTED,
@@ -617,7 +618,7 @@ def refund_steps_escalate(*, now: datetime.datetime | None = None) -> int:
                 "tier": step.get_tier_display(),
                 "to": target.name if target else _("nobody: no one above is free to decide it"),
             }
-            transition_log(request, name="escalate", actor=None, from_status=request.status, comment=comment, at=now)
+            _transition_log(request, name="escalate", actor=None, from_status=request.status, comment=comment, at=now)
             refund_event_record(
                 request=request,
                 kind=RefundEventKind.ESCALATED,
@@ -953,13 +954,13 @@ def _transition(
     from_status = request.status
     if move is not None:
         move()
-    request_save(request, actor, at=at)
-    transition_log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
+    _request_save(request, actor, at=at)
+    _transition_log(request, name=name, actor=actor, from_status=from_status, comment=comment, at=at)
     if event is not None:
         refund_event_record(request=request, kind=event, actor=actor, at=at, **payload)
 
 
-def request_save(request: RefundRequest, actor: User | None, *, at: datetime.datetime) -> None:
+def _request_save(request: RefundRequest, actor: User | None, *, at: datetime.datetime) -> None:
     """Save the request; its history record names ``actor`` and the time the service acted at."""
     _history_by(request, actor, at=at)
     try:
@@ -975,7 +976,7 @@ def _history_by(request: RefundRequest, actor: User | None, *, at: datetime.date
     request._history_date = at  # type: ignore[attr-defined]
 
 
-def transition_log(
+def _transition_log(
     request: RefundRequest, *, name: str, actor: User | None, from_status: str, comment: str, at: datetime.datetime
 ) -> None:
     RefundTransition.objects.create(

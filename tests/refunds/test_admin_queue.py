@@ -15,6 +15,7 @@ from django.utils import timezone
 from refunds.admin import lists
 from refunds.admin.decisions import AUTO_CHECK_OUTCOME, bulk_approve_plan, bulk_approve_run
 from refunds.models import ApprovalStep, RefundRequest, RefundStatus, StepDecision
+from refunds.rules import step_can_act
 from refunds.selectors import approval_queue_for_admin, refund_queue_for_staff
 from refunds.services import (
     RefundActionError,
@@ -22,7 +23,6 @@ from refunds.services import (
     refund_cancel,
     refund_reject,
     refund_steps_escalate,
-    step_can_act,
 )
 from schoolops.models import StaffRole
 from tests import factories

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from refunds.models import ApprovalStep, StepDecision
+from refunds.rules import step_can_act
 from refunds.services import (
     refund_adjust_amount,
     refund_appeal,
@@ -17,7 +18,6 @@ from refunds.services import (
     refund_reject,
     refund_resubmit,
     refund_return_for_info,
-    step_can_act,
 )
 from schoolops.models import Staff, StaffRole
 from tests import factories
