@@ -29,12 +29,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from notifications.models import Notification
-from payments.models import Payout, PayoutExchange, VoucherLine
+from payments.models import Payout, PayoutExchange
 from refunds.models import CLOSED_STATES, RefundEvidence, RefundRequest
 from schoolops.scoping import SEE_ALL_CAMPUSES
 
 from .exports import content_disposition
-from .models import Receipt
+from .models import Receipt, VoucherLine
 from .writers import Column, Entry, Kind, Row, csv_chunks, zip_chunks
 
 if TYPE_CHECKING:

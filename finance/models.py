@@ -1,13 +1,18 @@
-"""Finance's own records: exports prepared in the background, reconciliation runs against the
-gateways' statements, e-receipts and the paper copies students ask for.
+"""Finance's own records: the vouchers of the money paid back, exports prepared in the background,
+reconciliation runs against the gateways' statements, e-receipts and the paper copies students
+ask for.
 
-Payouts and vouchers live in ``payments``; this app reads them and never changes them.
+Payouts live in ``payments``; this app reads them and never changes them. A voucher is written
+when payments reports a payout succeeded (``finance.vouchers``, a ``payments.events`` writer).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import PurePath
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -36,6 +41,155 @@ def statement_upload_to(instance: ReconciliationRun, filename: str) -> str:
 
 def receipt_upload_to(instance: Receipt, filename: str) -> str:
     return _private_name("receipts", filename)
+
+
+# --- Vouchers ------------------------------------------------------------------------------------
+# Moved from payments with their tables (payments_voucher, payments_voucherline,
+# payments_vouchersequence): finance/migrations/0003 and payments/migrations/0006 move the state only.
+
+
+class VoucherKind(models.TextChoices):
+    REFUND = "refund", _("Refund paid")
+    REVERSAL = "reversal", _("Reversal")
+
+
+class VoucherImmutableError(Exception):
+    """A voucher or voucher line was about to be changed or deleted: they are written once."""
+
+
+def _write_once(instance: models.Model, save: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Insert ``instance``; refuse any save of a row that already exists."""
+    if not instance._state.adding:
+        raise VoucherImmutableError(
+            f"{instance._meta.label} {instance.pk} ({instance}) cannot be changed: "
+            "vouchers are never edited after creation; correct one with a reversing voucher."
+        )
+    kwargs["force_insert"] = True  # a primary key set by hand must not turn the insert into an update
+    save(*args, **kwargs)
+
+
+def _refuse_delete(instance: models.Model) -> NoReturn:
+    raise VoucherImmutableError(
+        f"{instance._meta.label} {instance.pk} ({instance}) cannot be deleted: "
+        "vouchers are kept for good; correct one with a reversing voucher."
+    )
+
+
+class VoucherSequence(models.Model):
+    """The last voucher number used in a month: locked while a voucher is numbered, so numbers
+    have no gaps and no duplicates however many payouts finish at once."""
+
+    period = models.CharField(_("month"), max_length=7, primary_key=True)  # "2026-12"
+    last_number = models.PositiveIntegerField(_("last number"), default=0)
+
+    class Meta:
+        db_table = "payments_vouchersequence"  # the table it had in payments (moved, not copied)
+        verbose_name = _("voucher sequence")
+        verbose_name_plural = _("voucher sequences")
+
+    def __str__(self) -> str:
+        return f"{self.period}: {self.last_number}"
+
+
+class Voucher(models.Model):
+    """A finance voucher (记账凭证): never edited after creation; a correction is a reversal."""
+
+    period = models.CharField(_("month"), max_length=7)
+    number = models.PositiveIntegerField(_("number in the month"))
+    date = models.DateField(_("date"))
+    kind = models.CharField(_("kind"), max_length=10, choices=VoucherKind.choices, default=VoucherKind.REFUND)
+    summary = models.CharField(_("summary"), max_length=200)
+    amount = MoneyField(_("amount (CNY)"))
+    payout = models.ForeignKey(
+        "payments.Payout",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="vouchers",
+        verbose_name=_("payout"),
+    )
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", verbose_name=_("reverses")
+    )
+    created_at = models.DateTimeField(_("created at"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+        help_text=_("Empty: written by the system when the gateway confirmed the refund."),
+    )
+
+    campus_lookup = "payout__request__campus"
+
+    class Meta:
+        db_table = "payments_voucher"  # the table it had in payments (moved, not copied)
+        verbose_name = _("voucher")
+        verbose_name_plural = _("vouchers")
+        ordering = ["-period", "-number"]
+        permissions = [("reverse_voucher", _("Can reverse vouchers"))]
+        constraints = [
+            models.UniqueConstraint(fields=["period", "number"], name="voucher_number_unique_in_month"),
+            models.UniqueConstraint(
+                fields=["payout"],
+                condition=Q(kind="refund"),
+                name="one_refund_voucher_per_payout",
+            ),
+            models.CheckConstraint(condition=Q(number__gte=1), name="voucher_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _write_once(self, super().save, *args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        _refuse_delete(self)
+
+    @property
+    def code(self) -> str:
+        """The number finance writes on paper: 记-2026-12-0001."""
+        return f"记-{self.period}-{self.number:04d}"
+
+
+class VoucherLine(models.Model):
+    """One side of a voucher: an account, debit or credit. A voucher's lines balance."""
+
+    voucher = models.ForeignKey(Voucher, on_delete=models.PROTECT, related_name="lines", verbose_name=_("voucher"))
+    position = models.PositiveSmallIntegerField(_("line"))
+    account_code = models.CharField(_("account code"), max_length=20)
+    account_name = models.CharField(_("account"), max_length=60)
+    debit = MoneyField(_("debit (CNY)"), default=Decimal("0.00"))
+    credit = MoneyField(_("credit (CNY)"), default=Decimal("0.00"))
+    memo = models.CharField(_("memo"), max_length=200, blank=True)
+
+    campus_lookup = "voucher__payout__request__campus"
+
+    class Meta:
+        db_table = "payments_voucherline"  # the table it had in payments (moved, not copied)
+        verbose_name = _("voucher line")
+        verbose_name_plural = _("voucher lines")
+        ordering = ["voucher", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["voucher", "position"], name="voucher_line_position_unique"),
+            models.CheckConstraint(
+                condition=(Q(debit=0) & ~Q(credit=0)) | (Q(credit=0) & ~Q(debit=0)),
+                name="voucher_line_one_side",
+            ),
+            models.CheckConstraint(condition=Q(debit__gte=0) & Q(credit__gte=0), name="voucher_line_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voucher} {self.position} {self.account_name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _write_once(self, super().save, *args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        _refuse_delete(self)
 
 
 # --- Exports -------------------------------------------------------------------------------------

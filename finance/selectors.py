@@ -21,10 +21,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from orders.models import Order, PaymentChannel
-from payments.models import Payout, PayoutStatus, VoucherKind, VoucherLine
+from payments.models import Payout, PayoutStatus
 from refunds.models import ApprovalStep, ApprovalTier, QuoteLineKind, QuoteSnapshotLine, StepDecision
 from schoolops.scoping import scope_to_campus
 
+from .models import VoucherKind, VoucherLine
 from .writers import Column, Kind, Row
 
 if TYPE_CHECKING:

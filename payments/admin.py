@@ -1,7 +1,9 @@
-"""Payouts for finance: what was sent, what the gateway said, vouchers, the holiday calendar.
+"""Payouts for finance: what was sent, what the gateway said, refused callbacks, the holiday calendar.
 
 Nothing here edits a payout by hand: finance checks a payout with the gateway now, sends a
-failed one again, or records a bank transfer, each through ``payments.services``.
+failed one again, or records a bank transfer, each through ``payments.services``. Finance adds
+its export actions to the payout list from its own admin (``finance.admin.export_actions``), and
+keeps the vouchers in its own (``finance.admin.vouchers``).
 """
 
 from __future__ import annotations
@@ -9,12 +11,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, Sum
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -24,56 +25,10 @@ from schoolops.admin_mixins import ReadOnlyAdminMixin
 from schoolops.scoping import CampusScopedAdminMixin, visible_campus_ids
 
 from . import services
-from .models import (
-    CalendarDay,
-    Payout,
-    PayoutExchange,
-    PayoutStatus,
-    RejectedCallback,
-    Voucher,
-    VoucherKind,
-    VoucherLine,
-)
+from .models import CalendarDay, Payout, PayoutExchange, PayoutStatus, RejectedCallback
 
 RECORD_TRANSFER = "payments.record_transfer"
 RETRY_PAYOUT = "payments.retry_payout"
-REVERSE_VOUCHER = "payments.reverse_voucher"
-EXPORT_REPORTS = "finance.export_reports"
-
-
-class ExportActionsMixin:
-    """The actions "Export selected to CSV / XLSX" on a list, and a link to the finance export page
-    with ``export_report`` chosen; the selection reaches the report as ``ReportFilters.<export_selection>``."""
-
-    export_report = ""
-    export_selection = ""
-
-    def has_export_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(EXPORT_REPORTS)
-
-    def _export(self, request: HttpRequest, queryset, fmt: str) -> HttpResponse:
-        # Imported here: finance imports this app's models, so not while the admin modules load.
-        from finance.admin.exports import export_start
-        from finance.selectors import ReportFilters
-
-        filters = ReportFilters(**{self.export_selection: tuple(queryset.values_list("pk", flat=True))})
-        return export_start(request, report=self.export_report, fmt=fmt, filters=filters)
-
-    @admin.action(description=_("Export selected to CSV"), permissions=["export"])
-    def export_csv(self, request: HttpRequest, queryset) -> HttpResponse:
-        return self._export(request, queryset, "csv")
-
-    @admin.action(description=_("Export selected to XLSX"), permissions=["export"])
-    def export_xlsx(self, request: HttpRequest, queryset) -> HttpResponse:
-        return self._export(request, queryset, "xlsx")
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        extra = {"can_export": self.has_export_permission(request), **(extra_context or {})}
-        return super().changelist_view(request, extra_context=extra)
-
-
-class ReverseForm(forms.Form):
-    reason = forms.CharField(label=_("reason"), max_length=150, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class NeedsCheckFilter(admin.SimpleListFilter):
@@ -119,7 +74,7 @@ class TransferForm(forms.Form):
 
 
 @admin.register(Payout)
-class PayoutAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin):
+class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin):
     campus_field = "request__campus"
     list_display = (
         "payout_no",
@@ -163,10 +118,8 @@ class PayoutAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixin
         "finished_at",
     )
     inlines = [PayoutExchangeInline]
-    actions = ["check_now", "export_csv", "export_xlsx"]
+    actions = ["check_now"]
     change_form_template = "admin/payments/payout/change_form.html"
-    export_report = "ledger"
-    export_selection = "payout_ids"
 
     @admin.action(description=_("Check the selected payouts with the gateway now"), permissions=["retry"])
     def check_now(self, request: HttpRequest, queryset) -> None:
@@ -312,118 +265,6 @@ class PayoutAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixin
                 and payout.request.status == RefundStatus.PAYOUT_FAILED
             )
         return super().change_view(request, object_id, form_url, extra_context=extra)
-
-
-class VoucherLineInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = VoucherLine
-    extra = 0
-    fields = ("position", "account_code", "account_name", "debit", "credit", "memo")
-    readonly_fields = fields
-
-
-@admin.register(Voucher)
-class VoucherAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.ModelAdmin):
-    campus_field = "payout__request__campus"
-    list_display = ("code", "date", "kind", "summary", "amount", "payout")
-    list_filter = ("kind", "period")
-    search_fields = ("summary", "payout__payout_no", "payout__request__request_no")
-    list_select_related = ("payout",)
-    show_full_result_count = False
-    readonly_fields = (
-        "period",
-        "number",
-        "date",
-        "kind",
-        "summary",
-        "amount",
-        "payout",
-        "reverses",
-        "reversed_by_link",
-        "balance",
-        "created_at",
-        "created_by",
-    )
-    inlines = [VoucherLineInline]
-    actions = ["export_csv", "export_xlsx"]
-    export_report = "vouchers"
-    export_selection = "voucher_ids"
-
-    @admin.display(description=_("voucher number"), ordering="number")
-    def code(self, obj: Voucher) -> str:
-        return obj.code
-
-    @admin.display(description=_("reversed by"))
-    def reversed_by_link(self, obj: Voucher) -> str:
-        reversal = Voucher.objects.filter(reverses=obj).first()
-        if reversal is None:
-            return "-"
-        return format_html(
-            '<a href="{}">{}</a> {}',
-            reverse("admin:payments_voucher_change", args=[reversal.pk]),
-            reversal.code,
-            reversal.summary,
-        )
-
-    @admin.display(description=_("balance check"))
-    def balance(self, obj: Voucher) -> str:
-        totals = obj.lines.aggregate(debit=Sum("debit"), credit=Sum("credit"))
-        debit, credit = totals["debit"] or 0, totals["credit"] or 0
-        verdict = _("balanced") if debit == credit else _("NOT BALANCED")
-        return _("debit %(debit)s, credit %(credit)s: %(verdict)s") % {
-            "debit": f"{debit:,.2f}",
-            "credit": f"{credit:,.2f}",
-            "verdict": verdict,
-        }
-
-    def _can_reverse(self, request: HttpRequest, voucher: Voucher) -> bool:
-        return (
-            request.user.has_perm(REVERSE_VOUCHER)
-            and voucher.kind != VoucherKind.REVERSAL
-            and not Voucher.objects.filter(reverses=voucher).exists()
-        )
-
-    def get_urls(self):
-        own = [
-            path(
-                "<int:voucher_id>/reverse/",
-                self.admin_site.admin_view(self.reverse_view),
-                name="payments_voucher_reverse",
-            )
-        ]
-        return own + super().get_urls()
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        voucher = self.get_queryset(request).filter(pk=object_id).first()
-        extra = {"can_reverse": voucher is not None and self._can_reverse(request, voucher), **(extra_context or {})}
-        return super().change_view(request, object_id, form_url, extra_context=extra)
-
-    def reverse_view(self, request: HttpRequest, voucher_id: int):
-        voucher = self.get_queryset(request).filter(pk=voucher_id).first()
-        if voucher is None:
-            raise Http404
-        if not request.user.has_perm(REVERSE_VOUCHER):
-            raise PermissionDenied
-        form = ReverseForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                reversal = services.voucher_reverse(
-                    voucher_id=voucher.pk, actor=request.user, reason=form.cleaned_data["reason"]
-                )
-            except services.VoucherError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-                return HttpResponseRedirect(reverse("admin:payments_voucher_change", args=[voucher.pk]))
-            self.message_user(
-                request, _("%(code)s reversed by %(reversal)s.") % {"code": voucher.code, "reversal": reversal.code}
-            )
-            return HttpResponseRedirect(reverse("admin:payments_voucher_change", args=[reversal.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "voucher": voucher,
-            "form": form,
-            "title": _("Reverse voucher %(code)s") % {"code": voucher.code},
-        }
-        return render(request, "admin/payments/voucher/reverse.html", context)
 
 
 @admin.register(RejectedCallback)

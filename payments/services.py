@@ -11,7 +11,8 @@ The rules that keep money from moving twice:
 * Gateway calls happen outside database transactions; their answers are applied in a new
   transaction that locks the payout and does nothing if it is already final.
 * Only a verified answer, query or callback saying the money left moves the request to
-  ``refunded``; that transaction also updates the order, writes the voucher and the event.
+  ``refunded``; that transaction also updates the order and records the events: the payout's
+  (``payments.events``: finance writes its voucher in the same transaction) and the request's.
 * One guard for money out (``payout_guard``): every path that opens or sends a payout (approval,
   the periodic check, sending again, recording a transfer, the first call to the gateway) checks,
   under a lock on the order, that the amount fits in what is left on it: paid − refunded − what
@@ -34,7 +35,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -53,6 +54,7 @@ from schoolops.errors import ActionRefused
 
 from .calendar import expected_arrival
 from .callbacks_refused import refused_callback_record
+from .events import PayoutEventKind, payout_event_record
 from .gateways.base import (
     CallbackNotice,
     GatewayAnswer,
@@ -64,7 +66,7 @@ from .gateways.base import (
     as_unknown,
 )
 from .gateways.config import notify_url
-from .gateways.registry import GATEWAYS, gateway_class, gateway_for, manual_channels
+from .gateways.registry import gateway_class, gateway_for, manual_channels
 from .models import (
     IN_FLIGHT_PAYOUT_STATES,
     ArrivalKind,
@@ -72,10 +74,6 @@ from .models import (
     Payout,
     PayoutExchange,
     PayoutStatus,
-    Voucher,
-    VoucherKind,
-    VoucherLine,
-    VoucherSequence,
 )
 
 logger = logging.getLogger(__name__)
@@ -726,7 +724,7 @@ def _succeed(
     payout.save()
     refund_mark_refunded(request=request, actor=actor, at=now, comment=payout.gateway_refund_id or payout.payout_no)
     _order_refunded(payout.order_id, amount=payout.amount)
-    voucher_for_payout(payout=payout, at=now, actor=actor)
+    payout_event_record(kind=PayoutEventKind.SUCCEEDED, payout=payout, actor=actor, at=now)
     refund_event_record(
         request=request,
         kind=RefundEventKind.PAYOUT_SUCCEEDED,
@@ -791,118 +789,3 @@ def _jsonable(value):
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
-
-
-# --- Vouchers --------------------------------------------------------------------------------
-
-# The debit line of every refund voucher (small-business standard codes); the credit line is the
-# account the money left from, which each gateway names (``ledger_account``).
-CONTRACT_LIABILITY = ("2203", "合同负债-预收学费")
-
-
-def voucher_for_payout(*, payout: Payout, at: datetime.datetime, actor=None) -> Voucher:
-    """The refund voucher: debit the unearned tuition, credit the account the money left from.
-    Numbered within the month under a row lock, so numbers have no gaps or duplicates."""
-    day = timezone.localdate(at)
-    request = payout.request
-    credit_code, credit_name = GATEWAYS[payout.channel].ledger_account
-    summary = _("Refund %(request)s, order %(order)s, %(student)s") % {
-        "request": request.request_no,
-        "order": payout.order.order_no,
-        "student": request.student.user.name or request.student.user.username,
-    }
-    voucher = Voucher.objects.create(
-        period=f"{day:%Y-%m}",
-        number=_next_voucher_number(f"{day:%Y-%m}"),
-        date=day,
-        kind=VoucherKind.REFUND,
-        summary=summary[:200],
-        amount=payout.amount,
-        payout=payout,
-        created_at=at,
-        created_by=actor,
-    )
-    memo = f"{payout.payout_no} {payout.gateway_refund_id}".strip()
-    VoucherLine.objects.bulk_create(
-        [
-            VoucherLine(
-                voucher=voucher,
-                position=1,
-                account_code=CONTRACT_LIABILITY[0],
-                account_name=CONTRACT_LIABILITY[1],
-                debit=payout.amount,
-                memo=memo,
-            ),
-            VoucherLine(
-                voucher=voucher,
-                position=2,
-                account_code=credit_code,
-                account_name=credit_name,
-                credit=payout.amount,
-                memo=memo,
-            ),
-        ]
-    )
-    return voucher
-
-
-def _next_voucher_number(period: str) -> int:
-    sequence, _created = VoucherSequence.objects.select_for_update().get_or_create(period=period)
-    sequence.last_number += 1
-    sequence.save(update_fields=["last_number"])
-    return sequence.last_number
-
-
-class VoucherError(ActionRefused):
-    """A refused voucher action: nothing changed. ``message`` is for the person who tried."""
-
-
-def voucher_reverse(*, voucher_id: int, actor, reason: str, at: datetime.datetime | None = None) -> Voucher:
-    """Cancel a voucher by a reversing one: the same lines with debit and credit swapped, numbered
-    in the month of ``at``. A voucher is reversed at most once, and a reversal never."""
-    now = at or timezone.now()
-    reason = reason.strip()
-    if not reason:
-        raise VoucherError(_("Give the reason for the reversal."), code="reason")
-    day = timezone.localdate(now)
-    with transaction.atomic():
-        original = Voucher.objects.select_for_update().filter(pk=voucher_id).first()
-        if original is None:
-            raise VoucherError(_("Voucher %(id)s does not exist.") % {"id": voucher_id}, code="missing")
-        if original.kind == VoucherKind.REVERSAL:
-            raise VoucherError(
-                _("%(code)s is itself a reversal; it cannot be reversed.") % {"code": original.code}, code="reversal"
-            )
-        already = _("%(code)s has already been reversed.") % {"code": original.code}
-        if Voucher.objects.filter(reverses=original).exists():
-            raise VoucherError(already, code="reversed")
-        summary = _("Reversal of %(code)s: %(reason)s") % {"code": original.code, "reason": reason}
-        try:
-            with transaction.atomic():  # the OneToOne on ``reverses`` is the last word between racing reversals
-                reversal = Voucher.objects.create(
-                    period=f"{day:%Y-%m}",
-                    number=_next_voucher_number(f"{day:%Y-%m}"),
-                    date=day,
-                    kind=VoucherKind.REVERSAL,
-                    summary=summary[:200],
-                    amount=original.amount,
-                    payout=original.payout,
-                    reverses=original,
-                    created_at=now,
-                    created_by=actor,
-                )
-        except IntegrityError:
-            raise VoucherError(already, code="reversed") from None
-        VoucherLine.objects.bulk_create(
-            VoucherLine(
-                voucher=reversal,
-                position=line.position,
-                account_code=line.account_code,
-                account_name=line.account_name,
-                debit=line.credit,
-                credit=line.debit,
-                memo=line.memo,
-            )
-            for line in original.lines.order_by("position")
-        )
-    return reversal

@@ -11,8 +11,9 @@ import openpyxl
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from finance.models import Voucher, VoucherLine
 from finance.writers import Kind
-from payments.models import Payout, Voucher, VoucherLine
+from payments.models import Payout
 from refunds.models import QuoteLineKind, StepDecision
 
 CENT = Decimal("0.01")

@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from finance.archive import ArchiveRefused, archive_entries
-from finance.models import Receipt
+from finance.models import Receipt, VoucherLine
 from notifications.models import Notification
-from payments.models import PayoutExchange, VoucherLine
+from payments.models import PayoutExchange
 from refunds.models import RefundEvidence, RefundRequest
 from schoolops.models import StaffRole
 from tests import factories

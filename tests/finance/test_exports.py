@@ -13,9 +13,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from finance.exports import REPORTS
+from finance.models import Voucher
 from finance.selectors import LEDGER_COLUMNS, SUMMARY_COLUMNS, VOUCHER_COLUMNS
 from orders.models import Order, PaymentChannel
-from payments.models import Payout, PayoutStatus, Voucher
+from payments.models import Payout, PayoutStatus
 from tests import factories
 from tests.refunds.lifecycle_helpers import order_at, submit
 
@@ -103,7 +104,7 @@ def test_ledger_export_matches_the_database_cell_by_cell(client, clerk, campus, 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_voucher_journal_export_matches_the_database(client, clerk, campus, homeroom, finance, fmt):
-    from payments.services import voucher_reverse
+    from finance.vouchers import voucher_reverse
 
     for channel, name in [(PaymentChannel.WECHAT, "王小明"), (PaymentChannel.CARD, "=1+1")]:
         paid_refund(campus=campus, homeroom=homeroom, finance=finance, channel=channel, name=name)
@@ -306,7 +307,7 @@ def test_voucher_list_action_exports_the_selected_vouchers(client, clerk, campus
         paid_refund(campus=campus, homeroom=homeroom, finance=finance)
     chosen = Voucher.objects.order_by("number").last()
     response = client.post(
-        reverse("admin:payments_voucher_changelist"), {"action": "export_csv", "_selected_action": [chosen.pk]}
+        reverse("admin:finance_voucher_changelist"), {"action": "export_csv", "_selected_action": [chosen.pk]}
     )
     with translation.override("en"):
         assert_csv_matches(csv_rows(body(response)), VOUCHER_COLUMNS, voucher_expected(chosen))
@@ -314,7 +315,7 @@ def test_voucher_list_action_exports_the_selected_vouchers(client, clerk, campus
 
 def test_lists_link_to_the_export_page_with_their_report(client, clerk):
     payouts = client.get(reverse("admin:payments_payout_changelist")).content.decode()
-    vouchers = client.get(reverse("admin:payments_voucher_changelist")).content.decode()
+    vouchers = client.get(reverse("admin:finance_voucher_changelist")).content.decode()
     assert f'href="{reverse(ADD)}?report=ledger"' in payouts
     assert f'href="{reverse(ADD)}?report=vouchers"' in vouchers
 

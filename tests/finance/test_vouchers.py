@@ -14,11 +14,12 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from finance.models import Voucher, VoucherImmutableError, VoucherKind, VoucherLine
+from finance.vouchers import VoucherError, voucher_reverse
 from orders.models import PaymentChannel
 from payments import tasks as payment_tasks
 from payments.gateways.base import GatewayAnswer, Outcome
-from payments.models import Voucher, VoucherImmutableError, VoucherKind, VoucherLine
-from payments.services import VoucherError, payout_answer_apply, payout_record_transfer, voucher_reverse
+from payments.services import payout_answer_apply, payout_record_transfer
 from tests import factories
 from tests.payments.helpers import approved_request
 
@@ -159,14 +160,14 @@ def finance_client(client, finance):
 
 
 def test_voucher_page_shows_the_lines_the_balance_and_the_reverse_button(finance_client, voucher):
-    page = finance_client.get(reverse("admin:payments_voucher_change", args=[voucher.pk])).content.decode()
+    page = finance_client.get(reverse("admin:finance_voucher_change", args=[voucher.pk])).content.decode()
     assert "合同负债-预收学费" in page and "其他货币资金-微信支付" in page
     assert f"debit {voucher.amount:,.2f}, credit {voucher.amount:,.2f}: balanced" in page
-    assert reverse("admin:payments_voucher_reverse", args=[voucher.pk]) in page
+    assert reverse("admin:finance_voucher_reverse", args=[voucher.pk]) in page
 
 
 def test_reversing_from_the_admin(finance_client, voucher):
-    url = reverse("admin:payments_voucher_reverse", args=[voucher.pk])
+    url = reverse("admin:finance_voucher_reverse", args=[voucher.pk])
     assert finance_client.get(url).status_code == 200
     refused = finance_client.post(url, {"reason": ""})
     assert refused.status_code == 200 and refused.context["form"].errors["reason"]
@@ -174,8 +175,8 @@ def test_reversing_from_the_admin(finance_client, voucher):
     response = finance_client.post(url, {"reason": "金额录错"})
 
     reversal = Voucher.objects.get(reverses=voucher)
-    assert response["Location"] == reverse("admin:payments_voucher_change", args=[reversal.pk])
-    page = finance_client.get(reverse("admin:payments_voucher_change", args=[voucher.pk])).content.decode()
+    assert response["Location"] == reverse("admin:finance_voucher_change", args=[reversal.pk])
+    page = finance_client.get(reverse("admin:finance_voucher_change", args=[voucher.pk])).content.decode()
     assert reversal.code in page
     assert url not in page  # reversed: no second button
     again = finance_client.post(url, {"reason": "再来"})
@@ -185,8 +186,8 @@ def test_reversing_from_the_admin(finance_client, voucher):
 
 def test_reversal_without_the_permission_is_refused(client, campus_head, voucher):
     client.force_login(campus_head.user)  # sees vouchers, may not reverse them
-    url = reverse("admin:payments_voucher_reverse", args=[voucher.pk])
-    page = client.get(reverse("admin:payments_voucher_change", args=[voucher.pk]))
+    url = reverse("admin:finance_voucher_reverse", args=[voucher.pk])
+    page = client.get(reverse("admin:finance_voucher_change", args=[voucher.pk]))
     assert page.status_code == 200 and url not in page.content.decode()
     assert client.post(url, {"reason": "x"}).status_code == 403
     assert not Voucher.objects.filter(reverses=voucher).exists()
@@ -195,10 +196,50 @@ def test_reversal_without_the_permission_is_refused(client, campus_head, voucher
 def test_another_campus_cannot_reverse(client, other_campus, voucher):
     stranger = factories.make_staff(role="finance", campus=other_campus)
     client.force_login(stranger.user)
-    assert client.post(reverse("admin:payments_voucher_reverse", args=[voucher.pk]), {"reason": "x"}).status_code == 404
+    assert client.post(reverse("admin:finance_voucher_reverse", args=[voucher.pk]), {"reason": "x"}).status_code == 404
 
 
 # --- Numbering under concurrency (PostgreSQL, threads) ----------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_twenty_transfers_recorded_at_once_get_numbers_one_to_twenty(
+    campus, homeroom, finance, default_refund_policies
+):
+    requests = []
+    for _ in range(20):
+        student = factories.make_student(campus=campus)
+        request, _payout = approved_request(
+            student=student, homeroom=homeroom, campus=campus, channel=PaymentChannel.CARD
+        )
+        requests.append(request)
+    barrier = threading.Barrier(len(requests))
+    errors: list[BaseException] = []
+
+    def record(request_id: int) -> None:
+        try:
+            barrier.wait()
+            payout_record_transfer(
+                request_id=request_id,
+                actor=finance.user,
+                bank_reference=f"BK{request_id}",
+                transferred_on=timezone.localdate(),
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=record, args=(request.pk,)) for request in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    period = f"{timezone.localdate():%Y-%m}"
+    assert sorted(Voucher.objects.filter(period=period).values_list("number", flat=True)) == list(range(1, 21))
 
 
 @pytest.mark.postgres

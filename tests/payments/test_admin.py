@@ -5,9 +5,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from finance.models import Voucher
 from orders.models import PaymentChannel
 from payments import services
-from payments.models import Payout, PayoutStatus, Voucher
+from payments.models import Payout, PayoutStatus
 from refunds.models import RefundStatus
 from schoolops.models import StaffRole
 from tests import factories
@@ -126,8 +127,8 @@ def test_vouchers_and_the_calendar_open_for_finance(client, card_refund, finance
     )
     client.force_login(finance.user)
     voucher = Voucher.objects.get()
-    assert voucher.code in client.get(reverse("admin:payments_voucher_changelist")).content.decode()
-    assert client.get(reverse("admin:payments_voucher_change", args=[voucher.pk])).status_code == 200
+    assert voucher.code in client.get(reverse("admin:finance_voucher_changelist")).content.decode()
+    assert client.get(reverse("admin:finance_voucher_change", args=[voucher.pk])).status_code == 200
     assert client.get(reverse("admin:payments_calendarday_changelist")).status_code == 200
 
 

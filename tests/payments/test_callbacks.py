@@ -10,10 +10,11 @@ import pytest
 import xmltodict
 from django.urls import reverse
 
+from finance.models import Voucher
 from gatewaysim.protocol import parse_wechat_xml, wechat_decrypt_req_info, wechat_encrypt_req_info, wechat_xml
 from orders.models import PaymentChannel
 from payments import services
-from payments.models import Payout, PayoutStatus, RejectedCallback, Voucher
+from payments.models import Payout, PayoutStatus, RejectedCallback
 from refunds.models import RefundEvent, RefundRequest, RefundStatus
 
 from .helpers import approved_request

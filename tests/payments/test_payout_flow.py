@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 
+from finance.models import Voucher
 from orders.models import OrderStatus, PaymentChannel
 from payments import services
-from payments.models import ExchangeKind, Payout, PayoutStatus, Voucher
+from payments.models import ExchangeKind, Payout, PayoutStatus
 from refunds.models import RefundEvent, RefundStatus
 
 from .helpers import approved_request, wait_until

@@ -8,8 +8,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from finance.models import Voucher
 from orders.models import OrderStatus, PaymentChannel
-from payments.models import ArrivalKind, PayoutStatus, Voucher
+from payments.models import ArrivalKind, PayoutStatus
 from payments.services import PayoutError, payout_record_transfer
 from refunds.models import RefundEvent, RefundStatus, RefundTransition
 from tests.refunds.lifecycle_helpers import PDF
