@@ -7,7 +7,7 @@ from functools import wraps
 from typing import Concatenate, ParamSpec, cast
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import redirect, render
 
 from schoolops.models import User
@@ -26,8 +26,8 @@ class StudentRequest(HttpRequest):
 
 
 def student_page(
-    view: Callable[Concatenate[StudentRequest, P], HttpResponse],
-) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
+    view: Callable[Concatenate[StudentRequest, P], HttpResponseBase],
+) -> Callable[Concatenate[HttpRequest, P], HttpResponseBase]:
     """Log in first; staff go to the admin; anyone else without a student record gets 403.
 
     The view receives ``request.student``: every lookup it makes starts from her.
@@ -35,7 +35,7 @@ def student_page(
 
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
         student = selectors.student_for_user(user=request.user)
         if student is None:
             if request.user.is_staff:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -215,7 +215,7 @@ def _paper_copy_form_initial(request: StudentRequest) -> PaperCopyForm:
 
 @require_GET
 @student_page
-def receipt_download(request: StudentRequest, request_no: str) -> HttpResponse:
+def receipt_download(request: StudentRequest, request_no: str) -> HttpResponseBase:
     """Her e-receipt PDF, inline. Another student's request, or one not refunded, is a 404."""
     refund = _refund_row_or_404(request, request_no)
     try:
