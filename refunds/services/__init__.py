@@ -4,7 +4,6 @@
 ``requests``: the refund request's lifecycle, from submission to approval, and the clock.
 """
 
-from ..rules import step_can_act
 from .quoting import (
     RefundPolicyMissing,
     quote_snapshot_create,
@@ -53,5 +52,4 @@ __all__ = [
     "refund_return_for_info",
     "refund_steps_escalate",
     "refund_submit",
-    "step_can_act",
 ]

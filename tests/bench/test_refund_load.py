@@ -25,8 +25,8 @@ from refunds.models import (
     RefundTransition,
     StepDecision,
 )
+from refunds.rules import TIER_ROLE
 from refunds.selectors import refund_queue_for_staff
-from refunds.services.requests import TIER_ROLE
 from schoolops.models import Campus, Staff, StaffRole, User
 from schoolops.roles import role_group_name
 from students.models import Enrollment

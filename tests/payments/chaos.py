@@ -39,6 +39,7 @@ from refunds.models import (
     RefundTransition,
     StepDecision,
 )
+from refunds.rules import step_can_act
 from refunds.services import (
     RefundActionError,
     refund_adjust_amount,
@@ -49,7 +50,6 @@ from refunds.services import (
     refund_resubmit,
     refund_return_for_info,
     refund_submit,
-    step_can_act,
 )
 from schoolops.models import Campus, Staff, StaffRole
 from students.models import Enrollment, Student
