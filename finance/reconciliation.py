@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections import defaultdict
+from collections import Counter
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,7 +37,7 @@ from django.utils.translation import ngettext
 from notifications.services import notify, recipient_for_user, site_url
 from payments.gateways.statements import Statement, StatementRow
 from payments.models import Payout, PayoutStatus
-from schoolops.models import Staff, StaffRole
+from schoolops.models import Staff, StaffRole, User
 from schoolops.scoping import SEE_ALL_CAMPUSES
 
 from .events import RECONCILIATION_MISMATCH
@@ -60,8 +61,8 @@ class ReconciliationError(Exception):
 def reconciliation_run_create(
     *,
     kind: str,
-    upload,
-    user,
+    upload: UploadedFile,
+    user: User,
     period_start: datetime.date | None = None,
     period_end: datetime.date | None = None,
 ) -> ReconciliationRun:
@@ -71,26 +72,26 @@ def reconciliation_run_create(
     (``ReconciliationError``). Differences alert head-office finance and the uploader.
     """
     limit = settings.FINANCE_STATEMENT_MAX_BYTES
-    if upload.size > limit:
+    size = upload.size or 0
+    if size > limit:
         raise ReconciliationError(
             _("The file is %(size)s bytes; statements of up to %(limit)s bytes are accepted.")
-            % {"size": upload.size, "limit": limit}
+            % {"size": size, "limit": limit}
         )
     data = upload.read()
+    name = upload.name or "statement.csv"
     statement = parse_statement(kind, data)
     start, end = _period(statement, period_start, period_end)
     channel = statement_channel(kind)
     lines = _match(statement, channel=channel, start=start, end=end)
-    counts = defaultdict(int)
-    for line in lines:
-        counts[line.result] += 1
+    counts = Counter(line.result for line in lines)
     with transaction.atomic():
         run = ReconciliationRun(
             kind=kind,
             channel=channel,
             period_start=start,
             period_end=end,
-            source_name=upload.name[:200],
+            source_name=name[:200],
             sha256=hashlib.sha256(data).hexdigest(),
             statement_rows=len(statement.rows),
             statement_total=sum((row.amount for row in statement.rows if row.refunded), Decimal("0.00")),
@@ -101,7 +102,7 @@ def reconciliation_run_create(
             missing=counts[LineResult.MISSING],
             uploaded_by=user,
         )
-        run.source_file.save(upload.name, ContentFile(data), save=False)
+        run.source_file.save(name, ContentFile(data), save=False)
         run.save()
         for line in lines:
             line.run = run
@@ -111,15 +112,18 @@ def reconciliation_run_create(
     return run
 
 
-def _period(statement: Statement, start: datetime.date | None, end: datetime.date | None):
-    """The statement's own dates, else the form's, else the days of its rows."""
+def _period(
+    statement: Statement, start: datetime.date | None, end: datetime.date | None
+) -> tuple[datetime.date, datetime.date]:
+    """The statement's own dates, else the form's (one of them stands for both), else the days of its rows."""
     if statement.period_start and statement.period_end:
         return statement.period_start, statement.period_end
-    if start or end:
-        start, end = start or end, end or start
-        if end < start:
+    given = [day for day in (start, end) if day is not None]
+    if given:
+        first, last = start or given[-1], end or given[0]
+        if last < first:
             raise ReconciliationError(_("The period ends before it starts."))
-        return start, end
+        return first, last
     if not statement.rows:
         raise ReconciliationError(
             _("The statement has no rows and does not say which day it covers: give its date in the form.")
@@ -136,7 +140,7 @@ def _bounds(start: datetime.date, end: datetime.date) -> tuple[datetime.datetime
     return first, after
 
 
-def _went_out_in(*, channel: str, start: datetime.date, end: datetime.date):
+def _went_out_in(*, channel: str, start: datetime.date, end: datetime.date) -> QuerySet[Payout]:
     first, after = _bounds(start, end)
     return Payout.objects.filter(channel=channel).filter(
         Q(status=PayoutStatus.SUCCEEDED, finished_at__gte=first, finished_at__lt=after)
@@ -149,7 +153,7 @@ def _our_total(*, channel: str, start: datetime.date, end: datetime.date) -> Dec
     return sum(amounts, Decimal("0.00"))
 
 
-def _match(statement: Statement, *, channel: str, start: datetime.date, end: datetime.date):
+def _match(statement: Statement, *, channel: str, start: datetime.date, end: datetime.date) -> list[ReconciliationLine]:
     """The run's lines (unsaved): one per statement row, then one per payout the statement lacks."""
     rows = statement.rows
     numbers = {row.payout_no for row in rows if row.payout_no} | {row.order_no for row in rows if not row.payout_no}
@@ -163,7 +167,8 @@ def _match(statement: Statement, *, channel: str, start: datetime.date, end: dat
     )
     by_no = {p.payout_no: p for p in candidates}
     claimed: set[int] = set()
-    lines = []
+    lines: list[ReconciliationLine] = []
+    result: str
     for row in rows:
         payout = by_no.get(row.payout_no) if row.payout_no else _pick_for_order(row, candidates, claimed)
         if payout is None:
@@ -209,8 +214,8 @@ def _match(statement: Statement, *, channel: str, start: datetime.date, end: dat
     return lines
 
 
-def _local(when: datetime.datetime) -> str:
-    return f"{timezone.localtime(when):%Y-%m-%d %H:%M:%S}"
+def _local(when: datetime.datetime | None) -> str:
+    return f"{timezone.localtime(when):%Y-%m-%d %H:%M:%S}" if when is not None else "-"
 
 
 def _pick_for_order(row: StatementRow, candidates: list[Payout], claimed: set[int]) -> Payout | None:
@@ -269,7 +274,7 @@ def reconciliation_summary(run: ReconciliationRun) -> str:
     return "; ".join(text % {"count": count} for text, count in zip(parts, counts, strict=True) if count)
 
 
-def _head_office_finance(user) -> list:
+def _head_office_finance(user: User) -> list[User]:
     """Active finance staff who see every campus, and the uploader."""
     staff = Staff.objects.active().of_role(StaffRole.FINANCE).select_related("user").order_by("pk")
     users = [member.user for member in staff if member.user.has_perm(SEE_ALL_CAMPUSES)]
@@ -278,7 +283,7 @@ def _head_office_finance(user) -> list:
     return users
 
 
-def _alert(run: ReconciliationRun, *, user) -> None:
+def _alert(run: ReconciliationRun, *, user: User) -> None:
     if run.period_start == run.period_end:
         date = f"{run.period_start:%Y-%m-%d}"
     else:

@@ -22,6 +22,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from refunds.evidence import evidence_check
 from refunds.models import RefundStatus
 from schoolops.admin_mixins import ReadOnlyAdminMixin
+from schoolops.models import User
 from schoolops.scoping import CampusScopedAdminMixin, visible_campus_ids
 
 from . import services
@@ -29,6 +30,14 @@ from .models import CalendarDay, Payout, PayoutExchange, PayoutStatus, RejectedC
 
 RECORD_TRANSFER = "payments.record_transfer"
 RETRY_PAYOUT = "payments.retry_payout"
+
+
+def _acting_user_with(request: HttpRequest, permission: str) -> User:
+    """The staff member acting, if they hold ``permission``; otherwise 403."""
+    user = request.user
+    if not (isinstance(user, User) and user.has_perm(permission)):
+        raise PermissionDenied
+    return user
 
 
 class NeedsCheckFilter(admin.SimpleListFilter):
@@ -168,11 +177,10 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
 
     def send_again_view(self, request: HttpRequest, payout_id: int):
         payout = self._payout_or_404(request, payout_id)
-        if not request.user.has_perm(RETRY_PAYOUT):
-            raise PermissionDenied
+        user = _acting_user_with(request, RETRY_PAYOUT)
         if request.method == "POST":
             try:
-                new = services.payout_retry(request_id=payout.request_id, actor=request.user)
+                new = services.payout_retry(request_id=payout.request_id, actor=user)
             except services.PayoutError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
                 return self._back(payout)
@@ -188,20 +196,21 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
 
     def record_transfer_view(self, request: HttpRequest, payout_id: int):
         payout = self._payout_or_404(request, payout_id)
-        if not request.user.has_perm(RECORD_TRANSFER):
-            raise PermissionDenied
+        user = _acting_user_with(request, RECORD_TRANSFER)
         form = TransferForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
                 done = services.payout_record_transfer(
                     request_id=payout.request_id,
-                    actor=request.user,
+                    actor=user,
                     bank_reference=form.cleaned_data["bank_reference"],
                     transferred_on=form.cleaned_data["transferred_on"],
                     scan=form.cleaned_data.get("scan"),
                 )
-            except (services.PayoutError, ValidationError) as exc:
-                form.add_error(None, getattr(exc, "message", None) or exc.messages[0])
+            except services.PayoutError as exc:
+                form.add_error(None, exc.message)
+            except ValidationError as exc:  # the transfer slip (``evidence_check``)
+                form.add_error(None, exc.messages[0])
             else:
                 self.message_user(request, _("Transfer recorded; the refund is complete."))
                 return self._back(done)
@@ -217,13 +226,12 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
 
     def close_unpaid_view(self, request: HttpRequest, payout_id: int):
         payout = self._payout_or_404(request, payout_id)
-        if not request.user.has_perm(RETRY_PAYOUT):
-            raise PermissionDenied
+        user = _acting_user_with(request, RETRY_PAYOUT)
         form = CloseUnpaidForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
                 services.payout_close_unpaid(
-                    request_id=payout.request_id, actor=request.user, reason=form.cleaned_data["reason"]
+                    request_id=payout.request_id, actor=user, reason=form.cleaned_data["reason"]
                 )
             except services.PayoutError as exc:
                 form.add_error(None, exc.message)

@@ -32,6 +32,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -43,7 +44,7 @@ from django.utils.translation import gettext as _
 
 from orders.models import Order, OrderStatus, PaymentChannel
 from refunds.events import refund_event_record
-from refunds.models import RefundEventKind, RefundRequest, RefundStatus
+from refunds.models import RefundEvent, RefundEventKind, RefundRequest, RefundStatus
 from refunds.services import (
     refund_close_nothing_due,
     refund_mark_paying,
@@ -51,6 +52,7 @@ from refunds.services import (
     refund_mark_refunded,
 )
 from schoolops.errors import ActionRefused
+from schoolops.models import User
 
 from .calendar import expected_arrival
 from .callbacks_refused import refused_callback_record
@@ -115,7 +117,7 @@ def _new_payout_no(at: datetime.datetime) -> str:
 # --- Opening ---------------------------------------------------------------------------------
 
 
-def payout_on_refund_event(event) -> None:
+def payout_on_refund_event(event: RefundEvent) -> None:
     """``refund_event_writer``: an approval opens its payout, in the approval's own transaction."""
     if event.kind == RefundEventKind.APPROVED:
         payout_open(request=event.request, at=event.created_at)
@@ -145,7 +147,7 @@ def payout_open(*, request: RefundRequest, at: datetime.datetime) -> Payout:
     return payout
 
 
-def _payout_new(request: RefundRequest, *, at: datetime.datetime, **fields) -> Payout:
+def _payout_new(request: RefundRequest, *, at: datetime.datetime, **fields: Any) -> Payout:
     """A new payout of the request's approved amount, by the order's channel, under a new number."""
     fields.setdefault("channel", request.order.channel)
     return Payout.objects.create(
@@ -196,7 +198,9 @@ def payout_guard(*, order_id: int, amount: Decimal, payout_id: int | None = None
     return order
 
 
-def payout_close_unpaid(*, request_id: int, actor, reason: str, at: datetime.datetime | None = None) -> RefundRequest:
+def payout_close_unpaid(
+    *, request_id: int, actor: User, reason: str, at: datetime.datetime | None = None
+) -> RefundRequest:
     """Finance closes a refund whose payment failed when nothing more is owed on it (e.g. the
     order's money was already returned by another request), with a reason the student reads."""
     now = at or timezone.now()
@@ -231,7 +235,7 @@ def payout_dispatch(*, payout_id: int) -> None:
         logger.exception("Could not hand payout %s to a worker now; the periodic check will.", payout_id)
 
 
-def payout_retry(*, request_id: int, actor, at: datetime.datetime | None = None) -> Payout:
+def payout_retry(*, request_id: int, actor: User, at: datetime.datetime | None = None) -> Payout:
     """Finance sends a failed refund again: a new payout with a new number (the old one was
     refused for good, so no money moved under it)."""
     now = at or timezone.now()
@@ -255,7 +259,7 @@ def payout_retry(*, request_id: int, actor, at: datetime.datetime | None = None)
 def payout_record_transfer(
     *,
     request_id: int,
-    actor,
+    actor: User,
     bank_reference: str,
     transferred_on: datetime.date,
     scan: UploadedFile | None = None,
@@ -330,11 +334,11 @@ def payout_record_transfer(
 def payout_execute(*, payout_id: int, now: datetime.datetime | None = None) -> str:
     """One attempt at a payout: claim it, ask the gateway, apply the answer. Returns a ``Step``."""
     claimed = _claim(payout_id, now=now or timezone.now())
-    if claimed is _RECHECK:
+    if claimed == _RECHECK:
         return payout_recheck(payout_id=payout_id)
     if claimed is None:
         return Step.DONE
-    if claimed == Step.BUSY:
+    if isinstance(claimed, str):
         return Step.BUSY
     payout, needs_query = claimed
     gateway = gateway_for(payout.channel)
@@ -398,7 +402,7 @@ def payout_recheck(*, payout_id: int) -> str:
     return Step.RETRY
 
 
-def payout_answer_apply(*, payout_id: int, answer: GatewayAnswer, actor=None) -> str:
+def payout_answer_apply(*, payout_id: int, answer: GatewayAnswer, actor: User | None = None) -> str:
     """Apply a verified answer (refund call or query) to the payout. Returns a ``Step``."""
     if answer.outcome == Outcome.SUCCEEDED:
         try:
@@ -490,7 +494,7 @@ def payout_callback_apply(
         }
     elif payout.status == PayoutStatus.QUEUED:
         reason = _("The payout was never sent; a callback for it cannot be genuine.")
-    if reason:
+    if payout is None or reason:
         callback_refuse(channel=channel, reason=reason, payout_no=notice.payout_no, remote_addr=remote_addr, body=body)
         return CallbackResult(accepted=False, reason=reason)
     _exchange(
@@ -559,12 +563,13 @@ def callback_refuse(*, channel: str, reason: str, payout_no: str = "", remote_ad
 
 
 # What ``_claim`` answers for a failed payout the gateway has since reported paid.
-_RECHECK = object()
+_RECHECK = "recheck"
 
 
-def _claim(payout_id: int, *, now: datetime.datetime):
+def _claim(payout_id: int, *, now: datetime.datetime) -> tuple[Payout, bool] | str | None:
     """Take the payout for one attempt. None: nothing to do; Step.BUSY: someone else has it;
-    else (payout, needs_query). Locks in the order every payout path takes: payout, request, order."""
+    _RECHECK: it failed but was since reported paid, only a query may settle it; else
+    (payout, needs_query). Locks in the order every payout path takes: payout, request, order."""
     with transaction.atomic():
         payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
         if payout is not None and payout.status == PayoutStatus.FAILED and payout.needs_check_since is not None:
@@ -645,7 +650,7 @@ def _mark_unknown(payout_id: int, exc: GatewayError, *, needs_check: bool = Fals
             )
 
 
-def _flag_for_check(payout: Payout, *, at: datetime.datetime, **payload) -> None:
+def _flag_for_check(payout: Payout, *, at: datetime.datetime, **payload: Any) -> None:
     """Ask finance, once, to check a (locked) payout at the gateway, in the caller's transaction."""
     if payout.needs_check_since is not None:
         return
@@ -673,14 +678,18 @@ def _fail_locked(payout: Payout, *, request: RefundRequest, code: str, message: 
     _request_payout_failed(request, payout=payout, code=code, message=message, at=at)
 
 
-def _request_payout_failed(request: RefundRequest, *, payout: Payout, code: str, message: str, at) -> None:
+def _request_payout_failed(
+    request: RefundRequest, *, payout: Payout, code: str, message: str, at: datetime.datetime
+) -> None:
     """The request's payment failed (refused, or never sent by the guard): finance is told why."""
     comment = f"{code}: {message}".strip(": ")
     if refund_mark_payout_failed(request=request, at=at, payout_no=payout.payout_no, comment=comment):
         _payout_event(payout, request=request, kind=RefundEventKind.PAYOUT_FAILED, at=at, code=code, message=message)
 
 
-def _payout_event(payout: Payout, *, kind: str, at: datetime.datetime, request: RefundRequest | None = None, **extra):
+def _payout_event(
+    payout: Payout, *, kind: str, at: datetime.datetime, request: RefundRequest | None = None, **extra: Any
+) -> None:
     """Record a payout's event for finance (failed, needs a check), with its amount, channel and number."""
     refund_event_record(
         request=request or RefundRequest.objects.get(pk=payout.request_id),
@@ -699,7 +708,7 @@ def _succeed(
     *,
     request: RefundRequest,
     answer: GatewayAnswer,
-    actor=None,
+    actor: User | None = None,
     at: datetime.datetime | None = None,
     sent_on: datetime.date | None = None,
 ) -> None:
@@ -754,8 +763,8 @@ def _exchange(
     answer: GatewayAnswer | None = None,
     error: GatewayError | None = None,
     outcome: str = "",
-    request_data: dict | None = None,
-    response_data=None,
+    request_data: dict[str, Any] | None = None,
+    response_data: object = None,
     note: str = "",
     at: datetime.datetime | None = None,
 ) -> None:
@@ -783,7 +792,8 @@ def _exchange(
     )
 
 
-def _jsonable(value):
+def _jsonable(value: object) -> object:
+    """A value the JSON field can store: as it is when it can, else its text."""
     if value is None or isinstance(value, dict | list | str | int | float | bool):
         return value
     if isinstance(value, bytes):

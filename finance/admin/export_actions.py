@@ -7,7 +7,7 @@ actions by registering a subclass of ``payments.admin.PayoutAdmin`` in its place
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -22,15 +22,11 @@ from ..exports import EXPORT_PERMISSION
 from ..selectors import ReportFilters
 from .exports import export_start
 
-if TYPE_CHECKING:
-    _ModelAdmin = admin.ModelAdmin[Any]
-else:
-    _ModelAdmin = object
 
-
-class ExportActionsMixin(_ModelAdmin):
-    """The actions "Export selected to CSV / XLSX" on a list, and a link to the finance export page
-    with ``export_report`` chosen; the selection reaches the report through ``export_filters``."""
+class ExportActionsMixin:
+    """The actions "Export selected to CSV / XLSX" on a list, the selection reaching the report
+    ``export_report`` through ``export_filters``. (The list's link to the export page is its
+    change-list template's: ``admin/finance/export_link.html``.)"""
 
     export_report = ""
 
@@ -52,10 +48,6 @@ class ExportActionsMixin(_ModelAdmin):
     @admin.action(description=_("Export selected to XLSX"), permissions=["export"])
     def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponseBase:
         return self._export(request, queryset, "xlsx")
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponseBase:
-        extra = {"can_export": self.has_export_permission(request), **(extra_context or {})}
-        return super().changelist_view(request, extra_context=extra)
 
 
 admin.site.unregister(Payout)

@@ -9,14 +9,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Sum
-from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
-from django.urls import URLPattern, URLResolver, path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from schoolops.admin_mixins import ReadOnlyAdminMixin
+from schoolops.models import User
 from schoolops.scoping import CampusScopedAdminMixin
 
 from ..models import Voucher, VoucherKind, VoucherLine
@@ -101,7 +102,7 @@ class VoucherAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixi
             and not Voucher.objects.filter(reverses=voucher).exists()
         )
 
-    def get_urls(self) -> list[URLPattern | URLResolver]:
+    def get_urls(self) -> list[URLPattern]:
         own = [
             path(
                 "<int:voucher_id>/reverse/",
@@ -113,7 +114,7 @@ class VoucherAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixi
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponseBase:
+    ) -> HttpResponse:
         voucher = self.get_queryset(request).filter(pk=object_id).first()
         extra = {"can_reverse": voucher is not None and self._can_reverse(request, voucher), **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra_context=extra)
@@ -122,14 +123,13 @@ class VoucherAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixi
         voucher = self.get_queryset(request).filter(pk=voucher_id).first()
         if voucher is None:
             raise Http404
-        if not request.user.has_perm(REVERSE_VOUCHER):
+        user = request.user
+        if not (isinstance(user, User) and user.has_perm(REVERSE_VOUCHER)):
             raise PermissionDenied
         form = ReverseForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                reversal = voucher_reverse(
-                    voucher_id=voucher.pk, actor=request.user, reason=form.cleaned_data["reason"]
-                )
+                reversal = voucher_reverse(voucher_id=voucher.pk, actor=user, reason=form.cleaned_data["reason"])
             except VoucherError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:finance_voucher_change", args=[voucher.pk]))

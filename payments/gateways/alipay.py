@@ -16,6 +16,7 @@ import json
 import re
 import ssl
 import urllib.request
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
@@ -74,7 +75,8 @@ def _money(value: object) -> Decimal | None:
 
 def _arrival(items: object) -> tuple[str, str]:
     """Card or balance, from the fund channels Alipay lists for the refund (balance when it lists none)."""
-    channels = [str(item.get("fund_channel", "")) for item in items or [] if isinstance(item, dict)]
+    listed = items if isinstance(items, list | tuple) else []
+    channels = [str(item.get("fund_channel", "")) for item in listed if isinstance(item, dict)]
     kind = ArrivalKind.BANK_CARD if any(c in CARD_FUND_CHANNELS for c in channels) else ArrivalKind.BALANCE
     return kind, ",".join(c for c in channels if c)
 
@@ -95,7 +97,8 @@ class _AliPayClient(AliPay):
         url = self._gateway + "?" + self.sign_data(data)
         with urllib.request.urlopen(url, timeout=self._config.timeout, context=self._ssl_context) as response:  # noqa: S310
             raw_string = response.read().decode("utf-8")
-        return self._verify_and_return_sync_response(raw_string, response_type)
+        verified: dict[str, Any] = self._verify_and_return_sync_response(raw_string, response_type)
+        return verified
 
 
 @functools.lru_cache(maxsize=4)
@@ -369,7 +372,7 @@ class AlipayGateway(RefundGateway):
 
     # --- the call itself
 
-    def _call(self, send: Any, request: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, send: Callable[[], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
         """Run one SDK call; return its verified business answer when ``code`` is 10000, else raise."""
         try:
             response = send()
