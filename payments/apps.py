@@ -7,6 +7,7 @@ class PaymentsConfig(AppConfig):
     verbose_name = _("Payouts")
 
     def ready(self) -> None:
+        # Inside ready(): these modules load models, which needs the app registry complete.
         from refunds.events import refund_event_writer
 
         from .services import payout_on_refund_event
