@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from notifications.models import NotificationTemplate
 from tests import factories
 from tests.conftest import reseed_shipped_data
-from tests.refunds.lifecycle_helpers import order_at, pdf, submit
+from tests.refunds.helpers import order_at, pdf, submit
 
 from .conftest import login, shot
 from .test_staff_approvals import _png

@@ -26,9 +26,8 @@ from payments.gateways.wechat import WECHAT_COLUMNS
 from schoolops.models import StaffRole
 from tests import factories
 from tests.conftest import reseed_shipped_data
-from tests.finance.export_helpers import grant
-from tests.finance.helpers import paid_refund
-from tests.refunds.admin_helpers import zh
+from tests.finance.helpers import grant, paid_refund
+from tests.refunds.helpers import zh
 
 from .conftest import fits_the_phone, login, shot
 

@@ -17,9 +17,7 @@ from playwright.sync_api import expect
 
 from refunds.models import RefundRequest, RefundStatus
 from tests import factories
-from tests.refunds.admin_helpers import QUEUE_URL, zh
-from tests.refunds.lifecycle_checks import log_of
-from tests.refunds.lifecycle_helpers import order_at, pdf, submit
+from tests.refunds.helpers import QUEUE_URL, log_of, order_at, pdf, submit, zh
 
 from .conftest import login, shot
 

@@ -15,7 +15,7 @@ from refunds.models import RefundRequest, RefundStatus
 from refunds.services import refund_return_for_info
 from refunds.services.quoting import refund_quote_estimate
 from tests import factories
-from tests.refunds.lifecycle_helpers import PDF, order_at, submit
+from tests.refunds.helpers import PDF, order_at, submit
 
 from .conftest import fits_the_phone, login, shot
 

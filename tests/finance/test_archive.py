@@ -22,7 +22,7 @@ from payments.models import PayoutExchange
 from refunds.models import RefundEvidence, RefundRequest
 from schoolops.models import StaffRole
 from tests import factories
-from tests.refunds.lifecycle_helpers import PDF, PNG, order_at, submit
+from tests.refunds.helpers import PDF, PNG, order_at, submit
 
 from .helpers import paid_refund
 

@@ -13,8 +13,7 @@ from finance.selectors import LEDGER_COLUMNS, ReportFilters
 from notifications.models import Notification
 from tests import factories
 
-from .export_helpers import assert_xlsx_matches, csv_rows, grant, ledger_expected, xlsx_sheet
-from .helpers import paid_refund
+from .helpers import assert_xlsx_matches, csv_rows, grant, ledger_expected, paid_refund, xlsx_sheet
 
 pytestmark = pytest.mark.usefixtures("shipped_data")
 

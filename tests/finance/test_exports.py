@@ -18,9 +18,9 @@ from finance.selectors import LEDGER_COLUMNS, SUMMARY_COLUMNS, VOUCHER_COLUMNS
 from orders.models import Order, PaymentChannel
 from payments.models import Payout, PayoutStatus
 from tests import factories
-from tests.refunds.lifecycle_helpers import order_at, submit
+from tests.refunds.helpers import order_at, submit
 
-from .export_helpers import (
+from .helpers import (
     EXPORT,
     assert_csv_matches,
     assert_xlsx_matches,
@@ -28,10 +28,10 @@ from .export_helpers import (
     csv_rows,
     grant,
     ledger_expected,
+    paid_refund,
     voucher_expected,
     xlsx_sheet,
 )
-from .helpers import paid_refund
 
 pytestmark = pytest.mark.usefixtures("shipped_data")
 

@@ -130,7 +130,7 @@ def test_the_service_refuses_someone_elses_receipt(receipt, other_student):
 
 
 def test_a_request_not_refunded_gets_no_paper_copy(client, shipped_data, student, order):
-    from tests.refunds.lifecycle_helpers import submit
+    from tests.refunds.helpers import submit
 
     request = submit(order)
     client.force_login(student.user)

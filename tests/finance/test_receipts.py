@@ -22,7 +22,7 @@ from refunds.services import refund_approve
 from schoolops.models import StaffRole
 from tests import factories
 from tests.finance.helpers import paid_refund
-from tests.refunds.lifecycle_helpers import order_at, submit
+from tests.refunds.helpers import order_at, submit
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "receipts"
 TITLE = "退款电子凭证"

@@ -22,8 +22,7 @@ from payments.models import Payout, PayoutStatus
 from schoolops.models import StaffRole
 from tests import factories
 
-from .export_helpers import body, csv_rows, grant, xlsx_sheet
-from .helpers import paid_refund
+from .helpers import body, csv_rows, grant, paid_refund, xlsx_sheet
 
 pytestmark = pytest.mark.usefixtures("shipped_data")
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from finance.writers import FLUSH_BYTES, Column, Entry, Kind, csv_chunks, neutralise, xlsx_chunks, zip_chunks
 
-from .export_helpers import csv_rows, xlsx_sheet
+from .helpers import csv_rows, xlsx_sheet
 
 COLUMNS = [
     Column("学生"),

@@ -8,7 +8,7 @@ from django.urls import reverse
 from notifications.models import CallTask, Notification, NotificationStatus
 from notifications.services import notification_deliver
 from orders.models import CourseType
-from tests.refunds.lifecycle_helpers import order_at, submit
+from tests.refunds.helpers import order_at, submit
 
 from .helpers import permanent
 

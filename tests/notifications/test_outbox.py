@@ -23,7 +23,7 @@ from notifications.services import (
 )
 from refunds.models import RefundEvent
 from schoolops.celery import app as celery_app
-from tests.refunds.lifecycle_helpers import order_at, submit
+from tests.refunds.helpers import order_at, submit
 
 from .helpers import fresh_broker_connections, permanent, temporary
 

@@ -17,7 +17,7 @@ from refunds.services import refund_approve, refund_cancel, refund_reject, refun
 from refunds.services.requests import refund_steps_escalate
 from schoolops.models import StaffRole
 from tests import factories
-from tests.refunds.lifecycle_helpers import order_at, submit
+from tests.refunds.helpers import order_at, submit
 
 from .helpers import rows
 

@@ -21,7 +21,7 @@ from refunds.models import RefundEvent
 from refunds.services.requests import refund_steps_escalate
 from schoolops.models import StaffRole
 from tests import factories
-from tests.refunds.lifecycle_helpers import order_at, submit
+from tests.refunds.helpers import order_at, submit
 
 pytestmark = pytest.mark.django_db
 

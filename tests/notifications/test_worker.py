@@ -13,7 +13,7 @@ from notifications.services import notifications_send_pending
 from refunds.models import RefundRequest
 from schoolops.celery import app as celery_app
 from tests.payments.helpers import wait_until
-from tests.refunds.lifecycle_helpers import order_at, submit
+from tests.refunds.helpers import order_at, submit
 
 from .helpers import fresh_broker_connections
 

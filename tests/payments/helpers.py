@@ -10,7 +10,7 @@ from orders.models import PaymentChannel
 from payments.models import Payout
 from refunds.models import RefundRequest, RefundStatus
 from refunds.services import refund_approve
-from tests.refunds.lifecycle_helpers import order_at, submit
+from tests.refunds.helpers import order_at, submit
 
 
 def approved_request(

@@ -12,7 +12,7 @@ from payments.models import Payout, PayoutStatus
 from refunds.models import RefundStatus
 from schoolops.models import StaffRole
 from tests import factories
-from tests.refunds.lifecycle_helpers import PDF
+from tests.refunds.helpers import PDF
 
 from .helpers import approved_request
 

@@ -22,7 +22,7 @@ from refunds.services import (
     refund_reject,
 )
 from tests.conftest import reseed_shipped_data
-from tests.refunds.lifecycle_helpers import order_at, submit
+from tests.refunds.helpers import order_at, submit
 
 from .helpers import approved_request
 

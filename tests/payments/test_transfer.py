@@ -13,7 +13,7 @@ from orders.models import OrderStatus, PaymentChannel
 from payments.models import ArrivalKind, PayoutStatus
 from payments.services import PayoutError, payout_record_transfer
 from refunds.models import RefundEvent, RefundStatus, RefundTransition
-from tests.refunds.lifecycle_helpers import PDF
+from tests.refunds.helpers import PDF
 
 from .helpers import approved_request
 

@@ -41,7 +41,7 @@ from refunds.services import (
     refund_return_for_info,
 )
 from tests import factories
-from tests.refunds.lifecycle_helpers import PDF, order_at, pdf, submit
+from tests.refunds.helpers import PDF, order_at, pdf, submit
 
 pytestmark = pytest.mark.django_db
 

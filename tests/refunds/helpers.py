@@ -1,13 +1,38 @@
-"""Builders for the refund tests: policy terms for the pure calculation, policies in the database."""
+"""The refunds tests' helpers: quotes and policies, orders and submissions, the admin's URLs and
+forms, and the checks that a refused action changed nothing."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from refunds.models import RefundPolicy, RefundSpecialRule, RefundTier
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
+
+from orders.models import CourseType
+from refunds.admin.decisions import ADJUST, APPROVE, REJECT, RETURN
+from refunds.models import (
+    ApprovalStep,
+    QuoteSnapshot,
+    RefundEvent,
+    RefundEvidence,
+    RefundPolicy,
+    RefundRequest,
+    RefundSpecialRule,
+    RefundTier,
+    RefundTransition,
+)
 from refunds.quotes import OrderFacts, PolicyTerms, Progress, Quote, TierTerms, calculate_quote
+from refunds.selectors import approval_settings_for
+from refunds.services import RefundActionError, quote_snapshot_create, refund_quote, refund_submit
+from tests import factories
+
+# --- quotes and policies ---------------------------------------------------------------
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -92,3 +117,187 @@ def make_policy(
     for rule in special_rules:
         RefundSpecialRule.objects.create(policy=policy, **rule)
     return policy
+
+
+# --- orders and submissions ------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def pdf(name: str = "certificate.pdf") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, PDF, content_type="application/pdf")
+
+
+def order_at(*, student, homeroom, campus, price: str, course_type: str = CourseType.RECORDED, **enrollment):
+    """An order of ``student`` whose default quote (day 4 of the course, 10% fee) is 90% of ``price``."""
+    course = factories.make_course(campus=campus, course_type=course_type, price=price)
+    return factories.make_order(student=student, course=course, homeroom_teacher=homeroom, **enrollment)
+
+
+def submit(order, *, reason: str = "time_conflict", details: str = "上班时间调整，无法继续上课。", **kwargs):
+    return refund_submit(student=order.student, order_no=order.order_no, reason=reason, details=details, **kwargs)
+
+
+def money(value: str) -> Decimal:
+    return Decimal(value)
+
+
+# --- the approval admin ----------------------------------------------------------------
+
+QUEUE_URL = reverse("admin:refunds_approvalqueueitem_changelist")
+LIST_URL = reverse("admin:refunds_refundrequest_changelist")
+# A valid POST of each decision's form.
+DECISION_DATA = {
+    APPROVE: {"comment": "同意退费。"},
+    REJECT: {"reason": "已超过退费期限。"},
+    RETURN: {"missing": "请补充医院诊断证明。"},
+    ADJUST: {"amount": "800.00", "reason": "扣除已发放的教材费用。"},
+}
+
+
+def zh(msgid: str) -> str:
+    """What a page in the default language shows for ``msgid`` (the English msgid until it is translated)."""
+    with translation.override("zh-hans"):
+        return gettext(msgid)
+
+
+def page_url(refund) -> str:
+    return reverse("admin:refunds_refundrequest_change", args=[refund.pk])
+
+
+def history_url(refund) -> str:
+    return reverse("admin:refunds_refundrequest_history", args=[refund.pk])
+
+
+def decide_url(refund, action: str) -> str:
+    return reverse("admin:refunds_refundrequest_decide", args=[refund.pk, action])
+
+
+def queue_row_url(refund) -> str:
+    return reverse("admin:refunds_approvalqueueitem_change", args=[refund.pk])
+
+
+def bulk_data(*refunds, confirm: bool = True, comment: str = "") -> dict:
+    """The POST of the bulk approval: the action on the selected rows, confirmed or not."""
+    data = {"action": "approve_small_requests", "_selected_action": [str(r.pk) for r in refunds]}
+    if confirm:
+        data |= {"post": "yes", "comment": comment}
+    else:
+        data["index"] = "0"
+    return data
+
+
+def submitted(*, student, homeroom, campus, price: str = "1000.00", count: int = 1, **kwargs) -> list:
+    """``count`` requests of ``student``, one order each, submitted one after the other."""
+    return [
+        submit(order_at(student=student, homeroom=homeroom, campus=campus, price=price), **kwargs) for _ in range(count)
+    ]
+
+
+def queue_rows(response) -> list:
+    """The requests listed on a queue (or request list) page, in order."""
+    return list(response.context["cl"].result_list)
+
+
+# --- a refused action changes nothing ----------------------------------------------------
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
+
+
+def footprint(request_id: int) -> dict:
+    """Everything a lifecycle action may change about one request, as comparable plain data."""
+    request = RefundRequest.objects.get(pk=request_id)
+    return {
+        "status": request.status,
+        "route": list(request.route),
+        "route_position": request.route_position,
+        "approved_amount": request.approved_amount,
+        "amount_confirmed": request.amount_confirmed,
+        "returned_tier": request.returned_tier,
+        "rejected_tier": request.rejected_tier,
+        "appealed_at": request.appealed_at,
+        "decided_at": request.decided_at,
+        "details": request.details,
+        "steps": list(
+            ApprovalStep.objects.filter(request_id=request_id)
+            .order_by("pk")
+            .values_list("pk", "tier", "decision", "decided_by", "escalated_to")
+        ),
+        "transitions": RefundTransition.objects.filter(request_id=request_id).count(),
+        "events": RefundEvent.objects.filter(request_id=request_id).count(),
+        "history": request.history.count(),
+        "evidence": RefundEvidence.objects.filter(request_id=request_id).count(),
+    }
+
+
+def table_counts() -> dict[str, int]:
+    """Row counts of every table a submission writes to."""
+    return {
+        "requests": RefundRequest.objects.count(),
+        "history": RefundRequest.history.count(),
+        "snapshots": QuoteSnapshot.objects.count(),
+        "steps": ApprovalStep.objects.count(),
+        "transitions": RefundTransition.objects.count(),
+        "events": RefundEvent.objects.count(),
+        "evidence": RefundEvidence.objects.count(),
+    }
+
+
+def assert_refused(
+    action: Callable[[], object], *, code: str, request: RefundRequest | None = None
+) -> RefundActionError:
+    """``action`` raises ``RefundActionError`` with ``code`` and leaves the request (or every table) as it was."""
+    before = footprint(request.pk) if request is not None else table_counts()
+    with pytest.raises(RefundActionError) as excinfo:
+        action()
+    assert excinfo.value.code == code, excinfo.value.message
+    after = footprint(request.pk) if request is not None else table_counts()
+    assert after == before
+    return excinfo.value
+
+
+def log_of(request: RefundRequest) -> list[tuple[str, str, str]]:
+    """The transition log as (name, from, to), in order."""
+    return list(
+        RefundTransition.objects.filter(request=request)
+        .order_by("created_at", "pk")
+        .values_list("name", "from_status", "to_status")
+    )
+
+
+def event_kinds(request: RefundRequest) -> list[str]:
+    return list(RefundEvent.objects.filter(request=request).order_by("created_at", "pk").values_list("kind", flat=True))
+
+
+def upload(name: str, content: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+def approved_refund(order, *, at: datetime.datetime, status: str = "approved") -> RefundRequest:
+    """An earlier refund of ``order``'s student, written straight to ``status`` (payouts come later)."""
+    quote = refund_quote(order=order, reason="time_conflict", at=at)
+    snapshot = quote_snapshot_create(quote=quote)
+    return RefundRequest.objects.create(
+        request_no=f"RFOLD{order.pk:010d}",
+        order=order,
+        student=order.student,
+        campus_id=order.course.campus_id,
+        status=status,
+        reason="time_conflict",
+        quote=snapshot,
+        requested_amount=quote.total,
+        approved_amount=quote.total,
+        route=["homeroom", "auto"],
+        route_position=2,
+        submitted_at=at,
+        decided_at=at,
+    )
+
+
+def set_settings(campus, **values) -> None:
+    """Save the campus's approval settings with ``values`` changed from the defaults."""
+    settings = approval_settings_for(campus=campus)
+    for field, value in values.items():
+        setattr(settings, field, Decimal(value) if isinstance(value, str) else value)
+    settings.save()

@@ -24,9 +24,21 @@ from refunds.models import (
 from refunds.services import refund_approve, refund_reject, refund_return_for_info, refund_steps_escalate
 from tests import factories
 
-from .admin_helpers import DECISION_DATA, decide_url, page_url, submitted, zh
-from .lifecycle_checks import JPEG, approved_refund, footprint, log_of
-from .lifecycle_helpers import PDF, order_at, pdf, submit
+from .helpers import (
+    DECISION_DATA,
+    JPEG,
+    PDF,
+    approved_refund,
+    decide_url,
+    footprint,
+    log_of,
+    order_at,
+    page_url,
+    pdf,
+    submit,
+    submitted,
+    zh,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from refunds.services import refund_approve, refund_steps_escalate
 from schoolops.models import StaffRole
 from tests import factories
 
-from .lifecycle_helpers import order_at, submit
+from .helpers import order_at, submit
 
 pytestmark = pytest.mark.django_db
 

@@ -27,9 +27,20 @@ from refunds.services import (
 from schoolops.models import StaffRole
 from tests import factories
 
-from .admin_helpers import LIST_URL, QUEUE_URL, bulk_data, queue_row_url, queue_rows, submitted, zh
-from .lifecycle_checks import approved_refund, footprint, set_settings
-from .lifecycle_helpers import order_at, submit
+from .helpers import (
+    LIST_URL,
+    QUEUE_URL,
+    approved_refund,
+    bulk_data,
+    footprint,
+    order_at,
+    queue_row_url,
+    queue_rows,
+    set_settings,
+    submit,
+    submitted,
+    zh,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -16,18 +16,18 @@ from refunds.services import refund_approve
 from schoolops.models import StaffRole
 from tests import factories
 
-from .admin_helpers import (
+from .helpers import (
     DECISION_DATA,
     LIST_URL,
     QUEUE_URL,
     bulk_data,
     decide_url,
+    footprint,
     history_url,
     page_url,
     queue_row_url,
     submitted,
 )
-from .lifecycle_checks import footprint
 
 pytestmark = pytest.mark.django_db
 

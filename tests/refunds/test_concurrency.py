@@ -46,8 +46,7 @@ from refunds.services import (
 from schoolops.models import StaffRole
 from tests import factories
 
-from .helpers import make_policy
-from .lifecycle_helpers import order_at, pdf, submit
+from .helpers import make_policy, order_at, pdf, submit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

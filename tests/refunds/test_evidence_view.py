@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from schoolops.models import StaffRole
 from tests import factories
-from tests.refunds.lifecycle_helpers import PDF, order_at, pdf, submit
+from tests.refunds.helpers import PDF, order_at, pdf, submit
 
 pytestmark = pytest.mark.django_db
 

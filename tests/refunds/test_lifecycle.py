@@ -21,7 +21,7 @@ from refunds.services import (
     refund_return_for_info,
 )
 
-from .lifecycle_helpers import money, order_at, submit
+from .helpers import money, order_at, submit
 
 pytestmark = pytest.mark.django_db
 

@@ -22,8 +22,7 @@ from refunds.services import (
 from schoolops.models import Staff, StaffRole
 from tests import factories
 
-from .lifecycle_checks import assert_refused, event_kinds, footprint, log_of, set_settings
-from .lifecycle_helpers import order_at, submit
+from .helpers import assert_refused, event_kinds, footprint, log_of, order_at, set_settings, submit
 
 pytestmark = pytest.mark.django_db
 

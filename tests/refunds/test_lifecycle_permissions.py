@@ -22,8 +22,7 @@ from refunds.services import (
 from schoolops.models import Staff, StaffRole
 from tests import factories
 
-from .lifecycle_checks import assert_refused, footprint, log_of
-from .lifecycle_helpers import order_at, pdf, submit
+from .helpers import assert_refused, footprint, log_of, order_at, pdf, submit
 
 pytestmark = pytest.mark.django_db
 

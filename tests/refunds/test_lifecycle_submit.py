@@ -22,18 +22,22 @@ from refunds.services import (
 )
 from tests import factories
 
-from .lifecycle_checks import (
+from .helpers import (
     JPEG,
+    PDF,
     PNG,
     approved_refund,
     assert_refused,
     event_kinds,
     footprint,
     log_of,
+    money,
+    order_at,
+    pdf,
     set_settings,
+    submit,
     upload,
 )
-from .lifecycle_helpers import PDF, money, order_at, pdf, submit
 
 pytestmark = pytest.mark.django_db
 

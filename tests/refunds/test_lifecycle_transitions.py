@@ -31,8 +31,18 @@ from refunds.services import (
 from schoolops.models import StaffRole
 from tests import factories
 
-from .lifecycle_checks import approved_refund, assert_refused, event_kinds, footprint, log_of, set_settings
-from .lifecycle_helpers import money, order_at, pdf, submit
+from .helpers import (
+    approved_refund,
+    assert_refused,
+    event_kinds,
+    footprint,
+    log_of,
+    money,
+    order_at,
+    pdf,
+    set_settings,
+    submit,
+)
 
 D = Decimal
 ALL_STATES = list(RefundStatus.values)

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from refunds.models import ApprovalSettings, RefundRequest, RefundStatus
 
-from .lifecycle_helpers import order_at, submit
+from .helpers import order_at, submit
 
 pytestmark = pytest.mark.django_db
 

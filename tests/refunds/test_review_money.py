@@ -11,7 +11,7 @@ from django.urls import reverse
 from orders.models import Order
 from refunds.models import RefundRequest, RefundStatus
 
-from .lifecycle_helpers import order_at, submit
+from .helpers import order_at, submit
 
 pytestmark = pytest.mark.django_db
 

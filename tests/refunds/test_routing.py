@@ -10,8 +10,7 @@ from refunds.models import ApprovalSettings, RefundReason
 from refunds.routing import APPEAL_TIER, route_after_auto_referral, route_extend, route_for, route_for_appeal
 from refunds.services import refund_adjust_amount, refund_approve
 
-from .lifecycle_checks import set_settings
-from .lifecycle_helpers import order_at, submit
+from .helpers import order_at, set_settings, submit
 
 D = Decimal
 SMALL = ["homeroom", "auto"]

@@ -12,7 +12,7 @@ from refunds.models import ApprovalStep, RefundTransition
 from refunds.tasks import escalate_overdue_steps, expire_waiting_requests
 from schoolops.celery import app
 
-from .lifecycle_helpers import order_at, submit
+from .helpers import order_at, submit
 
 pytestmark = pytest.mark.django_db
 

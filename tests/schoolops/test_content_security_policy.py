@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from notifications.models import NotificationTemplate
 from tests import factories
-from tests.refunds.lifecycle_helpers import order_at, pdf, submit
+from tests.refunds.helpers import order_at, pdf, submit
 
 pytestmark = pytest.mark.django_db
 

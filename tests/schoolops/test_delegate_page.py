@@ -14,7 +14,7 @@ from refunds.selectors import refund_queue_for_staff
 from schoolops.models import Staff, StaffRole
 from schoolops.services import staff_delegate_set
 from tests import factories
-from tests.refunds.lifecycle_helpers import order_at, submit
+from tests.refunds.helpers import order_at, submit
 
 pytestmark = pytest.mark.django_db
 
