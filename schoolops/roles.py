@@ -74,11 +74,15 @@ _FINANCE_REPORTS = [
     "finance.view_reconciliationline",
 ]
 
+# The refund analytics dashboard: operations, campus heads, teaching supervisors, head-office finance.
+_ANALYTICS = ["analytics.view_dashboard"]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     "homeroom": [*_EVERY_STAFF],
-    "supervisor": [*_EVERY_STAFF],
+    "supervisor": [*_EVERY_STAFF, *_ANALYTICS],
     "campus_head": [
         *_EVERY_STAFF,
+        *_ANALYTICS,
         "payments.view_payout",
         "finance.view_voucher",
         "finance.view_voucherline",
@@ -87,11 +91,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "finance.view_receipt",
         "finance.view_papercopyrequest",
     ],
-    "finance": [*_EVERY_STAFF, *_FINANCE_PAYOUTS, *_FINANCE_REPORTS],
+    "finance": [*_EVERY_STAFF, *_FINANCE_PAYOUTS, *_FINANCE_REPORTS, *_ANALYTICS],
     "service": [*_EVERY_STAFF],
     "quality": [*_EVERY_STAFF],
     "operations": [
         *_EVERY_STAFF,
+        *_ANALYTICS,
         "notifications.view_notificationtemplate",
         "notifications.add_notificationtemplate",
         "notifications.change_notificationtemplate",

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "notifications.apps.NotificationsConfig",
     "payments.apps.PaymentsConfig",
     "finance.apps.FinanceConfig",
+    "analytics.apps.AnalyticsConfig",
     "portal.apps.PortalConfig",
     "demo.apps.DemoConfig",
     "gatewaysim.apps.GatewaySimConfig",
@@ -234,6 +235,11 @@ CELERY_BEAT_SCHEDULE = {
     "purge-refused-callbacks": {
         "task": "payments.tasks.purge_refused_callbacks",
         "schedule": 24 * 3600.0,
+    },
+    # Orders' revenue has no event: yesterday's and today's facts are recomputed every 10 minutes.
+    "refresh-recent-analytics-facts": {
+        "task": "analytics.tasks.refresh_recent_facts",
+        "schedule": 600.0,
     },
 }
 

@@ -1,0 +1,335 @@
+"""Keeping the facts: recompute (day, campus) slices from the raw tables, on refund events, by
+the beat job (revenue) and by the rebuild command.
+
+``facts_refresh`` is the one way facts are written. It deletes the slices it was given and
+writes them again from the requests, their transition log, the approval steps and the orders,
+in one transaction, so a refreshed slice is always exactly what a full rebuild writes. Its work
+is bounded by the slices: every query is narrowed to the given campuses and days.
+
+Definitions (each metric on its own Asia/Shanghai day):
+
+- application: a request, on the day it was submitted;
+- final decision: a transition into ``approved`` (the last tier approved, or customer service
+  approved directly) or into ``rejected`` (a tier refused), on the day it was taken, with its
+  time since submission; a request appealed and decided again counts each decision;
+- refund: a transition into ``refunded`` (the gateway or finance confirmed the money left), on
+  that day, for the request's approved amount, with its time since submission;
+- tier step: an approval step a person decided (approved, rejected, returned for information),
+  on the day decided, with its time in front of the approver; the automatic check is left out;
+- revenue: an order's ``amount_paid`` on the day it was paid.
+
+The dimensions are read from the raw rows at refresh time: the request's campus and reason, its
+order's course and channel, and the homeroom teacher of the order's enrollment.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from orders.models import Order
+from refunds.models import (
+    PENDING_STATES,
+    ApprovalStep,
+    ApprovalTier,
+    RefundEvent,
+    RefundRequest,
+    RefundStatus,
+    RefundTransition,
+    StepDecision,
+)
+from schoolops.models import Campus
+
+from .models import FactsRefresh, RefundFact, RevenueFact, TierFact
+
+logger = logging.getLogger(__name__)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The steps a person decided: their time is the tier's handling time.
+PERSON_DECISIONS = (StepDecision.APPROVED, StepDecision.REJECTED, StepDecision.RETURNED)
+REBUILD_CHUNK_DAYS = 31
+
+# (day, campus, course, teacher, channel, reason)
+RefundKey = tuple[datetime.date, int, int, int | None, str, str]
+TierKey = tuple[datetime.date, int, int, int | None, str, str, str]
+RevenueKey = tuple[datetime.date, int, int, int | None, str]
+
+
+def local_day(moment: datetime.datetime) -> datetime.date:
+    """The Asia/Shanghai day of an aware moment."""
+    return moment.astimezone(SHANGHAI).date()
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+
+
+def _day_runs(days: Iterable[datetime.date]) -> list[tuple[datetime.date, datetime.date]]:
+    """Runs of consecutive days, as (first, last)."""
+    runs: list[tuple[datetime.date, datetime.date]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][1] + datetime.timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _moments_in(field: str, runs: list[tuple[datetime.date, datetime.date]]) -> Q:
+    """``field`` (a moment) falls on one of the days of ``runs``, Shanghai time."""
+    where = Q(pk__in=[])
+    for first, last in runs:
+        after = _day_start(last + datetime.timedelta(days=1))
+        where |= Q(**{f"{field}__gte": _day_start(first), f"{field}__lt": after})
+    return where
+
+
+def _seconds(value: datetime.timedelta | None) -> int:
+    return int(value.total_seconds()) if value is not None else 0
+
+
+def _elapsed(end: str, start: str) -> ExpressionWrapper[Any]:
+    return ExpressionWrapper(F(end) - F(start), output_field=DurationField())
+
+
+def _refund_rows(campus_ids: list[int], runs: list[tuple[datetime.date, datetime.date]]) -> dict[RefundKey, RefundFact]:
+    rows: dict[RefundKey, RefundFact] = {}
+
+    def row(key: RefundKey) -> RefundFact:
+        if key not in rows:
+            day, campus, course, teacher, channel, reason = key
+            rows[key] = RefundFact(
+                day=day,
+                campus_id=campus,
+                course_id=course,
+                teacher_id=teacher,
+                channel=channel,
+                reason=reason,
+                refunded_amount=Decimal("0.00"),
+            )
+        return rows[key]
+
+    applications = (
+        RefundRequest.objects.filter(_moments_in("submitted_at", runs), campus_id__in=campus_ids)
+        .annotate(d=TruncDate("submitted_at", tzinfo=SHANGHAI))
+        .values(
+            "d", "campus_id", "order__course_id", "order__enrollment__homeroom_teacher_id", "order__channel", "reason"
+        )
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for item in applications:
+        key: RefundKey = (
+            item["d"],
+            item["campus_id"],
+            item["order__course_id"],
+            item["order__enrollment__homeroom_teacher_id"],
+            item["order__channel"],
+            item["reason"],
+        )
+        row(key).applications = item["n"]
+
+    moves = (
+        RefundTransition.objects.filter(_moments_in("created_at", runs), request__campus_id__in=campus_ids)
+        .filter(
+            Q(to_status__in=(RefundStatus.APPROVED, RefundStatus.REJECTED), from_status__in=PENDING_STATES)
+            | Q(to_status=RefundStatus.REFUNDED, from_status=RefundStatus.PAYING)
+        )
+        .annotate(d=TruncDate("created_at", tzinfo=SHANGHAI))
+        .values(
+            "d",
+            "request__campus_id",
+            "request__order__course_id",
+            "request__order__enrollment__homeroom_teacher_id",
+            "request__order__channel",
+            "request__reason",
+            "to_status",
+        )
+        .annotate(
+            n=Count("id"),
+            elapsed=Sum(_elapsed("created_at", "request__submitted_at")),
+            amount=Sum("request__approved_amount"),
+        )
+        .order_by()
+    )
+    for item in moves:
+        key = (
+            item["d"],
+            item["request__campus_id"],
+            item["request__order__course_id"],
+            item["request__order__enrollment__homeroom_teacher_id"],
+            item["request__order__channel"],
+            item["request__reason"],
+        )
+        fact = row(key)
+        if item["to_status"] == RefundStatus.REFUNDED:
+            fact.refunded_count = item["n"]
+            fact.refunded_amount = item["amount"] or Decimal("0.00")
+            fact.refund_seconds = _seconds(item["elapsed"])
+        else:
+            if item["to_status"] == RefundStatus.APPROVED:
+                fact.approved = item["n"]
+            else:
+                fact.rejected = item["n"]
+            fact.decided = fact.approved + fact.rejected
+            fact.decision_seconds += _seconds(item["elapsed"])
+    return rows
+
+
+def _tier_rows(campus_ids: list[int], runs: list[tuple[datetime.date, datetime.date]]) -> list[TierFact]:
+    steps = (
+        ApprovalStep.objects.filter(
+            _moments_in("decided_at", runs), request__campus_id__in=campus_ids, decision__in=PERSON_DECISIONS
+        )
+        .exclude(tier=ApprovalTier.AUTO)
+        .annotate(d=TruncDate("decided_at", tzinfo=SHANGHAI))
+        .values(
+            "d",
+            "request__campus_id",
+            "request__order__course_id",
+            "request__order__enrollment__homeroom_teacher_id",
+            "request__order__channel",
+            "request__reason",
+            "tier",
+        )
+        .annotate(n=Count("id"), elapsed=Sum(_elapsed("decided_at", "created_at")))
+        .order_by()
+    )
+    return [
+        TierFact(
+            day=item["d"],
+            campus_id=item["request__campus_id"],
+            course_id=item["request__order__course_id"],
+            teacher_id=item["request__order__enrollment__homeroom_teacher_id"],
+            channel=item["request__order__channel"],
+            reason=item["request__reason"],
+            tier=item["tier"],
+            steps=item["n"],
+            step_seconds=_seconds(item["elapsed"]),
+        )
+        for item in steps
+    ]
+
+
+def _revenue_rows(campus_ids: list[int], runs: list[tuple[datetime.date, datetime.date]]) -> list[RevenueFact]:
+    paid = (
+        Order.objects.filter(_moments_in("paid_at", runs), course__campus_id__in=campus_ids)
+        .annotate(d=TruncDate("paid_at", tzinfo=SHANGHAI))
+        .values("d", "course__campus_id", "course_id", "enrollment__homeroom_teacher_id", "channel")
+        .annotate(n=Count("id"), revenue=Sum("amount_paid"))
+        .order_by()
+    )
+    return [
+        RevenueFact(
+            day=item["d"],
+            campus_id=item["course__campus_id"],
+            course_id=item["course_id"],
+            teacher_id=item["enrollment__homeroom_teacher_id"],
+            channel=item["channel"],
+            orders=item["n"],
+            revenue=item["revenue"] or Decimal("0.00"),
+        )
+        for item in paid
+    ]
+
+
+def _slice(queryset: QuerySet[Any], campus_ids: list[int], days: list[datetime.date]) -> QuerySet[Any]:
+    return queryset.filter(campus_id__in=campus_ids, day__in=days)
+
+
+def facts_refresh(
+    *, days: Iterable[datetime.date], campus_ids: Iterable[int] | None = None, now: datetime.datetime | None = None
+) -> int:
+    """Recompute the facts of every (day, campus) of ``days`` × ``campus_ids`` (None: every campus)
+    from the raw tables, in one transaction. Returns the number of fact rows written."""
+    day_list = sorted(set(days))
+    if campus_ids is None:
+        campuses = list(Campus.objects.order_by("pk").values_list("pk", flat=True))
+    else:
+        campuses = sorted(set(campus_ids))
+    if not day_list or not campuses:
+        return 0
+    runs = _day_runs(day_list)
+    now = now or timezone.now()
+    with transaction.atomic():
+        # One refresh of a campus at a time: its FactsRefresh row is the lock (taken in campus
+        # order), so two refreshes of the same slice never interleave their delete and insert.
+        FactsRefresh.objects.bulk_create(
+            [FactsRefresh(campus_id=pk, refreshed_at=now) for pk in campuses], ignore_conflicts=True
+        )
+        list(FactsRefresh.objects.select_for_update().filter(campus_id__in=campuses).order_by("campus_id"))
+        refund_rows = list(_refund_rows(campuses, runs).values())
+        tier_rows = _tier_rows(campuses, runs)
+        revenue_rows = _revenue_rows(campuses, runs)
+        for model in (RefundFact, TierFact, RevenueFact):
+            _slice(model.objects.all(), campuses, day_list).delete()
+        RefundFact.objects.bulk_create(refund_rows, batch_size=1000)
+        TierFact.objects.bulk_create(tier_rows, batch_size=1000)
+        RevenueFact.objects.bulk_create(revenue_rows, batch_size=1000)
+        FactsRefresh.objects.filter(campus_id__in=campuses).update(refreshed_at=now)
+    return len(refund_rows) + len(tier_rows) + len(revenue_rows)
+
+
+def facts_on_refund_event(event_id: int) -> None:
+    """Refund event listener (after the commit): refresh the days the event touched for its
+    campus: the day it happened (decisions, steps, refunds) and the request's submission day.
+    A failure is logged and left for the next refresh or a rebuild; the change itself stands."""
+    try:
+        event = RefundEvent.objects.select_related("request").filter(pk=event_id).first()
+        if event is None:
+            return
+        request = event.request
+        days = {local_day(event.created_at), local_day(request.submitted_at)}
+        facts_refresh(days=days, campus_ids=[request.campus_id])
+    except Exception:
+        logger.exception("Refreshing the analytics facts after refund event %s failed.", event_id)
+
+
+def facts_refresh_recent(*, today: datetime.date | None = None) -> int:
+    """Yesterday and today for every campus: what the beat job runs (orders are paid all day)."""
+    today = today or local_day(timezone.now())
+    return facts_refresh(days=[today - datetime.timedelta(days=1), today])
+
+
+def _first_day() -> datetime.date | None:
+    """The earliest day any raw row belongs to."""
+    firsts = [
+        Order.objects.aggregate(at=Min("paid_at"))["at"],
+        RefundRequest.objects.aggregate(at=Min("submitted_at"))["at"],
+    ]
+    moments = [moment for moment in firsts if moment is not None]
+    return local_day(min(moments)) if moments else None
+
+
+def _chunks(first: datetime.date, last: datetime.date, size: int) -> Iterator[list[datetime.date]]:
+    day = first
+    while day <= last:
+        chunk_end = min(last, day + datetime.timedelta(days=size - 1))
+        yield [day + datetime.timedelta(days=n) for n in range((chunk_end - day).days + 1)]
+        day = chunk_end + datetime.timedelta(days=1)
+
+
+def facts_rebuild(
+    *, since: datetime.date | None = None, until: datetime.date | None = None, chunk_days: int = REBUILD_CHUNK_DAYS
+) -> Iterator[tuple[datetime.date, datetime.date, int]]:
+    """Rebuild every fact from ``since`` (None: the first raw row, and older facts dropped) to
+    ``until`` (default today), a chunk of days at a time, each chunk its own transaction.
+    Yields (first day, last day, rows written) per chunk."""
+    last = until or local_day(timezone.now())
+    first = since or _first_day()
+    if since is None:
+        for model in (RefundFact, TierFact, RevenueFact):
+            model.objects.all().delete()
+    if first is None:
+        return
+    for chunk in _chunks(first, last, chunk_days):
+        yield chunk[0], chunk[-1], facts_refresh(days=chunk)
