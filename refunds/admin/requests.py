@@ -66,6 +66,21 @@ REQUEST_PAGE_RELATED = ("student__user", "order__course", "order__enrollment", "
 
 APPROVALS_CSS = {"all": ["css/admin_approvals.css"]}
 
+# The lookups the list accepts in its query string besides its filters': the drill-down of the
+# analytics dashboard (a period of submission narrowed by campus, course, homeroom teacher, payment
+# channel or reason). The campus scoping of ``get_queryset`` still applies on top.
+DRILL_DOWN_LOOKUPS = frozenset(
+    {
+        "submitted_at__gte",
+        "submitted_at__lt",
+        "campus__id__exact",
+        "order__course__id__exact",
+        "order__enrollment__homeroom_teacher__id__exact",
+        "order__channel__exact",
+        "reason__exact",
+    }
+)
+
 
 # --- What the apps above refunds add to a request's page -----------------------------------------
 #
@@ -209,6 +224,9 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
         if obj is None:
             raise Http404
         return page.view(request, obj)
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        return lookup in DRILL_DOWN_LOOKUPS or super().lookup_allowed(lookup, value, request)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RefundRequest]:
         staff_of(request)  # once, cached on the user: the campus scoping reads it

@@ -1,0 +1,126 @@
+"""The refund analytics dashboard (退费分析) in the admin, and its XLSX export.
+
+The dashboard is the list page of ``RefundFact`` (whose Meta carries the permission
+``analytics.view_dashboard``), so it is listed on the admin index for exactly those who hold the
+permission: /admin/analytics/refundfact/ (URL name ``admin:analytics_dashboard``) and
+/admin/analytics/refundfact/export/ (``admin:analytics_dashboard_export``). Both take the same GET
+filters, check the permission (403 for anyone logged in without it, students included) and read
+``analytics_dashboard`` for the user, which keeps them to the user's campuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from finance.exports import CONTENT_TYPES, content_disposition
+from finance.models import ExportFormat
+from finance.writers import xlsx_chunks
+from schoolops.models import User
+
+from ..forms import DashboardFilterForm
+from ..models import RefundFact
+from ..presentation import EXPORT_COLUMNS, dashboard_view, export_file_name, export_rows
+from ..selectors import analytics_dashboard
+
+VIEW_DASHBOARD = "analytics.view_dashboard"
+
+
+def _user(request: HttpRequest) -> User:
+    """The logged-in user allowed to see the dashboard; 403 for anyone else logged in."""
+    user = request.user
+    if not (isinstance(user, User) and user.is_active and user.has_perm(VIEW_DASHBOARD)):
+        raise PermissionDenied
+    return user
+
+
+@admin.register(RefundFact)
+class DashboardAdmin(admin.ModelAdmin):
+    """No list of facts, no changes: the list page is the dashboard."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(VIEW_DASHBOARD)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(VIEW_DASHBOARD)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _guarded(self, view: Callable[[HttpRequest], HttpResponseBase]) -> Callable[[HttpRequest], HttpResponseBase]:
+        """The admin's login check, but 403 (not the admin login page) for a logged-in user
+        without the permission, a student as much as a homeroom teacher."""
+        admin_view = self.admin_site.admin_view(view)
+
+        def guarded(request: HttpRequest) -> HttpResponseBase:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+            _user(request)
+            return admin_view(request)
+
+        return guarded
+
+    def get_urls(self) -> list[URLPattern]:
+        dashboard = self._guarded(self.dashboard_view)
+        return [
+            path("", dashboard, name="analytics_dashboard"),
+            # The name the admin index links a model's entry with.
+            path("", dashboard, name="analytics_refundfact_changelist"),
+            path("export/", self._guarded(self.export_view), name="analytics_dashboard_export"),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return self.dashboard_view(request)
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        user = _user(request)
+        form = DashboardFilterForm(request.GET, user=user)
+        view = dashboard_view(analytics_dashboard(user=user, filters=form.filters())) if form.is_valid() else None
+        query = request.GET.urlencode()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Refund analytics"),
+            "form": form,
+            "view": view,
+            "export_url": f"{reverse('admin:analytics_dashboard_export')}?{query}"
+            if query
+            else reverse("admin:analytics_dashboard_export"),
+        }
+        return TemplateResponse(request, "admin/analytics/dashboard.html", context)
+
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
+        """The current view as XLSX: the indicators, the series, the dimension table, the reasons."""
+        user = _user(request)
+        form = DashboardFilterForm(request.GET, user=user)
+        if not form.is_valid():
+            errors = "; ".join(str(e) for errors in form.errors.values() for e in errors)
+            return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
+        dashboard = analytics_dashboard(user=user, filters=form.filters())
+        language = translation.get_language()
+
+        def chunks() -> Iterator[bytes]:
+            with translation.override(language):  # the server may pull chunks after the request
+                yield from xlsx_chunks(EXPORT_COLUMNS, export_rows(dashboard)(), sheet_name=_("Refund analytics"))
+
+        response = StreamingHttpResponse(chunks(), content_type=CONTENT_TYPES[ExportFormat.XLSX])
+        response["Content-Disposition"] = content_disposition(export_file_name(dashboard.filters))
+        response["X-Accel-Buffering"] = "no"
+        response["Cache-Control"] = "private, no-store"
+        return response
