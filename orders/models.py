@@ -105,6 +105,8 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["student", "-paid_at"]),
             models.Index(fields=["course", "-paid_at"]),
+            # The analytics revenue facts of a day: the orders paid that day.
+            models.Index(fields=["paid_at"], name="order_paid_at"),
             models.Index(fields=["channel", "gateway_trade_no"]),
         ]
         constraints = [

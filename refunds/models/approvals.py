@@ -177,6 +177,8 @@ class ApprovalStep(models.Model):
                 condition=Q(decision="pending", assignee__isnull=True),
                 name="approvalstep_pending_pool",
             ),
+            # The analytics facts of a day: the steps decided that day.
+            models.Index(fields=["decided_at"], condition=Q(decided_at__isnull=False), name="approvalstep_decided_at"),
         ]
         constraints = [
             models.UniqueConstraint(

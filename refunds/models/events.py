@@ -35,6 +35,10 @@ class RefundTransition(models.Model):
         verbose_name = _("refund transition")
         verbose_name_plural = _("refund transitions")
         ordering = ["created_at", "pk"]
+        indexes = [
+            # The analytics facts of a day: the decisions and refunds taken that day.
+            models.Index(fields=["to_status", "created_at"], name="refundtransition_to_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.request} {self.from_status or '-'} → {self.to_status}"
