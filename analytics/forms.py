@@ -88,9 +88,7 @@ class DashboardFilterForm(forms.Form):
     channel = forms.ChoiceField(
         label=_("payment channel"), choices=[("", "---------"), *PaymentChannel.choices], required=False
     )
-    reason = forms.ChoiceField(
-        label=_("Refund reason"), choices=[("", "---------"), *RefundReason.choices], required=False
-    )
+    reason = forms.ChoiceField(label=_("Reason"), choices=[("", "---------"), *RefundReason.choices], required=False)
 
     def __init__(self, data: Any = None, *, user: User, today: datetime.date | None = None) -> None:
         # An empty query string is the default view, not a form with errors.
@@ -128,6 +126,13 @@ class DashboardFilterForm(forms.Form):
                 _("A view covers at most %(days)d days; choose a shorter period.") % {"days": MAX_DAYS}, code="long"
             )
         data.update(period=period, start=start, end=end)
+        if period != Period.CUSTOM:
+            # The form shows the preset's dates, ready to be changed into custom ones.
+            self.data = {
+                **{key: self.data[key] for key in self.data},
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+            }
         data["grain"] = data.get("grain") or DEFAULTS["grain"]
         data["dimension"] = data.get("dimension") or DEFAULTS["dimension"]
         return data

@@ -328,7 +328,6 @@ def dashboard_view(dashboard: Dashboard) -> DashboardView:
             "revenue": _("Revenue (CNY)"),
             "ratio": _("Refunds ÷ revenue (%)"),
             "empty": _("No data in this period"),
-            "drill": _("Click to see the requests"),
         },
         "series": {
             "buckets": buckets,

@@ -115,9 +115,25 @@
     });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
-  } else {
+  // Dates typed into the form make the period a custom one.
+  function customDates() {
+    var period = document.getElementById("id_period");
+    ["id_start", "id_end"].forEach(function (id) {
+      var input = document.getElementById(id);
+      if (period && input) {
+        input.addEventListener("change", function () { period.value = "custom"; });
+      }
+    });
+  }
+
+  function start() {
+    customDates();
     draw();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();

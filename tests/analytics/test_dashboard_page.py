@@ -176,6 +176,8 @@ def test_the_default_view_is_the_last_90_days_by_week(client, operations, school
     assert (filters.end - filters.start).days == 89
     assert filters.grain == "week"
     assert filters.dimension == "campus"
+    form = response.context["form"]
+    assert (form["start"].value(), form["end"].value()) == (filters.start.isoformat(), filters.end.isoformat())
 
 
 @pytest.mark.parametrize(
