@@ -261,6 +261,12 @@ def test_every_drill_down_lookup_is_accepted(client, operations, homeroom, schoo
     assert listed(client, f"{REQUESTS}?{'&'.join(f'{k}={v}' for k, v in query.items())}") == {school["r1"].request_no}
 
 
+def test_other_lookups_are_still_refused(client, operations, school):
+    client.force_login(operations.user)
+    # Django's DisallowedModelAdminLookup: a lookup neither a filter nor a drill-down one.
+    assert client.get(f"{REQUESTS}?student__user__password__startswith=pbkdf2").status_code == 400
+
+
 def test_a_campus_heads_drill_down_still_shows_only_her_campus(client, campus_head, other_campus, school):
     client.force_login(campus_head.user)
     response = client.get(DASHBOARD, NOVEMBER)
