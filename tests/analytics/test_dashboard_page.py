@@ -107,6 +107,21 @@ def test_operations_sees_every_campus_figures(client, operations, school):
     assert '<script id="analytics-data" type="application/json">' in page
 
 
+def test_the_page_costs_a_bounded_number_of_queries(client, operations, school, django_assert_max_num_queries):
+    client.force_login(operations.user)
+    client.get(DASHBOARD, NOVEMBER)  # the permission and staff caches warm up as on any page
+    for _ in range(5):  # more of everything must not mean more queries
+        paid_order(
+            course=school["course"],
+            homeroom=school["r1"].order.enrollment.homeroom_teacher,
+            amount="10.00",
+            paid_at=sh(2026, 11, 20, 9),
+        )
+    rebuild(until=datetime.date(2026, 12, 3))
+    with django_assert_max_num_queries(25):  # 20 today: session, user, staff, selectors, choices
+        assert client.get(DASHBOARD, {**NOVEMBER, "dimension": "teacher"}).status_code == 200
+
+
 def test_a_campus_head_sees_her_campus_only(client, campus_head, school):
     client.force_login(campus_head.user)
     response = client.get(DASHBOARD, NOVEMBER)
