@@ -27,6 +27,8 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -279,10 +281,26 @@ def facts_refresh(
     return len(refund_rows) + len(tier_rows) + len(revenue_rows)
 
 
+_listener_paused: ContextVar[bool] = ContextVar("analytics_listener_paused", default=False)
+
+
+@contextmanager
+def facts_listener_paused() -> Iterator[None]:
+    """Skip the per-event refresh inside: for a bulk load that rebuilds the facts itself (the
+    demo data), where a refresh after each of thousands of events would redo the same days."""
+    token = _listener_paused.set(True)
+    try:
+        yield
+    finally:
+        _listener_paused.reset(token)
+
+
 def facts_on_refund_event(event_id: int) -> None:
     """Refund event listener (after the commit): refresh the days the event touched for its
     campus: the day it happened (decisions, steps, refunds) and the request's submission day.
     A failure is logged and left for the next refresh or a rebuild; the change itself stands."""
+    if _listener_paused.get():
+        return
     try:
         event = RefundEvent.objects.select_related("request").filter(pk=event_id).first()
         if event is None:

@@ -14,14 +14,24 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.services import facts_listener_paused, facts_rebuild
 from notifications.models import NotificationTemplate
 from orders.models import Course, CourseType, Order, PaymentChannel
-from refunds.models import RefundRequest
-from refunds.services import RefundActionError, refund_approve, refund_cancel, refund_reject, refund_submit
+from payments.services import MANUAL_CHANNELS, PayoutError, payout_record_transfer
+from refunds.models import PENDING_STATES, RefundRequest, RefundStatus
+from refunds.services import (
+    RefundActionError,
+    refund_appeal,
+    refund_approve,
+    refund_cancel,
+    refund_reject,
+    refund_submit,
+)
 from schoolops.models import Campus, Staff, StaffRole, User
 from students.models import Enrollment, LearningEventKind, LearningEventSource, Student
 from students.services import LearningEventInput, learning_events_record
@@ -29,6 +39,19 @@ from students.services import LearningEventInput, learning_events_record
 DEMO_PASSWORD = "schoolops-demo"  # noqa: S105 - printed for the demo; refused outside DEBUG
 STUDENT_COUNT = 50
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+SPIKE_SIZE = 18  # applications on the spike day, three weeks ago (a normal day has 0-3)
+DEMO_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PROOF = frozenset({"illness", "quality", "relocation"})
+HISTORY_REASONS = [
+    ("time_conflict", "工作时间调整，无法继续上课。"),
+    ("time_conflict", "孩子升学，家里时间安排变了。"),
+    ("content_mismatch", "课程内容和宣传页介绍的不一致。"),
+    ("quality", "老师经常迟到，直播画面卡顿严重。"),
+    ("illness", "住院治疗，医生建议休养。"),
+    ("relocation", "全家搬到外地，无法上面授课。"),
+    ("duplicate_purchase", "不小心重复下单了。"),
+    ("technical", "家里网络不好，直播总是卡顿。"),
+]
 GIVEN = ["小明", "雨涵", "子轩", "欣怡", "浩然", "梓涵", "宇航", "思琪", "俊杰", "佳怡", "一诺", "嘉怡", "文博", "静怡"]
 
 
@@ -71,7 +94,8 @@ class Command(BaseCommand):
         for log in quiet:
             log.setLevel(logging.WARNING)
         try:
-            with transaction.atomic():
+            # The facts are rebuilt at the end of the seed: no refresh after each of its events.
+            with facts_listener_paused(), transaction.atomic():
                 logins = self._seed()
         finally:
             for log, level in zip(quiet, levels, strict=True):
@@ -131,6 +155,10 @@ class Command(BaseCommand):
                 self._order(rng, order_seq, student, course, channel, teacher, now)
         for campus, staff in campuses:
             self._refund_requests(campus, staff, now)
+        self._history(rng, campuses, courses, now)
+        # The dashboard reads aggregates: built once here, kept by the refund events afterwards.
+        rows = sum(written for _first, _last, written in facts_rebuild())
+        self.stdout.write(f"  analytics facts rebuilt: {rows} rows")
         return logins
 
     def _user(self, username: str, name: str, *, phone: str | None = None, **flags) -> User:
@@ -286,6 +314,162 @@ class Command(BaseCommand):
                     )
                 elif action == "cancel":
                     refund_cancel(request_id=request.pk, student=order.student, at=later)
+
+    # --- history, for the analytics dashboard ------------------------------------------------
+
+    def _history(
+        self,
+        rng: random.Random,
+        campuses: list[tuple[Campus, dict[str, list[Staff]]]],
+        courses: dict[int, list[Course]],
+        now: datetime.datetime,
+    ) -> None:
+        """Five months of orders and refunds (through the real services, at past moments), so the
+        dashboard's charts mean something: a steady flow, one course (北京 雅思口语直播班) refunded
+        far more than the others, and one spike day of applications three weeks ago.
+
+        Refunds are made on bank-card and offline orders only: finance records their transfers at
+        a past moment, where an online payout would be sent by the worker today."""
+        if Order.objects.filter(order_no__startswith="HIST").exists():
+            return
+        seq = 0
+        for campus_index, (campus, staff) in enumerate(campuses):
+            students = list(Student.objects.filter(campus=campus).order_by("student_no"))
+            sellable = [c for c in courses[campus.pk] if c.course_type != CourseType.PREMIUM]
+            hot = next(c for c in sellable if c.code.endswith("-live"))
+            spike_day = timezone.localtime(now - datetime.timedelta(days=21))
+            spike: list[Order] = []
+            for days_ago in range(150, 0, -1):
+                day = now - datetime.timedelta(days=days_ago)
+                for _ in range(rng.choice([0, 1, 1, 2, 2, 3])):
+                    seq += 1
+                    course = rng.choice(sellable)
+                    is_hot = course == hot and campus_index == 0
+                    # The hot course sells by card and offline: its refunds can be completed in the past.
+                    channel = rng.choice(sorted(MANUAL_CHANNELS) if is_hot else list(PaymentChannel))
+                    teacher = rng.choice(staff[StaffRole.HOMEROOM])
+                    paid_at = day.replace(hour=rng.randint(8, 22))
+                    order = self._history_order(seq, rng.choice(students), course, channel, teacher, paid_at)
+                    if channel not in MANUAL_CHANNELS:
+                        continue
+                    if campus_index == 0 and 25 <= days_ago <= 80 and len(spike) < SPIKE_SIZE:
+                        spike.append(order)
+                        continue
+                    chance = 0.7 if is_hot else 0.3
+                    if rng.random() < chance:
+                        at = paid_at + datetime.timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 5))
+                        self._history_request(rng, order, staff, at=at, now=now)
+            for n, order in enumerate(spike):
+                self._history_request(
+                    rng,
+                    order,
+                    staff,
+                    at=spike_day.replace(hour=8, minute=0) + datetime.timedelta(minutes=35 * n),
+                    now=now,
+                )
+
+    def _history_order(
+        self, seq: int, student: Student, course: Course, channel: str, teacher: Staff, paid_at: datetime.datetime
+    ) -> Order:
+        order = Order.objects.create(
+            order_no=f"HIST{seq:08d}",
+            student=student,
+            course=course,
+            amount_paid=course.price,
+            paid_at=paid_at,
+            channel=channel,
+            gateway_trade_no="" if channel == PaymentChannel.OFFLINE else f"HIST{channel.upper()}{seq:012d}",
+        )
+        Enrollment.objects.create(order=order, homeroom_teacher=teacher)
+        return order
+
+    def _history_request(
+        self,
+        rng: random.Random,
+        order: Order,
+        staff: dict[str, list[Staff]],
+        *,
+        at: datetime.datetime,
+        now: datetime.datetime,
+    ) -> None:
+        """One request's life: decided tier by tier a few hours apart, then refunded, rejected (and
+        sometimes appealed), cancelled, or still waiting when it is recent."""
+        if at >= now - datetime.timedelta(hours=2):
+            return
+        reason, details = rng.choice(HISTORY_REASONS)
+        # These reasons need proof: a (tiny) PDF stands in for the certificate.
+        evidence = [SimpleUploadedFile("证明.pdf", DEMO_PDF, content_type="application/pdf")] if reason in PROOF else []
+        try:
+            request = refund_submit(
+                student=order.student,
+                order_no=order.order_no,
+                reason=reason,
+                details=details,
+                evidence=evidence,
+                at=at,
+            )
+        except RefundActionError:
+            return
+        fate = rng.random()
+        clock = at
+        deciders = [person for people in staff.values() for person in people]
+
+        def later(hours: tuple[int, int]) -> datetime.datetime | None:
+            nonlocal clock
+            clock = clock + datetime.timedelta(hours=rng.randint(*hours), minutes=rng.randint(0, 59))
+            return clock if clock < now else None
+
+        def decide(action) -> bool:
+            """The first person allowed to decide the current tier does; False when nobody may or it is too late."""
+            moment = later((2, 30))
+            if moment is None:
+                return False
+            for person in deciders:
+                try:
+                    action(request.pk, person.user, moment)
+                    return True
+                except RefundActionError:
+                    continue
+            return False
+
+        if fate < 0.10:
+            moment = later((1, 20))
+            if moment is not None:
+                refund_cancel(request_id=request.pk, student=order.student, at=moment)
+            return
+        if fate < 0.30:
+            if not decide(
+                lambda pk, user, moment: refund_reject(request_id=pk, actor=user, reason="不符合退费条件。", at=moment)
+            ):
+                return
+            if fate >= 0.25:
+                return
+            moment = later((5, 48))
+            if moment is None:
+                return
+            try:
+                refund_appeal(request_id=request.pk, student=order.student, reason="请再审核一次。", at=moment)
+            except RefundActionError:
+                return
+        while RefundRequest.objects.filter(pk=request.pk, status__in=PENDING_STATES).exists():
+            if not decide(
+                lambda pk, user, moment: refund_approve(request_id=pk, actor=user, comment="同意。", at=moment)
+            ):
+                return
+        request.refresh_from_db()
+        moment = later((20, 70))
+        if request.status != RefundStatus.APPROVED or moment is None:
+            return
+        try:
+            payout_record_transfer(
+                request_id=request.pk,
+                actor=staff[StaffRole.FINANCE][0].user,
+                bank_reference=f"HISTBK{request.pk:08d}",
+                transferred_on=timezone.localdate(moment),
+                at=moment,
+            )
+        except PayoutError:
+            return
 
     def _provider_template_ids(self) -> None:
         """SMS and WeChat need the provider's own template ids, which a school gets when the
