@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Permission
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -398,7 +398,9 @@ class Command(BaseCommand):
             return
         reason, details = rng.choice(HISTORY_REASONS)
         # These reasons need proof: a (tiny) PDF stands in for the certificate.
-        evidence = [SimpleUploadedFile("证明.pdf", DEMO_PDF, content_type="application/pdf")] if reason in PROOF else []
+        evidence: list[UploadedFile] = (
+            [SimpleUploadedFile("证明.pdf", DEMO_PDF, content_type="application/pdf")] if reason in PROOF else []
+        )
         try:
             request = refund_submit(
                 student=order.student,
