@@ -29,6 +29,8 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from analytics.selectors import Filters, analytics_dashboard, analytics_export_rows
 from tests import factories
@@ -277,3 +279,12 @@ def test_export_has_the_figures(school):
         "北校区": Decimal("900.00"),
         "南校区": Decimal("4500.00"),
     }
+
+
+def test_the_dashboard_reads_only_facts_and_labels(school):
+    with CaptureQueriesContext(connection) as queries:
+        analytics_dashboard(user=school["ops"], filters=Filters(start=WEEK.start, end=WEEK.end, dimension="teacher"))
+    tables = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "analytics_refundfact" in tables
+    for raw in ("refunds_refundrequest", "refunds_refundtransition", "refunds_approvalstep", "orders_order"):
+        assert raw not in tables
