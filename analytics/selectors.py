@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -27,7 +27,6 @@ from django.db.models import Max, Model, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from finance.writers import Column, Kind, Row
 from orders.models import Course, PaymentChannel
 from refunds.models import ApprovalTier, RefundReason
 from schoolops.models import Campus, Staff, User
@@ -451,103 +450,5 @@ def analytics_dashboard(*, user: User, filters: Filters) -> Dashboard:
     )
 
 
-# --- the XLSX export --------------------------------------------------------------------------
-
-
 def tier_label(tier: str) -> str:
     return str(ApprovalTier(tier).label) if tier in ApprovalTier.values else tier
-
-
-INDICATOR_COLUMNS = [
-    Column(_("Indicator"), Kind.TEXT, 28),
-    Column(_("This period"), Kind.TEXT, 16),
-    Column(_("Previous period"), Kind.TEXT, 16),
-]
-SERIES_COLUMNS = [
-    Column(_("Period starting"), Kind.DATE, 14),
-    Column(_("Applications"), Kind.INT, 12),
-    Column(_("Approved"), Kind.INT, 12),
-    Column(_("Rejected"), Kind.INT, 12),
-    Column(_("Refunded amount (CNY)"), Kind.MONEY, 18),
-    Column(_("Revenue (CNY)"), Kind.MONEY, 18),
-]
-
-
-def dimension_columns(dimension: str) -> list[Column]:
-    """The columns of the by-dimension table (its first column named after the dimension)."""
-    return [
-        Column(DIMENSION_LABELS[dimension], Kind.TEXT, 24),
-        Column(_("Applications"), Kind.INT, 12),
-        Column(_("Approval rate (%)"), Kind.MONEY, 14),
-        Column(_("Refunded amount (CNY)"), Kind.MONEY, 18),
-        Column(_("Revenue (CNY)"), Kind.MONEY, 18),
-        Column(_("Refunds / revenue (%)"), Kind.MONEY, 16),
-    ]
-
-
-REASON_COLUMNS = [
-    Column(_("Reason"), Kind.TEXT, 24),
-    Column(_("Applications"), Kind.INT, 12),
-    Column(_("Share (%)"), Kind.MONEY, 12),
-]
-
-
-@dataclass(frozen=True)
-class ExportTable:
-    """One sheet of the export: ``name`` (for the sheet or file), its columns and rows."""
-
-    name: str
-    columns: list[Column]
-    rows: list[Row] = field(default_factory=list)
-
-
-def _indicator_rows(current: Indicators, previous: Indicators) -> list[Row]:
-    def text(value: object) -> str:
-        return "" if value is None else str(value)
-
-    lines: list[tuple[StrOrPromise, object, object]] = [
-        (_("Applications"), current.applications, previous.applications),
-        (_("Decided"), current.decided, previous.decided),
-        (_("Approved"), current.approved, previous.approved),
-        (_("Rejected"), current.rejected, previous.rejected),
-        (_("Approval rate (%)"), current.approval_rate, previous.approval_rate),
-        (_("Average hours to decision"), current.avg_hours_to_decision, previous.avg_hours_to_decision),
-        (_("Average hours to refund"), current.avg_hours_to_refund, previous.avg_hours_to_refund),
-        (_("Slowest tier"), tier_label(current.slowest_tier), tier_label(previous.slowest_tier)),
-        (_("Slowest tier: average hours"), current.slowest_tier_hours, previous.slowest_tier_hours),
-        (_("Refunds paid"), current.refunded_count, previous.refunded_count),
-        (_("Refunded amount (CNY)"), current.refunded_amount, previous.refunded_amount),
-        (_("Revenue (CNY)"), current.revenue, previous.revenue),
-        (_("Refunds / revenue (%)"), current.refund_ratio, previous.refund_ratio),
-    ]
-    return [(str(label), text(now), text(before)) for label, now, before in lines]
-
-
-def analytics_export_tables(dashboard: Dashboard) -> list[ExportTable]:
-    """The dashboard as tables: indicators (this period and the previous one), the series, the
-    by-dimension table and the reason mix; the same figures the page shows."""
-    return [
-        ExportTable("indicators", INDICATOR_COLUMNS, _indicator_rows(dashboard.current, dashboard.previous)),
-        ExportTable(
-            "series",
-            SERIES_COLUMNS,
-            [
-                (point.bucket, point.applications, point.approved, point.rejected, point.refunded_amount, point.revenue)
-                for point in dashboard.series
-            ],
-        ),
-        ExportTable(
-            dashboard.filters.dimension,
-            dimension_columns(dashboard.filters.dimension),
-            [
-                (r.label, r.applications, r.approval_rate, r.refunded_amount, r.revenue, r.refund_ratio)
-                for r in dashboard.by_dimension
-            ],
-        ),
-        ExportTable("reasons", REASON_COLUMNS, [(r.label, r.count, r.share) for r in dashboard.reasons]),
-    ]
-
-
-def analytics_export_rows(*, user: User, filters: Filters) -> list[ExportTable]:
-    """The export of the dashboard view ``filters`` for ``user`` (campus-scoped like the page)."""
-    return analytics_export_tables(analytics_dashboard(user=user, filters=filters))

@@ -32,7 +32,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from analytics.selectors import Filters, analytics_dashboard, analytics_export_rows
+from analytics.selectors import Filters, analytics_dashboard
 from tests import factories
 
 from .helpers import move, paid_order, raw_request, rebuild, sh, step
@@ -258,27 +258,6 @@ def test_a_campus_head_sees_only_her_campus(school):
     )
     assert other.current.applications == 0 and other.current.revenue == Decimal("0.00")
     assert other.by_dimension == [] and other.reasons == [] and all(p.applications == 0 for p in other.series)
-    # Nor through the export.
-    tables = analytics_export_rows(
-        user=school["head_south"], filters=Filters(start=WEEK.start, end=WEEK.end, dimension="course")
-    )
-    by_course = next(t for t in tables if t.name == "course")
-    assert [row[0] for row in by_course.rows] == [school["courses"][2].name]
-
-
-def test_export_has_the_figures(school):
-    tables = {t.name: t for t in analytics_export_rows(user=school["ops"], filters=WEEK)}
-    assert set(tables) == {"indicators", "series", "campus", "reasons"}
-    for table in tables.values():
-        assert all(len(row) == len(table.columns) for row in table.rows)
-    indicators = [row[1:] for row in tables["indicators"].rows]
-    assert indicators[0] == ("5", "1")  # applications
-    assert indicators[-1] == ("49.09", "90.00")  # refunds / revenue (%)
-    assert tables["series"].rows[1] == (datetime.date(2026, 3, 3), 1, 0, 0, Decimal("900.00"), Decimal("2000.00"))
-    assert {row[0]: row[3] for row in tables["campus"].rows} == {
-        "北校区": Decimal("900.00"),
-        "南校区": Decimal("4500.00"),
-    }
 
 
 def test_the_dashboard_reads_only_facts_and_labels(school):
