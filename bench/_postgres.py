@@ -30,3 +30,29 @@ def ensure_database(url: str) -> bool:
             print(f"created database {config['NAME']}")
     admin.close()
     return True
+
+
+def django_on(url: str) -> int | None:
+    """Django set up on the benchmark database ``url``, migrated, as a production process would
+    run (no query log): None when ready, else the script's exit code (1: not PostgreSQL; 0: no
+    server, which ``ensure_database`` has reported as SKIPPED)."""
+    if not url.startswith(("postgres://", "postgresql://")):
+        print(f"BENCH_DATABASE_URL must name a PostgreSQL database, not {url}")
+        return 1
+    if not ensure_database(url):
+        return 0
+    import warnings
+
+    import django
+
+    django.setup()
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    warnings.filterwarnings("ignore", "No directory at")  # WhiteNoise: collectstatic has not run
+    settings.DEBUG = False  # as in production: no query log kept between measurements
+    call_command("migrate", verbosity=0, interactive=False)
+    return None

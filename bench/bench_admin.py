@@ -21,7 +21,6 @@ import re
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -31,7 +30,7 @@ os.environ["DATABASE_URL"] = BENCH_URL  # before Django reads its settings
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schoolops.settings")
 
-from _postgres import ensure_database  # noqa: E402 - bench/ is the script's own directory
+from _postgres import django_on  # noqa: E402 - bench/ is the script's own directory
 
 # "Index Scan using <index> on <table>", "Seq Scan on <table>", "Bitmap Index Scan on <index>".
 SCAN = re.compile(
@@ -102,40 +101,20 @@ def main() -> int:
     parser.add_argument("--plans", action="store_true", help="print the full query plans")
     args = parser.parse_args()
 
-    if not BENCH_URL.startswith(("postgres://", "postgresql://")):
-        print(f"BENCH_DATABASE_URL must name a PostgreSQL database, not {BENCH_URL}")
-        return 1
-    if not ensure_database(BENCH_URL):
-        return 0
+    failed = django_on(BENCH_URL)
+    if failed is not None:
+        return failed
 
-    import django
-
-    django.setup()
-
-    from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
-    from django.test.utils import setup_test_environment
     from django.urls import NoReverseMatch, reverse
-    from refund_load import Command as RefundLoad
+    from refund_load import generated_school
 
     from refunds.models import PENDING_STATES, RefundRequest
     from refunds.selectors import refund_queue_for_staff
-    from schoolops.models import Campus, User
+    from schoolops.models import User
 
-    setup_test_environment()
-    warnings.filterwarnings("ignore", "No directory at")  # WhiteNoise: collectstatic has not run
-    settings.DEBUG = False  # as in production: no query log kept between measurements
-    call_command("migrate", verbosity=0, interactive=False)
-    first = Campus.objects.filter(code__startswith="load-").order_by("code").first()
-    if first is None:
-        print(f"generating {args.requests:,} refund requests (once; kept for the next run) ...")
-        started = time.monotonic()
-        call_command(RefundLoad(), requests=args.requests, stdout=sys.stdout)
-        print(f"generated in {time.monotonic() - started:.0f} s")
-        first = Campus.objects.filter(code__startswith="load-").order_by("code").first()
-    prefix = "load" + first.code.removeprefix("load-")
+    first, prefix = generated_school(requests=args.requests, stdout=sys.stdout)
     people = {
         "teacher": User.objects.get(username=f"{prefix}-teacher01"),
         "supervisor": User.objects.get(username=f"{prefix}-supervisor01"),

@@ -22,7 +22,6 @@ import os
 import statistics
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
@@ -33,7 +32,7 @@ os.environ["DATABASE_URL"] = BENCH_URL  # before Django reads its settings
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schoolops.settings")
 
-from _postgres import ensure_database  # noqa: E402 - bench/ is the script's own directory
+from _postgres import django_on  # noqa: E402 - bench/ is the script's own directory
 
 
 def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
@@ -53,40 +52,22 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15, help="timed calls per measurement (default 15)")
     parser.add_argument("--requests", type=int, default=100_000, help="requests to generate into an empty database")
     args = parser.parse_args()
-    if not BENCH_URL.startswith(("postgres://", "postgresql://")):
-        print(f"BENCH_DATABASE_URL must name a PostgreSQL database, not {BENCH_URL}")
-        return 1
-    if not ensure_database(BENCH_URL):
-        return 0
+    failed = django_on(BENCH_URL)
+    if failed is not None:
+        return failed
 
-    import django
-
-    django.setup()
-
-    from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
-    from django.test.utils import setup_test_environment
     from django.urls import reverse
-    from refund_load import Command as RefundLoad
+    from refund_load import generated_school
 
     from analytics.models import RefundFact, RevenueFact, TierFact
     from analytics.selectors import DIMENSIONS, Filters, analytics_dashboard
     from analytics.services import facts_listener_paused, facts_rebuild, facts_refresh, local_day
-    from schoolops.models import Campus, User
+    from schoolops.models import User
 
-    setup_test_environment()
-    warnings.filterwarnings("ignore", "No directory at")  # WhiteNoise: collectstatic has not run
-    settings.DEBUG = False  # as in production: no query log kept between measurements
-    call_command("migrate", verbosity=0, interactive=False)
-    first = Campus.objects.filter(code__startswith="load-").order_by("code").first()
-    if first is None:
-        print(f"generating {args.requests:,} refund requests (once; kept for the next run) ...")
-        with facts_listener_paused():
-            call_command(RefundLoad(), requests=args.requests, stdout=sys.stdout)
-        first = Campus.objects.filter(code__startswith="load-").order_by("code").first()
-    prefix = "load" + first.code.removeprefix("load-")
+    with facts_listener_paused():
+        first, prefix = generated_school(requests=args.requests, stdout=sys.stdout)
     people = {
         "operations": User.objects.get(username=f"{prefix}-ops"),
         "campus head": User.objects.get(username=f"{prefix}-head"),

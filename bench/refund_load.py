@@ -54,6 +54,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TextIO
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
@@ -735,6 +736,22 @@ class Command(BaseCommand):
 
 def _pk(staff: Staff | None) -> int | None:
     return staff.pk if staff is not None else None
+
+
+def generated_school(*, requests: int, stdout: TextIO) -> tuple[Campus, str]:
+    """The first generated campus and its username prefix (``load001``), generating ``requests``
+    requests (once; the data stays for the next run) when the database has none."""
+    first = Campus.objects.filter(code__startswith=CODE_PREFIX).order_by("code").first()
+    if first is None:
+        from django.core.management import call_command
+
+        stdout.write(f"generating {requests:,} refund requests (once; kept for the next run) ...\n")
+        started = time.monotonic()
+        call_command(Command(), requests=requests, stdout=stdout)
+        stdout.write(f"generated in {time.monotonic() - started:.0f} s\n")
+        first = Campus.objects.filter(code__startswith=CODE_PREFIX).order_by("code").first()
+    assert first is not None
+    return first, "load" + first.code.removeprefix(CODE_PREFIX)
 
 
 if __name__ == "__main__":
