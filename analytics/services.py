@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
@@ -281,6 +282,9 @@ def facts_refresh(
     return len(refund_rows) + len(tier_rows) + len(revenue_rows)
 
 
+# The Celery task that refreshes the facts an event touched (analytics.tasks registers it by this name).
+REFRESH_FOR_EVENT_TASK = "analytics.tasks.refresh_facts_for_event"
+
 _listener_paused: ContextVar[bool] = ContextVar("analytics_listener_paused", default=False)
 
 
@@ -296,20 +300,27 @@ def facts_listener_paused() -> Iterator[None]:
 
 
 def facts_on_refund_event(event_id: int) -> None:
-    """Refund event listener (after the commit): refresh the days the event touched for its
-    campus: the day it happened (decisions, steps, refunds) and the request's submission day.
-    A failure is logged and left for the next refresh or a rebuild; the change itself stands."""
+    """Refund event listener (after the commit): hand the refresh of the days the event touched to
+    a worker, so the person who acted never waits for it (in-process when tasks run eagerly). The
+    task is looked up by name: ``analytics.tasks`` imports this module. A broker that is down is
+    logged; the beat job's refresh of yesterday and today, or a rebuild, catches up."""
     if _listener_paused.get():
         return
     try:
-        event = RefundEvent.objects.select_related("request").filter(pk=event_id).first()
-        if event is None:
-            return
-        request = event.request
-        days = {local_day(event.created_at), local_day(request.submitted_at)}
-        facts_refresh(days=days, campus_ids=[request.campus_id])
-    except Exception:
-        logger.exception("Refreshing the analytics facts after refund event %s failed.", event_id)
+        current_app.tasks[REFRESH_FOR_EVENT_TASK].delay(event_id)
+    except Exception:  # the broker's errors vary by transport
+        logger.warning("Analytics facts of refund event %s not refreshed now; beat will.", event_id, exc_info=True)
+
+
+def facts_refresh_for_event(event_id: int) -> int:
+    """Refresh the facts of the event's campus for the day it happened (decisions, steps, refunds)
+    and the request's submission day. Returns the fact rows written (0: the event is gone)."""
+    event = RefundEvent.objects.select_related("request").filter(pk=event_id).first()
+    if event is None:
+        return 0
+    request = event.request
+    days = {local_day(event.created_at), local_day(request.submitted_at)}
+    return facts_refresh(days=days, campus_ids=[request.campus_id])
 
 
 def facts_refresh_recent(*, today: datetime.date | None = None) -> int:

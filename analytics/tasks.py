@@ -1,4 +1,4 @@
-"""Celery beat job of the analytics facts: a thin wrapper around the services."""
+"""Celery tasks of the analytics facts: thin wrappers around the services."""
 
 from celery import shared_task
 
@@ -9,3 +9,9 @@ from . import services
 def refresh_recent_facts() -> int:
     """Refresh yesterday's and today's facts of every campus (orders' revenue has no event)."""
     return services.facts_refresh_recent()
+
+
+@shared_task(name=services.REFRESH_FOR_EVENT_TASK)
+def refresh_facts_for_event(event_id: int) -> int:
+    """Refresh the facts a refund event touched (queued by the event listener after the commit)."""
+    return services.facts_refresh_for_event(event_id)
