@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from .delegation import delegate_errors
-from .history import history_note
+from .history import REQUEST_USER, history_note
 from .models import Campus, Staff, StaffRole, User
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,11 @@ def staff_delegate_set(
         locked.delegate = delegate
         locked.delegate_from = date_from if delegate is not None else None
         locked.delegate_until = date_until if delegate is not None else None
-        history_note(locked, user=actor, reason="delegate set" if delegate is not None else "delegate cleared")
+        history_note(
+            locked,
+            user=actor if actor is not None else REQUEST_USER,
+            reason="delegate set" if delegate is not None else "delegate cleared",
+        )
         locked.save(update_fields=["delegate", "delegate_from", "delegate_until"])
     staff.delegate = locked.delegate
     staff.delegate_from = locked.delegate_from

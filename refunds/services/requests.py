@@ -29,6 +29,7 @@ from django_fsm import ConcurrentTransition
 
 from orders.models import Order
 from schoolops.errors import ActionRefused
+from schoolops.history import history_note
 from schoolops.models import Staff, StaffRole, User
 from students.models import Student
 
@@ -161,7 +162,7 @@ def refund_submit(
                 risk_flags=flags,
                 submitted_at=now,
             )
-            _history_by(request, student.user, at=now)
+            history_note(request, user=student.user, at=now)
             try:
                 with transaction.atomic():
                     request.save()
@@ -962,18 +963,11 @@ def _transition(
 
 def _request_save(request: RefundRequest, actor: User | None, *, at: datetime.datetime) -> None:
     """Save the request; its history record names ``actor`` and the time the service acted at."""
-    _history_by(request, actor, at=at)
+    history_note(request, user=actor, at=at)
     try:
         request.save()
     except ConcurrentTransition as exc:  # pragma: no cover - the row lock makes this a safety net
         raise RefundActionError(_("Someone else changed this request just now; reload it."), code="stale") from exc
-
-
-def _history_by(request: RefundRequest, actor: User | None, *, at: datetime.datetime) -> None:
-    """Name who (None: the system, never the HTTP request's user) and when, for the history row of
-    the request's next save: simple-history's instance hooks, which its stubs do not declare."""
-    request._history_user = actor  # type: ignore[attr-defined]
-    request._history_date = at  # type: ignore[attr-defined]
 
 
 def _transition_log(
