@@ -152,8 +152,13 @@ def export_response(
 ) -> StreamingHttpResponse:
     """The export streamed: the browser receives the first rows at once; memory stays flat."""
     chunks = export_chunks(report, fmt, filters, user=user)
+    return streamed_file(chunks, fmt=fmt, file_name=REPORTS[report].file_name(fmt, filters))
+
+
+def streamed_file(chunks: Iterator[bytes], *, fmt: str, file_name: str) -> StreamingHttpResponse:
+    """A file download streamed chunk by chunk, produced in the request's language, never cached."""
     response = StreamingHttpResponse(_in_language(chunks, translation.get_language()), content_type=CONTENT_TYPES[fmt])
-    response["Content-Disposition"] = content_disposition(REPORTS[report].file_name(fmt, filters))
+    response["Content-Disposition"] = content_disposition(file_name)
     response["X-Accel-Buffering"] = "no"  # nginx passes the chunks on instead of buffering the file
     response["Cache-Control"] = "private, no-store"
     return response

@@ -10,20 +10,19 @@ filters, check the permission (403 for anyone logged in without it, students inc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 
-from finance.exports import CONTENT_TYPES, content_disposition
+from finance.exports import streamed_file
 from finance.models import ExportFormat
 from finance.writers import xlsx_chunks
 from schoolops.models import User
@@ -113,14 +112,5 @@ class DashboardAdmin(admin.ModelAdmin):
             errors = "; ".join(str(e) for errors in form.errors.values() for e in errors)
             return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
         dashboard = analytics_dashboard(user=user, filters=form.filters())
-        language = translation.get_language()
-
-        def chunks() -> Iterator[bytes]:
-            with translation.override(language):  # the server may pull chunks after the request
-                yield from xlsx_chunks(EXPORT_COLUMNS, export_rows(dashboard)(), sheet_name=_("Refund analytics"))
-
-        response = StreamingHttpResponse(chunks(), content_type=CONTENT_TYPES[ExportFormat.XLSX])
-        response["Content-Disposition"] = content_disposition(export_file_name(dashboard.filters))
-        response["X-Accel-Buffering"] = "no"
-        response["Cache-Control"] = "private, no-store"
-        return response
+        chunks = xlsx_chunks(EXPORT_COLUMNS, export_rows(dashboard)(), sheet_name=_("Refund analytics"))
+        return streamed_file(chunks, fmt=ExportFormat.XLSX, file_name=export_file_name(dashboard.filters))
