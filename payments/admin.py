@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import render
@@ -21,8 +21,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from refunds.evidence import evidence_check
 from refunds.models import RefundStatus
-from schoolops.admin_mixins import ReadOnlyAdminMixin
-from schoolops.models import User
+from schoolops.admin_mixins import ReadOnlyAdminMixin, acting_user_with
 from schoolops.scoping import CampusScopedAdminMixin, visible_campus_ids
 
 from . import services
@@ -30,14 +29,6 @@ from .models import CalendarDay, Payout, PayoutExchange, PayoutStatus, RejectedC
 
 RECORD_TRANSFER = "payments.record_transfer"
 RETRY_PAYOUT = "payments.retry_payout"
-
-
-def _acting_user_with(request: HttpRequest, permission: str) -> User:
-    """The staff member acting, if they hold ``permission``; otherwise 403."""
-    user = request.user
-    if not (isinstance(user, User) and user.has_perm(permission)):
-        raise PermissionDenied
-    return user
 
 
 class NeedsCheckFilter(admin.SimpleListFilter):
@@ -177,7 +168,7 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
 
     def send_again_view(self, request: HttpRequest, payout_id: int):
         payout = self._payout_or_404(request, payout_id)
-        user = _acting_user_with(request, RETRY_PAYOUT)
+        user = acting_user_with(request, RETRY_PAYOUT)
         if request.method == "POST":
             try:
                 new = services.payout_retry(request_id=payout.request_id, actor=user)
@@ -196,7 +187,7 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
 
     def record_transfer_view(self, request: HttpRequest, payout_id: int):
         payout = self._payout_or_404(request, payout_id)
-        user = _acting_user_with(request, RECORD_TRANSFER)
+        user = acting_user_with(request, RECORD_TRANSFER)
         form = TransferForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -226,7 +217,7 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
 
     def close_unpaid_view(self, request: HttpRequest, payout_id: int):
         payout = self._payout_or_404(request, payout_id)
-        user = _acting_user_with(request, RETRY_PAYOUT)
+        user = acting_user_with(request, RETRY_PAYOUT)
         form = CloseUnpaidForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:

@@ -15,7 +15,6 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
@@ -25,7 +24,7 @@ from django.utils.translation import gettext as _
 from finance.exports import streamed_file
 from finance.models import ExportFormat
 from finance.writers import xlsx_chunks
-from schoolops.models import User
+from schoolops.admin_mixins import ReadOnlyAdminMixin, acting_user_with
 
 from ..forms import DashboardFilterForm
 from ..models import RefundFact
@@ -35,16 +34,8 @@ from ..selectors import analytics_dashboard
 VIEW_DASHBOARD = "analytics.view_dashboard"
 
 
-def _user(request: HttpRequest) -> User:
-    """The logged-in user allowed to see the dashboard; 403 for anyone else logged in."""
-    user = request.user
-    if not (isinstance(user, User) and user.is_active and user.has_perm(VIEW_DASHBOARD)):
-        raise PermissionDenied
-    return user
-
-
 @admin.register(RefundFact)
-class DashboardAdmin(admin.ModelAdmin):
+class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """No list of facts, no changes: the list page is the dashboard."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -52,15 +43,6 @@ class DashboardAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm(VIEW_DASHBOARD)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def _guarded(self, view: Callable[[HttpRequest], HttpResponseBase]) -> Callable[[HttpRequest], HttpResponseBase]:
         """The admin's login check, but 403 (not the admin login page) for a logged-in user
@@ -70,7 +52,7 @@ class DashboardAdmin(admin.ModelAdmin):
         def guarded(request: HttpRequest) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-            _user(request)
+            acting_user_with(request, VIEW_DASHBOARD)
             return admin_view(request)
 
         return guarded
@@ -88,7 +70,7 @@ class DashboardAdmin(admin.ModelAdmin):
         return self.dashboard_view(request)
 
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
-        user = _user(request)
+        user = acting_user_with(request, VIEW_DASHBOARD)
         form = DashboardFilterForm(request.GET, user=user)
         view = dashboard_view(analytics_dashboard(user=user, filters=form.filters())) if form.is_valid() else None
         query = request.GET.urlencode()
@@ -106,7 +88,7 @@ class DashboardAdmin(admin.ModelAdmin):
 
     def export_view(self, request: HttpRequest) -> HttpResponseBase:
         """The current view as XLSX: the indicators, the series, the dimension table, the reasons."""
-        user = _user(request)
+        user = acting_user_with(request, VIEW_DASHBOARD)
         form = DashboardFilterForm(request.GET, user=user)
         if not form.is_valid():
             errors = "; ".join(str(e) for errors in form.errors.values() for e in errors)
