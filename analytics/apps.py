@@ -12,7 +12,7 @@ class AnalyticsConfig(AppConfig):
         # listener has to be registered from here.
         from refunds.events import refund_event_listener
 
-        from . import tasks  # noqa: F401 - registers the beat task by name
+        from . import events, tasks  # noqa: F401 - registers the alert event and the beat tasks by name
         from .services import facts_on_refund_event
 
         # After the commit of every refund event: refresh the facts of the days it touched.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from schoolops.fields import MoneyField
 
@@ -148,3 +149,221 @@ class FactsRefresh(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campus_id} {self.refreshed_at}"
+
+
+# --- Alert rules, the alerts they raise, and course quality reviews -------------------------------
+
+
+class AlertKind(models.TextChoices):
+    SPIKE = "spike", _("Applications spike")
+    HIGH_RISK_STUDENT = "high_risk_student", _("Student with many refunds")
+    COURSE_REFUND_RATE = "course_refund_rate", _("Course refund rate too high")
+    TEACHER_REFUND_RATE = "teacher_refund_rate", _("Homeroom teacher's refund rate far above the campus")
+
+
+class AlertScope(models.TextChoices):
+    CAMPUS = "campus", _("Each campus")
+    SCHOOL = "school", _("The whole school")
+
+
+class AlertRule(models.Model):
+    """One alert rule as data: its kind and its figures, edited by operations.
+
+    The meaning of each figure depends on the kind (``analytics.alerts`` evaluates them):
+
+    ==================  ==================================  ==================  ===================
+    kind                threshold                           window_days         streak_days / min
+    ==================  ==================================  ==================  ===================
+    spike               % of the trailing daily average     trailing days       - / applications
+    high_risk_student   refunds (more than) in the window   days (365)          - / -
+    course_refund_rate  % refunded ÷ revenue                trailing days (30)  days in a row / orders
+    teacher_refund_rate × the campus's rate                 trailing days (90)  - / orders
+    ==================  ==================================  ==================  ===================
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=30, choices=AlertKind.choices)
+    scope = models.CharField(
+        _("scope"),
+        max_length=10,
+        choices=AlertScope.choices,
+        default=AlertScope.CAMPUS,
+        help_text=_("Spikes only: count each campus on its own, or the whole school together."),
+    )
+    campus = models.ForeignKey(
+        "schoolops.Campus",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("only at campus"),
+        help_text=_("Empty: every campus."),
+    )
+    threshold = models.DecimalField(_("threshold"), max_digits=8, decimal_places=2)
+    window_days = models.PositiveIntegerField(_("window (days)"))
+    streak_days = models.PositiveIntegerField(
+        _("days in a row"), default=1, help_text=_("How many days in a row the condition must hold before it fires.")
+    )
+    minimum = models.PositiveIntegerField(
+        _("minimum volume"),
+        default=0,
+        help_text=_("Below this many applications (spikes) or orders (rates) the rule stays quiet."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    evaluated_through = models.DateField(_("evaluated through"), null=True, blank=True, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("alert rule")
+        verbose_name_plural = _("alert rules")
+        ordering = ["kind", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    CLOSED = "closed", _("Closed")
+
+
+class Alert(models.Model):
+    """One occurrence of a rule's condition: stored once with the figures that fired it."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="alerts", verbose_name=_("rule"))
+    kind = models.CharField(_("kind"), max_length=30, choices=AlertKind.choices)
+    occurrence = models.CharField(
+        _("occurrence"), max_length=120, help_text=_("What makes this occurrence one: it fires once.")
+    )
+    campus = models.ForeignKey(
+        "schoolops.Campus",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("campus"),
+        help_text=_("Empty: the whole school."),
+    )
+    course = models.ForeignKey(
+        "orders.Course", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("course")
+    )
+    teacher = models.ForeignKey(
+        "schoolops.Staff",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("homeroom teacher"),
+    )
+    student = models.ForeignKey(
+        "students.Student",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("student"),
+    )
+    day = models.DateField(_("day"), help_text=_("The day the condition was met (Asia/Shanghai)."))
+    since = models.DateField(_("since"), help_text=_("The first day of the run of days that fired it."))
+    figures = models.JSONField(_("figures"), default=dict)
+    summary = models.TextField(_("summary"))
+    status = models.CharField(_("status"), max_length=20, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    created_at = models.DateTimeField(_("raised at"))
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        "schoolops.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        "schoolops.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("closed by")
+    )
+    note = models.TextField(_("what was done"), blank=True)
+
+    campus_lookup = "campus"
+
+    class Meta:
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        permissions = [("handle_alert", _("Can acknowledge and close alerts"))]
+        ordering = ["-day", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "occurrence"], name="alert_fires_once_per_occurrence"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-day"], name="alert_status_day"),
+            models.Index(fields=["campus", "-day"], name="alert_campus_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.day}"
+
+
+class ReviewOutcome(models.TextChoices):
+    CONTENT_IMPROVED = "content_improved", _("Course content improved")
+    TEACHER_CHANGED = "teacher_changed", _("Teacher coached or changed")
+    MARKETING_CORRECTED = "marketing_corrected", _("Sales description corrected")
+    POLICY_CHANGED = "policy_changed", _("Refund or exchange policy changed")
+    COURSE_CLOSED = "course_closed", _("Course stopped selling")
+    NO_ACTION = "no_action", _("No problem found")
+
+
+class CourseReviewStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class CourseReview(models.Model):
+    """A course quality review, opened by a course refund rate alert: an owner, a deadline,
+    findings and an outcome (DESIGN.md §10)."""
+
+    course = models.ForeignKey("orders.Course", on_delete=models.PROTECT, related_name="+", verbose_name=_("course"))
+    campus = models.ForeignKey("schoolops.Campus", on_delete=models.PROTECT, related_name="+", verbose_name=_("campus"))
+    alert = models.OneToOneField(
+        Alert,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="course_review",
+        verbose_name=_("alert"),
+    )
+    owner = models.ForeignKey(
+        "schoolops.Staff",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner"),
+        help_text=_("A quality reviewer or the teaching supervisor of the campus."),
+    )
+    deadline = models.DateField(_("deadline"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=CourseReviewStatus.choices, default=CourseReviewStatus.OPEN
+    )
+    findings = models.TextField(_("findings"), blank=True)
+    outcome = models.CharField(_("outcome"), max_length=30, choices=ReviewOutcome.choices, blank=True)
+    outcome_note = models.TextField(_("what is done about it"), blank=True)
+    opened_at = models.DateTimeField(_("opened at"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        "schoolops.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("closed by")
+    )
+
+    campus_lookup = "campus"
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("course quality review")
+        verbose_name_plural = _("course quality reviews")
+        ordering = ["status", "deadline", "pk"]
+        indexes = [models.Index(fields=["campus", "status", "deadline"], name="coursereview_campus_open")]
+
+    def __str__(self) -> str:
+        return f"{self.course} ({self.opened_at:%Y-%m-%d})"

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import services
+from . import alerts, services
 
 
 @shared_task
@@ -15,3 +15,15 @@ def refresh_recent_facts() -> int:
 def refresh_facts_for_event(event_id: int) -> int:
     """Refresh the facts a refund event touched (queued by the event listener after the commit)."""
     return services.facts_refresh_for_event(event_id)
+
+
+@shared_task
+def run_alert_rules() -> int:
+    """The nightly run of the alert rules (yesterday, and any day missed since the last run)."""
+    return alerts.alert_rules_run()
+
+
+@shared_task
+def look_for_spikes_today() -> int:
+    """The hourly look at today's applications so far."""
+    return alerts.alert_spikes_today()

@@ -14,7 +14,7 @@ from simple_history.models import HistoricalRecords
 
 from refunds.models import NotifyChannel
 
-from .rendering import EVENTS, template_errors
+from .rendering import EVENTS, ROBOT_EVENTS, template_errors
 
 
 class InboxMessage(models.Model):
@@ -278,10 +278,8 @@ class WebhookKind(models.TextChoices):
 
 
 # The staff-facing refund events a group robot can be told of (keys of ``notifications.rendering.EVENTS``).
-ROBOT_EVENTS = ("refund.assigned", "refund.escalated", "refund.payout_failed", "refund.payout_needs_check")
-
-
 def default_robot_events() -> list[str]:
+    """A new robot is told of every staff-facing event (``event_register(robot=True)``)."""
     return list(ROBOT_EVENTS)
 
 

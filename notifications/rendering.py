@@ -88,12 +88,24 @@ _SAMPLE = {
 EVENTS: dict[str, EventSpec] = {}
 
 
+# The staff-facing events a campus's staff group robots (``StaffWebhook``) may subscribe to.
+ROBOT_EVENTS: list[str] = []
+
+
 def event_register(
-    key: str, *, label: StrOrPromise, placeholders: tuple[str, ...], sample: dict[str, str] | None = None
+    key: str,
+    *,
+    label: StrOrPromise,
+    placeholders: tuple[str, ...],
+    sample: dict[str, str] | None = None,
+    robot: bool = False,
 ) -> EventSpec:
-    """Make ``key`` an event templates can be written for (later features: service tasks, alerts)."""
+    """Make ``key`` an event templates can be written for (later features: service tasks, alerts);
+    ``robot``: staff group robots may subscribe to it."""
     values = {name: (sample or {}).get(name, _SAMPLE.get(name, name)) for name in placeholders}
     EVENTS[key] = EventSpec(key=key, label=label, placeholders=tuple(placeholders), sample=values)
+    if robot and key not in ROBOT_EVENTS:
+        ROBOT_EVENTS.append(key)
     return EVENTS[key]
 
 
@@ -111,7 +123,12 @@ for _key, _label, _extra in (
     ("refund.payout_needs_check", _("Refund payment needs a check at the gateway"), ("amount", "channel", "reason")),
     ("refund.closed", _("Refund closed with nothing to pay"), ("amount", "reason")),
 ):
-    event_register(_key, label=_label, placeholders=(*COMMON, *_extra))
+    event_register(
+        _key,
+        label=_label,
+        placeholders=(*COMMON, *_extra),
+        robot=_key in ("refund.assigned", "refund.escalated", "refund.payout_failed", "refund.payout_needs_check"),
+    )
 
 
 # --- The sandbox ---------------------------------------------------------------------------------

@@ -199,7 +199,7 @@ def approval_queue_for_admin(*, user: User | AnonymousUser, on: datetime.date | 
     """
     return (
         refund_queue_for_staff(user=user, on=on)
-        .select_related("student__user", "order__course", "campus")
+        .select_related("student__user", "student__high_risk_by", "order__course", "campus")
         .prefetch_related(
             Prefetch(
                 "steps",

@@ -76,13 +76,20 @@ _FINANCE_REPORTS = [
 
 # The refund analytics dashboard: operations, campus heads, teaching supervisors, head-office finance.
 _ANALYTICS = ["analytics.view_dashboard"]
+# Risk alerts: those told of them see them and acknowledge / close them; course quality reviews
+# are worked by their owners (quality reviewers, teaching supervisors) and the campus head.
+_ALERTS = ["analytics.view_alert", "analytics.handle_alert"]
+_REVIEWS = ["analytics.view_coursereview", "analytics.change_coursereview"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     "homeroom": [*_EVERY_STAFF],
-    "supervisor": [*_EVERY_STAFF, *_ANALYTICS],
+    # Teaching supervisors also clear a student's high-risk flag (with a reason).
+    "supervisor": [*_EVERY_STAFF, *_ANALYTICS, *_ALERTS, *_REVIEWS, "students.clear_high_risk"],
     "campus_head": [
         *_EVERY_STAFF,
         *_ANALYTICS,
+        *_ALERTS,
+        *_REVIEWS,
         "payments.view_payout",
         "finance.view_voucher",
         "finance.view_voucherline",
@@ -93,10 +100,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     "finance": [*_EVERY_STAFF, *_FINANCE_PAYOUTS, *_FINANCE_REPORTS, *_ANALYTICS],
     "service": [*_EVERY_STAFF],
-    "quality": [*_EVERY_STAFF],
+    "quality": [*_EVERY_STAFF, "analytics.view_alert", *_REVIEWS],
     "operations": [
         *_EVERY_STAFF,
         *_ANALYTICS,
+        *_ALERTS,
+        *_REVIEWS,
+        "analytics.view_alertrule",
+        "analytics.add_alertrule",
+        "analytics.change_alertrule",
         "notifications.view_notificationtemplate",
         "notifications.add_notificationtemplate",
         "notifications.change_notificationtemplate",

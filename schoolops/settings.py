@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -244,6 +245,15 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-recent-analytics-facts": {
         "task": "analytics.tasks.refresh_recent_facts",
         "schedule": 600.0,
+    },
+    # The alert rules over yesterday (and any missed day), at night; spikes also hourly, on today so far.
+    "run-alert-rules": {
+        "task": "analytics.tasks.run_alert_rules",
+        "schedule": crontab(hour=1, minute=30),
+    },
+    "look-for-spikes-today": {
+        "task": "analytics.tasks.look_for_spikes_today",
+        "schedule": crontab(minute=5),
     },
 }
 

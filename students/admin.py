@@ -1,21 +1,102 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from orders.models import Order
+from schoolops.admin_mixins import acting_user_with
+from schoolops.errors import ActionRefused
 from schoolops.scoping import CampusScopedAdminMixin
 
 from .models import Enrollment, LearningEvent, Student
+from .risk import CLEAR_PERMISSION, student_clear_high_risk
 from .services import PROGRESS_FIELDS
+
+
+class ClearHighRiskForm(forms.Form):
+    reason = forms.CharField(
+        label=_("why the flag is cleared"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Kept in the student's history; the approvers no longer see the flag."),
+    )
 
 
 @admin.register(Student)
 class StudentAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
-    list_display = ("student_no", "name", "phone", "email", "campus", "created_at")
-    list_filter = ("campus",)
+    list_display = ("student_no", "name", "phone", "email", "campus", "high_risk", "created_at")
+    list_filter = ("campus", "high_risk")
     search_fields = ("student_no", "user__name", "user__phone", "user__email")
     list_select_related = ("user", "campus")
     raw_id_fields = ("user",)
+    # The flag is set by a person or an alert rule and cleared by a supervisor, with a reason,
+    # through students.risk: never by editing the fields.
+    readonly_fields = (
+        "high_risk_status",
+        "high_risk",
+        "high_risk_note",
+        "high_risk_at",
+        "high_risk_by",
+        "high_risk_cleared_at",
+        "high_risk_cleared_by",
+        "high_risk_cleared_reason",
+    )
+
+    change_form_template = "admin/students/student/change_form.html"
+
+    @admin.display(description=_("high risk"))
+    def high_risk_status(self, obj: Student) -> str:
+        return obj.high_risk_summary() or str(_("No"))
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra = dict(extra_context or {})
+        student = self.get_queryset(request).filter(pk=object_id).only("pk", "high_risk").first()
+        if student is not None and student.high_risk and request.user.has_perm(CLEAR_PERMISSION):
+            extra["clear_high_risk_url"] = reverse("admin:students_student_clear_high_risk", args=[student.pk])
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<int:student_id>/clear-high-risk/",
+                self.admin_site.admin_view(self.clear_high_risk_view),
+                name="students_student_clear_high_risk",
+            )
+        ]
+        return own + super().get_urls()
+
+    def clear_high_risk_view(self, request: HttpRequest, student_id: int) -> HttpResponseBase:
+        """A supervisor clears the flag with a reason (the service checks campus and permission)."""
+        user = acting_user_with(request, CLEAR_PERMISSION)
+        student = self.get_queryset(request).filter(pk=student_id).first()
+        if student is None:
+            raise Http404
+        back = HttpResponseRedirect(reverse("admin:students_student_change", args=[student.pk]))
+        form = ClearHighRiskForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                student_clear_high_risk(student_id=student.pk, actor=user, reason=form.cleaned_data["reason"])
+            except ActionRefused as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, _("The high-risk flag is cleared."))
+                return back
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": student,
+            "form": form,
+            "title": _("Clear the high-risk flag of %(student)s") % {"student": student},
+        }
+        return TemplateResponse(request, "admin/students/student/clear_high_risk.html", context)
 
     @admin.display(description=_("full name"), ordering="user__name")
     def name(self, obj: Student) -> str:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -32,6 +33,26 @@ class Student(models.Model):
         help_text=_("The student's refund requests are always reviewed by a person, whatever the amount."),
     )
     high_risk_note = models.CharField(_("why high risk"), max_length=200, blank=True)
+    high_risk_at = models.DateTimeField(_("flagged high risk at"), null=True, blank=True)
+    high_risk_by = models.ForeignKey(
+        "schoolops.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("flagged high risk by"),
+        help_text=_("Empty when an alert rule flagged the student."),
+    )
+    high_risk_cleared_at = models.DateTimeField(_("high risk cleared at"), null=True, blank=True)
+    high_risk_cleared_by = models.ForeignKey(
+        "schoolops.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("high risk cleared by"),
+    )
+    high_risk_cleared_reason = models.CharField(_("why the flag was cleared"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -40,6 +61,7 @@ class Student(models.Model):
         verbose_name = _("student")
         verbose_name_plural = _("students")
         ordering = ["student_no"]
+        permissions = [("clear_high_risk", _("Can clear a student's high-risk flag"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["wechat_openid"], condition=~Q(wechat_openid=""), name="student_wechat_openid_unique"
@@ -52,6 +74,17 @@ class Student(models.Model):
     @property
     def name(self) -> str:
         return str(self.user)
+
+    def high_risk_summary(self) -> str:
+        """Why, since when and by whom the student is high-risk, in one line ("" if she is not)."""
+        if not self.high_risk:
+            return ""
+        by = str(self.high_risk_by) if self.high_risk_by_id else _("an alert rule")
+        when = f"{timezone.localtime(self.high_risk_at):%Y-%m-%d %H:%M}" if self.high_risk_at else "-"
+        return str(
+            _("High-risk student: %(note)s (flagged %(when)s by %(by)s)")
+            % {"note": self.high_risk_note or "-", "when": when, "by": by}
+        )
 
     @property
     def phone(self) -> str:

@@ -212,4 +212,5 @@ SEEDING_MIGRATIONS = {
     "notifications.migrations.0003_default_templates",
     "notifications.migrations.0005_finance_templates",
     "notifications.migrations.0006_closed_and_check_templates",
+    "analytics.migrations.0003_default_rules",
 }

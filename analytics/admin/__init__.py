@@ -1,3 +1,4 @@
-"""The analytics admin: the refund analytics dashboard (``dashboard``)."""
+"""The analytics admin: the refund analytics dashboard (``dashboard``), and the alert rules, the
+alerts and the course quality reviews (``alerts``)."""
 
-from . import dashboard  # noqa: F401 - registers the dashboard's admin
+from . import alerts, dashboard  # noqa: F401 - registers the admins

@@ -28,7 +28,7 @@ import datetime
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 
 from django.conf import settings
@@ -94,24 +94,30 @@ def notify(
     key: str,
     event: str,
     recipients: Iterable[Recipient],
-    context: dict[str, str],
+    context: dict[str, str] | Callable[[], dict[str, str]],
     channels: Iterable[str],
     refund_request: RefundRequest | None = None,
 ) -> int:
     """Tell ``recipients`` about ``event`` on ``channels`` (later features: service tasks, alerts).
 
     ``key`` names the occurrence (e.g. ``f"ticket-sla:{ticket.pk}"``): calling again with the same
-    key sends nothing new. ``context`` gives the event's placeholders; ``recipient_name`` is
+    key sends nothing new. ``context`` gives the event's placeholders, or a function returning
+    them, called in each recipient's language (for generated sentences); ``recipient_name`` is
     filled per recipient. Call it inside the transaction of the change; delivery follows the commit.
     """
     if event not in EVENTS:
         raise KeyError(f"Unknown notification event {event!r}; register it with event_register().")
     names = tuple(channels)
+
+    def context_for(recipient: Recipient, _is_student: bool) -> dict[str, str]:
+        values = context() if callable(context) else context
+        return {**values, "recipient_name": recipient.name}
+
     return _write(
         dedupe_key=key[:80],
         event=event,
         audiences=[Audience(r, names) for r in recipients],
-        context_for=lambda recipient, _is_student: {**context, "recipient_name": recipient.name},
+        context_for=context_for,
         refund_request=refund_request,
     )
 

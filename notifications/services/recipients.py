@@ -44,7 +44,7 @@ an event's queries stay fixed however many people and robots are told.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -61,7 +61,8 @@ from refunds.selectors import approval_settings_for
 from schoolops.models import Staff, StaffRole, User
 
 from ..channels.base import Recipient, WebhookTarget
-from ..models import ROBOT_EVENTS, StaffWebhook
+from ..models import StaffWebhook
+from ..rendering import ROBOT_EVENTS
 
 STAFF_CHANNELS = ("inbox", "email")
 CALL_TASK_EVENTS = {"submitted", "approved", "rejected", "payout_succeeded", "closed"}
@@ -142,16 +143,23 @@ def _staff_recipients(event: RefundEvent, request: RefundRequest) -> list[Staff]
 
 
 def _robot_recipients(key: str, request: RefundRequest) -> list[Recipient]:
-    """The campus's active staff group robots subscribed to a staff-facing event (one query)."""
-    if key not in ROBOT_EVENTS:
+    return campus_robots(event=key, campus_ids=[request.campus_id])
+
+
+def campus_robots(*, event: str, campus_ids: Iterable[int] | None) -> list[Recipient]:
+    """The active staff group robots of these campuses (None: every campus) subscribed to a
+    staff-facing event, as recipients on the webhook channel (one query)."""
+    if event not in ROBOT_EVENTS:
         return []
-    robots = StaffWebhook.objects.filter(campus_id=request.campus_id, is_active=True).order_by("pk")
+    robots = StaffWebhook.objects.filter(is_active=True).order_by("pk")
+    if campus_ids is not None:
+        robots = robots.filter(campus_id__in=list(campus_ids))
     return [
         Recipient(
             user_id=None, name=robot.name, webhook=WebhookTarget(kind=robot.kind, url=robot.url, secret=robot.secret)
         )
         for robot in robots
-        if robot.subscribes_to(key)
+        if robot.subscribes_to(event)
     ]
 
 

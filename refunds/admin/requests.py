@@ -62,7 +62,14 @@ from .lists import (
 )
 
 # What the request page reads of a request besides its own row, in the one query that loads it.
-REQUEST_PAGE_RELATED = ("student__user", "order__course", "order__enrollment", "campus", "quote__order")
+REQUEST_PAGE_RELATED = (
+    "student__user",
+    "student__high_risk_by",
+    "order__course",
+    "order__enrollment",
+    "campus",
+    "quote__order",
+)
 
 APPROVALS_CSS = {"all": ["css/admin_approvals.css"]}
 
@@ -148,7 +155,7 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
         AgeFilter,
         ("submitted_at", admin.DateFieldListFilter),
     )
-    list_select_related = ("student__user", "order__course", "campus")
+    list_select_related = ("student__user", "student__high_risk_by", "order__course", "campus")
     fieldsets = (
         (
             _("Request"),
@@ -311,7 +318,7 @@ def risk_badge(obj: RefundRequest) -> str:
         return ""
     reasons = [str(flag) for flag in obj.risk_flags]
     if obj.student.high_risk:
-        reasons.append(str(_("High-risk student: %(note)s") % {"note": obj.student.high_risk_note or "-"}))
+        reasons.append(obj.student.high_risk_summary())
     return format_html('<span class="risk-flag" title="{}">⚠ {}</span>', "\n".join(reasons), _("Flagged"))
 
 

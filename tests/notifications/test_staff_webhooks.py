@@ -184,7 +184,14 @@ def test_an_http_url_is_allowed_in_development(settings, campus):
 
 def test_only_known_staff_facing_events_can_be_subscribed(campus):
     robot = StaffWebhook(campus=campus, name="群", kind="wecom", url="https://qyapi.weixin.qq.com/x")
-    assert robot.events == ["refund.assigned", "refund.escalated", "refund.payout_failed", "refund.payout_needs_check"]
+    # A new robot is told of every staff-facing event, the refund alerts included.
+    assert robot.events == [
+        "refund.assigned",
+        "refund.escalated",
+        "refund.payout_failed",
+        "refund.payout_needs_check",
+        "analytics.alert",
+    ]
     for events in (["refund.nonsense"], ["refund.approved"], "refund.assigned"):
         robot.events = events
         with pytest.raises(ValidationError) as error:
