@@ -375,9 +375,12 @@ def _high_risk_conditions(
 # --- Running the rules ---------------------------------------------------------------------------
 
 
-def alert_rules_run(*, today: datetime.date | None = None, kinds: Iterable[str] | None = None) -> int:
+def alert_rules_run(
+    *, today: datetime.date | None = None, kinds: Iterable[str] | None = None, since: datetime.date | None = None
+) -> int:
     """The nightly run: every active rule over the whole days since it last ran (yesterday at the
-    latest, at most ``CATCH_UP_DAYS`` back); the number of alerts raised."""
+    latest, at most ``CATCH_UP_DAYS`` back); the number of alerts raised. ``since``: from that day
+    instead (a backfill after installing or editing rules; what was raised is not raised again)."""
     today = today or local_day(timezone.now())
     through = today - ONE_DAY
     raised = 0
@@ -386,7 +389,9 @@ def alert_rules_run(*, today: datetime.date | None = None, kinds: Iterable[str] 
         rules = rules.filter(kind__in=list(kinds))
     for rule in rules:
         first = through - datetime.timedelta(days=CATCH_UP_DAYS - 1)
-        if rule.evaluated_through is not None:
+        if since is not None:
+            first = since
+        elif rule.evaluated_through is not None:
             first = max(first, rule.evaluated_through + ONE_DAY)
         if first <= through:
             raised += _raise_all(rule_firings(rule, first, through))
@@ -586,7 +591,9 @@ def alert_summary(alert: Alert) -> str:
                 "days": figures.get("streak_days"),
                 "since": alert.since,
             }
-            review = CourseReview.objects.filter(alert=alert).select_related("owner__user").first()
+            review = (
+                CourseReview.objects.filter(alert=alert).select_related("owner__user").first() if alert.pk else None
+            )
             if review is not None:
                 text += " " + _("A course quality review is opened for %(owner)s, due %(deadline)s.") % {
                     "owner": review.owner.user if review.owner else _("the campus"),

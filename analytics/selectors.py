@@ -32,7 +32,16 @@ from refunds.models import ApprovalTier, RefundReason
 from schoolops.models import Campus, Staff, User
 from schoolops.scoping import visible_campus_ids
 
-from .models import FactsRefresh, RefundFact, RevenueFact, TierFact
+from .models import (
+    Alert,
+    AlertStatus,
+    CourseReview,
+    CourseReviewStatus,
+    FactsRefresh,
+    RefundFact,
+    RevenueFact,
+    TierFact,
+)
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -452,3 +461,13 @@ def analytics_dashboard(*, user: User, filters: Filters) -> Dashboard:
 
 def tier_label(tier: str) -> str:
     return str(ApprovalTier(tier).label) if tier in ApprovalTier.values else tier
+
+
+def open_risk_counts(*, user: User) -> tuple[int, int]:
+    """Alerts not yet closed and course quality reviews still open, in the user's campuses."""
+    ids = visible_campus_ids(user)
+    alerts = Alert.objects.exclude(status=AlertStatus.CLOSED)
+    reviews = CourseReview.objects.filter(status=CourseReviewStatus.OPEN)
+    if ids is not None:
+        alerts, reviews = alerts.filter(campus_id__in=ids), reviews.filter(campus_id__in=ids)
+    return alerts.count(), reviews.count()

@@ -29,7 +29,7 @@ from schoolops.admin_mixins import ReadOnlyAdminMixin, acting_user_with
 from ..forms import DashboardFilterForm
 from ..models import RefundFact
 from ..presentation import EXPORT_COLUMNS, dashboard_view, export_file_name, export_rows
-from ..selectors import analytics_dashboard
+from ..selectors import analytics_dashboard, open_risk_counts
 
 VIEW_DASHBOARD = "analytics.view_dashboard"
 
@@ -80,6 +80,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "title": _("Refund analytics"),
             "form": form,
             "view": view,
+            "risk_counts": open_risk_counts(user=user) if user.has_perm("analytics.view_alert") else None,
             "export_url": f"{reverse('admin:analytics_dashboard_export')}?{query}"
             if query
             else reverse("admin:analytics_dashboard_export"),

@@ -9,9 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from analytics.models import Alert, AlertKind, CourseReview
 from analytics.selectors import Filters, analytics_dashboard
 from orders.models import Course
 from schoolops.models import User
+from students.models import Student
 
 from .helpers import facts_rows, rebuild
 
@@ -42,3 +44,15 @@ def test_months_of_history_with_a_hot_course_and_a_spike(seeded):
     built = facts_rows()
     rebuild()
     assert facts_rows() == built
+    # The alert rules ran over the history: the spike day, one high-risk student, the hot course
+    # crossing 10% (with its quality review), each once.
+    alerts = Alert.objects.all()
+    assert {a.day for a in alerts.filter(kind=AlertKind.SPIKE)} == {spike}
+    (risky,) = Student.objects.filter(high_risk=True)
+    assert alerts.get(kind=AlertKind.HIGH_RISK_STUDENT).student == risky
+    review = CourseReview.objects.get()
+    assert review.course == hot and review.alert.kind == AlertKind.COURSE_REFUND_RATE and review.owner is not None
+    assert (
+        call_command("analytics_alerts", since=str(today - datetime.timedelta(days=90)), stdout=io.StringIO()) is None
+    )
+    assert Alert.objects.count() == alerts.count()

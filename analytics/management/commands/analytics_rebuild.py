@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from analytics.services import facts_rebuild
+
+from ..options import since_date
 
 
 class Command(BaseCommand):
@@ -19,12 +20,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        since = None
-        if options["since"]:
-            try:
-                since = datetime.date.fromisoformat(options["since"])
-            except ValueError as exc:
-                raise CommandError(f"--since must be a date like 2026-01-31, not {options['since']!r}.") from exc
+        since = since_date(options["since"])
         total = 0
         for first, last, rows in facts_rebuild(since=since):
             total += rows

@@ -17,8 +17,10 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
+from analytics.alerts import alert_rules_run
 from analytics.services import facts_listener_paused, facts_rebuild
 from notifications.models import NotificationTemplate
 from orders.models import Course, CourseType, Order, PaymentChannel
@@ -159,6 +161,9 @@ class Command(BaseCommand):
         # The dashboard reads aggregates: built once here, kept by the refund events afterwards.
         rows = sum(written for _first, _last, written in facts_rebuild())
         self.stdout.write(f"  analytics facts rebuilt: {rows} rows")
+        # The alert rules over the history (the nightly job looks at a week at most).
+        raised = alert_rules_run(since=timezone.localdate(now) - datetime.timedelta(days=90))
+        self.stdout.write(f"  alert rules run over the last 90 days: {raised} alerts")
         return logins
 
     def _user(self, username: str, name: str, *, phone: str | None = None, **flags) -> User:
@@ -285,11 +290,12 @@ class Command(BaseCommand):
             (upcoming, "time_conflict", "单位派我出差三个月。", ["reject"]),
             (premium, "relocation", "全家移居海外，无法继续上课。", []),
         ]
-        for pool, reason, details, actions in plans:
+        for n, (pool, reason, details, actions) in enumerate(plans):
             if not pool:
                 continue
             order = pool.pop(0)
-            at = now - datetime.timedelta(hours=len(pool) + 2)
+            # Over the last four days, as requests come in: not all on one day (a spike).
+            at = now - datetime.timedelta(days=n % 4, hours=len(pool) + 2)
             try:
                 request = refund_submit(
                     student=order.student, order_no=order.order_no, reason=reason, details=details, at=at
@@ -335,28 +341,44 @@ class Command(BaseCommand):
         seq = 0
         for campus_index, (campus, staff) in enumerate(campuses):
             students = list(Student.objects.filter(campus=campus).order_by("student_no"))
+            # Refunds are spread so that nobody but the one risky student has more than 3 in a
+            # year (counting the open requests made before): the high-risk rule fires once.
+            refunds = {
+                row["student_id"]: row["n"]
+                for row in RefundRequest.objects.filter(campus=campus)
+                .values("student_id")
+                .annotate(n=Count("pk"))
+                .order_by()
+            }
+            risky = students[4] if campus_index == 0 else None
             sellable = [c for c in courses[campus.pk] if c.course_type != CourseType.PREMIUM]
             hot = next(c for c in sellable if c.code.endswith("-live"))
+            # The hot course sells twice as much as each other course (enough orders for the rules).
+            weighted = [*sellable, hot] if campus_index == 0 else sellable
             spike_day = timezone.localtime(now - datetime.timedelta(days=21))
             spike: list[Order] = []
             for days_ago in range(150, 0, -1):
                 day = now - datetime.timedelta(days=days_ago)
                 for _ in range(rng.choice([0, 1, 1, 2, 2, 3])):
                     seq += 1
-                    course = rng.choice(sellable)
+                    course = rng.choice(weighted)
                     is_hot = course == hot and campus_index == 0
                     # The hot course sells by card and offline: its refunds can be completed in the past.
                     channel = rng.choice(sorted(MANUAL_CHANNELS) if is_hot else list(PaymentChannel))
                     teacher = rng.choice(staff[StaffRole.HOMEROOM])
                     paid_at = day.replace(hour=rng.randint(8, 22))
-                    order = self._history_order(seq, rng.choice(students), course, channel, teacher, paid_at)
-                    if channel not in MANUAL_CHANNELS:
-                        continue
-                    if campus_index == 0 and 25 <= days_ago <= 80 and len(spike) < SPIKE_SIZE:
+                    # The hot course is refunded far more than the others (which stay under 10%).
+                    asks = channel in MANUAL_CHANNELS and rng.random() < (0.7 if is_hot else 0.12)
+                    eligible = [s for s in students if refunds.get(s.pk, 0) < 3 and s != risky]
+                    asks = asks and bool(eligible)
+                    spiked = asks and is_hot and 25 <= days_ago <= 80 and len(spike) < SPIKE_SIZE
+                    student = rng.choice(eligible) if asks else rng.choice(students)
+                    order = self._history_order(seq, student, course, channel, teacher, paid_at)
+                    if asks:
+                        refunds[student.pk] = refunds.get(student.pk, 0) + 1
+                    if spiked:
                         spike.append(order)
-                        continue
-                    chance = 0.7 if is_hot else 0.3
-                    if rng.random() < chance:
+                    elif asks:
                         at = paid_at + datetime.timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 5))
                         self._history_request(rng, order, staff, at=at, now=now)
             for n, order in enumerate(spike):
@@ -367,6 +389,27 @@ class Command(BaseCommand):
                     at=spike_day.replace(hour=8, minute=0) + datetime.timedelta(minutes=35 * n),
                     now=now,
                 )
+            if risky is not None:
+                self._risky_student(rng, risky, hot, staff, now=now, first_seq=900000)
+
+    def _risky_student(
+        self,
+        rng: random.Random,
+        student: Student,
+        course: Course,
+        staff: dict[str, list[Staff]],
+        *,
+        now: datetime.datetime,
+        first_seq: int,
+    ) -> None:
+        """One student who buys and refunds again and again: four refunds in four months, each
+        approved and paid back, so the high-risk rule flags her (seed 000 §7)."""
+        teacher = staff[StaffRole.HOMEROOM][0]
+        for n in range(4):
+            paid_at = now - datetime.timedelta(days=120 - 30 * n, hours=3)
+            channel = sorted(MANUAL_CHANNELS)[n % len(MANUAL_CHANNELS)]
+            order = self._history_order(first_seq + n, student, course, channel, teacher, paid_at)
+            self._history_request(rng, order, staff, at=paid_at + datetime.timedelta(days=2), now=now, fate=0.9)
 
     def _history_order(
         self, seq: int, student: Student, course: Course, channel: str, teacher: Staff, paid_at: datetime.datetime
@@ -391,9 +434,10 @@ class Command(BaseCommand):
         *,
         at: datetime.datetime,
         now: datetime.datetime,
+        fate: float | None = None,
     ) -> None:
         """One request's life: decided tier by tier a few hours apart, then refunded, rejected (and
-        sometimes appealed), cancelled, or still waiting when it is recent."""
+        sometimes appealed), cancelled, or still waiting when it is recent (``fate`` ≥ 0.3: approved)."""
         if at >= now - datetime.timedelta(hours=2):
             return
         reason, details = rng.choice(HISTORY_REASONS)
@@ -412,7 +456,7 @@ class Command(BaseCommand):
             )
         except RefundActionError:
             return
-        fate = rng.random()
+        fate = rng.random() if fate is None else fate
         clock = at
         deciders = [person for people in staff.values() for person in people]
 
