@@ -29,6 +29,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from django.conf import settings
@@ -39,7 +40,7 @@ from django.utils import timezone, translation
 from refunds.models import RefundEvent, RefundRequest
 from schoolops.celery import app as celery_app
 
-from ..channels.base import Recipient, channel_for
+from ..channels.base import Attachment, Recipient, channel_for
 from ..models import Notification, NotificationPreference, NotificationStatus, NotificationTemplate
 from ..rendering import EVENTS, render, used_placeholders
 from .recipients import Audience, ContextFor, refund_event_audiences, refund_event_context
@@ -97,12 +98,15 @@ def notify(
     context: dict[str, str],
     channels: Iterable[str],
     refund_request: RefundRequest | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> int:
     """Tell ``recipients`` about ``event`` on ``channels`` (later features: service tasks, alerts).
 
     ``key`` names the occurrence (e.g. ``f"ticket-sla:{ticket.pk}"``): calling again with the same
     key sends nothing new. ``context`` gives the event's placeholders; ``recipient_name`` is
-    filled per recipient. Call it inside the transaction of the change; delivery follows the commit.
+    filled per recipient. ``attachments`` (files already in the default storage) go with the
+    message on the channels that carry files (e-mail); the others send the text alone. Call it
+    inside the transaction of the change; delivery follows the commit.
     """
     if event not in EVENTS:
         raise KeyError(f"Unknown notification event {event!r}; register it with event_register().")
@@ -113,6 +117,7 @@ def notify(
         audiences=[Audience(r, names) for r in recipients],
         context_for=lambda recipient, _is_student: {**context, "recipient_name": recipient.name},
         refund_request=refund_request,
+        attachments=attachments,
     )
 
 
@@ -125,11 +130,13 @@ def _write(
     refund_request: RefundRequest | None = None,
     source_event: RefundEvent | None = None,
     at: datetime.datetime | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> int:
     """Render and write the rows of one event; queue their delivery after the commit."""
     audiences = list(audiences)
     if not audiences:
         return 0
+    files = [asdict(attachment) for attachment in attachments]
     now = at or timezone.now()
     user_ids = [a.recipient.user_id for a in audiences if a.recipient.user_id is not None]
     preferences = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=user_ids)}
@@ -177,6 +184,7 @@ def _write(
                         fields={k: v for k, v in context.items() if k in used[template.pk]},
                         provider_template_id=template.provider_template_id,
                         link=context.get("link", "")[:300],
+                        attachments=files if medium.carries_attachments else [],
                         created_at=now,
                         next_attempt_at=now,
                     )
