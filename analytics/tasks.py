@@ -1,8 +1,8 @@
-"""Celery tasks of the analytics facts: thin wrappers around the services."""
+"""Celery tasks of analytics (the facts, the weekly review): thin wrappers around the services."""
 
 from celery import shared_task
 
-from . import services
+from . import services, weekly
 
 
 @shared_task
@@ -15,3 +15,9 @@ def refresh_recent_facts() -> int:
 def refresh_facts_for_event(event_id: int) -> int:
     """Refresh the facts a refund event touched (queued by the event listener after the commit)."""
     return services.facts_refresh_for_event(event_id)
+
+
+@shared_task
+def send_weekly_reviews() -> int:
+    """Beat, Mondays 08:00 Asia/Shanghai: make last week's reviews and send them (idempotent)."""
+    return weekly.weekly_reviews_send()

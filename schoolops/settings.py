@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -244,6 +245,11 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-recent-analytics-facts": {
         "task": "analytics.tasks.refresh_recent_facts",
         "schedule": 600.0,
+    },
+    # The weekly review: every Monday at 08:00 (CELERY_TIMEZONE, Asia/Shanghai), last week's.
+    "send-weekly-reviews": {
+        "task": "analytics.tasks.send_weekly_reviews",
+        "schedule": crontab(minute=0, hour=8, day_of_week="mon"),
     },
 }
 

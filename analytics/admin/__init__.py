@@ -1,3 +1,4 @@
-"""The analytics admin: the refund analytics dashboard (``dashboard``)."""
+"""The analytics admin: the refund analytics dashboard (``dashboard``) and the weekly reviews
+(``weekly``)."""
 
-from . import dashboard  # noqa: F401 - registers the dashboard's admin
+from . import dashboard, weekly  # noqa: F401 - each registers its admin

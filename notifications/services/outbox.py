@@ -28,8 +28,7 @@ import datetime
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 
 from django.conf import settings
