@@ -32,9 +32,13 @@ from analytics.weekly import WeeklyReviewError, last_week_start, weekly_review_b
 from notifications.models import InboxMessage, Notification
 from schoolops.celery import app as celery_app
 from schoolops.models import User
-from tests.notifications.channels.smtp import smtp_server  # noqa: F401
+from tests.notifications.channels import smtp
 
-from .test_indicators import school  # noqa: F401 - the hand-made school
+from . import test_indicators
+
+# Fixtures used here: the hand-made school, and a real SMTP server on loopback.
+school = test_indicators.school
+smtp_server = smtp.smtp_server
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_data")]
 

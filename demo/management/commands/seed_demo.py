@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from analytics.services import facts_listener_paused, facts_rebuild
+from analytics.weekly import last_week_start, weekly_reviews_build
 from notifications.models import NotificationTemplate
 from orders.models import Course, CourseType, Order, PaymentChannel
 from payments.services import MANUAL_CHANNELS, PayoutError, payout_record_transfer
@@ -159,6 +160,10 @@ class Command(BaseCommand):
         # The dashboard reads aggregates: built once here, kept by the refund events afterwards.
         rows = sum(written for _first, _last, written in facts_rebuild())
         self.stdout.write(f"  analytics facts rebuilt: {rows} rows")
+        # Last week's reviews, kept in the admin (sent by Monday's beat job or the command's --send).
+        week = last_week_start()
+        reviews = weekly_reviews_build(week_start=week)
+        self.stdout.write(f"  weekly reviews of the week of {week}: {len(reviews)}")
         return logins
 
     def _user(self, username: str, name: str, *, phone: str | None = None, **flags) -> User:
