@@ -18,3 +18,34 @@ event_register(
     },
     robot=True,
 )
+
+WEEKLY_REVIEW = "analytics.weekly_review"
+
+event_register(
+    WEEKLY_REVIEW,
+    label=_("Weekly refund review"),
+    placeholders=(
+        "recipient_name",
+        "scope",
+        "week",
+        "previous_week",
+        "applications",
+        "previous_applications",
+        "approval_rate",
+        "refunded_amount",
+        "refund_ratio",
+        "link",
+        "contact",
+    ),
+    sample={
+        "scope": "北京海淀校区",
+        "week": "2026-03-02 至 2026-03-08",
+        "previous_week": "2026-02-23 至 2026-03-01",
+        "applications": "12",
+        "previous_applications": "9",
+        "approval_rate": "75.0%",
+        "refunded_amount": "8,400.00",
+        "refund_ratio": "4.20%",
+        "link": "https://school.example.com/admin/analytics/weeklyreview/1/change/",
+    },
+)

@@ -9,6 +9,9 @@ what a rebuild would write.
 
 from __future__ import annotations
 
+import uuid
+
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -149,6 +152,47 @@ class FactsRefresh(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campus_id} {self.refreshed_at}"
+
+
+def weekly_review_upload_to(instance: WeeklyReview, filename: str) -> str:
+    """A random name under ``weekly-reviews/YYYY/``: private, served only through the admin's view."""
+    return f"weekly-reviews/{instance.week_start:%Y}/{uuid.uuid4().hex}.pdf"
+
+
+class WeeklyReview(models.Model):
+    """The weekly review (周复盘) of one campus, or of the whole school (no campus), for one week
+    (Monday to Sunday, Asia/Shanghai) against the week before: the figures it was made from and
+    its one-page PDF, as sent. Made by ``analytics.weekly``; never changed afterwards."""
+
+    campus = models.ForeignKey(
+        "schoolops.Campus",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("campus"),
+        help_text=_("Empty: the whole school."),
+    )
+    week_start = models.DateField(_("week of (Monday)"))
+    figures = models.JSONField(_("figures"), encoder=DjangoJSONEncoder)
+    pdf = models.FileField(_("PDF"), upload_to=weekly_review_upload_to, max_length=200)
+    sha256 = models.CharField(_("SHA-256 of the PDF"), max_length=64)
+    created_at = models.DateTimeField(_("created at"))
+
+    campus_lookup = "campus"
+
+    class Meta:
+        verbose_name = _("weekly review")
+        verbose_name_plural = _("weekly reviews")
+        ordering = ["-week_start", "campus__code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campus", "week_start"], nulls_distinct=False, name="weeklyreview_one_per_scope_and_week"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.week_start} {self.campus or '*'}"
 
 
 # --- Alert rules, the alerts they raise, and course quality reviews -------------------------------

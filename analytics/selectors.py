@@ -445,7 +445,13 @@ def _as_of(campus_ids: list[int] | None) -> datetime.datetime:
 
 def analytics_dashboard(*, user: User, filters: Filters) -> Dashboard:
     """Everything the dashboard shows for ``filters``, within the campuses ``user`` may see."""
-    campus_ids = _campus_ids(user, filters)
+    return analytics_figures(filters=filters, campus_ids=_campus_ids(user, filters))
+
+
+def analytics_figures(*, filters: Filters, campus_ids: list[int] | None) -> Dashboard:
+    """The dashboard's figures for ``filters`` over the campuses ``campus_ids`` (None: every one),
+    for readers with no user to scope by (the weekly review). ``filters.campus_id`` is not applied
+    here: the caller has already turned it into ``campus_ids``."""
     current = _indicators(filters, campus_ids)
     return Dashboard(
         filters=filters,
@@ -457,6 +463,20 @@ def analytics_dashboard(*, user: User, filters: Filters) -> Dashboard:
         drill=_drill(filters),
         as_of=_as_of(campus_ids),
     )
+
+
+def analytics_breakdown(*, filters: Filters, campus_ids: list[int] | None) -> list[DimensionRow]:
+    """The rows of ``filters.dimension`` alone, as ``analytics_figures`` gives them (a second
+    dimension of the same period without computing the rest again)."""
+    total_revenue = ZERO
+    if filters.dimension == "reason":
+        total_revenue = _indicators(filters, campus_ids).revenue
+    return _by_dimension(filters, campus_ids, total_revenue)
+
+
+def analytics_series(*, filters: Filters, campus_ids: list[int] | None) -> list[SeriesPoint]:
+    """The series of ``filters`` alone (e.g. the previous period's days, to draw beside these)."""
+    return _series(filters, campus_ids)
 
 
 def tier_label(tier: str) -> str:

@@ -1,8 +1,8 @@
-"""Celery tasks of the analytics facts: thin wrappers around the services."""
+"""Celery tasks of analytics (the facts, the weekly review): thin wrappers around the services."""
 
 from celery import shared_task
 
-from . import alerts, services
+from . import alerts, services, weekly
 
 
 @shared_task
@@ -27,3 +27,9 @@ def run_alert_rules() -> int:
 def look_for_spikes_today() -> int:
     """The hourly look at today's applications so far."""
     return alerts.alert_spikes_today()
+
+
+@shared_task
+def send_weekly_reviews() -> int:
+    """Beat, Mondays 08:00 Asia/Shanghai: make last week's reviews and send them (idempotent)."""
+    return weekly.weekly_reviews_send()

@@ -172,6 +172,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.ModelA
         "body",
         "fields",
         "link",
+        "attachments",
         "status",
         "attempts",
         "next_attempt_at",

@@ -171,6 +171,12 @@ class Notification(models.Model):
     fields = models.JSONField(_("fields"), default=dict, blank=True)
     provider_template_id = models.CharField(_("provider template id"), max_length=64, blank=True)
     link = models.CharField(_("link"), max_length=300, blank=True)
+    attachments = models.JSONField(
+        _("attachments"),
+        default=list,
+        blank=True,
+        help_text=_("Files sent with the message (e-mail only): storage name, file name, content type."),
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED
     )

@@ -255,6 +255,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.look_for_spikes_today",
         "schedule": crontab(minute=5),
     },
+    # The weekly review: every Monday at 08:00 (CELERY_TIMEZONE, Asia/Shanghai), last week's.
+    "send-weekly-reviews": {
+        "task": "analytics.tasks.send_weekly_reviews",
+        "schedule": crontab(minute=0, hour=8, day_of_week="mon"),
+    },
 }
 
 # --- Payouts. Retries back off exponentially from the base to the cap; the cap stays far below

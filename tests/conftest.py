@@ -209,8 +209,9 @@ def reseed_shipped_data(*, templates: bool = False) -> None:
 
 # Migrations whose ``seed`` puts back shipped notification templates.
 SEEDING_MIGRATIONS = {
+    "analytics.migrations.0002_weekly_review",
     "notifications.migrations.0003_default_templates",
     "notifications.migrations.0005_finance_templates",
     "notifications.migrations.0006_closed_and_check_templates",
-    "analytics.migrations.0003_default_rules",
+    "analytics.migrations.0004_default_rules",
 }

@@ -1,4 +1,4 @@
-"""The analytics admin: the refund analytics dashboard (``dashboard``), and the alert rules, the
-alerts and the course quality reviews (``alerts``)."""
+"""The analytics admin: the refund analytics dashboard (``dashboard``), the alert rules, the alerts
+and the course quality reviews (``alerts``), and the weekly reviews (``weekly``)."""
 
-from . import alerts, dashboard  # noqa: F401 - registers the admins
+from . import alerts, dashboard, weekly  # noqa: F401 - each registers its admin

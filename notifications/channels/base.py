@@ -46,6 +46,19 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message, read from the default storage when the message goes out.
+
+    Only channels that carry files (``Channel.carries_attachments``: e-mail) get it; the others
+    send their text, whose link leads to the same document behind a login.
+    """
+
+    storage_name: str  # the name in ``default_storage`` (a private path, never a public URL)
+    file_name: str  # what the reader sees, e.g. 退费周报_2026-03-02.pdf
+    content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """One rendered message for one recipient on one channel."""
 
@@ -62,6 +75,7 @@ class OutgoingMessage:
     provider_template_id: str = ""
     link: str = ""  # an absolute URL to the page about it
     refund_request_id: int | None = None
+    attachments: tuple[Attachment, ...] = ()  # only on channels that carry files
 
 
 class ChannelError(Exception):
@@ -104,6 +118,8 @@ class Channel:
     max_body_length: ClassVar[int | None] = None
     # An outside service over the network: five attempts, waits of 30 s doubling (at most 7.5 min in all).
     retry: ClassVar[RetryPolicy] = RetryPolicy(attempts=5, first_wait=30, max_wait=1800)
+    # Whether the medium takes files: the outbox keeps a message's attachments only on such rows.
+    carries_attachments: ClassVar[bool] = False
 
     def is_transient(self, error: Exception) -> bool:
         """Whether another attempt may succeed after ``send`` raised ``error``.

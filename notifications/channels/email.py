@@ -4,6 +4,10 @@ Plain text with an HTML alternative (the same text, escaped, and the link). The 
 made from the delivery id, so a message sent again after a crash carries the same id and mail
 systems (and people reading headers) can tell it is one message; ``X-Schoolops-Delivery`` names
 the delivery row.
+
+Attachments (``OutgoingMessage.attachments``) are read from the default storage when the message
+is built, on every attempt; a file that is not there is a permanent error naming it (sending
+again cannot bring it back), any other storage failure is tried again.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from email.utils import formataddr, parseaddr
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.utils.html import escape, linebreaks
 
 from .base import (
+    Attachment,
     Channel,
     ChannelPermanentError,
     ChannelTemporaryError,
@@ -52,6 +58,7 @@ class EmailChannel(Channel):
     # An SMTP server's deferral (4xx) or outage can last: six attempts, waits of 30 s doubling (at most 15 min).
     retry = RetryPolicy(attempts=6, first_wait=30, max_wait=1800)
     max_subject_length: ClassVar[int | None] = 200
+    carries_attachments: ClassVar[bool] = True
 
     def can_reach(self, recipient: Recipient) -> bool:
         address = recipient.email.strip()
@@ -82,6 +89,8 @@ class EmailChannel(Channel):
         if message.link:
             html += f'<p><a href="{escape(message.link)}">{escape(message.link)}</a></p>'
         email.attach_alternative(html, "text/html")
+        for attachment in message.attachments:
+            email.attach(attachment.file_name, _read(attachment), attachment.content_type)
         return email
 
     def send(self, message: OutgoingMessage) -> str:
@@ -117,6 +126,19 @@ class EmailChannel(Channel):
             # Connection refused / reset / timed out, server disconnected: try again later.
             raise ChannelTemporaryError(f"SMTP server unreachable: {exc}", code="network") from exc
         return message_id(message.delivery_id)
+
+
+def _read(attachment: Attachment) -> bytes:
+    """The attachment's bytes from the default storage; ``ChannelPermanentError`` when it is gone."""
+    try:
+        with default_storage.open(attachment.storage_name, "rb") as handle:
+            content: bytes = handle.read()
+    except FileNotFoundError as exc:
+        raise ChannelPermanentError(
+            f"the attachment {attachment.file_name} ({attachment.storage_name}) is missing from storage",
+            code="attachment-missing",
+        ) from exc
+    return content
 
 
 def _text(reply: bytes | str) -> str:

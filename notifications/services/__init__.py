@@ -11,6 +11,7 @@ Callers import from here (``from notifications.services import notify``); the mo
 place to read.
 """
 
+from ..channels.base import Attachment
 from .delivery import Outcome, message_for, notification_deliver
 from .outbox import (
     notifications_broker_reset,
@@ -24,6 +25,7 @@ from .outbox import (
 from .recipients import recipient_for_user, school_contact, site_url
 
 __all__ = [
+    "Attachment",
     "Outcome",
     "message_for",
     "notification_deliver",

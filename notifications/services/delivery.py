@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..channels.base import ChannelError, OutgoingMessage, Recipient, WebhookTarget, channel_for
+from ..channels.base import Attachment, ChannelError, OutgoingMessage, Recipient, WebhookTarget, channel_for
 from ..models import Notification, NotificationStatus
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def message_for(notification: Notification) -> OutgoingMessage:
         provider_template_id=notification.provider_template_id,
         link=notification.link,
         refund_request_id=notification.refund_request_id,
+        attachments=tuple(Attachment(**item) for item in notification.attachments or ()),
     )
 
 

@@ -28,7 +28,7 @@ import datetime
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 
 from django.conf import settings
@@ -39,7 +39,7 @@ from django.utils import timezone, translation
 from refunds.models import RefundEvent, RefundRequest
 from schoolops.celery import app as celery_app
 
-from ..channels.base import Recipient, channel_for
+from ..channels.base import Attachment, Recipient, channel_for
 from ..models import Notification, NotificationPreference, NotificationStatus, NotificationTemplate
 from ..rendering import EVENTS, render, used_placeholders
 from .recipients import Audience, ContextFor, refund_event_audiences, refund_event_context
@@ -97,13 +97,16 @@ def notify(
     context: dict[str, str] | Callable[[], dict[str, str]],
     channels: Iterable[str],
     refund_request: RefundRequest | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> int:
     """Tell ``recipients`` about ``event`` on ``channels`` (later features: service tasks, alerts).
 
     ``key`` names the occurrence (e.g. ``f"ticket-sla:{ticket.pk}"``): calling again with the same
     key sends nothing new. ``context`` gives the event's placeholders, or a function returning
     them, called in each recipient's language (for generated sentences); ``recipient_name`` is
-    filled per recipient. Call it inside the transaction of the change; delivery follows the commit.
+    filled per recipient. ``attachments`` (files already in the default storage) go with the
+    message on the channels that carry files (e-mail); the others send the text alone. Call it
+    inside the transaction of the change; delivery follows the commit.
     """
     if event not in EVENTS:
         raise KeyError(f"Unknown notification event {event!r}; register it with event_register().")
@@ -119,6 +122,7 @@ def notify(
         audiences=[Audience(r, names) for r in recipients],
         context_for=context_for,
         refund_request=refund_request,
+        attachments=attachments,
     )
 
 
@@ -131,11 +135,13 @@ def _write(
     refund_request: RefundRequest | None = None,
     source_event: RefundEvent | None = None,
     at: datetime.datetime | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> int:
     """Render and write the rows of one event; queue their delivery after the commit."""
     audiences = list(audiences)
     if not audiences:
         return 0
+    files = [asdict(attachment) for attachment in attachments]
     now = at or timezone.now()
     user_ids = [a.recipient.user_id for a in audiences if a.recipient.user_id is not None]
     preferences = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=user_ids)}
@@ -183,6 +189,7 @@ def _write(
                         fields={k: v for k, v in context.items() if k in used[template.pk]},
                         provider_template_id=template.provider_template_id,
                         link=context.get("link", "")[:300],
+                        attachments=files if medium.carries_attachments else [],
                         created_at=now,
                         next_attempt_at=now,
                     )

@@ -9,10 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from analytics.models import Alert, AlertKind, CourseReview
+from analytics.models import Alert, AlertKind, CourseReview, WeeklyReview
 from analytics.selectors import Filters, analytics_dashboard
+from analytics.weekly import last_week_start
 from orders.models import Course
-from schoolops.models import User
+from schoolops.models import Campus, User
 from students.models import Student
 
 from .helpers import facts_rows, rebuild
@@ -56,3 +57,12 @@ def test_months_of_history_with_a_hot_course_and_a_spike(seeded):
         call_command("analytics_alerts", since=str(today - datetime.timedelta(days=90)), stdout=io.StringIO()) is None
     )
     assert Alert.objects.count() == alerts.count()
+
+
+def test_last_weeks_reviews_are_ready_in_the_admin(seeded):
+    reviews = WeeklyReview.objects.filter(week_start=last_week_start())
+    assert reviews.count() == Campus.objects.count() + 1  # every campus and the whole school
+    school = reviews.get(campus__isnull=True)
+    assert school.figures["current"]["applications"] > 0
+    with school.pdf.open("rb") as handle:
+        assert handle.read(5) == b"%PDF-"

@@ -15,7 +15,8 @@ from notifications.channels.base import Channel, OutgoingMessage
 
 class RecordingChannel(Channel):
     """Stands in for an external medium: records what it was given; can fail on demand. It keeps
-    the real channel's retry policy, which belongs to the channel, not to its medium."""
+    the real channel's retry policy and whether it carries files, which belong to the channel,
+    not to its medium."""
 
     sent: list[OutgoingMessage]
     failures: list[Exception]
@@ -37,7 +38,13 @@ def _double(real: type[Channel]) -> type[RecordingChannel]:
     return type(
         f"Recording{real.name.title()}",
         (RecordingChannel,),
-        {"name": real.name, "retry": real.retry, "sent": [], "failures": []},
+        {
+            "name": real.name,
+            "retry": real.retry,
+            "carries_attachments": real.carries_attachments,
+            "sent": [],
+            "failures": [],
+        },
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.channels.base import Recipient, RetryPolicy
+from notifications.channels.base import Attachment, Recipient, RetryPolicy
 from notifications.models import InboxMessage, Notification, NotificationStatus
 from notifications.services import (
     Outcome,
@@ -209,6 +209,46 @@ def test_later_features_send_through_notify(channels, student, operations, djang
     message = InboxMessage.objects.get(recipient=operations.user)
     assert (message.subject, message.body) == ("提醒：Python", "周运营，请注意。")
     assert Notification.objects.filter(dedupe_key="alert:1").count() == 1
+
+
+def test_attachments_go_only_on_the_channels_that_carry_files(channels, operations, django_capture_on_commit_callbacks):
+    from notifications.models import NotificationTemplate
+    from notifications.rendering import event_register
+
+    event_register("test.report", label="Report", placeholders=("recipient_name",))
+    for channel in ("inbox", "email"):
+        NotificationTemplate.objects.create(
+            event="test.report",
+            channel=channel,
+            language="zh-hans",
+            subject="Report",
+            body="{{ recipient_name }}: attached.",
+        )
+    pdf = Attachment(storage_name="weekly-reviews/2026/03/a.pdf", file_name="周报.pdf", content_type="application/pdf")
+    recipient = Recipient(user_id=operations.user.pk, name="Ops", email="ops@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        written = notify(
+            key="report:1",
+            event="test.report",
+            recipients=[recipient],
+            context={},
+            channels=["inbox", "email"],
+            attachments=[pdf],
+        )
+    assert written == 2
+    rows = dict(Notification.objects.filter(dedupe_key="report:1").values_list("channel", "attachments"))
+    assert rows == {
+        "inbox": [],
+        "email": [
+            {
+                "storage_name": "weekly-reviews/2026/03/a.pdf",
+                "file_name": "周报.pdf",
+                "content_type": "application/pdf",
+            }
+        ],
+    }
+    [sent] = channels["email"].sent
+    assert sent.attachments == (pdf,)
 
 
 def test_a_broken_writer_does_not_stop_the_refund_and_the_beat_job_catches_up(

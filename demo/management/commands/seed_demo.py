@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from analytics.alerts import alert_rules_run
 from analytics.services import facts_listener_paused, facts_rebuild
+from analytics.weekly import last_week_start, weekly_reviews_build
 from notifications.models import NotificationTemplate
 from orders.models import Course, CourseType, Order, PaymentChannel
 from payments.services import MANUAL_CHANNELS, PayoutError, payout_record_transfer
@@ -164,6 +165,10 @@ class Command(BaseCommand):
         # The alert rules over the history (the nightly job looks at a week at most).
         raised = alert_rules_run(since=timezone.localdate(now) - datetime.timedelta(days=90))
         self.stdout.write(f"  alert rules run over the last 90 days: {raised} alerts")
+        # Last week's reviews, kept in the admin (sent by Monday's beat job or the command's --send).
+        week = last_week_start()
+        reviews = weekly_reviews_build(week_start=week)
+        self.stdout.write(f"  weekly reviews of the week of {week}: {len(reviews)}")
         return logins
 
     def _user(self, username: str, name: str, *, phone: str | None = None, **flags) -> User:

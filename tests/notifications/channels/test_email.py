@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
-from notifications.channels.base import ChannelPermanentError, ChannelTemporaryError, Recipient, channel_for
+from notifications.channels.base import (
+    Attachment,
+    ChannelPermanentError,
+    ChannelTemporaryError,
+    Recipient,
+    channel_for,
+)
 from notifications.channels.email import EmailChannel
 
 from .smtp import free_port
@@ -102,3 +110,39 @@ def test_subject_over_200_characters_is_a_template_problem(channel):
 
 def test_email_channel_is_registered_by_name():
     assert isinstance(channel_for("email"), EmailChannel)
+
+
+@pytest.fixture
+def stored_pdf(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    name = default_storage.save("weekly-reviews/test.pdf", ContentFile(b"%PDF-1.7 \x00\xff binary"))
+    return Attachment(storage_name=name, file_name="退费周报_2026-03-02.pdf", content_type="application/pdf")
+
+
+def test_an_attachment_is_read_from_storage_and_arrives_byte_for_byte(channel, smtp_server, make_message, stored_pdf):
+    channel.send(make_message(attachments=(stored_pdf,)))
+
+    [mail] = smtp_server.messages
+    [part] = list(mail.iter_attachments())
+    assert part.get_filename() == "退费周报_2026-03-02.pdf"
+    assert part.get_content_type() == "application/pdf"
+    assert part.get_content() == b"%PDF-1.7 \x00\xff binary"
+    assert "您的退款申请（¥1,280.00）已批准" in mail.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_a_missing_attachment_is_a_permanent_error_naming_it_before_connecting(
+    channel, make_message, stored_pdf, settings
+):
+    default_storage.delete(stored_pdf.storage_name)
+    settings.EMAIL_PORT = free_port()  # nobody listens: the error comes before any connection
+
+    with pytest.raises(ChannelPermanentError) as error:
+        channel.send(make_message(attachments=(stored_pdf,)))
+
+    assert error.value.code == "attachment-missing"
+    assert "退费周报_2026-03-02.pdf" in error.value.message
+
+
+def test_email_is_the_channel_that_carries_attachments():
+    assert channel_for("email").carries_attachments is True
+    assert {name for name in ("inbox", "sms", "wechat", "webhook") if channel_for(name).carries_attachments} == set()

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0001_initial'),
+        ('analytics', '0002_weekly_review'),
         ('orders', '0003_analytics_day_indexes'),
         ('schoolops', '0002_staff_role_permission'),
         ('students', '0003_student_high_risk_who_when'),

@@ -70,8 +70,8 @@ def seed_rules(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0002_alerts"),
-        ("notifications", "0006_closed_and_check_templates"),
+        ("analytics", "0003_alerts"),
+        ("notifications", "0007_attachments"),
     ]
 
     operations = [
