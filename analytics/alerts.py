@@ -564,7 +564,7 @@ def alert_summary(alert: Alert) -> str:
                 "percent": figures.get("percent"),
                 "window": figures.get("window_days"),
                 "average": figures.get("average"),
-                "threshold": figures.get("threshold"),
+                "threshold": _number(figures.get("threshold")),
             }
         case AlertKind.HIGH_RISK_STUDENT:
             return _(
@@ -595,7 +595,10 @@ def alert_summary(alert: Alert) -> str:
                 CourseReview.objects.filter(alert=alert).select_related("owner__user").first() if alert.pk else None
             )
             if review is not None:
-                text += " " + _("A course quality review is opened for %(owner)s, due %(deadline)s.") % {
+                # Chinese sentences end in "。" and take no space after it; English ones do.
+                text += ("" if text.endswith("。") else " ") + _(
+                    "A course quality review is opened for %(owner)s, due %(deadline)s."
+                ) % {
                     "owner": review.owner.user if review.owner else _("the campus"),
                     "deadline": review.deadline,
                 }

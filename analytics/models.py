@@ -313,7 +313,6 @@ class Alert(models.Model):
     day = models.DateField(_("day"), help_text=_("The day the condition was met (Asia/Shanghai)."))
     since = models.DateField(_("since"), help_text=_("The first day of the run of days that fired it."))
     figures = models.JSONField(_("figures"), default=dict)
-    summary = models.TextField(_("summary"))
     status = models.CharField(_("status"), max_length=20, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     created_at = models.DateTimeField(_("raised at"))
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)

@@ -48,7 +48,6 @@ class Migration(migrations.Migration):
                 ('day', models.DateField(help_text='The day the condition was met (Asia/Shanghai).', verbose_name='day')),
                 ('since', models.DateField(help_text='The first day of the run of days that fired it.', verbose_name='since')),
                 ('figures', models.JSONField(default=dict, verbose_name='figures')),
-                ('summary', models.TextField(verbose_name='summary')),
                 ('status', models.CharField(choices=[('open', 'Open'), ('acknowledged', 'Acknowledged'), ('closed', 'Closed')], default='open', max_length=20, verbose_name='status')),
                 ('created_at', models.DateTimeField(verbose_name='raised at')),
                 ('acknowledged_at', models.DateTimeField(blank=True, null=True, verbose_name='acknowledged at')),

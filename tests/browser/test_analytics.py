@@ -157,3 +157,86 @@ def test_operations_compares_teachers_drills_down_and_exports(page, live_server,
     assert [url for url in missing if not url.endswith("/favicon.ico")] == []
     assert [e for e in errors if "status of 404" not in e] == []
     assert Path(first).exists()
+
+
+@pytest.fixture
+def course_alert(campus, supervisor):
+    """The hot course of 北京海淀校区 above 10% for 30 days: an open alert and its review."""
+    from analytics.alerts import alert_rules_run
+    from analytics.models import AlertKind, AlertRule
+    from tests.analytics.test_alerts import daily_rate
+
+    course = factories.make_course(campus=campus)
+    course.name = "雅思口语直播班"
+    course.save()
+    today = timezone.localdate()
+    daily_rate(course, today - datetime.timedelta(days=30), 30, refunded_amount="300.00")
+    AlertRule.objects.create(
+        name="课程退费率连续 30 天高于 10%",
+        kind=AlertKind.COURSE_REFUND_RATE,
+        threshold=Decimal("10"),
+        window_days=1,
+        streak_days=30,
+        minimum=1,
+    )
+    assert alert_rules_run(today=today) == 1
+    return course
+
+
+def test_operations_acts_on_an_alert_and_closes_the_course_review(page, live_server, operations, course_alert):
+    from analytics.models import Alert, AlertStatus, CourseReview, CourseReviewStatus
+
+    page.context.add_init_script(COLLECT_VIOLATIONS)
+    admin_login(page, live_server, operations.user)
+    page.goto(f"{live_server.url}{reverse('admin:analytics_dashboard')}")
+    risk = page.locator("#analytics-risk")
+    expect(risk).to_contain_text("1")
+    risk.get_by_role("link").first.click()
+    page.wait_for_url("**/admin/analytics/alert/**")
+    expect(page.locator("#result_list")).to_contain_text("雅思口语直播班")
+    shot(page, "4-alerts")
+
+    # The alert: its figures, then "I am on it".
+    page.locator("#result_list tbody tr a").first.click()
+    shot(page, "4b-alert")
+    expect(page.locator("body")).to_contain_text("30.0%")
+    page.get_by_label(zh("Acknowledge: I am on it")).check()
+    page.locator("#id_note").fill("已安排教学主管复查该课程")
+    page.locator('input[name="_continue"]').click()
+    expect(page.locator("#id_action_0")).to_be_visible()
+    alert = Alert.objects.get()
+    assert alert.status == AlertStatus.ACKNOWLEDGED and alert.acknowledged_by == operations.user
+
+    # The course quality review the alert opened: findings, outcome, closed.
+    page.locator(".field-review a").click()
+    page.wait_for_url("**/admin/analytics/coursereview/**")
+    page.locator("#id_findings").fill("第 3–5 讲直播卡顿，主讲老师两次迟到；学员反馈与宣传不符。")
+    page.locator("#id_outcome").select_option("teacher_changed")
+    page.locator("#id_outcome_note").fill("更换主讲老师，为受影响学员补课两节。")
+    page.locator("#id_close").check()
+    shot(page, "5-review")
+    page.locator('input[name="_save"]').click()
+    page.wait_for_url("**/admin/analytics/coursereview/")
+    review = CourseReview.objects.get()
+    assert review.status == CourseReviewStatus.CLOSED and review.closed_by == operations.user
+
+    # Back to the alert: closed with what was done.
+    page.goto(f"{live_server.url}{reverse('admin:analytics_alert_change', args=[alert.pk])}")
+    page.get_by_label(zh("Close: it is handled")).check()
+    page.locator("#id_note").fill("课程复查已完成：已更换主讲老师。")
+    page.locator('input[name="_save"]').click()
+    page.wait_for_url("**/admin/analytics/alert/")
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.CLOSED and alert.closed_by == operations.user
+    shot(page, "6-alert-closed")
+
+    # The rule's preview of the last 90 days opens beside the form, nothing saved.
+    page.goto(f"{live_server.url}{reverse('admin:analytics_alertrule_change', args=[alert.rule_id])}")
+    page.locator("#id_threshold").fill("50")
+    with page.context.expect_page() as opened:
+        page.get_by_role("button", name=zh("Preview the last 90 days (nothing is saved)")).click()
+    preview = opened.value
+    preview.wait_for_load_state()
+    expect(preview.locator("#content-main")).to_contain_text(zh("Nothing: the rule would have stayed quiet."))
+    shot(preview, "7-preview")
+    assert page.evaluate("window.__cspViolations || []") == []
