@@ -43,8 +43,9 @@ from notifications.services import Attachment, notify, recipient_for_user, schoo
 from schoolops.models import Campus, Staff, StaffRole, User
 
 from . import charts
+from .alerts import alert_summary
 from .events import WEEKLY_REVIEW
-from .models import WeeklyReview
+from .models import Alert, WeeklyReview
 from .presentation import count, hours, hours_change, money, percent, point_change, relative_change
 from .selectors import DimensionRow, Filters, Indicators, analytics_breakdown, analytics_figures, analytics_series
 from .services import local_day
@@ -52,6 +53,7 @@ from .services import local_day
 logger = logging.getLogger(__name__)
 
 TOP = 5  # courses and teachers listed
+ALERTS_SHOWN = 3  # alerts of the week written out (the page holds one A4)
 CHANNELS = ("inbox", "email")
 PDF = "application/pdf"
 
@@ -156,7 +158,26 @@ def weekly_figures(*, week_start: datetime.date, campus_ids: list[int] | None) -
         "courses_by_ratio": _by_ratio(board.by_dimension),
         "teachers": _by_refunds(teachers),
         "teachers_by_ratio": _by_ratio(teachers),
+        "alerts": _alerts_of(week, campus_ids),
         "as_of": board.as_of.isoformat(),
+    }
+
+
+def _alerts_of(week: Filters, campus_ids: list[int] | None) -> dict[str, Any]:
+    """The alerts raised on the week's days (a campus's own; the school's, every one): how many,
+    and the first few in one sentence each."""
+    alerts = Alert.objects.filter(day__gte=week.start, day__lte=week.end).select_related(
+        "campus", "course", "teacher__user", "student__user"
+    )
+    if campus_ids is not None:
+        alerts = alerts.filter(campus_id__in=campus_ids)
+    shown = list(alerts.order_by("day", "pk")[:ALERTS_SHOWN])
+    return {
+        "count": alerts.count(),
+        "rows": [
+            {"day": alert.day.isoformat(), "kind": str(alert.get_kind_display()), "summary": alert_summary(alert)}
+            for alert in shown
+        ],
     }
 
 
@@ -424,6 +445,7 @@ def weekly_review_context(review: WeeklyReview) -> dict[str, Any]:
         ],
         "refunded_count": count(now.refunded_count),
         "revenue": money(now.revenue),
+        "alerts": figures.get("alerts") or {"count": 0, "rows": []},
         "created_at": f"{timezone.localtime(review.created_at):%Y-%m-%d %H:%M}",
         "as_of": f"{timezone.localtime(datetime.datetime.fromisoformat(figures['as_of'])):%Y-%m-%d %H:%M}",
     }

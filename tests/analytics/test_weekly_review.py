@@ -213,6 +213,39 @@ def test_the_pdf_is_one_a4_page_in_chinese_with_the_scope_weeks_and_figures(scho
     _run("pdftoppm", "-png", "-r", "80", "-singlefile", str(pdf), str(ARTIFACTS / "north"))
 
 
+def test_the_weeks_alerts_of_the_campus_are_on_the_page(school, tmp_path):
+    from analytics.models import Alert, AlertKind, AlertRule
+
+    rule = AlertRule.objects.create(name="激增", kind=AlertKind.SPIKE, threshold=Decimal("150"), window_days=28)
+    for n, campus in enumerate([school["north"]] * 4 + [school["south"]]):
+        Alert.objects.create(
+            rule=rule,
+            kind=AlertKind.SPIKE,
+            occurrence=f"campus:{campus.pk}:{n}",
+            campus=campus,
+            day=WEEK + datetime.timedelta(days=n),
+            since=WEEK,
+            figures={
+                "applications": 9 + n,
+                "average": "1.00",
+                "percent": f"{900 + 100 * n}.0",
+                "window_days": 28,
+                "threshold": "150.00",
+            },
+            created_at=datetime.datetime(2026, 3, 3, tzinfo=datetime.UTC),
+        )
+    review = weekly_review_build(week_start=WEEK, campus_id=school["north"].pk, today=TUESDAY_AFTER)
+    assert review.figures["alerts"]["count"] == 4  # the other campus's is not hers
+    assert len(review.figures["alerts"]["rows"]) == 3
+    pdf = _pdf(review, tmp_path)
+    assert "Pages:           1" in _run("pdfinfo", str(pdf))
+    text = _run("pdftotext", str(pdf), "-")
+    assert "本周 4 条预警" in text
+    assert "900.0%" in text and "1200.0%" not in text  # the first three written out
+    school_review = weekly_review_build(week_start=WEEK, campus_id=None, today=TUESDAY_AFTER)
+    assert school_review.figures["alerts"]["count"] == 5
+
+
 # --- Sending ----------------------------------------------------------------------------------------
 
 
