@@ -83,8 +83,8 @@ _REVIEWS = ["analytics.view_coursereview", "analytics.change_coursereview"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     "homeroom": [*_EVERY_STAFF],
-    # Teaching supervisors also clear a student's high-risk flag (with a reason).
-    "supervisor": [*_EVERY_STAFF, *_ANALYTICS, *_ALERTS, *_REVIEWS, "students.clear_high_risk"],
+    # Teaching supervisors also flag a student high-risk or clear the flag (with a reason).
+    "supervisor": [*_EVERY_STAFF, *_ANALYTICS, *_ALERTS, *_REVIEWS, "students.manage_high_risk"],
     "campus_head": [
         *_EVERY_STAFF,
         *_ANALYTICS,

@@ -15,16 +15,16 @@ from schoolops.errors import ActionRefused
 from schoolops.scoping import CampusScopedAdminMixin
 
 from .models import Enrollment, LearningEvent, Student
-from .risk import CLEAR_PERMISSION, student_clear_high_risk
+from .risk import MANAGE_PERMISSION, student_clear_high_risk, student_flag_high_risk
 from .services import PROGRESS_FIELDS
 
 
-class ClearHighRiskForm(forms.Form):
+class HighRiskForm(forms.Form):
     reason = forms.CharField(
-        label=_("why the flag is cleared"),
-        max_length=300,
+        label=_("why"),
+        max_length=200,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Kept in the student's history; the approvers no longer see the flag."),
+        help_text=_("Kept in the student's history and shown to the approvers with the flag."),
     )
 
 
@@ -59,56 +59,55 @@ class StudentAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
     ) -> HttpResponse:
         extra = dict(extra_context or {})
         student = self.get_queryset(request).filter(pk=object_id).only("pk", "high_risk").first()
-        if student is not None and student.high_risk and request.user.has_perm(CLEAR_PERMISSION):
-            extra["clear_high_risk_url"] = reverse("admin:students_student_clear_high_risk", args=[student.pk])
+        if student is not None and request.user.has_perm(MANAGE_PERMISSION):
+            extra["high_risk_url"] = reverse("admin:students_student_high_risk", args=[student.pk])
+            extra["high_risk_flagged"] = student.high_risk
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def get_urls(self) -> list[URLPattern]:
         own = [
             path(
-                "<int:student_id>/clear-high-risk/",
-                self.admin_site.admin_view(self.clear_high_risk_view),
-                name="students_student_clear_high_risk",
+                "<int:student_id>/high-risk/",
+                self.admin_site.admin_view(self.high_risk_view),
+                name="students_student_high_risk",
             )
         ]
         return own + super().get_urls()
 
-    def clear_high_risk_view(self, request: HttpRequest, student_id: int) -> HttpResponseBase:
-        """A supervisor clears the flag with a reason (the service checks campus and permission)."""
-        user = acting_user_with(request, CLEAR_PERMISSION)
+    def high_risk_view(self, request: HttpRequest, student_id: int) -> HttpResponseBase:
+        """A supervisor flags the student high-risk, or clears the flag, with a reason (the
+        service checks the campus and the permission again)."""
+        user = acting_user_with(request, MANAGE_PERMISSION)
         student = self.get_queryset(request).filter(pk=student_id).first()
         if student is None:
             raise Http404
         back = HttpResponseRedirect(reverse("admin:students_student_change", args=[student.pk]))
-        form = ClearHighRiskForm(request.POST or None)
+        clearing = student.high_risk
+        form = HighRiskForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
+            reason = form.cleaned_data["reason"]
             try:
-                student_clear_high_risk(student_id=student.pk, actor=user, reason=form.cleaned_data["reason"])
+                if clearing:
+                    student_clear_high_risk(student_id=student.pk, actor=user, reason=reason)
+                else:
+                    student_flag_high_risk(student_id=student.pk, note=reason, by=user)
             except ActionRefused as exc:
                 form.add_error(None, exc.message)
             else:
-                self.message_user(request, _("The high-risk flag is cleared."))
+                self.message_user(
+                    request, _("The high-risk flag is cleared.") if clearing else _("The student is flagged high-risk.")
+                )
                 return back
+        title = _("Clear the high-risk flag of %(student)s") if clearing else _("Flag %(student)s as high-risk")
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "original": student,
             "form": form,
-            "title": _("Clear the high-risk flag of %(student)s") % {"student": student},
+            "clearing": clearing,
+            "title": title % {"student": student},
         }
-        return TemplateResponse(request, "admin/students/student/clear_high_risk.html", context)
-
-    @admin.display(description=_("full name"), ordering="user__name")
-    def name(self, obj: Student) -> str:
-        return obj.name
-
-    @admin.display(description=_("mobile phone"), ordering="user__phone")
-    def phone(self, obj: Student) -> str:
-        return obj.phone
-
-    @admin.display(description=_("e-mail"), ordering="user__email")
-    def email(self, obj: Student) -> str:
-        return obj.email
+        return TemplateResponse(request, "admin/students/student/high_risk.html", context)
 
 
 @admin.register(Enrollment)

@@ -61,7 +61,7 @@ class Student(models.Model):
         verbose_name = _("student")
         verbose_name_plural = _("students")
         ordering = ["student_no"]
-        permissions = [("clear_high_risk", _("Can clear a student's high-risk flag"))]
+        permissions = [("manage_high_risk", _("Can flag a student high-risk or clear the flag"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["wechat_openid"], condition=~Q(wechat_openid=""), name="student_wechat_openid_unique"

@@ -20,15 +20,21 @@ from schoolops.scoping import visible_campus_ids
 
 from .models import Student
 
-CLEAR_PERMISSION = "students.clear_high_risk"
+MANAGE_PERMISSION = "students.manage_high_risk"
 
 
 def student_flag_high_risk(
     *, student_id: int, note: str, by: User | None = None, at: datetime.datetime | None = None
 ) -> bool:
-    """Flag the student high-risk (``by`` None: an alert rule). False if she already was."""
+    """Flag the student high-risk, with why: ``by`` a teaching supervisor of her campus, or None
+    for an alert rule. False if she already was."""
+    note = note.strip()
+    if not note:
+        raise ActionRefused(_("Say why the student is flagged."))
     with transaction.atomic():
         student = Student.objects.select_for_update().get(pk=student_id)
+        if by is not None and not _may_manage(by, student):
+            raise ActionRefused(_("Only a teaching supervisor of the student's campus may flag or clear her."))
         if student.high_risk:
             return False
         student.high_risk = True
@@ -42,14 +48,14 @@ def student_flag_high_risk(
 
 def student_clear_high_risk(*, student_id: int, actor: User, reason: str) -> Student:
     """Clear the flag, with the reason; a supervisor of the student's campus (or anyone holding
-    ``students.clear_high_risk`` for every campus). Refused with a message otherwise."""
+    ``students.manage_high_risk`` for every campus). Refused with a message otherwise."""
     reason = reason.strip()
     if not reason:
         raise ActionRefused(_("Say why the flag is cleared."))
     with transaction.atomic():
         student = Student.objects.select_for_update().get(pk=student_id)
-        if not actor.has_perm(CLEAR_PERMISSION) or not _same_campus(actor, student):
-            raise ActionRefused(_("Only a teaching supervisor of the student's campus may clear the flag."))
+        if not _may_manage(actor, student):
+            raise ActionRefused(_("Only a teaching supervisor of the student's campus may flag or clear her."))
         if not student.high_risk:
             raise ActionRefused(_("The student is not flagged high-risk."))
         student.high_risk = False
@@ -63,6 +69,6 @@ def student_clear_high_risk(*, student_id: int, actor: User, reason: str) -> Stu
     return student
 
 
-def _same_campus(user: User, student: Student) -> bool:
+def _may_manage(user: User, student: Student) -> bool:
     ids = visible_campus_ids(user)
-    return ids is None or student.campus_id in ids
+    return user.has_perm(MANAGE_PERMISSION) and (ids is None or student.campus_id in ids)

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AlterModelOptions(
             name='student',
-            options={'ordering': ['student_no'], 'permissions': [('clear_high_risk', "Can clear a student's high-risk flag")], 'verbose_name': 'student', 'verbose_name_plural': 'students'},
+            options={'ordering': ['student_no'], 'permissions': [('manage_high_risk', 'Can flag a student high-risk or clear the flag')], 'verbose_name': 'student', 'verbose_name_plural': 'students'},
         ),
         migrations.AddField(
             model_name='historicalstudent',

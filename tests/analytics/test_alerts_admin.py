@@ -163,18 +163,28 @@ def test_a_campus_head_cannot_preview_or_edit_rules(client, campus_head):
     assert client.get(reverse("admin:analytics_alertrule_add")).status_code == 403
 
 
-def test_a_supervisor_clears_the_flag_on_the_student_page(client, student, supervisor, homeroom):
-    Student.objects.filter(pk=student.pk).update(high_risk=True, high_risk_note="一年内 4 次退费")
-    url = reverse("admin:students_student_clear_high_risk", args=[student.pk])
+def test_a_supervisor_flags_and_clears_on_the_student_page(client, student, supervisor, homeroom):
+    url = reverse("admin:students_student_high_risk", args=[student.pk])
     client.force_login(homeroom.user)
     assert client.post(url, {"reason": "x"}).status_code == 403
     client.force_login(supervisor.user)
     page = client.get(reverse("admin:students_student_change", args=[student.pk]))
-    assert url in page.content.decode()
+    assert url in page.content.decode() and zh("Flag as high-risk") in page.content.decode()
     assert client.post(url, {"reason": ""}).status_code == 200  # a reason is required
+    assert client.post(url, {"reason": "多次恶意退费，已核实"}).status_code == 302
+    student.refresh_from_db()
+    assert (student.high_risk, student.high_risk_by, student.high_risk_note) == (
+        True,
+        supervisor.user,
+        "多次恶意退费，已核实",
+    )
+    page = client.get(reverse("admin:students_student_change", args=[student.pk]))
+    assert zh("Clear the high-risk flag") in page.content.decode()
+    assert "多次恶意退费，已核实" in page.content.decode()
     assert client.post(url, {"reason": "已电话核实，家庭原因"}).status_code == 302
     student.refresh_from_db()
     assert not student.high_risk and student.high_risk_cleared_by == supervisor.user
+    assert student.high_risk_cleared_reason == "已电话核实，家庭原因"
 
 
 def test_the_approval_page_says_who_flagged_the_student_when_and_why(client, campus, homeroom, supervisor):

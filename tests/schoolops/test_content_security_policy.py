@@ -96,7 +96,7 @@ EVENT_HANDLER = re.compile(r"<[^>]*\son[a-z]+\s*=", re.IGNORECASE)
 STYLE_ATTRIBUTE = re.compile(r"<[^>]*\sstyle\s*=", re.IGNORECASE)
 JAVASCRIPT_URL = re.compile(r"""(href|src|action)\s*=\s*["']?\s*javascript:""", re.IGNORECASE)
 # Rendered to PDF by WeasyPrint, never served to a browser.
-NOT_SERVED = {"finance/receipt.html"}
+NOT_SERVED = {"finance/receipt.html", "analytics/weekly_review.html"}
 
 
 def _served_templates():
