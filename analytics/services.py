@@ -52,7 +52,7 @@ from refunds.models import (
 )
 from schoolops.models import Campus
 
-from .models import FactsRefresh, RefundFact, RevenueFact, TierFact
+from .models import DailyRollup, FactsRefresh, RefundFact, RevenueFact, TierFact
 
 logger = logging.getLogger(__name__)
 
@@ -249,11 +249,61 @@ def _slice(queryset: QuerySet[Any], campus_ids: list[int], days: list[datetime.d
     return queryset.filter(campus_id__in=campus_ids, day__in=days)
 
 
+# The roll-up (``DailyRollup``): each dimension's fact column, and the figures summed into it.
+ROLLUP_DIMENSIONS = {"campus": None, "course": "course_id", "teacher": "teacher_id", "channel": "channel"}
+ROLLUP_REFUND_SUMS = (
+    "applications",
+    "decided",
+    "approved",
+    "rejected",
+    "decision_seconds",
+    "refunded_count",
+    "refunded_amount",
+    "refund_seconds",
+)
+
+
+def _rollup_rows(campus_ids: list[int], days: list[datetime.date]) -> list[DailyRollup]:
+    """The roll-up of the slices, summed by the database from the facts just written (so it is
+    always what the facts add up to): per day and campus, the campus's totals and one row per
+    course, teacher, channel, reason and tier."""
+    rows: dict[tuple[Any, ...], DailyRollup] = {}
+
+    def row(item: dict[str, Any], dimension: str, column: str | None) -> DailyRollup:
+        key = (item["day"], item["campus_id"], dimension, item[column] if column else None)
+        if key not in rows:
+            rows[key] = DailyRollup(day=item["day"], campus_id=item["campus_id"], dimension=dimension)
+            if column:
+                setattr(rows[key], column, item[column])
+        return rows[key]
+
+    refund_sums = {name: Sum(name) for name in ROLLUP_REFUND_SUMS}
+    for dimension, column in [*ROLLUP_DIMENSIONS.items(), ("reason", "reason")]:
+        group = ["day", "campus_id", *([column] if column else [])]
+        refunds = _slice(RefundFact.objects.all(), campus_ids, days).values(*group)
+        for item in refunds.annotate(**refund_sums).order_by():
+            into = row(item, dimension, column)
+            for name in ROLLUP_REFUND_SUMS:
+                setattr(into, name, item[name])
+        if dimension == "reason":  # revenue has no reason
+            continue
+        revenue = _slice(RevenueFact.objects.all(), campus_ids, days).values(*group)
+        for item in revenue.annotate(n=Sum("orders"), r=Sum("revenue")).order_by():
+            into = row(item, dimension, column)
+            into.orders, into.revenue = item["n"], item["r"]
+    tiers = _slice(TierFact.objects.all(), campus_ids, days).values("day", "campus_id", "tier")
+    for item in tiers.annotate(n=Sum("steps"), s=Sum("step_seconds")).order_by():
+        into = row(item, "tier", "tier")
+        into.steps, into.step_seconds = item["n"], item["s"]
+    return list(rows.values())
+
+
 def facts_refresh(
     *, days: Iterable[datetime.date], campus_ids: Iterable[int] | None = None, now: datetime.datetime | None = None
 ) -> int:
     """Recompute the facts of every (day, campus) of ``days`` × ``campus_ids`` (None: every campus)
-    from the raw tables, in one transaction. Returns the number of fact rows written."""
+    from the raw tables, in one transaction, and their roll-up from them. Returns the number of
+    fact rows written (the roll-up's not counted)."""
     day_list = sorted(set(days))
     if campus_ids is None:
         campuses = list(Campus.objects.order_by("pk").values_list("pk", flat=True))
@@ -273,11 +323,12 @@ def facts_refresh(
         refund_rows = list(_refund_rows(campuses, runs).values())
         tier_rows = _tier_rows(campuses, runs)
         revenue_rows = _revenue_rows(campuses, runs)
-        for model in (RefundFact, TierFact, RevenueFact):
+        for model in (RefundFact, TierFact, RevenueFact, DailyRollup):
             _slice(model.objects.all(), campuses, day_list).delete()
         RefundFact.objects.bulk_create(refund_rows, batch_size=1000)
         TierFact.objects.bulk_create(tier_rows, batch_size=1000)
         RevenueFact.objects.bulk_create(revenue_rows, batch_size=1000)
+        DailyRollup.objects.bulk_create(_rollup_rows(campuses, day_list), batch_size=1000)
         FactsRefresh.objects.filter(campus_id__in=campuses).update(refreshed_at=now)
     return len(refund_rows) + len(tier_rows) + len(revenue_rows)
 
@@ -356,7 +407,7 @@ def facts_rebuild(
     last = until or local_day(timezone.now())
     first = since or _first_day()
     if since is None:
-        for model in (RefundFact, TierFact, RevenueFact):
+        for model in (RefundFact, TierFact, RevenueFact, DailyRollup):
             model.objects.all().delete()
     if first is None:
         return

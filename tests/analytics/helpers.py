@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from analytics.models import RefundFact, RevenueFact, TierFact
+from analytics.models import DailyRollup, RefundFact, RevenueFact, TierFact
 from analytics.services import facts_rebuild
 from refunds.models import ApprovalStep, RefundRequest, RefundTransition
 from refunds.services import quote_snapshot_create, refund_quote
@@ -75,11 +75,11 @@ def facts_rows() -> dict[str, list[tuple[Any, ...]]]:
     when they hold the same figures."""
     fields = {
         model.__name__: [f.attname for f in model._meta.concrete_fields if f.attname != "id"]
-        for model in (RefundFact, TierFact, RevenueFact)
+        for model in (RefundFact, TierFact, RevenueFact, DailyRollup)
     }
     return {
         model.__name__: sorted((tuple(row) for row in model.objects.values_list(*fields[model.__name__])), key=repr)
-        for model in (RefundFact, TierFact, RevenueFact)
+        for model in (RefundFact, TierFact, RevenueFact, DailyRollup)
     }
 
 

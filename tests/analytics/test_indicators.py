@@ -26,13 +26,15 @@ Requests:
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from analytics.selectors import Filters, analytics_dashboard
+from analytics import selectors
+from analytics.selectors import DIMENSIONS, Filters, analytics_dashboard
 from tests import factories
 
 from .helpers import move, paid_order, raw_request, rebuild, sh, step
@@ -264,6 +266,37 @@ def test_the_dashboard_reads_only_facts_and_labels(school):
     with CaptureQueriesContext(connection) as queries:
         analytics_dashboard(user=school["ops"], filters=Filters(start=WEEK.start, end=WEEK.end, dimension="teacher"))
     tables = " ".join(q["sql"] for q in queries.captured_queries)
-    assert "analytics_refundfact" in tables
+    assert "analytics_dailyrollup" in tables  # narrowed by nothing finer than a campus: the roll-up
     for raw in ("refunds_refundrequest", "refunds_refundtransition", "refunds_approvalstep", "orders_order"):
         assert raw not in tables
+
+
+def test_a_view_narrowed_below_a_campus_reads_the_facts(school):
+    with CaptureQueriesContext(connection) as queries:
+        analytics_dashboard(user=school["ops"], filters=Filters(start=WEEK.start, end=WEEK.end, channel="wechat"))
+    tables = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "analytics_refundfact" in tables and "analytics_dailyrollup" not in tables
+
+
+@pytest.mark.parametrize("grain", ["day", "week", "month"])
+def test_the_roll_up_answers_as_the_facts_do(school, monkeypatch, grain):
+    """Every dimension, both periods, a campus head and operations: the same dashboard from the
+    roll-up as from the facts themselves."""
+    views = [
+        Filters(start=start, end=datetime.date(2026, 3, 8), grain=grain, dimension=dimension, campus_id=campus_id)
+        for start in (WEEK.start, datetime.date(2026, 1, 1))
+        for dimension in DIMENSIONS
+        for campus_id in (None, school["north"].pk)
+    ]
+    users = [school["ops"], school["head_north"], school["head_south"]]
+
+    def boards() -> list[selectors.Dashboard]:
+        # as_of is "now" where nothing was refreshed (a campus head asking for another campus)
+        return [
+            replace(analytics_dashboard(user=user, filters=filters), as_of=None) for user in users for filters in views
+        ]
+
+    rolled = boards()
+    assert any(view.current.applications for view in rolled) and any(view.by_dimension for view in rolled)
+    monkeypatch.setattr(selectors, "_rolled_up", lambda filters: False)
+    assert boards() == rolled

@@ -158,3 +158,25 @@ def test_inside_a_transaction_it_writes_on_the_callers_connection(generated):
     """Worker processes would commit outside the caller's (here the test's) transaction: one is used."""
     assert "campus load-004" in generate(force=True, jobs=4)
     assert RefundRequest.objects.count() == 2 * REQUESTS
+
+
+def test_orders_beyond_the_requests_are_paid_over_two_years_without_a_request():
+    call_command(RefundLoad(), requests=100, orders=400, campuses=2, seed=1, stdout=StringIO())
+    assert RefundRequest.objects.count() == 100
+    assert Order.objects.count() == Enrollment.objects.count() == 400
+    plain = Order.objects.filter(refund_requests__isnull=True).select_related("course", "enrollment__homeroom_teacher")
+    assert plain.count() == 300
+    for order in plain:
+        assert (order.status, order.refunded_total, order.amount_paid) == (OrderStatus.PAID, 0, order.course.price)
+        teacher = order.enrollment.homeroom_teacher
+        assert (teacher.role, teacher.campus_id) == (StaffRole.HOMEROOM, order.course.campus_id)
+        assert order.enrollment.lessons_consumed <= order.course.lessons
+        order.validate_constraints()
+    oldest = plain.order_by("paid_at").first().paid_at
+    newest = plain.order_by("-paid_at").first().paid_at
+    assert (newest - oldest).days > 500
+
+
+def test_fewer_orders_than_requests_are_refused():
+    with pytest.raises(CommandError, match="--orders"):
+        call_command(RefundLoad(), requests=100, orders=50, stdout=StringIO())
