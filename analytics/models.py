@@ -176,7 +176,7 @@ class DailyRollup(models.Model):
     campus = models.ForeignKey(
         "schoolops.Campus", on_delete=models.CASCADE, related_name="+", verbose_name=_("campus"), db_index=False
     )
-    dimension = models.CharField(_("dimension"), max_length=10)
+    dimension = models.CharField(_("dimension"), max_length=20)
     course = models.ForeignKey(
         "orders.Course",
         on_delete=models.CASCADE,

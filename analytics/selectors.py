@@ -43,6 +43,7 @@ from .models import (
     RevenueFact,
     TierFact,
 )
+from .services import ROLLUP_CROSSES, rollup_dimension
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -223,9 +224,15 @@ def _narrow(
     return queryset
 
 
-def _rolled_up(filters: Filters) -> bool:
-    """Whether the daily roll-up answers the view: narrowed by nothing finer than a campus."""
-    return filters.course_id is None and filters.teacher_id is None and not filters.channel and not filters.reason
+def _rollup_name(filters: Filters, dimension: str, has_reason: bool) -> str | None:
+    """The roll-up rows that answer ``dimension`` for the view (None: only the facts can): views
+    narrowed by nothing finer than a campus, or to one channel or one reason (the crossed rows)."""
+    if filters.course_id is not None or filters.teacher_id is not None:
+        return None
+    crosses = [column for column in ROLLUP_CROSSES if getattr(filters, column) and (column != "reason" or has_reason)]
+    if len(crosses) > 1:
+        return None
+    return rollup_dimension(dimension, crosses[0] if crosses else None)
 
 
 def _rows(
@@ -239,8 +246,9 @@ def _rows(
     """The rows a part of the dashboard sums: the roll-up's rows of ``dimension`` ("campus": the
     campuses' totals) when it can answer (its columns are named as the facts'), else ``facts``.
     At a million requests the facts of a period are millions of rows; the roll-up's, thousands."""
-    if _rolled_up(filters):
-        return _narrow(DailyRollup.objects.filter(dimension=dimension), filters, campus_ids)
+    name = _rollup_name(filters, dimension, has_reason)
+    if name is not None:
+        return _narrow(DailyRollup.objects.filter(dimension=name), filters, campus_ids, has_reason=has_reason)
     return _narrow(facts._default_manager.all(), filters, campus_ids, has_reason=has_reason)
 
 

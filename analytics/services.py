@@ -263,38 +263,55 @@ ROLLUP_REFUND_SUMS = (
 )
 
 
+# A view narrowed to one payment channel or one reason reads the roll-up's crossed rows: each
+# dimension's rows again per channel ("course/channel") or per reason ("course/reason").
+ROLLUP_CROSSES = ("channel", "reason")
+
+
+def rollup_dimension(dimension: str, cross: str | None) -> str:
+    """The roll-up's name for ``dimension``'s rows, crossed with ``cross`` (a column) or not."""
+    return dimension if cross is None or cross == dimension else f"{dimension}/{cross}"
+
+
 def _rollup_rows(campus_ids: list[int], days: list[datetime.date]) -> list[DailyRollup]:
     """The roll-up of the slices, summed by the database from the facts just written (so it is
     always what the facts add up to): per day and campus, the campus's totals and one row per
-    course, teacher, channel, reason and tier."""
+    course, teacher, channel, reason and tier; and the same again per channel and per reason."""
     rows: dict[tuple[Any, ...], DailyRollup] = {}
 
-    def row(item: dict[str, Any], dimension: str, column: str | None) -> DailyRollup:
-        key = (item["day"], item["campus_id"], dimension, item[column] if column else None)
+    def row(item: dict[str, Any], dimension: str, columns: list[str]) -> DailyRollup:
+        key = (item["day"], item["campus_id"], dimension, *(item[column] for column in columns))
         if key not in rows:
             rows[key] = DailyRollup(day=item["day"], campus_id=item["campus_id"], dimension=dimension)
-            if column:
+            for column in columns:
                 setattr(rows[key], column, item[column])
         return rows[key]
 
     refund_sums = {name: Sum(name) for name in ROLLUP_REFUND_SUMS}
-    for dimension, column in [*ROLLUP_DIMENSIONS.items(), ("reason", "reason")]:
-        group = ["day", "campus_id", *([column] if column else [])]
-        refunds = _slice(RefundFact.objects.all(), campus_ids, days).values(*group)
-        for item in refunds.annotate(**refund_sums).order_by():
-            into = row(item, dimension, column)
-            for name in ROLLUP_REFUND_SUMS:
-                setattr(into, name, item[name])
-        if dimension == "reason":  # revenue has no reason
-            continue
-        revenue = _slice(RevenueFact.objects.all(), campus_ids, days).values(*group)
-        for item in revenue.annotate(n=Sum("orders"), r=Sum("revenue")).order_by():
-            into = row(item, dimension, column)
-            into.orders, into.revenue = item["n"], item["r"]
-    tiers = _slice(TierFact.objects.all(), campus_ids, days).values("day", "campus_id", "tier")
-    for item in tiers.annotate(n=Sum("steps"), s=Sum("step_seconds")).order_by():
-        into = row(item, "tier", "tier")
-        into.steps, into.step_seconds = item["n"], item["s"]
+    for cross in (None, *ROLLUP_CROSSES):
+        for dimension, column in [*ROLLUP_DIMENSIONS.items(), ("reason", "reason"), ("tier", "tier")]:
+            if cross == dimension:
+                continue  # the dimension's own rows already hold its column
+            columns = [c for c in (column, cross) if c]
+            name = rollup_dimension(dimension, cross)
+            group = ["day", "campus_id", *columns]
+            if dimension == "tier":
+                tiers = _slice(TierFact.objects.all(), campus_ids, days).values(*group)
+                for item in tiers.annotate(n=Sum("steps"), s=Sum("step_seconds")).order_by():
+                    into = row(item, name, columns)
+                    into.steps, into.step_seconds = item["n"], item["s"]
+                continue
+            refunds = _slice(RefundFact.objects.all(), campus_ids, days).values(*group)
+            for item in refunds.annotate(**refund_sums).order_by():
+                into = row(item, name, columns)
+                for field in ROLLUP_REFUND_SUMS:
+                    setattr(into, field, item[field])
+            if "reason" in columns:  # revenue has no reason
+                continue
+            revenue = _slice(RevenueFact.objects.all(), campus_ids, days).values(*group)
+            for item in revenue.annotate(n=Sum("orders"), r=Sum("revenue")).order_by():
+                into = row(item, name, columns)
+                into.orders, into.revenue = item["n"], item["r"]
     return list(rows.values())
 
 

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('day', models.DateField(verbose_name='day')),
-                ('dimension', models.CharField(max_length=10, verbose_name='dimension')),
+                ('dimension', models.CharField(max_length=20, verbose_name='dimension')),
                 ('channel', models.CharField(blank=True, max_length=10, verbose_name='payment channel')),
                 ('reason', models.CharField(blank=True, max_length=20, verbose_name='reason')),
                 ('tier', models.CharField(blank=True, max_length=20, verbose_name='tier')),

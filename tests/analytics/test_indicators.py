@@ -271,22 +271,41 @@ def test_the_dashboard_reads_only_facts_and_labels(school):
         assert raw not in tables
 
 
-def test_a_view_narrowed_below_a_campus_reads_the_facts(school):
+@pytest.mark.parametrize(
+    ("narrowed", "reads"),
+    [
+        ({"channel": "wechat"}, "analytics_dailyrollup"),  # the crossed rows
+        ({"reason": "quality"}, "analytics_dailyrollup"),
+        ({"channel": "wechat", "reason": "quality"}, "analytics_refundfact"),
+        ({"course_id": 1}, "analytics_refundfact"),
+    ],
+)
+def test_a_view_narrowed_below_a_campus_reads_the_crossed_roll_up_or_the_facts(school, narrowed, reads):
     with CaptureQueriesContext(connection) as queries:
-        analytics_dashboard(user=school["ops"], filters=Filters(start=WEEK.start, end=WEEK.end, channel="wechat"))
+        analytics_dashboard(user=school["ops"], filters=Filters(start=WEEK.start, end=WEEK.end, **narrowed))
     tables = " ".join(q["sql"] for q in queries.captured_queries)
-    assert "analytics_refundfact" in tables and "analytics_dailyrollup" not in tables
+    assert reads in tables
+    if reads == "analytics_dailyrollup":
+        assert "analytics_refundfact" not in tables and "analytics_revenuefact" not in tables
 
 
 @pytest.mark.parametrize("grain", ["day", "week", "month"])
 def test_the_roll_up_answers_as_the_facts_do(school, monkeypatch, grain):
-    """Every dimension, both periods, a campus head and operations: the same dashboard from the
-    roll-up as from the facts themselves."""
+    """Every dimension, both periods, a campus head and operations, narrowed to a channel or a
+    reason or not: the same dashboard from the roll-up as from the facts themselves."""
     views = [
-        Filters(start=start, end=datetime.date(2026, 3, 8), grain=grain, dimension=dimension, campus_id=campus_id)
+        Filters(
+            start=start,
+            end=datetime.date(2026, 3, 8),
+            grain=grain,
+            dimension=dimension,
+            campus_id=campus_id,
+            **narrowed,
+        )
         for start in (WEEK.start, datetime.date(2026, 1, 1))
         for dimension in DIMENSIONS
         for campus_id in (None, school["north"].pk)
+        for narrowed in ({}, {"channel": "wechat"}, {"channel": "alipay"}, {"reason": "time_conflict"})
     ]
     users = [school["ops"], school["head_north"], school["head_south"]]
 
@@ -298,5 +317,5 @@ def test_the_roll_up_answers_as_the_facts_do(school, monkeypatch, grain):
 
     rolled = boards()
     assert any(view.current.applications for view in rolled) and any(view.by_dimension for view in rolled)
-    monkeypatch.setattr(selectors, "_rolled_up", lambda filters: False)
+    monkeypatch.setattr(selectors, "_rollup_name", lambda *args: None)
     assert boards() == rolled
