@@ -133,5 +133,5 @@ bench: $(DEV_STAMP)
 	if [ $${#files[@]} -eq 0 ]; then echo "No bench/bench_*.py yet."; exit 0; fi; \
 	for f in "$${files[@]}"; do \
 	  echo "==> $$f"; \
-	  PYTHONPATH=$(CURDIR) $(PY) "$$f" || exit $$?; \
+	  DJANGO_DEBUG=1 PYTHONPATH=$(CURDIR) $(PY) "$$f" || exit $$?; \
 	done
