@@ -174,8 +174,9 @@ class DashboardView:
         return self.dashboard.filters.previous().end
 
 
-def _cards(dashboard: Dashboard, url: str) -> list[Card]:
-    now, before = dashboard.current, dashboard.previous
+def indicator_cards(now: Indicators, before: Indicators, url: str = "") -> list[Card]:
+    """The indicators of a period against the one before, as the dashboard and the weekly review
+    show them."""
 
     def tier(indicators: Indicators) -> str:
         if not indicators.slowest_tier:
@@ -352,7 +353,8 @@ def dashboard_view(dashboard: Dashboard) -> DashboardView:
             "urls": reason_urls,
         },
     }
-    return DashboardView(dashboard, _cards(dashboard, view_url), tables, charts, view_url)
+    cards = indicator_cards(dashboard.current, dashboard.previous, view_url)
+    return DashboardView(dashboard, cards, tables, charts, view_url)
 
 
 # --- the export -------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from . import charts
 from .alerts import alert_summary
 from .events import WEEKLY_REVIEW
 from .models import Alert, WeeklyReview
-from .presentation import count, hours, hours_change, money, percent, point_change, relative_change
+from .presentation import Card, count, indicator_cards, money, percent
 from .selectors import DimensionRow, Filters, Indicators, analytics_breakdown, analytics_figures, analytics_series
 from .services import local_day
 
@@ -334,53 +334,12 @@ def weekly_review_message_context(review: WeeklyReview) -> dict[str, str]:
     }
 
 
-def _direction(now: Decimal | int | None, before: Decimal | int | None) -> str:
-    if now is None or before is None or now == before:
-        return "flat"
-    return "up" if now > before else "down"
+# The review's cards: the dashboard's, but the time to refund (the page holds five).
+WEEKLY_CARDS = ("applications", "approval_rate", "hours_to_decision", "refunded_amount", "refund_ratio")
 
 
-def _cards(now: Indicators, before: Indicators) -> list[dict[str, str]]:
-    def card(label: str, value: str, previous: str, change: str, direction: str) -> dict[str, str]:
-        return {"label": label, "value": value, "previous": previous, "change": change, "direction": direction}
-
-    return [
-        card(
-            _("Applications"),
-            count(now.applications),
-            count(before.applications),
-            relative_change(now.applications, before.applications),
-            _direction(now.applications, before.applications),
-        ),
-        card(
-            _("Approval rate"),
-            percent(now.approval_rate),
-            percent(before.approval_rate),
-            point_change(now.approval_rate, before.approval_rate),
-            _direction(now.approval_rate, before.approval_rate),
-        ),
-        card(
-            _("Average time to decision"),
-            hours(now.avg_hours_to_decision),
-            hours(before.avg_hours_to_decision),
-            hours_change(now.avg_hours_to_decision, before.avg_hours_to_decision),
-            _direction(now.avg_hours_to_decision, before.avg_hours_to_decision),
-        ),
-        card(
-            _("Refunded amount (CNY)"),
-            money(now.refunded_amount),
-            money(before.refunded_amount),
-            relative_change(now.refunded_amount, before.refunded_amount),
-            _direction(now.refunded_amount, before.refunded_amount),
-        ),
-        card(
-            _("Refunds ÷ revenue"),
-            percent(now.refund_ratio, 2),
-            percent(before.refund_ratio, 2),
-            point_change(now.refund_ratio, before.refund_ratio, 2),
-            _direction(now.refund_ratio, before.refund_ratio),
-        ),
-    ]
+def _cards(now: Indicators, before: Indicators) -> list[Card]:
+    return [card for card in indicator_cards(now, before) if card.key in WEEKLY_CARDS]
 
 
 def _charts(figures: dict[str, Any]) -> dict[str, str]:
