@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -393,9 +393,13 @@ def alert_rules_run(
             first = since
         elif rule.evaluated_through is not None:
             first = max(first, rule.evaluated_through + ONE_DAY)
+        done = through
         if first <= through:
-            raised += _raise_all(rule_firings(rule, first, through))
-        AlertRule.objects.filter(pk=rule.pk).update(evaluated_through=through)
+            count, failed = _raise_all(rule_firings(rule, first, through))
+            raised += count
+            if failed is not None:  # the next run evaluates that day again (what was raised stays once)
+                done = failed - ONE_DAY
+        AlertRule.objects.filter(pk=rule.pk).update(evaluated_through=done)
     return raised
 
 
@@ -404,19 +408,21 @@ def alert_spikes_today(*, today: datetime.date | None = None) -> int:
     today = today or local_day(timezone.now())
     raised = 0
     for rule in AlertRule.objects.filter(is_active=True, kind=AlertKind.SPIKE):
-        raised += _raise_all(rule_firings(rule, today, today))
+        raised += _raise_all(rule_firings(rule, today, today))[0]
     return raised
 
 
-def _raise_all(firings: list[Firing]) -> int:
-    raised = 0
+def _raise_all(firings: list[Firing]) -> tuple[int, datetime.date | None]:
+    """Raise each firing; the number raised and the first day one could not be (or None)."""
+    raised, failed = 0, None
     for firing in firings:
         try:
             if alert_raise(firing) is not None:
                 raised += 1
-        except Exception:  # one bad occurrence must not stop the others; the next run tries again
+        except Exception:  # one bad occurrence must not stop the others
             logger.exception("Could not raise the alert %s of rule %s.", firing.occurrence, firing.rule.pk)
-    return raised
+            failed = firing.day if failed is None else min(failed, firing.day)
+    return raised, failed
 
 
 def alert_raise(firing: Firing, *, now: datetime.datetime | None = None) -> Alert | None:
@@ -429,19 +435,23 @@ def alert_raise(firing: Firing, *, now: datetime.datetime | None = None) -> Aler
             return None
         if condition.student_id and Student.objects.filter(pk=condition.student_id, high_risk=True).exists():
             return None  # flagged already (by a person, or an earlier rule): nothing new to say
-        alert = Alert.objects.create(
-            rule=firing.rule,
-            kind=firing.rule.kind,
-            occurrence=firing.occurrence,
-            campus_id=condition.campus_id,
-            course_id=condition.course_id,
-            teacher_id=condition.teacher_id,
-            student_id=condition.student_id,
-            day=firing.day,
-            since=firing.since,
-            figures=condition.figures,
-            created_at=now,
-        )
+        try:
+            with transaction.atomic():  # two runs at once: the second finds the first's row
+                alert = Alert.objects.create(
+                    rule=firing.rule,
+                    kind=firing.rule.kind,
+                    occurrence=firing.occurrence,
+                    campus_id=condition.campus_id,
+                    course_id=condition.course_id,
+                    teacher_id=condition.teacher_id,
+                    student_id=condition.student_id,
+                    day=firing.day,
+                    since=firing.since,
+                    figures=condition.figures,
+                    created_at=now,
+                )
+        except IntegrityError:
+            return None
         if alert.kind == AlertKind.HIGH_RISK_STUDENT and alert.student_id:
             with_note = _("%(count)s refunds in %(days)s days (alert rule “%(rule)s”)") % {
                 "count": condition.figures["refunds"],

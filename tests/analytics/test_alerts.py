@@ -475,3 +475,23 @@ def test_the_rule_form_refuses_a_school_wide_rule_of_another_kind():
     )
     assert not zero.is_valid()
     assert {"threshold", "window_days"} <= set(zero.errors)
+
+
+def test_an_alert_that_could_not_be_raised_is_raised_by_the_next_run(courses, campus_head, monkeypatch):
+    from analytics import alerts
+
+    trailing(courses["north"], 2)
+    applications(courses["north"], D, 6)
+    spike = rule(AlertKind.SPIKE)
+    told = alerts._tell
+
+    def down(alert):
+        raise ConnectionError("the outbox's database is gone")
+
+    monkeypatch.setattr(alerts, "_tell", down)
+    assert alert_rules_run(today=D + 2 * DAY) == 0
+    assert not Alert.objects.exists()  # rolled back with the message that could not be written
+    assert AlertRule.objects.get(pk=spike.pk).evaluated_through == D - DAY
+    monkeypatch.setattr(alerts, "_tell", told)
+    assert alert_rules_run(today=D + 2 * DAY) == 1
+    assert AlertRule.objects.get(pk=spike.pk).evaluated_through == D + DAY
