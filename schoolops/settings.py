@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # With DEBUG on, a student's wrong link gets the school's 404 page (schoolops.error_pages).
+    "schoolops.error_pages.BrandedNotFoundMiddleware",
     # Staff sessions end with the browser and after ADMIN_SESSION_IDLE_SECONDS (schoolops.sessions).
     "schoolops.sessions.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -27,3 +27,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
 ]
+
+# The school's own 500 page (404.html and 403.html are found by Django's handlers).
+handler500 = "schoolops.error_pages.server_error"
