@@ -515,7 +515,7 @@ def alert_audience(alert: Alert) -> list[Staff]:
         case AlertKind.HIGH_RISK_STUDENT:
             query = campus & Q(role=StaffRole.SUPERVISOR)
         case AlertKind.COURSE_REFUND_RATE:
-            review = CourseReview.objects.filter(alert=alert).first()
+            review = course_review_of(alert)
             query = operations | (campus & Q(role=StaffRole.CAMPUS_HEAD))
             if review is not None and review.owner_id:
                 query |= Q(pk=review.owner_id)
@@ -547,6 +547,15 @@ def _tell(alert: Alert) -> None:
     notify(key=key, event=ALERT_RAISED, recipients=people, context=context, channels=STAFF_CHANNELS)
     robots = campus_robots(event=ALERT_RAISED, campus_ids=[alert.campus_id] if alert.campus_id else None)
     notify(key=key, event=ALERT_RAISED, recipients=robots, context=context, channels=("webhook",))
+
+
+def course_review_of(alert: Alert) -> CourseReview | None:
+    """The review the alert opened (read through the relation, so a list that selected it with
+    its owner asks nothing more); None for an alert not saved (a preview) or without one."""
+    if alert.pk is None:
+        return None
+    review: CourseReview | None = getattr(alert, "course_review", None)  # the missing relation is an AttributeError
+    return review
 
 
 def alert_summary(alert: Alert) -> str:
@@ -601,9 +610,7 @@ def alert_summary(alert: Alert) -> str:
                 "days": figures.get("streak_days"),
                 "since": alert.since,
             }
-            review = (
-                CourseReview.objects.filter(alert=alert).select_related("owner__user").first() if alert.pk else None
-            )
+            review = course_review_of(alert)
             if review is not None:
                 # Chinese sentences end in "。" and take no space after it; English ones do.
                 text += ("" if text.endswith("。") else " ") + _(

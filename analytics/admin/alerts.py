@@ -7,7 +7,7 @@ goes through ``analytics.alerts``' services, which check the permission and the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -20,6 +20,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
+
+if TYPE_CHECKING:  # the mixin is only ever mixed into a ModelAdmin
+    _AdminBase = admin.ModelAdmin
+else:
+    _AdminBase = object
 
 from schoolops.admin_mixins import acting_user_with
 from schoolops.errors import ActionRefused
@@ -35,6 +40,7 @@ from ..alerts import (
     alert_rule_preview,
     alert_summary,
     can_see_campus,
+    course_review_of,
     course_review_update,
 )
 from ..models import Alert, AlertKind, AlertRule, AlertScope, AlertStatus, CourseReview, CourseReviewStatus
@@ -120,6 +126,30 @@ class AlertRuleAdmin(SimpleHistoryAdmin):
         return TemplateResponse(request, "admin/analytics/alertrule/preview.html", context)
 
 
+REFUSED = "_analytics_action_refused"
+
+
+def _refused(request: HttpRequest, exc: ActionRefused) -> None:
+    """The service refused (a race: someone else acted first): say so, and skip the admin's
+    "changed successfully" (the admin instance is shared by threads: the flag is the request's)."""
+    messages.error(request, exc.message)
+    setattr(request, REFUSED, True)
+
+
+def _was_refused(request: HttpRequest) -> bool:
+    return bool(getattr(request, REFUSED, False))
+
+
+class _ServiceRefusalMixin(_AdminBase):
+    """A change the service refused stays on its page with the message, not the admin's
+    "changed successfully"."""
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        if _was_refused(request):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+
 class AlertActionForm(forms.ModelForm):
     """Acknowledge or close: the alert's only changes, through the services."""
 
@@ -136,7 +166,7 @@ class AlertActionForm(forms.ModelForm):
 
 
 @admin.register(Alert)
-class AlertAdmin(CampusScopedAdminMixin, admin.ModelAdmin):
+class AlertAdmin(_ServiceRefusalMixin, CampusScopedAdminMixin, admin.ModelAdmin):
     form = AlertActionForm
     list_display = ("day", "kind", "campus", "subject", "summary", "status", "created_at")
     list_filter = ("status", "kind", "campus")
@@ -162,7 +192,7 @@ class AlertAdmin(CampusScopedAdminMixin, admin.ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).select_related("course_review")
+        return super().get_queryset(request).select_related("course_review__owner__user")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -196,7 +226,7 @@ class AlertAdmin(CampusScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("course quality review"))
     def review(self, obj: Alert) -> str:
-        review = getattr(obj, "course_review", None)
+        review = course_review_of(obj)
         if review is None:
             return "-"
         url = reverse("admin:analytics_coursereview_change", args=[review.pk])
@@ -213,11 +243,6 @@ class AlertAdmin(CampusScopedAdminMixin, admin.ModelAdmin):
         except ActionRefused as exc:
             _refused(request, exc)
 
-    def response_change(self, request: HttpRequest, obj: Alert) -> HttpResponse:
-        if _was_refused(request):
-            return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
-
     def get_form(self, request: HttpRequest, obj: Alert | None = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
 
@@ -229,20 +254,6 @@ class AlertAdmin(CampusScopedAdminMixin, admin.ModelAdmin):
                 return data
 
         return Checked
-
-
-REFUSED = "_analytics_action_refused"
-
-
-def _refused(request: HttpRequest, exc: ActionRefused) -> None:
-    """The service refused (a race: someone else acted first): say so, and skip the admin's
-    "changed successfully" (the admin instance is shared by threads: the flag is the request's)."""
-    messages.error(request, exc.message)
-    setattr(request, REFUSED, True)
-
-
-def _was_refused(request: HttpRequest) -> bool:
-    return bool(getattr(request, REFUSED, False))
 
 
 class CourseReviewForm(forms.ModelForm):
@@ -265,7 +276,7 @@ class CourseReviewForm(forms.ModelForm):
 
 
 @admin.register(CourseReview)
-class CourseReviewAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
+class CourseReviewAdmin(_ServiceRefusalMixin, CampusScopedAdminMixin, SimpleHistoryAdmin):
     form = CourseReviewForm
     list_display = ("course", "campus", "owner", "deadline", "overdue", "status", "outcome", "opened_at")
     list_filter = ("status", "outcome", "campus")
@@ -284,7 +295,7 @@ class CourseReviewAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
             return False
         return obj is None or obj.status != CourseReviewStatus.CLOSED
 
-    def get_fields(self, request: HttpRequest, obj: CourseReview | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: CourseReview | None = None) -> list[str]:  # type: ignore[override]  # the stubs want the fieldsets union
         editable = ["owner", "deadline", "findings", "outcome", "outcome_note"]
         if obj is not None and self.has_change_permission(request, obj):
             editable.append("close")
@@ -326,8 +337,3 @@ class CourseReviewAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
             )
         except ActionRefused as exc:
             _refused(request, exc)
-
-    def response_change(self, request: HttpRequest, obj: CourseReview) -> HttpResponse:
-        if _was_refused(request):
-            return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
