@@ -8,6 +8,7 @@ from django.http import FileResponse, Http404, HttpRequest
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
+from schoolops.files import private_file_response
 from schoolops.models import Staff
 from schoolops.scoping import SEE_ALL_CAMPUSES
 
@@ -23,14 +24,7 @@ def evidence_file(request: HttpRequest, pk: int) -> FileResponse:
     evidence = _visible_evidence(request.user).filter(pk=pk).first()
     if evidence is None:
         raise Http404("No such file.")
-    try:
-        handle = evidence.file.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404("The file is missing from storage.") from exc
-    response = FileResponse(handle, content_type=evidence.content_type, filename=evidence.original_name)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return private_file_response(evidence.file, content_type=evidence.content_type, filename=evidence.original_name)
 
 
 def _visible_evidence(user):

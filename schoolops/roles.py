@@ -81,15 +81,27 @@ _ANALYTICS = ["analytics.view_dashboard"]
 _ALERTS = ["analytics.view_alert", "analytics.handle_alert"]
 _REVIEWS = ["analytics.view_coursereview", "analytics.change_coursereview"]
 
+# Tickets: customer service registers, answers, resolves and archives them; the teaching
+# supervisor and the campus head (escalation levels 2 and 3) may step in; quality reviews them.
+_TICKETS_READ = [
+    "servicedesk.view_ticket",
+    "servicedesk.view_ticketmessage",
+    "servicedesk.view_ticketattachment",
+    "servicedesk.view_ticketescalation",
+    "servicedesk.view_desksettings",
+]
+_TICKETS = [*_TICKETS_READ, "servicedesk.add_ticket", "servicedesk.handle_ticket", "servicedesk.archive_ticket"]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     "homeroom": [*_EVERY_STAFF],
     # Teaching supervisors also flag a student high-risk or clear the flag (with a reason).
-    "supervisor": [*_EVERY_STAFF, *_ANALYTICS, *_ALERTS, *_REVIEWS, "students.manage_high_risk"],
+    "supervisor": [*_EVERY_STAFF, *_ANALYTICS, *_ALERTS, *_REVIEWS, *_TICKETS, "students.manage_high_risk"],
     "campus_head": [
         *_EVERY_STAFF,
         *_ANALYTICS,
         *_ALERTS,
         *_REVIEWS,
+        *_TICKETS,
         "payments.view_payout",
         "finance.view_voucher",
         "finance.view_voucherline",
@@ -99,13 +111,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "finance.view_papercopyrequest",
     ],
     "finance": [*_EVERY_STAFF, *_FINANCE_PAYOUTS, *_FINANCE_REPORTS, *_ANALYTICS],
-    "service": [*_EVERY_STAFF],
-    "quality": [*_EVERY_STAFF, "analytics.view_alert", *_REVIEWS],
+    "service": [*_EVERY_STAFF, *_TICKETS],
+    "quality": [*_EVERY_STAFF, "analytics.view_alert", *_REVIEWS, *_TICKETS_READ, "servicedesk.archive_ticket"],
     "operations": [
         *_EVERY_STAFF,
         *_ANALYTICS,
         *_ALERTS,
         *_REVIEWS,
+        *_TICKETS_READ,
+        "servicedesk.add_desksettings",
+        "servicedesk.change_desksettings",
         "analytics.view_alertrule",
         "analytics.add_alertrule",
         "analytics.change_alertrule",

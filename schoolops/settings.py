@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "payments.apps.PaymentsConfig",
     "finance.apps.FinanceConfig",
     "analytics.apps.AnalyticsConfig",
+    "servicedesk.apps.ServicedeskConfig",
     "portal.apps.PortalConfig",
     "demo.apps.DemoConfig",
     "gatewaysim.apps.GatewaySimConfig",
@@ -261,6 +262,11 @@ CELERY_BEAT_SCHEDULE = {
     "send-weekly-reviews": {
         "task": "analytics.tasks.send_weekly_reviews",
         "schedule": crontab(minute=0, hour=8, day_of_week="mon"),
+    },
+    # Tickets about to breach or breached their reply or resolution clock, once per level.
+    "escalate-tickets": {
+        "task": "servicedesk.tasks.escalate_tickets",
+        "schedule": 300.0,
     },
 }
 

@@ -15,6 +15,7 @@ def healthz(request):
 urlpatterns = [
     path("", include("portal.urls")),
     path("refunds/", include("refunds.urls")),
+    path("desk/", include("servicedesk.urls")),
     path("payments/", include("payments.urls")),
     path(
         "login/",
