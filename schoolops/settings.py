@@ -314,7 +314,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SCHOOL_NAME = os.environ.get("SCHOOLOPS_SCHOOL_NAME", "明德网校")
 # Messages link back to the site: its public address (scheme and host). Empty: relative links.
 NOTIFICATIONS_SITE_URL = os.environ.get("NOTIFICATIONS_SITE_URL", "http://127.0.0.1:8000" if DEBUG else "")
-# How students reach the school, in every message (empty: a sentence pointing to the help center).
+# The service desk's contact line: on the student's pages (header, help center) and at the end of
+# every message. NOTIFICATIONS_CONTACT, when set, replaces the whole sentence in messages.
+SERVICE_HOTLINE = os.environ.get("SCHOOLOPS_SERVICE_HOTLINE", "400-800-1234")
+SERVICE_HOURS = os.environ.get("SCHOOLOPS_SERVICE_HOURS", "09:00–21:00")
 NOTIFICATIONS_CONTACT = os.environ.get("NOTIFICATIONS_CONTACT", "")
 
 # --- Finance

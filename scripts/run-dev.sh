@@ -30,6 +30,11 @@ grep -q "listening on" "$SIM_LOG" || die "the gateway simulator did not start wi
 say "gateway simulator on https://127.0.0.1:${SIM_PORT}/ (log: $SIM_LOG)"
 
 "$PY" manage.py seed_demo || die "'manage.py seed_demo' failed; the server was not started."
+# No beat runs here: the ticket clocks are looked at every 5 minutes by this loop instead, so a
+# ticket left alone escalates as it would in production.
+(while sleep 300; do "$PY" manage.py escalate_tickets >>var/escalations.log 2>&1 || true; done) &
+esc_pid=$!
+trap 'kill "$sim_pid" "$esc_pid" 2>/dev/null || true' EXIT INT TERM
 echo
 echo "================================================================"
 echo "  schoolops is starting on   http://127.0.0.1:${PORT}/"

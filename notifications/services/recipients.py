@@ -307,8 +307,8 @@ NEXT_STEPS = {
 }
 WORDS = {
     "contact": {
-        "zh-hans": "可在个人中心留言，或拨打客服热线联系我们。",
-        "en": "Reply in your personal center, or call us.",
+        "zh-hans": "客服热线 {hotline}（{hours}），或在个人中心“联系客服”留言：{desk}",
+        "en": "Call us on {hotline} ({hours}), or write to us from your personal center: {desk}",
     },
     "expired": {"zh-hans": "补充材料已超过期限。", "en": "No information arrived before the deadline."},
     "withdrawn": {"zh-hans": "您已主动撤回申请。", "en": "You withdrew it."},
@@ -343,9 +343,16 @@ def site_url(path: str) -> str:
 
 
 def school_contact() -> str:
-    """How students reach the school, in the active language: the setting, else our sentence."""
+    """How students reach the school, in the active language: ``NOTIFICATIONS_CONTACT`` if set,
+    else the service hotline, its hours and the link to the desk ("联系客服")."""
     contact: str = getattr(settings, "NOTIFICATIONS_CONTACT", "")
-    return contact or _text(WORDS, "contact")
+    if contact:
+        return contact
+    try:
+        desk = site_url(reverse("portal:ticket_new"))
+    except NoReverseMatch:  # pragma: no cover - the personal center is always installed
+        desk = ""
+    return _text(WORDS, "contact").format(hotline=settings.SERVICE_HOTLINE, hours=settings.SERVICE_HOURS, desk=desk)
 
 
 def _plus_days(at: datetime.datetime | None, days: int) -> datetime.datetime | None:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from analytics.alerts import alert_rules_run
 from analytics.services import facts_listener_paused, facts_rebuild
 from analytics.weekly import last_week_start, weekly_reviews_build
+from demo.tickets import seed_tickets
 from notifications.models import NotificationTemplate
 from orders.models import Course, CourseType, Order, PaymentChannel
 from payments.services import MANUAL_CHANNELS, PayoutError, payout_record_transfer
@@ -158,6 +159,8 @@ class Command(BaseCommand):
                 self._order(rng, order_seq, student, course, channel, teacher, now)
         for campus, staff in campuses:
             self._refund_requests(campus, staff, now)
+        tickets = sum(seed_tickets(campus, staff, now) for campus, staff in campuses)
+        self.stdout.write(f"  service desk tickets: {tickets}")
         self._history(rng, campuses, courses, now)
         # The dashboard reads aggregates: built once here, kept by the refund events afterwards.
         rows = sum(written for _first, _last, written in facts_rebuild())
