@@ -166,6 +166,27 @@ def is_last_person(request: RefundRequest) -> bool:
     return all(tier == ApprovalTier.AUTO for tier in request.route[request.route_position + 1 :])
 
 
+def direct_approval_refusal(*, request: RefundRequest, staff: Staff, service_limit: Decimal) -> Refusal | None:
+    """Customer service's refund desk: a pending, unflagged request up to the campus's limit may be
+    approved outright by customer service (whatever tier it waits at); above it, the normal route."""
+    if staff.role != StaffRole.SERVICE:
+        return Refusal(_("Only customer service may approve a request directly."), "forbidden")
+    if request.status not in PENDING_STATES:
+        return Refusal(_("This request is not waiting for approval."), "state")
+    if request.approved_amount > service_limit:
+        return Refusal(
+            _(
+                "Customer service may approve up to %(limit)s yuan; this request is for %(amount)s yuan, so it "
+                "takes the normal route."
+            )
+            % {"limit": service_limit, "amount": request.approved_amount},
+            "limit",
+        )
+    if request.risk_flags:
+        return Refusal(_("A person on the route must review this request: it is flagged."), "risk")
+    return amount_unset_refusal(request)
+
+
 # --- Money ------------------------------------------------------------------------------------
 
 

@@ -89,6 +89,7 @@ _TICKETS_READ = [
     "servicedesk.view_ticketattachment",
     "servicedesk.view_ticketescalation",
     "servicedesk.view_desksettings",
+    "servicedesk.view_rating",
 ]
 _TICKETS = [*_TICKETS_READ, "servicedesk.add_ticket", "servicedesk.handle_ticket", "servicedesk.archive_ticket"]
 

@@ -7,4 +7,6 @@ class ServicedeskConfig(AppConfig):
     verbose_name = _("Service desk")
 
     def ready(self) -> None:
-        from . import events, tasks  # noqa: F401 - registers the ticket events and the beat task by name
+        # events: the ticket events; tasks: the beat task; satisfaction: the refund-event writer that
+        # asks for a rating when a refund is finished (servicedesk is above refunds, so it registers).
+        from . import events, satisfaction, tasks  # noqa: F401

@@ -28,7 +28,7 @@ _SAMPLE = {
 }
 
 for _key, _label, _names in (
-    (TICKET_RECEIVED, _("Ticket received"), ("ticket_no", "subject", "category", "expected", "link", "contact")),
+    (TICKET_RECEIVED, _("Ticket received"), ("ticket_no", "subject", "category", "expected", "due", "link", "contact")),
     (TICKET_REPLIED, _("Ticket answered"), ("ticket_no", "subject", "message", "link", "contact")),
     (TICKET_RESOLVED, _("Ticket resolved"), ("ticket_no", "subject", "solution", "link", "contact")),
     (
@@ -50,4 +50,16 @@ event_register(
     placeholders=("recipient_name", "ticket_no", "subject", "category", "level", "state", "owner", "due", "link"),
     sample=_SAMPLE,
     robot=True,
+)
+
+RATING_ASKED = "rating.asked"
+
+event_register(
+    RATING_ASKED,
+    label=_("Satisfaction survey"),
+    placeholders=("recipient_name", "about", "link", "contact"),
+    sample={
+        "about": "您的退费申请 RF2026120412345678",
+        "link": "https://school.example.com/refunds/RF2026120412345678/#rating",
+    },
 )

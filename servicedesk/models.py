@@ -398,3 +398,70 @@ class TicketEscalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket.ticket_no} · {self.get_clock_display()} · {self.get_level_display()}"
+
+
+class RatingSubject(models.TextChoices):
+    TICKET = "ticket", _("Ticket")
+    REFUND = "refund", _("Refund request")
+
+
+class Rating(models.Model):
+    """The student's satisfaction (1–5 and a comment) with a ticket or a finished refund, tied to
+    the staff member who served her and the campus. One per ticket or request; she may revise it."""
+
+    student = models.ForeignKey(
+        "students.Student", on_delete=models.PROTECT, related_name="ratings", verbose_name=_("student")
+    )
+    campus = models.ForeignKey(
+        "schoolops.Campus", on_delete=models.PROTECT, related_name="ratings", verbose_name=_("campus")
+    )
+    staff = models.ForeignKey(
+        "schoolops.Staff",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ratings",
+        verbose_name=_("staff member rated"),
+    )
+    subject = models.CharField(_("about"), max_length=10, choices=RatingSubject.choices)
+    ticket = models.OneToOneField(
+        Ticket, on_delete=models.CASCADE, null=True, blank=True, related_name="rating", verbose_name=_("ticket")
+    )
+    refund_request = models.OneToOneField(
+        "refunds.RefundRequest",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="rating",
+        verbose_name=_("refund request"),
+    )
+    score = models.PositiveSmallIntegerField(
+        _("score"),
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text=_("1 (very unhappy) to 5 (very happy)"),
+    )
+    comment = models.TextField(_("comment"), max_length=1000, blank=True)
+    created_at = models.DateTimeField(_("rated at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("revised at"), default=timezone.now)
+
+    campus_lookup = "campus"
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("satisfaction rating")
+        verbose_name_plural = _("satisfaction ratings")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["campus", "created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="rating_score_1_to_5"),
+            models.CheckConstraint(
+                condition=(
+                    Q(subject="ticket", ticket__isnull=False, refund_request__isnull=True)
+                    | Q(subject="refund", ticket__isnull=True, refund_request__isnull=False)
+                ),
+                name="rating_has_its_subject",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_subject_display()} · {self.score}/5"

@@ -90,6 +90,7 @@ def ticket_received(ticket: Ticket) -> None:
             "subject": ticket.subject,
             "category": ticket.get_category_display(),
             "expected": expected_reply(ticket),
+            "due": _local(ticket.response_due_at),
             "link": _student_link(ticket),
             "contact": school_contact(),
         }

@@ -215,4 +215,5 @@ SEEDING_MIGRATIONS = {
     "notifications.migrations.0006_closed_and_check_templates",
     "analytics.migrations.0004_default_rules",
     "servicedesk.migrations.0002_default_templates",
+    "servicedesk.migrations.0003_ratings",
 }

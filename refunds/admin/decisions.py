@@ -28,7 +28,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
-from schoolops.models import Staff
+from schoolops.models import Staff, StaffRole
 
 from .. import rules
 from ..models import (
@@ -44,6 +44,7 @@ from ..services.requests import (
     RefundActionError,
     refund_adjust_amount,
     refund_approve,
+    refund_approve_directly,
     refund_reject,
     refund_return_for_info,
 )
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 APPROVE, REJECT, RETURN, ADJUST = "approve", "reject", "return", "adjust"
+DIRECT = "approve_directly"  # customer service's refund desk
 APPROVED_OUTCOME = gettext_noop(
     "The request is approved: %(amount)s is paid back through the original payment channel right away."
 )
@@ -87,6 +89,15 @@ DECISIONS: dict[str, Decision] = {
             ApproveForm,
             refund_approve,
             gettext_lazy("Refund request %(no)s approved: %(status)s."),
+            "decision-approve",
+        ),
+        Decision(
+            DIRECT,
+            gettext_lazy("Approve directly (customer service)"),
+            gettext_lazy("Approve refund request %(no)s directly"),
+            ApproveForm,
+            refund_approve_directly,
+            gettext_lazy("Refund request %(no)s approved by customer service: %(status)s."),
             "decision-approve",
         ),
         Decision(
@@ -144,6 +155,11 @@ def decision_options(
     each step's ``request`` must be ``request_obj``.
     """
     step = pending_step_of(steps)
+    if staff is not None and staff.role == StaffRole.SERVICE:
+        # Customer service is on no route: its one decision is the refund desk's direct approval.
+        limit = approval_settings_for(campus=request_obj.campus_id).service_limit
+        refusal = rules.direct_approval_refusal(request=request_obj, staff=staff, service_limit=limit)
+        return DecisionOptions((), refusal.message, step) if refusal else DecisionOptions((DIRECT,), "", step)
     right = rules.decision_right(
         request=request_obj,
         staff=staff,
@@ -193,6 +209,11 @@ def decision_outcome(key: str, request_obj: RefundRequest, *, settings: Approval
     tier_label = _tier_label(tier) if tier else ""
     if key == APPROVE:
         return approve_outcome(request_obj)
+    if key == DIRECT:
+        return _(
+            "Customer service approves the request outright, within the campus's limit of %(limit)s: the tiers "
+            "still ahead are skipped and %(amount)s is paid back through the original payment channel right away."
+        ) % {"limit": _yuan(settings.service_limit), "amount": _yuan(request_obj.approved_amount)}
     if key == REJECT:
         if request_obj.appealed_at is not None:
             return _("This decides the student's appeal: the request is rejected and closed for good.")

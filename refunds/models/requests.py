@@ -77,6 +77,15 @@ TIER_STATUS: dict[str, RefundStatus] = {
 }
 
 
+class ConsentChannel(models.TextChoices):
+    """How a student agreed to customer service filing a refund request for her."""
+
+    PHONE = "phone", _("On the phone")
+    WECHAT = "wechat", _("On WeChat")
+    WALK_IN = "walk_in", _("In person")
+    WRITTEN = "written", _("In writing (e-mail, letter)")
+
+
 class RefundRequest(ConcurrentTransitionMixin, models.Model):
     """A student's request to get money back on one order, from submission to the last cent.
 
@@ -120,6 +129,22 @@ class RefundRequest(ConcurrentTransitionMixin, models.Model):
         _("risk flags"), default=list, blank=True, help_text=_("Why a person must review this request.")
     )
     submitted_at = models.DateTimeField(_("submitted at"))
+    # Filed by customer service on the student's behalf (the refund desk), with her consent.
+    filed_by = models.ForeignKey(
+        "schoolops.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("filed on the student's behalf by"),
+    )
+    consent_channel = models.CharField(
+        _("the student consented"), max_length=10, choices=ConsentChannel.choices, blank=True
+    )
+    consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
+    consent_note = models.CharField(
+        _("consent record"), max_length=300, blank=True, help_text=_("e.g. the call recording's number, her words.")
+    )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -150,6 +175,11 @@ class RefundRequest(ConcurrentTransitionMixin, models.Model):
             ),
             models.CheckConstraint(condition=Q(requested_amount__gte=0), name="refund_requested_not_negative"),
             models.CheckConstraint(condition=Q(approved_amount__gte=0), name="refund_approved_not_negative"),
+            models.CheckConstraint(
+                condition=Q(filed_by__isnull=True) | (~Q(consent_channel="") & Q(consent_at__isnull=False)),
+                name="refund_filed_for_student_with_consent",
+                violation_error_message=_("A request filed for a student needs her consent: how and when."),
+            ),
         ]
 
     def __str__(self) -> str:

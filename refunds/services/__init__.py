@@ -28,6 +28,7 @@ from .requests import (
     refund_return_for_info,
     refund_steps_escalate,
     refund_submit,
+    refund_submit_for_student,
 )
 
 __all__ = [
@@ -52,4 +53,5 @@ __all__ = [
     "refund_return_for_info",
     "refund_steps_escalate",
     "refund_submit",
+    "refund_submit_for_student",
 ]

@@ -38,11 +38,11 @@ from ..events import refund_event_record
 from ..evidence import CheckedFile, evidence_check
 from ..models import (
     CLOSED_STATES,
-    PENDING_STATES,
     TIER_STATUS,
     ApprovalSettings,
     ApprovalStep,
     ApprovalTier,
+    ConsentChannel,
     RefundEventKind,
     RefundEvidence,
     RefundReason,
@@ -95,9 +95,12 @@ def refund_submit(
     details: str = "",
     evidence: list[UploadedFile] | None = None,
     at: datetime.datetime | None = None,
+    filed: FiledForStudent | None = None,
 ) -> RefundRequest:
-    """The student asks for her money back on one of her orders."""
+    """The student asks for her money back on one of her orders (``filed``: customer service asks
+    for her, with her consent; see ``refund_submit_for_student``)."""
     now = at or timezone.now()
+    submitter = filed.by if filed is not None else student.user
     details = (details or "").strip()
     if reason not in RefundReason.values:
         raise RefundActionError(_("Choose a reason from the list."), code="reason")
@@ -162,7 +165,12 @@ def refund_submit(
                 risk_flags=flags,
                 submitted_at=now,
             )
-            history_note(request, user=student.user, at=now)
+            if filed is not None:
+                request.filed_by = filed.by
+                request.consent_channel = filed.consent_channel
+                request.consent_at = filed.consent_at
+                request.consent_note = filed.consent_note
+            history_note(request, user=submitter, at=now)
             try:
                 with transaction.atomic():
                     request.save()
@@ -173,11 +181,11 @@ def refund_submit(
                     ) from exc
                 raise
             _evidence_store(request, checked=checked, saved_files=saved_files)
-            _transition_log(request, name="submit", actor=student.user, from_status="", comment=details, at=now)
+            _transition_log(request, name="submit", actor=submitter, from_status="", comment=details, at=now)
             refund_event_record(
                 request=request,
                 kind=RefundEventKind.SUBMITTED,
-                actor=student.user,
+                actor=submitter,
                 at=now,
                 amount=request.approved_amount,
                 route=route,
@@ -188,6 +196,63 @@ def refund_submit(
         raise
     logger.info("Refund %s submitted for order %s, route %s", request.request_no, order.order_no, route)
     return request
+
+
+@dataclass(frozen=True)
+class FiledForStudent:
+    """Customer service files the request; the student agreed (how, when, the record of it)."""
+
+    by: User
+    consent_channel: str
+    consent_at: datetime.datetime
+    consent_note: str = ""
+
+
+CONSENT_MAX_AGE = datetime.timedelta(days=7)
+
+
+def refund_submit_for_student(
+    *,
+    actor: User,
+    student_id: int,
+    order_no: str,
+    reason: str,
+    details: str = "",
+    consent_channel: str,
+    consent_at: datetime.datetime | None,
+    consent_note: str = "",
+    evidence: list[UploadedFile] | None = None,
+    at: datetime.datetime | None = None,
+) -> RefundRequest:
+    """The refund desk: customer service files a request for a student of its campus who asked
+    for it (on the phone, on WeChat, in person or in writing), with her consent recorded. The
+    request then takes its route like any other (customer service may approve it directly when it
+    is within the campus's limit); the student is told it was filed."""
+    now = at or timezone.now()
+    staff = _staff_of(actor)
+    if staff.role != StaffRole.SERVICE:
+        raise RefundActionError(_("Only customer service may file a request for a student."), code="forbidden")
+    student = Student.objects.select_related("user").filter(pk=student_id, campus_id=staff.campus_id).first()
+    if student is None:
+        raise RefundActionError(_("No such student at your campus."), code="student")
+    if consent_channel not in ConsentChannel.values:
+        raise RefundActionError(_("Record how the student agreed to this request."), code="consent_channel")
+    if consent_at is None or consent_at > now + datetime.timedelta(minutes=5):
+        raise RefundActionError(_("Record when the student agreed (not in the future)."), code="consent_at")
+    if consent_at < now - CONSENT_MAX_AGE:
+        raise RefundActionError(
+            _("Her consent is older than %(days)d days: ask her again before filing.") % {"days": CONSENT_MAX_AGE.days},
+            code="consent_at",
+        )
+    filed = FiledForStudent(
+        by=actor,
+        consent_channel=consent_channel,
+        consent_at=consent_at,
+        consent_note=(consent_note or "").strip()[:300],
+    )
+    return refund_submit(
+        student=student, order_no=order_no, reason=reason, details=details, evidence=evidence, at=now, filed=filed
+    )
 
 
 def _new_request_no(now: datetime.datetime) -> str:
@@ -386,18 +451,9 @@ def refund_approve_directly(
     with transaction.atomic():
         request = _lock(request_id, campus_id=staff.campus_id)
         now = at or timezone.now()  # once the lock is ours: after any change we waited for
-        if request.status not in PENDING_STATES:
-            raise RefundActionError(_("This request is not waiting for approval."), code="state")
-        _refuse_if(rules.separation_refusal(request=request, staff=staff, decisions=_decisions_of(request, staff)))
         settings = approval_settings_for(campus=request.campus_id)
-        if request.approved_amount > settings.service_limit:
-            raise RefundActionError(
-                _("Customer service may approve up to %(limit)s yuan; this request is for %(amount)s yuan.")
-                % {"limit": settings.service_limit, "amount": request.approved_amount},
-                code="limit",
-            )
-        if request.risk_flags:
-            raise RefundActionError(_("A person on the route must review this request: it is flagged."), code="risk")
+        _refuse_if(rules.direct_approval_refusal(request=request, staff=staff, service_limit=settings.service_limit))
+        _refuse_if(rules.separation_refusal(request=request, staff=staff, decisions=_decisions_of(request, staff)))
         _refuse_if(rules.final_approval_refusal(request, order_left=_order_left(request)))
         step = _pending_step(request)
         note = comment or _("Approved directly by customer service.")

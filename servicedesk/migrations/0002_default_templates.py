@@ -14,13 +14,13 @@ TEXTS = {
             "已收到您的工单 {{ ticket_no }}",
             "{{ recipient_name }}，您好：\n\n我们已收到您的工单「{{ subject }}」（{{ category }}），编号 {{ ticket_no }}。"
             "\n{{ expected }}\n\n查看进度或补充说明：{{ link }}\n\n{{ contact }}",
-            "【网校客服】已收到您的工单 {{ ticket_no }}。{{ expected }}",
+            "【网校客服】已收到您的工单 {{ ticket_no }}，我们会在 {{ due }} 前回复您。",
         ),
         "en": (
             "We received your ticket {{ ticket_no }}",
             "Hello {{ recipient_name }},\n\nWe received your ticket \"{{ subject }}\" ({{ category }}), number "
             "{{ ticket_no }}.\n{{ expected }}\n\nFollow it or add details: {{ link }}\n\n{{ contact }}",
-            "[School service] Ticket {{ ticket_no }} received. {{ expected }}",
+            "[School service] Ticket {{ ticket_no }} received; we will answer by {{ due }}.",
         ),
     },
     "ticket.replied": {
@@ -41,13 +41,14 @@ TEXTS = {
         "zh-hans": (
             "您的工单 {{ ticket_no }} 已处理完毕",
             "{{ recipient_name }}，您好：\n\n关于「{{ subject }}」，处理结果：\n{{ solution }}\n\n"
-            "如仍有疑问，可直接在工单中回复，工单会重新打开：{{ link }}\n\n{{ contact }}",
+            "请在工单页为本次服务打分（1–5 星）；如仍有疑问，直接在工单中回复，工单会重新打开：{{ link }}\n\n{{ contact }}",
             "【网校客服】您的工单 {{ ticket_no }} 已处理完毕，请到个人中心“我的工单”查看结果。",
         ),
         "en": (
             "Your ticket {{ ticket_no }} is resolved",
             "Hello {{ recipient_name }},\n\nAbout \"{{ subject }}\", the outcome:\n{{ solution }}\n\n"
-            "If anything is still unclear, reply on the ticket and it opens again: {{ link }}\n\n{{ contact }}",
+            "Please rate our service (1–5 stars) on the ticket's page; if anything is still unclear, reply there and "
+            "the ticket opens again: {{ link }}\n\n{{ contact }}",
             "[School service] Ticket {{ ticket_no }} is resolved: see My tickets in your personal center.",
         ),
     },
