@@ -90,6 +90,7 @@ _TICKETS_READ = [
     "servicedesk.view_ticketescalation",
     "servicedesk.view_desksettings",
     "servicedesk.view_rating",
+    "servicedesk.view_helparticle",
 ]
 _TICKETS = [*_TICKETS_READ, "servicedesk.add_ticket", "servicedesk.handle_ticket", "servicedesk.archive_ticket"]
 
@@ -122,6 +123,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_TICKETS_READ,
         "servicedesk.add_desksettings",
         "servicedesk.change_desksettings",
+        "servicedesk.add_helparticle",
+        "servicedesk.change_helparticle",
+        "servicedesk.delete_helparticle",
         "analytics.view_alertrule",
         "analytics.add_alertrule",
         "analytics.change_alertrule",

@@ -465,3 +465,60 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_subject_display()} · {self.score}/5"
+
+
+class HelpSection(models.TextChoices):
+    REFUNDS = "refunds", _("Refunds")
+    COURSES = "courses", _("Courses and course changes")
+    LEARNING = "learning", _("Learning and live classes")
+    PAYMENT = "payment", _("Payment and invoices")
+    ACCOUNT = "account", _("Account")
+
+
+class HelpArticle(models.Model):
+    """An answer of the help center, offered to the student while she writes a ticket; operations
+    edit them. ``heading_tokens`` is the question and its other words cut into words (jieba),
+    ``search_tokens`` the answer's."""
+
+    title = models.CharField(_("question"), max_length=120)
+    section = models.CharField(_("section"), max_length=20, choices=HelpSection.choices)
+    body = models.TextField(_("answer"), max_length=6000)
+    keywords = models.CharField(
+        _("other words for it"),
+        max_length=300,
+        blank=True,
+        help_text=_("How students may say it, separated by spaces (e.g. 退款 到账 多久 钱什么时候回来)."),
+    )
+    is_published = models.BooleanField(_("published"), default=True)
+    position = models.PositiveSmallIntegerField(_("order in its section"), default=0)
+    heading_tokens = models.TextField(_("search words of the question"), blank=True, editable=False)
+    search_tokens = models.TextField(_("search words"), blank=True, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("help article")
+        verbose_name_plural = _("help articles")
+        ordering = ["section", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ArticleSolved(models.Model):
+    """A student said an article solved her problem instead of opening a ticket (这解决了我的问题)."""
+
+    article = models.ForeignKey(HelpArticle, on_delete=models.CASCADE, related_name="solved", verbose_name=_("article"))
+    student = models.ForeignKey(
+        "students.Student", on_delete=models.CASCADE, related_name="+", verbose_name=_("student")
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("article that solved a problem")
+        verbose_name_plural = _("articles that solved a problem")
+        constraints = [models.UniqueConstraint(fields=["article", "student"], name="article_solved_once_per_student")]
+
+    def __str__(self) -> str:
+        return f"{self.article} · {self.at:%Y-%m-%d}"
