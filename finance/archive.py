@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
-from django.db.models.fields.files import FieldFile
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,15 +34,13 @@ from schoolops.scoping import SEE_ALL_CAMPUSES
 
 from .exports import content_disposition
 from .models import Receipt, VoucherLine
-from .writers import Column, Entry, Kind, Row, csv_chunks, zip_chunks
+from .writers import Column, Entry, Kind, Row, csv_chunks, file_chunks, safe_name, zip_chunks
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     from schoolops.models import User
 
-FILE_CHUNK = 64 * 1024
-_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 _PHONE = re.compile(r"^(\+?\d{3})\d{4}(\d{4})$")
 
 
@@ -147,7 +144,7 @@ def _parts(request: RefundRequest) -> list[_Part]:
             _Part(
                 f"evidence/{_evidence_name(number, item.original_name)}",
                 (f"证明材料原件：{item.original_name}", f"Evidence file as uploaded: {item.original_name}"),
-                partial(_file_chunks, item.file),
+                partial(file_chunks, item.file),
                 item.uploaded_at,
             )
         )
@@ -204,9 +201,9 @@ def _parts(request: RefundRequest) -> list[_Part]:
         if payout.transfer_scan:
             parts.append(
                 _Part(
-                    f"payouts/{_safe_name(payout.payout_no)}_transfer{PurePath(payout.transfer_scan.name).suffix}",
+                    f"payouts/{safe_name(payout.payout_no)}_transfer{PurePath(payout.transfer_scan.name).suffix}",
                     ("财务上传的转账凭证。", "The transfer slip finance uploaded."),
-                    partial(_file_chunks, payout.transfer_scan),
+                    partial(file_chunks, payout.transfer_scan),
                 )
             )
     parts.append(
@@ -220,9 +217,9 @@ def _parts(request: RefundRequest) -> list[_Part]:
     if receipt is not None:
         parts.append(
             _Part(
-                f"receipt/{_safe_name(receipt.number)}.pdf",
+                f"receipt/{safe_name(receipt.number)}.pdf",
                 ("电子凭证（PDF，开具时原样）。", "The e-receipt (PDF, as issued)."),
-                partial(_file_chunks, receipt.file),
+                partial(file_chunks, receipt.file),
                 receipt.issued_at,
             )
         )
@@ -588,28 +585,13 @@ def _json(data: object) -> bytes:
     return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-def _file_chunks(field_file: FieldFile) -> Iterator[bytes]:
-    """A stored file, read in chunks as the ZIP writes it."""
-    if not field_file.name:
-        raise FileNotFoundError("The field holds no file.")
-    with field_file.storage.open(field_file.name, "rb") as handle:
-        while chunk := handle.read(FILE_CHUNK):
-            yield chunk
-
-
 def _time(value: datetime.datetime | None) -> str:
     return f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S}" if value else ""
 
 
-def _safe_name(name: str) -> str:
-    """A file name without folders or characters Windows refuses (each becomes ``_``); Chinese kept."""
-    cleaned = _UNSAFE_NAME.sub("_", name).strip(" .")
-    return cleaned[:120] or "file"
-
-
 def _evidence_name(number: int, original_name: str) -> str:
-    return f"{number:02d}_{_safe_name(original_name)}"
+    return f"{number:02d}_{safe_name(original_name)}"
 
 
 def _message_name(number: int, message: Notification) -> str:
-    return f"{number:02d}_{_safe_name(message.channel)}_{_safe_name(message.event)}.txt"
+    return f"{number:02d}_{safe_name(message.channel)}_{safe_name(message.event)}.txt"

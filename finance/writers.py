@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -323,3 +325,22 @@ def zip_chunks(entries: Iterable[Entry]) -> Iterator[bytes]:
             if sink.ready(1):
                 yield sink.take()
     yield sink.take()
+
+
+FILE_CHUNK = 64 * 1024
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def file_chunks(field_file: FieldFile) -> Iterator[bytes]:
+    """A stored file, read in chunks as the ZIP writes it."""
+    if not field_file.name:
+        raise FileNotFoundError("The field holds no file.")
+    with field_file.storage.open(field_file.name, "rb") as handle:
+        while chunk := handle.read(FILE_CHUNK):
+            yield chunk
+
+
+def safe_name(name: str) -> str:
+    """A file name without folders or characters Windows refuses (each becomes ``_``); Chinese kept."""
+    cleaned = _UNSAFE_NAME.sub("_", name).strip(" .")
+    return cleaned[:120] or "file"
