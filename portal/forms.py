@@ -1,5 +1,6 @@
 """Forms of the student's pages: log in, the what-if estimate, apply, supply missing information,
-appeal, cancel, the paper copy of an e-receipt, and her notification settings.
+appeal, cancel, the paper copy of an e-receipt, her notification settings, and her tickets to
+customer service.
 
 The refund forms check what a form can (a reason from the list, lengths, the confirmation); the
 evidence files are checked by content inside the refund services, which refuse with a message.
@@ -7,18 +8,26 @@ evidence files are checked by content inside the refund services, which refuse w
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from notifications.models import NotificationPreference
-from orders.models import Course
-from refunds.models import RefundReason
+from orders.models import Course, Order
+from refunds.models import RefundReason, RefundRequest
+from servicedesk.models import TicketCategory
+from students.models import Student
 
 from .selectors import GENERIC_REASON
 
 MAX_TEXT_LENGTH = 2000
 EVIDENCE_ACCEPT = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
+# Tickets: "image/*" makes a phone offer its camera beside the photo library and files (iOS sends
+# a new photo as JPEG). No ``capture`` attribute: it would open the camera only, and no PDF.
+TICKET_ACCEPT = "image/*,application/pdf"
+TICKET_TEXT_LENGTH = 4000  # servicedesk.services.MAX_TEXT
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -173,3 +182,123 @@ class NotificationPreferenceForm(forms.ModelForm):
             "sms_enabled": _("Send me text messages (SMS)"),
             "wechat_enabled": _("Send me WeChat messages"),
         }
+
+
+# --- Tickets (工单) -----------------------------------------------------------------------------
+
+
+class _OrderChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Order) -> str:
+        return f"{obj.course.name} · {obj.order_no}"
+
+
+class _RefundRequestChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: RefundRequest) -> str:
+        return f"{obj.request_no} · {obj.order.course.name} · {obj.get_status_display()}"
+
+
+def _ticket_files_field() -> MultipleFileField:
+    # The limits (type, size, count) are stated next to the field; the service checks the content.
+    return MultipleFileField(label=_("Photos or files"), widget=MultipleFileInput(attrs={"accept": TICKET_ACCEPT}))
+
+
+class TicketOpenForm(forms.Form):
+    """联系客服: what it is about, her words, her files, what it concerns, how urgent.
+
+    Orders and refund requests are chosen among hers only; whether an urgent ticket says why is
+    the service's rule (``ticket_open`` refuses with the field's name as its code).
+    """
+
+    category = forms.ChoiceField(
+        label=_("What is it about?"),
+        choices=[("", _("Choose a topic")), *TicketCategory.choices],
+        error_messages={
+            "required": _("Choose what your question is about."),
+            "invalid_choice": _("Choose what your question is about."),
+        },
+    )
+    subject = forms.CharField(
+        label=_("Subject"),
+        required=False,
+        max_length=120,
+        widget=forms.TextInput(attrs={"placeholder": _("In a few words"), "maxlength": 120}),
+    )
+    description = forms.CharField(
+        label=_("Your question or problem"),
+        max_length=TICKET_TEXT_LENGTH,
+        error_messages={"required": _("Describe your question or problem.")},
+        widget=forms.Textarea(
+            attrs={
+                "rows": 6,
+                "maxlength": TICKET_TEXT_LENGTH,
+                "placeholder": _("What happened, when, and what you would like us to do."),
+            }
+        ),
+    )
+    attachments = _ticket_files_field()
+    order = _OrderChoiceField(
+        queryset=Order.objects.none(),
+        required=False,
+        label=_("Order concerned"),
+        empty_label=_("No particular order"),
+        error_messages={"invalid_choice": _("Choose one of your orders, or none.")},
+    )
+    refund_request = _RefundRequestChoiceField(
+        queryset=RefundRequest.objects.none(),
+        required=False,
+        label=_("Refund request concerned"),
+        empty_label=_("No refund request"),
+        error_messages={"invalid_choice": _("Choose one of your refund requests, or none.")},
+    )
+    urgent = forms.BooleanField(label=_("It is urgent"), required=False)
+    urgent_reason = forms.CharField(
+        label=_("Why is it urgent?"),
+        required=False,
+        max_length=300,
+        widget=forms.TextInput(attrs={"maxlength": 300, "placeholder": _("For example: the live class starts soon")}),
+    )
+    # A number the page gives each form it shows: the same form sent twice opens one ticket.
+    submission = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
+
+    def __init__(self, *args, student: Student, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        orders = Order.objects.filter(student=student).select_related("course").order_by("-paid_at", "-pk")
+        requests = (
+            RefundRequest.objects.filter(student=student)
+            .select_related("order__course")
+            .order_by("-submitted_at", "-pk")
+        )
+        self._orders = orders
+        self._requests = requests
+        cast(forms.ModelChoiceField, self.fields["order"]).queryset = orders
+        cast(forms.ModelChoiceField, self.fields["refund_request"]).queryset = requests
+
+    def preselect(self, *, order_no: str = "", request_no: str = "") -> None:
+        """Start from the order or refund request the page came from (``?order=``, ``?request=``),
+        if it is hers; a refund request brings its order."""
+        refund = self._requests.filter(request_no=request_no).first() if request_no else None
+        if refund is not None:
+            self.initial.update(refund_request=refund.pk, order=refund.order_id)
+            return
+        order = self._orders.filter(order_no=order_no).first() if order_no else None
+        if order is not None:
+            self.initial["order"] = order.pk
+
+    def chosen_campus_id(self) -> int | None:
+        """The campus of the order chosen (or preselected): its desk will answer the ticket."""
+        value = self["order"].value()
+        if not str(value or "").isdigit():
+            return None
+        return self._orders.filter(pk=value).values_list("course__campus_id", flat=True).first()
+
+
+class TicketReplyForm(forms.Form):
+    """Her next message on a ticket: words and, if they help, files."""
+
+    body = forms.CharField(
+        label=_("Your message"),
+        max_length=TICKET_TEXT_LENGTH,
+        error_messages={"required": _("Write your message.")},
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": TICKET_TEXT_LENGTH}),
+    )
+    attachments = _ticket_files_field()

@@ -8,7 +8,8 @@ from decimal import Decimal
 from functools import cached_property
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from notifications.models import InboxMessage, NotificationPreference
@@ -18,6 +19,8 @@ from refunds.quotes import Quote
 from refunds.selectors import orders_with_in_flight, refund_policies_for_courses
 from refunds.services.quoting import refund_quote
 from schoolops.models import User
+from servicedesk.models import MessageKind, Ticket
+from servicedesk.selectors import tickets_of_student
 from students.models import Student
 
 # The reason a quote is shown for when the student has not chosen one: it has no special rule,
@@ -156,3 +159,14 @@ def inbox_message_for_user(*, user: User, pk: int) -> InboxMessage | None:
 def notification_preference_for_user(*, user: User) -> NotificationPreference:
     """Her channel settings; an unsaved default (every channel on) until she changes them."""
     return NotificationPreference.objects.filter(user=user).first() or NotificationPreference(user=user)
+
+
+def ticket_list_for_student(*, student: Student) -> QuerySet[Ticket]:
+    """Her tickets, newest first, each with ``last_update``: the last change she can see (a
+    message of the conversation, never an internal note, or the archiving)."""
+    public = Q(messages__kind__in=[kind for kind in MessageKind.values if kind != MessageKind.NOTE])
+    return (
+        tickets_of_student(student=student)
+        .annotate(last_update=Coalesce("archived_at", Max("messages__created_at", filter=public), "created_at"))
+        .order_by("-created_at", "-pk")
+    )

@@ -1,4 +1,4 @@
-from .views import helpcenter, inbox, orders, preferences, refunds
+from .views import helpcenter, inbox, orders, preferences, refunds, tickets
 
 app_name = "portal"
 
@@ -8,4 +8,5 @@ urlpatterns = [
     *helpcenter.urlpatterns,
     *preferences.urlpatterns,
     *inbox.urlpatterns,
+    *tickets.urlpatterns,
 ]

@@ -13,6 +13,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from notifications.models import NotificationTemplate
+from servicedesk.services import ticket_open
 from tests import factories
 from tests.conftest import reseed_shipped_data
 from tests.refunds.helpers import order_at, pdf, submit
@@ -63,6 +64,7 @@ class PolicyWatch:
 
 def test_a_students_pages_report_no_policy_violation(page, live_server, student, homeroom, campus):
     order = order_at(student=student, homeroom=homeroom, campus=campus, price="1000.00", watch_progress=45)
+    ticket = ticket_open(student=student, category="question", subject="发票", description="怎么开发票？")
     watch = PolicyWatch(page, live_server)
 
     login(page, live_server, student.user.phone, factories.PASSWORD)
@@ -73,6 +75,9 @@ def test_a_students_pages_report_no_policy_violation(page, live_server, student,
         ("portal:apply", [order.order_no]),
         ("portal:inbox", []),
         ("portal:help", []),
+        ("portal:tickets", []),
+        ("portal:ticket_new", []),
+        ("portal:ticket", [ticket.ticket_no]),
     ]:
         watch.visit(reverse(name, args=args))
     watch.visit(reverse("portal:home"))

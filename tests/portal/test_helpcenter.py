@@ -73,8 +73,8 @@ def test_help_quotes_the_thresholds_of_her_campus(help_page, campus):
 
 def test_help_query_count_is_bounded(client, student, django_assert_max_num_queries):
     client.force_login(student.user)
-    # session, user, student, policies, tiers, special rules, approval settings, unread count
-    with django_assert_max_num_queries(8):
+    # session, user, student, policies, tiers, special rules, approval settings, desk settings, unread count
+    with django_assert_max_num_queries(9):
         client.get(reverse("portal:help"))
 
 
