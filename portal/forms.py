@@ -302,3 +302,21 @@ class TicketReplyForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": TICKET_TEXT_LENGTH}),
     )
     attachments = _ticket_files_field()
+
+
+class RatingForm(forms.Form):
+    """满意度: 1 to 5 stars and an optional comment (the service checks both again)."""
+
+    score = forms.TypedChoiceField(
+        label=_("Your rating"),
+        choices=[(n, str(n)) for n in range(5, 0, -1)],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose from 1 to 5 stars.")},
+    )
+    comment = forms.CharField(
+        label=_("Anything to tell us? (optional)"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )

@@ -1,4 +1,4 @@
-from .views import helpcenter, inbox, orders, preferences, refunds, tickets
+from .views import helpcenter, inbox, orders, preferences, ratings, refunds, tickets
 
 app_name = "portal"
 
@@ -8,5 +8,6 @@ urlpatterns = [
     *helpcenter.urlpatterns,
     *preferences.urlpatterns,
     *inbox.urlpatterns,
+    *ratings.urlpatterns,
     *tickets.urlpatterns,
 ]

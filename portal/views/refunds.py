@@ -36,6 +36,8 @@ from refunds.services import (
     refund_resubmit,
     refund_submit,
 )
+from servicedesk.models import Rating
+from servicedesk.satisfaction import RATEABLE_REFUNDS
 from students.models import Student
 
 from .. import selectors
@@ -51,6 +53,7 @@ from ..timeline import (
     timeline_build,
 )
 from .common import StudentRequest, student_page
+from .ratings import rating_context
 
 # Submissions a student may make in one clock hour (double clicks and retries included).
 SUBMITS_PER_HOUR = 5
@@ -189,6 +192,12 @@ def _request_page(
         "receipt_url": _receipt_url(refund),
         "paper_copies": paper_copies,
         "paper_copy_form": (paper_copy_form or _paper_copy_form_initial(request)) if can_ask_paper else None,
+        "rateable": refund.status in RATEABLE_REFUNDS,
+        **rating_context(
+            Rating.objects.filter(refund_request=refund).first() if refund.status in RATEABLE_REFUNDS else None,
+            can_rate=refund.status in RATEABLE_REFUNDS,
+            action=reverse("portal:refund_rate", args=[refund.request_no]),
+        ),
     }
     return render(request, "portal/request.html", context, status=status)
 

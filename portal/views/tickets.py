@@ -22,8 +22,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
-from servicedesk.models import Ticket, TicketPriority, TicketStatus
+from servicedesk.helpcenter import help_articles_search
+from servicedesk.models import Rating, Ticket, TicketPriority, TicketStatus
 from servicedesk.notices import expected_reply
+from servicedesk.satisfaction import RATEABLE_TICKETS
 from servicedesk.selectors import desk_settings_for, ticket_of_student
 from servicedesk.services import TicketError, ticket_open, ticket_student_reply
 
@@ -31,6 +33,7 @@ from .. import selectors
 from ..forms import TicketOpenForm, TicketReplyForm
 from ..tickets import TicketState, desk_promise, reply_owed, ticket_state, ticket_steps
 from .common import StudentRequest, student_page
+from .ratings import rating_context
 
 PAGE_SIZE = 20
 FILE_LIMITS = {"max_files": MAX_EVIDENCE_FILES, "max_mb": MAX_EVIDENCE_BYTES // (1024 * 1024)}
@@ -112,8 +115,10 @@ def ticket_new(request: StudentRequest) -> HttpResponse:
 
 def _new_page(request: StudentRequest, form: TicketOpenForm) -> HttpResponse:
     campus_id = form.chosen_campus_id() or request.student.campus_id
+    typed = " ".join(str(form.data.get(name, "")) for name in ("subject", "description")) if form.is_bound else ""
     context = {
         "form": form,
+        "answers": help_articles_search(typed) if typed.strip() else [],
         "promise": desk_promise(desk_settings_for(campus_id=campus_id)),
         "choose_files_again": form.is_bound and bool(request.FILES),
         **FILE_LIMITS,
@@ -193,6 +198,12 @@ def _ticket_page(
         "conversation": ticket.public_messages,  # type: ignore[attr-defined]  # prefetched: no internal notes
         "form": None if archived else (form or TicketReplyForm()),
         "choose_files_again": form is not None and bool(request.FILES),
+        **rating_context(
+            Rating.objects.filter(ticket=ticket).first(),
+            can_rate=ticket.status in RATEABLE_TICKETS,
+            action=reverse("portal:ticket_rate", args=[ticket.ticket_no]),
+        ),
+        "record_url": reverse("portal:ticket_record", args=[ticket.ticket_no]),
         "solution_refund_url": (
             reverse("portal:request", args=[ticket.solution_refund.request_no]) if ticket.solution_refund else ""
         ),
