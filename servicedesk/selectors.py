@@ -1,19 +1,20 @@
 """Reads of the service desk: the campus's clock, a student's tickets (without internal notes),
-and the tickets staff may see."""
+the tickets staff may see, one ticket's whole page, and who may own a campus's tickets."""
 
 from __future__ import annotations
 
 import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.contrib.auth.models import Permission
+from django.db.models import Prefetch, Q, QuerySet
 
 from payments.models import CalendarDay
-from schoolops.models import User
+from schoolops.models import Staff, User
 from schoolops.scoping import scope_to_campus
 from students.models import Student
 
 from .clock import DeskClock
-from .models import DeskSettings, MessageKind, Ticket, TicketMessage
+from .models import DeskSettings, MessageKind, Ticket, TicketEscalation, TicketMessage
 
 _CALENDAR_BEFORE = datetime.timedelta(days=7)
 _CALENDAR_AFTER = datetime.timedelta(days=120)
@@ -61,3 +62,52 @@ def ticket_of_student(*, student: Student, ticket_no: str) -> Ticket | None:
 def tickets_visible_to(*, user: User) -> QuerySet[Ticket]:
     """The tickets of the campuses ``user`` may see."""
     return scope_to_campus(Ticket.objects.all(), user=user, campus_field="campus")
+
+
+# What a ticket's page shows besides its own row, loaded with it.
+TICKET_PAGE_RELATED = (
+    "student__user",
+    "campus",
+    "order__course",
+    "refund_request",
+    "owner__user",
+    "registered_by",
+    "assessed_by",
+    "resolved_by",
+    "archived_by",
+    "solution_refund",
+    "root_course",
+    "root_teacher__user",
+)
+
+
+def ticket_page_for_staff(*, user: User, ticket_id: int) -> Ticket | None:
+    """A ticket of ``user``'s campuses with its whole conversation (internal notes included, each
+    message's author and files) and its escalations (who was told); None outside her campuses."""
+    conversation = TicketMessage.objects.select_related("author").prefetch_related("attachments")
+    escalations = TicketEscalation.objects.prefetch_related(
+        Prefetch("told", queryset=Staff.objects.select_related("user"))
+    )
+    return (
+        tickets_visible_to(user=user)
+        .select_related(*TICKET_PAGE_RELATED)
+        .prefetch_related(
+            Prefetch("messages", queryset=conversation, to_attr="conversation"),
+            Prefetch("escalations", queryset=escalations, to_attr="escalation_rows"),
+        )
+        .filter(pk=ticket_id)
+        .first()
+    )
+
+
+def ticket_handlers(*, campus_id: int) -> QuerySet[Staff]:
+    """The active staff of the campus who may own its tickets: those holding
+    ``servicedesk.handle_ticket`` (through their role's group or their own), superusers too."""
+    permission = Permission.objects.filter(content_type__app_label="servicedesk", codename="handle_ticket")
+    holds = (
+        Q(user__is_superuser=True)
+        | Q(user__groups__permissions__in=permission)
+        | Q(user__user_permissions__in=permission)
+    )
+    matching = Staff.objects.active().filter(campus_id=campus_id).filter(holds).values("pk")
+    return Staff.objects.filter(pk__in=matching).select_related("user").order_by("role", "user__name", "pk")

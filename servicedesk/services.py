@@ -41,7 +41,7 @@ from schoolops.models import Staff, StaffRole, User
 from schoolops.scoping import visible_campus_ids
 from students.models import Student
 
-from . import notices
+from . import notices, rules
 from .clock import DeskClock
 from .models import (
     ACTIVE_STATUSES,
@@ -322,8 +322,7 @@ def ticket_reply(
         with transaction.atomic():
             ticket = _lock(actor, ticket_id, HANDLE_PERMISSION)
             now = at or timezone.now()
-            if ticket.status == TicketStatus.ARCHIVED:
-                raise TicketError(_("This ticket is archived."), code="state")
+            _check_state(ticket, rules.REPLY)
             message = TicketMessage.objects.create(
                 ticket=ticket,
                 kind=MessageKind.NOTE if internal else MessageKind.REPLY,
@@ -358,8 +357,7 @@ def ticket_assign(*, actor: User, ticket_id: int, owner_id: int, at: datetime.da
     with transaction.atomic():
         ticket = _lock(actor, ticket_id, HANDLE_PERMISSION)
         now = at or timezone.now()
-        if ticket.status == TicketStatus.ARCHIVED:
-            raise TicketError(_("This ticket is archived."), code="state")
+        _check_state(ticket, rules.ASSIGN)
         owner = Staff.objects.active().select_related("user").filter(pk=owner_id, campus_id=ticket.campus_id).first()
         if owner is None or not owner.user.has_perm(HANDLE_PERMISSION):
             raise TicketError(_("Choose an active colleague of this campus who handles tickets."), code="owner")
@@ -383,8 +381,7 @@ def ticket_set_priority(
     with transaction.atomic():
         ticket = _lock(actor, ticket_id, HANDLE_PERMISSION)
         now = at or timezone.now()
-        if ticket.status not in ACTIVE_STATUSES:
-            raise TicketError(_("Only an open ticket's priority can change."), code="state")
+        _check_state(ticket, rules.PRIORITY)
         if ticket.priority == priority:
             return ticket
         ticket.priority = priority
@@ -418,8 +415,7 @@ def ticket_assess(
     with transaction.atomic():
         ticket = _lock(actor, ticket_id, HANDLE_PERMISSION)
         now = at or timezone.now()
-        if ticket.status not in ACTIVE_STATUSES:
-            raise TicketError(_("Only an open ticket can be assessed."), code="state")
+        _check_state(ticket, rules.ASSESS)
         ticket.assessment = finding
         ticket.policy_point = (policy_point or "").strip()[:200]
         ticket.assessed_at = now
@@ -447,8 +443,7 @@ def ticket_resolve(
     with transaction.atomic():
         ticket = _lock(actor, ticket_id, HANDLE_PERMISSION)
         now = at or timezone.now()
-        if ticket.status not in ACTIVE_STATUSES:
-            raise TicketError(_("This ticket is not open."), code="state")
+        _check_state(ticket, rules.RESOLVE)
         refund = None
         if solution_kind in (SolutionKind.REFUND_OPENED, SolutionKind.REFUND_DECIDED):
             refund = RefundRequest.objects.filter(pk=refund_request_id or 0, student_id=ticket.student_id).first()
@@ -493,8 +488,7 @@ def ticket_archive(
     with transaction.atomic():
         ticket = _lock(actor, ticket_id, ARCHIVE_PERMISSION)
         now = at or timezone.now()
-        if ticket.status != TicketStatus.RESOLVED:
-            raise TicketError(_("Only a resolved ticket can be archived."), code="state")
+        _check_state(ticket, rules.ARCHIVE)
         if ticket.is_complaint and not root_cause:
             raise TicketError(_("A complaint cannot be archived without its root cause."), code="root_cause")
         course = None
@@ -635,6 +629,12 @@ def _resume(ticket: Ticket, *, clock: DeskClock, settings: DeskSettings, now: da
 def _require(actor: User, permission: str) -> None:
     if not (actor.is_active and actor.has_perm(permission)):
         raise TicketError(_("You may not do this."), code="forbidden")
+
+
+def _check_state(ticket: Ticket, action: str) -> None:
+    refusal = rules.state_refusal(ticket.status, action)
+    if refusal is not None:
+        raise TicketError(refusal, code="state")
 
 
 def _lock(actor: User, ticket_id: int, permission: str) -> Ticket:
