@@ -39,7 +39,7 @@ def ticket_record_entries(ticket: Ticket, *, for_student: bool) -> Iterator[Entr
         .prefetch_related(Prefetch("messages", queryset=messages, to_attr="record_messages"))
         .get(pk=ticket.pk)
     )
-    shown: list[TicketMessage] = ticket.record_messages  # type: ignore[attr-defined]
+    shown: list[TicketMessage] = ticket.record_messages
     yield Entry("ticket.txt", _facts(ticket, for_student=for_student).encode("utf-8"))
     yield Entry("conversation.txt", _conversation(shown, for_student=for_student).encode("utf-8"))
     number = 0
@@ -66,9 +66,9 @@ def _facts(ticket: Ticket, *, for_student: bool) -> str:
         (_("Status"), ticket.get_status_display()),
         (_("Student"), f"{ticket.student.name} ({ticket.student.student_no})"),
         (_("Campus"), str(ticket.campus)),
-        (_("Channel"), ticket.get_channel_display()),
+        (_("Received through"), ticket.get_channel_display()),
         (_("Contacted at"), _time(ticket.contacted_at)),
-        (_("Order"), f"{ticket.order.order_no} {ticket.order.course.name}" if ticket.order else ""),
+        (_("Order concerned"), f"{ticket.order.order_no} {ticket.order.course.name}" if ticket.order else ""),
         (_("Refund request"), ticket.refund_request.request_no if ticket.refund_request else ""),
         (_("First response at"), _time(ticket.first_response_at)),
         (_("Solution"), f"{ticket.get_solution_kind_display()}: {ticket.solution}" if ticket.solution_kind else ""),

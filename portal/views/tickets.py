@@ -199,7 +199,7 @@ def _ticket_page(
         "form": None if archived else (form or TicketReplyForm()),
         "choose_files_again": form is not None and bool(request.FILES),
         **rating_context(
-            Rating.objects.filter(ticket=ticket).first(),
+            Rating.objects.filter(ticket=ticket).first() if ticket.status in RATEABLE_TICKETS else None,
             can_rate=ticket.status in RATEABLE_TICKETS,
             action=reverse("portal:ticket_rate", args=[ticket.ticket_no]),
         ),

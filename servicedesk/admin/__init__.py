@@ -1,4 +1,4 @@
 """The service desk in the admin: tickets (the list, each ticket's page, a contact registered for a
-student) and each campus's desk settings."""
+student), each campus's desk settings, the help center's answers and the satisfaction ratings."""
 
-from . import desk_settings, tickets  # noqa: F401 - registers the model admins
+from . import desk_settings, help, tickets  # noqa: F401 - registers the model admins
