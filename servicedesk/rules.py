@@ -13,7 +13,8 @@ PRIORITY = "priority"
 ASSESS = "assess"
 RESOLVE = "resolve"
 ARCHIVE = "archive"
-STAFF_ACTIONS = (REPLY, ASSIGN, PRIORITY, ASSESS, RESOLVE, ARCHIVE)
+FILE_REFUND = "file_refund"  # the refund desk: a refund request filed for the student
+STAFF_ACTIONS = (REPLY, ASSIGN, PRIORITY, ASSESS, RESOLVE, ARCHIVE, FILE_REFUND)
 
 
 def state_refusal(status: str, action: str) -> str | None:
@@ -30,4 +31,6 @@ def state_refusal(status: str, action: str) -> str | None:
         return _("Only an open ticket's priority can change.")
     if action == ASSESS:
         return _("Only an open ticket can be assessed.")
+    if action == FILE_REFUND:
+        return _("Only an open ticket can file a refund request.")
     return _("This ticket is not open.")  # RESOLVE

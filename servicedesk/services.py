@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from orders.models import Course, Order
 from refunds.evidence import CheckedFile, evidence_check
 from refunds.models import RefundRequest
+from refunds.services import RefundActionError, refund_submit_for_student
 from schoolops.errors import ActionRefused
 from schoolops.history import history_note
 from schoolops.models import Staff, StaffRole, User
@@ -511,6 +512,67 @@ def ticket_archive(
         history_note(ticket, user=actor, at=now)
         ticket.save()
     return ticket
+
+
+# --- The refund desk --------------------------------------------------------------------------
+
+
+def ticket_file_refund(
+    *,
+    actor: User,
+    ticket_id: int,
+    order_id: int,
+    reason: str,
+    details: str,
+    consent_channel: str,
+    consent_at: datetime.datetime | None,
+    consent_note: str = "",
+    evidence: list[UploadedFile] | None = None,
+    at: datetime.datetime | None = None,
+) -> RefundRequest:
+    """Customer service files a refund request for the ticket's student, with her consent
+    (``refund_submit_for_student``), and links it to the ticket with an internal note; both or
+    neither."""
+    with transaction.atomic():
+        ticket = _lock(actor, ticket_id, HANDLE_PERMISSION)
+        now = at or timezone.now()
+        _check_state(ticket, rules.FILE_REFUND)
+        order = Order.objects.filter(pk=order_id, student_id=ticket.student_id).first()
+        if order is None:
+            raise TicketError(_("That order is not one of this student's."), code="order")
+        try:
+            refund = refund_submit_for_student(
+                actor=actor,
+                student_id=ticket.student_id,
+                order_no=order.order_no,
+                reason=reason,
+                details=details,
+                consent_channel=consent_channel,
+                consent_at=consent_at,
+                consent_note=consent_note,
+                evidence=evidence,
+                at=now,
+            )
+        except RefundActionError as exc:
+            raise TicketError(exc.message, code=exc.code) from exc
+        if ticket.refund_request_id is None:
+            ticket.refund_request = refund
+            history_note(ticket, user=actor, at=now)
+            ticket.save(update_fields=["refund_request"])
+        TicketMessage.objects.create(
+            ticket=ticket,
+            kind=MessageKind.NOTE,
+            author=actor,
+            body=_("Refund request %(no)s filed for the student (%(consent)s, %(at)s), %(amount)s yuan.")
+            % {
+                "no": refund.request_no,
+                "consent": refund.get_consent_channel_display(),
+                "at": f"{timezone.localtime(refund.consent_at):%Y-%m-%d %H:%M}" if refund.consent_at else "",
+                "amount": refund.approved_amount,
+            },
+            created_at=now,
+        )
+    return refund
 
 
 # --- Escalation -------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.models import Course, Order
 from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
-from refunds.models import RefundRequest
+from refunds.models import ConsentChannel, RefundReason, RefundRequest
 from schoolops.forms import StaffChoiceField
 from schoolops.models import Staff, User
 from schoolops.scoping import scope_to_campus
@@ -305,3 +305,36 @@ class RegisterForm(forms.Form):
             "refund_request_id": data["refund_request"].pk if data["refund_request"] else None,
             "attachments": data["attachments"],
         }
+
+
+class OrderChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Order) -> str:
+        return f"{obj.order_no} · {obj.course.name} · ¥{obj.amount_paid}"
+
+
+class FileRefundForm(TicketActionForm):
+    """The refund desk: a refund request filed for the ticket's student, with her consent."""
+
+    order = OrderChoiceField(label=_("order"), queryset=Order.objects.none())
+    reason = forms.ChoiceField(label=_("reason"), choices=RefundReason.choices)
+    details = _text(_("What the student said"), rows=3)
+    consent_channel = forms.ChoiceField(label=_("the student consented"), choices=ConsentChannel.choices)
+    consent_at = forms.DateTimeField(
+        label=_("consent given at"), widget=DateTimeLocalInput(), input_formats=[DATETIME_LOCAL]
+    )
+    consent_note = forms.CharField(
+        label=_("consent record"),
+        required=False,
+        max_length=300,
+        help_text=_("e.g. the call recording's number, her words."),
+    )
+    evidence = MultipleFileField(label=_("evidence"))
+
+    def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
+        super().__init__(*args, ticket=ticket, **kwargs)
+        orders = Order.objects.filter(student_id=ticket.student_id).select_related("course").order_by("-paid_at")
+        self.fields["order"].queryset = orders  # type: ignore[attr-defined]
+        if ticket.order_id and not self.is_bound:
+            self.initial.setdefault("order", ticket.order_id)
+        if not self.is_bound:
+            self.initial.setdefault("consent_at", timezone.localtime().strftime(DATETIME_LOCAL))

@@ -43,8 +43,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from refunds.admin.decisions import DIRECT
+from refunds.models import PENDING_STATES
+from refunds.selectors import approval_settings_for
 from schoolops.admin_mixins import acting_user_with
-from schoolops.models import Campus, User
+from schoolops.models import Campus, StaffRole, User
 from schoolops.scoping import CampusScopedAdminMixin, visible_campus_ids
 
 from .. import rules
@@ -67,6 +70,7 @@ from ..services import (
     ticket_archive,
     ticket_assess,
     ticket_assign,
+    ticket_file_refund,
     ticket_register,
     ticket_reply,
     ticket_resolve,
@@ -76,6 +80,7 @@ from .forms import (
     ArchiveForm,
     AssessForm,
     AssignForm,
+    FileRefundForm,
     PriorityForm,
     RegisterForm,
     ReplyForm,
@@ -233,6 +238,7 @@ class Action:
     form_class: type[TicketActionForm]
     permission: str
     run: Callable[[Any, Ticket, User], str]
+    roles: tuple[str, ...] = ()  # only staff of these roles see the form (empty: any holder of the permission)
 
 
 def _reply(form: ReplyForm, ticket: Ticket, actor: User) -> str:
@@ -299,6 +305,25 @@ def _archive(form: ArchiveForm, ticket: Ticket, actor: User) -> str:
     return gettext("The ticket is reviewed and archived.")
 
 
+def _file_refund(form: FileRefundForm, ticket: Ticket, actor: User) -> str:
+    data = form.cleaned_data
+    refund = ticket_file_refund(
+        actor=actor,
+        ticket_id=ticket.pk,
+        order_id=data["order"].pk,
+        reason=data["reason"],
+        details=data["details"],
+        consent_channel=data["consent_channel"],
+        consent_at=data["consent_at"],
+        consent_note=data["consent_note"],
+        evidence=data["evidence"],
+    )
+    return gettext("Refund request %(no)s is filed for the student (%(amount)s yuan) and linked to the ticket.") % {
+        "no": refund.request_no,
+        "amount": refund.approved_amount,
+    }
+
+
 ACTIONS: dict[str, Action] = {
     action.key: action
     for action in (
@@ -308,17 +333,43 @@ ACTIONS: dict[str, Action] = {
         Action(rules.ASSESS, _("Step 2: assess"), AssessForm, HANDLE_PERMISSION, _assess),
         Action(rules.RESOLVE, _("Step 3: resolve"), ResolveForm, HANDLE_PERMISSION, _resolve),
         Action(rules.ARCHIVE, _("Step 4: review and archive"), ArchiveForm, ARCHIVE_PERMISSION, _archive),
+        Action(
+            rules.FILE_REFUND,
+            _("Refund desk: file a refund request for the student"),
+            FileRefundForm,
+            HANDLE_PERMISSION,
+            _file_refund,
+            roles=(StaffRole.SERVICE,),
+        ),
     )
 }
 
 
 def page_actions(ticket: Ticket, user: Any) -> list[str]:
     """The forms the page shows: allowed by the ticket's status and held by the user."""
+    staff = getattr(user, "staff", None)
     return [
         key
         for key, action in ACTIONS.items()
-        if user.has_perm(action.permission) and rules.state_refusal(ticket.status, key) is None
+        if user.has_perm(action.permission)
+        and rules.state_refusal(ticket.status, key) is None
+        and (not action.roles or (staff is not None and staff.role in action.roles))
     ]
+
+
+def refund_desk_link(ticket: Ticket, user: Any) -> dict[str, Any] | None:
+    """Customer service's direct approval of the ticket's refund request, while it waits for one
+    (the decision page says whether the amount is within the campus's limit, and why not)."""
+    staff = getattr(user, "staff", None)
+    refund = ticket.refund_request
+    if staff is None or staff.role != StaffRole.SERVICE or refund is None or refund.status not in PENDING_STATES:
+        return None
+    limit = approval_settings_for(campus=ticket.campus_id).service_limit
+    return {
+        "url": reverse("admin:refunds_refundrequest_decide", args=[refund.pk, DIRECT]),
+        "limit": limit,
+        "within": refund.approved_amount <= limit,
+    }
 
 
 # --- The list's filters ------------------------------------------------------------------------
@@ -601,6 +652,7 @@ class TicketAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
             "first_response_time": business_time(ticket.first_response_seconds),
             "resolution_time": business_time(ticket.resolution_seconds),
             "steps": ticket_steps(ticket),
+            "refund_desk": refund_desk_link(ticket, request.user),
             "conversation": ticket.conversation,  # type: ignore[attr-defined]  # ticket_page_for_staff's prefetch
             "escalations": ticket.escalation_rows,  # type: ignore[attr-defined]
             "forms": {key: (ACTIONS[key], form) for key, form in page_forms.items()},

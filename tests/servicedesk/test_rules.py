@@ -8,8 +8,8 @@ from servicedesk import rules
 from servicedesk.models import TicketStatus
 
 ALLOWED = {
-    TicketStatus.OPEN: {rules.REPLY, rules.ASSIGN, rules.PRIORITY, rules.ASSESS, rules.RESOLVE},
-    TicketStatus.WAITING: {rules.REPLY, rules.ASSIGN, rules.PRIORITY, rules.ASSESS, rules.RESOLVE},
+    TicketStatus.OPEN: {rules.REPLY, rules.ASSIGN, rules.PRIORITY, rules.ASSESS, rules.RESOLVE, rules.FILE_REFUND},
+    TicketStatus.WAITING: {rules.REPLY, rules.ASSIGN, rules.PRIORITY, rules.ASSESS, rules.RESOLVE, rules.FILE_REFUND},
     TicketStatus.RESOLVED: {rules.REPLY, rules.ASSIGN, rules.ARCHIVE},
     TicketStatus.ARCHIVED: set(),
 }
