@@ -39,7 +39,7 @@ def rating_for_ticket(
     value, text = _checked(score, comment)
     with transaction.atomic():
         ticket = (
-            Ticket.objects.select_for_update()
+            Ticket.objects.select_for_update(of=("self",))
             .select_related("owner", "resolved_by__staff")
             .filter(student=student, ticket_no=ticket_no)
             .first()
@@ -69,7 +69,7 @@ def rating_for_refund(
     value, text = _checked(score, comment)
     with transaction.atomic():
         request = (
-            RefundRequest.objects.select_for_update()
+            RefundRequest.objects.select_for_update(of=("self",))
             .select_related("order__enrollment__homeroom_teacher")
             .filter(student=student, request_no=request_no)
             .first()

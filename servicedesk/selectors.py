@@ -8,6 +8,7 @@ import datetime
 from django.db.models import Prefetch, QuerySet
 
 from payments.models import CalendarDay
+from schoolops.models import User
 from schoolops.scoping import scope_to_campus
 from students.models import Student
 
@@ -57,6 +58,6 @@ def ticket_of_student(*, student: Student, ticket_no: str) -> Ticket | None:
     )
 
 
-def tickets_visible_to(*, user) -> QuerySet[Ticket]:
+def tickets_visible_to(*, user: User) -> QuerySet[Ticket]:
     """The tickets of the campuses ``user`` may see."""
     return scope_to_campus(Ticket.objects.all(), user=user, campus_field="campus")

@@ -243,13 +243,14 @@ def _ticket_create(
 
 def _pick_owner(campus_id: int) -> Staff | None:
     """The campus's customer-service person with the fewest open tickets (None: the pool)."""
-    return (
+    owner: Staff | None = (
         Staff.objects.active()
         .filter(campus_id=campus_id, role=StaffRole.SERVICE)
         .annotate(load=Count("tickets", filter=Q(tickets__status__in=ACTIVE_STATUSES)))
         .order_by("load", "pk")
         .first()
     )
+    return owner
 
 
 # --- The conversation -------------------------------------------------------------------------
