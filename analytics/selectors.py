@@ -471,6 +471,12 @@ def _as_of(campus_ids: list[int] | None) -> datetime.datetime:
     return latest or timezone.now()
 
 
+def campus_ids_in_view(*, user: User, filters: Filters) -> list[int] | None:
+    """The campuses a view of ``filters`` covers for ``user`` (None: every one): the user's
+    scope, narrowed by the campus filter; for other parts of the page to read the same campuses."""
+    return _campus_ids(user, filters)
+
+
 def analytics_dashboard(*, user: User, filters: Filters) -> Dashboard:
     """Everything the dashboard shows for ``filters``, within the campuses ``user`` may see."""
     return analytics_figures(filters=filters, campus_ids=_campus_ids(user, filters))

@@ -5,7 +5,8 @@ The dashboard is the list page of ``RefundFact`` (whose Meta carries the permiss
 permission: /admin/analytics/refundfact/ (URL name ``admin:analytics_dashboard``) and
 /admin/analytics/refundfact/export/ (``admin:analytics_dashboard_export``). Both take the same GET
 filters, check the permission (403 for anyone logged in without it, students included) and read
-``analytics_dashboard`` for the user, which keeps them to the user's campuses.
+``analytics_dashboard`` for the user, which keeps them to the user's campuses. The page also shows
+the service desk's figures (``analytics.desk``) to those who may read tickets.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from finance.models import ExportFormat
 from finance.writers import xlsx_chunks
 from schoolops.admin_mixins import ReadOnlyAdminMixin, acting_user_with
 
+from ..desk import desk_section
 from ..forms import DashboardFilterForm
 from ..models import RefundFact
 from ..presentation import EXPORT_COLUMNS, dashboard_view, export_file_name, export_rows
@@ -72,7 +74,11 @@ class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         user = acting_user_with(request, VIEW_DASHBOARD)
         form = DashboardFilterForm(request.GET, user=user)
-        view = dashboard_view(analytics_dashboard(user=user, filters=form.filters())) if form.is_valid() else None
+        view, desk = None, None
+        if form.is_valid():
+            filters = form.filters()
+            view = dashboard_view(analytics_dashboard(user=user, filters=filters))
+            desk = desk_section(user=user, filters=filters)
         query = request.GET.urlencode()
         context = {
             **self.admin_site.each_context(request),
@@ -80,6 +86,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "title": _("Refund analytics"),
             "form": form,
             "view": view,
+            "desk": desk,
             "risk_counts": open_risk_counts(user=user) if user.has_perm("analytics.view_alert") else None,
             "export_url": f"{reverse('admin:analytics_dashboard_export')}?{query}"
             if query
