@@ -1,7 +1,9 @@
 """The demo's tickets, made through the service desk's services as a student and staff would:
-a question answered and resolved, a complaint left alone past its clock (escalated), a technical
-problem waiting for the student, a phone complaint resolved and archived with its root cause, a
-refund dispute about a request, and a fresh urgent question."""
+a question answered, resolved and rated, a complaint left alone past its clock (escalated), a
+technical problem waiting for the student, a phone complaint resolved, archived with its root
+cause and rated, a refund dispute about a small request still waiting (customer service can
+approve it from the ticket), a fresh urgent question; and students who found their answer in the
+help center."""
 
 from __future__ import annotations
 
@@ -10,9 +12,21 @@ import datetime
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from orders.models import Order
-from refunds.models import RefundRequest
+from refunds.models import PENDING_STATES, RefundRequest
+from refunds.selectors import approval_settings_for
 from schoolops.models import Campus, Staff, StaffRole
-from servicedesk.models import RootCause, SolutionKind, Ticket, TicketCategory, TicketChannel, TicketPriority
+from servicedesk.helpcenter import help_article_solved
+from servicedesk.models import (
+    HelpArticle,
+    HelpSection,
+    RootCause,
+    SolutionKind,
+    Ticket,
+    TicketCategory,
+    TicketChannel,
+    TicketPriority,
+)
+from servicedesk.satisfaction import rating_for_ticket
 from servicedesk.services import (
     ticket_archive,
     ticket_assess,
@@ -129,7 +143,10 @@ def seed_tickets(campus: Campus, staff: dict[str, list[Staff]], now: datetime.da
         at=now - 5 * days,
     )
 
-    refund = RefundRequest.objects.filter(campus=campus).select_related("student").order_by("pk").first()
+    # A dispute about a small request still waiting: customer service can approve it from the ticket.
+    limit = approval_settings_for(campus=campus.pk).service_limit
+    waiting = RefundRequest.objects.filter(campus=campus, status__in=PENDING_STATES).select_related("student")
+    refund = waiting.filter(approved_amount__lte=limit).order_by("pk").first() or waiting.order_by("pk").first()
     if refund is not None:
         ticket_open(
             student=refund.student,
@@ -151,4 +168,10 @@ def seed_tickets(campus: Campus, staff: dict[str, list[Staff]], now: datetime.da
         at=now - datetime.timedelta(minutes=10),
     )
     tickets_escalate(now=now)
+    rating_for_ticket(student=question.student, ticket_no=question.ticket_no, score=5, comment="回复很及时，谢谢！")
+    rating_for_ticket(student=call.student, ticket_no=call.ticket_no, score=3, comment="结果满意，但前两天一直没人理。")
+    arrival = HelpArticle.objects.filter(section=HelpSection.REFUNDS).order_by("position").first()
+    if arrival is not None:
+        for order in orders[:3]:
+            help_article_solved(article_id=arrival.pk, student=order.student)
     return Ticket.objects.filter(campus=campus).count()

@@ -19,7 +19,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from analytics.desk import shown_staff
-from servicedesk import notices, services
+from servicedesk import services
 from servicedesk.metrics import RatedRow, Satisfaction, desk_indicators, desk_metrics
 from servicedesk.models import DeskSettings, RootCause, SolutionKind, TicketCategory, TicketPriority
 from servicedesk.satisfaction import rating_for_refund, rating_for_ticket
@@ -44,17 +44,8 @@ def hours(value: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _ticket_links(monkeypatch, shipped_data):
-    """A ticket's messages link to the portal's ticket page and to the ticket admin, both built
-    beside this work: until they are installed, the messages link to the desk's root instead."""
-    for name, args, link in (
-        ("portal:ticket", ["TK1"], "_student_link"),
-        ("admin:servicedesk_ticket_change", [1], "_staff_link"),
-    ):
-        try:
-            reverse(name, args=args)
-        except NoReverseMatch:
-            monkeypatch.setattr(notices, link, lambda ticket: "/desk/")
+def _templates(shipped_data):
+    """The shipped notification templates, whatever ran before."""
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from playwright.sync_api import expect
 
-from servicedesk import notices, services
+from servicedesk import services
 from servicedesk.models import RootCause, SolutionKind, TicketCategory
 from servicedesk.satisfaction import rating_for_ticket
 from tests import factories
@@ -27,19 +27,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 NOVEMBER = {"period": "custom", "start": "2026-11-01", "end": "2026-11-30", "grain": "week"}
 CHARTS = ("category", "root_cause", "courses", "teachers")
-
-
-@pytest.fixture(autouse=True)
-def _ticket_links(monkeypatch):
-    """As in tests/analytics/test_service_metrics.py: the ticket pages are built beside this work."""
-    for name, args, link in (
-        ("portal:ticket", ["TK1"], "_student_link"),
-        ("admin:servicedesk_ticket_change", [1], "_staff_link"),
-    ):
-        try:
-            reverse(name, args=args)
-        except NoReverseMatch:
-            monkeypatch.setattr(notices, link, lambda ticket: "/desk/")
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from servicedesk import services
 from servicedesk.models import MessageKind, Ticket, TicketCategory, TicketChannel, TicketPriority
 from tests import factories
 from tests.refunds.helpers import zh
-from tests.servicedesk.test_admin import staff_side_only
 
 from .conftest import login, shot
 from .test_content_security_policy import PolicyWatch
@@ -41,7 +40,6 @@ def _open(student, **extra) -> Ticket:
 
 
 def test_customer_service_reads_the_list_notes_a_ticket_and_registers_a_call(page, live_server, campus, supervisor):
-    staff_side_only()
     agent = factories.make_staff(role="service", campus=campus, manager=supervisor, name="客服小林")
     student = factories.make_student(campus=campus, name="王小明")
     caller = factories.make_student(campus=campus, name="陈小红")
