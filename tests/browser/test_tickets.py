@@ -13,8 +13,8 @@ from django.utils.translation import gettext
 from playwright.sync_api import expect
 
 from schoolops.models import StaffRole
-from servicedesk.models import MessageKind, Ticket, TicketStatus
-from servicedesk.services import ticket_reply, ticket_resolve
+from servicedesk.models import MessageKind, Rating, Ticket, TicketStatus
+from servicedesk.services import ticket_reply
 from tests import factories
 
 from .conftest import fits_the_phone, login, shot
@@ -40,8 +40,9 @@ def photo(width: int = 320, height: int = 200) -> bytes:
 
 
 def test_on_her_phone_she_asks_with_a_photo_reads_our_reply_and_answers(
-    phone_page, live_server, student, order, campus
+    phone_page, page, live_server, student, order, campus
 ):
+    desk = page  # customer service, at a desktop (1280 px)
     agent = factories.make_staff(role=StaffRole.SERVICE, campus=campus, name="客服小刘")
     picture = photo()
     page = phone_page
@@ -139,13 +140,20 @@ def test_on_her_phone_she_asks_with_a_photo_reads_our_reply_and_answers(
     fits_the_phone(page)
     shot(page, "6-answered-phone")
 
-    # We solve it: the solution is shown, and she could still write back.
-    ticket_resolve(
-        actor=agent.user,
-        ticket_id=ticket.pk,
-        solution_kind="answer",
-        solution="已确认是登录状态过期，重新登录即可观看回放。",
-    )
+    # Customer service answers and closes it in the admin, at a desktop.
+    login(desk, live_server, agent.user.username, factories.PASSWORD)
+    desk.goto(f"{live_server.url}/admin/servicedesk/ticket/{ticket.pk}/")
+    expect(desk.locator(".ticket-message-note")).to_contain_text("CDN")
+    desk.locator("#id_resolve_solution_kind").select_option(value="answer")
+    desk.locator("#id_resolve_solution").fill("已确认是登录状态过期，重新登录即可观看回放。")
+    desk.locator("#resolve-form").get_by_role("button").click()
+    desk.wait_for_url(f"**/admin/servicedesk/ticket/{ticket.pk}/change/")
+    expect(desk.locator(".messagelist")).to_be_visible()
+    shot(desk, "7-closed-in-the-admin-desktop")
+    ticket.refresh_from_db()
+    assert ticket.status == TicketStatus.RESOLVED and ticket.resolved_by == agent.user
+
+    # She reads the solution, could still write back, and rates us.
     page.reload()
     expect(page.locator(".badge.ticket-resolved")).to_be_visible()
     expect(page.get_by_role("heading", name=zh("Our solution"))).to_be_visible()
@@ -153,4 +161,13 @@ def test_on_her_phone_she_asks_with_a_photo_reads_our_reply_and_answers(
     expect(page.locator(".steps li.done")).to_have_count(3)
     expect(page.get_by_label(zh("Your message"))).to_be_visible()
     fits_the_phone(page)
-    shot(page, "7-resolved-phone")
+    shot(page, "8-resolved-phone")
+    page.locator(".stars-choice label").filter(has_text="4★").click()
+    page.get_by_label(zh("Anything to tell us? (optional)")).fill("回复很快，就是第一次等了有点久。")
+    page.get_by_role("button", name=zh("Send my rating")).click()
+    expect(page.locator(".messages")).to_contain_text(zh("Thank you for your rating."))
+    expect(page.locator(".rating-card .stars")).to_have_text("★★★★☆")
+    rating = Rating.objects.get(ticket=ticket)
+    assert (rating.score, rating.staff, rating.comment) == (4, agent, "回复很快，就是第一次等了有点久。")
+    fits_the_phone(page)
+    shot(page, "9-rated-phone")
