@@ -145,8 +145,8 @@ def seed_tickets(campus: Campus, staff: dict[str, list[Staff]], now: datetime.da
 
     # A dispute about a small request still waiting: customer service can approve it from the ticket.
     limit = approval_settings_for(campus=campus.pk).service_limit
-    waiting = RefundRequest.objects.filter(campus=campus, status__in=PENDING_STATES).select_related("student")
-    refund = waiting.filter(approved_amount__lte=limit).order_by("pk").first() or waiting.order_by("pk").first()
+    pending = RefundRequest.objects.filter(campus=campus, status__in=PENDING_STATES).select_related("student")
+    refund = pending.filter(approved_amount__lte=limit).order_by("pk").first() or pending.order_by("pk").first()
     if refund is not None:
         ticket_open(
             student=refund.student,

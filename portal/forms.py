@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from notifications.models import NotificationPreference
 from orders.models import Course, Order
+from refunds.forms import MultipleFileField, MultipleFileInput
 from refunds.models import RefundReason, RefundRequest
 from servicedesk.models import TicketCategory
 from students.models import Student
@@ -23,30 +24,10 @@ from students.models import Student
 from .selectors import GENERIC_REASON
 
 MAX_TEXT_LENGTH = 2000
-EVIDENCE_ACCEPT = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
 # Tickets: "image/*" makes a phone offer its camera beside the photo library and files (iOS sends
 # a new photo as JPEG). No ``capture`` attribute: it would open the camera only, and no PDF.
 TICKET_ACCEPT = "image/*,application/pdf"
 TICKET_TEXT_LENGTH = 4000  # servicedesk.services.MAX_TEXT
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    """Several files under one name; cleans to a list (empty when none was chosen)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": EVIDENCE_ACCEPT}))
-        kwargs.setdefault("required", False)
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data, initial=None):
-        single = super().clean
-        if isinstance(data, list | tuple):
-            return [single(item, initial) for item in data]
-        return [single(data, initial)] if data else []
 
 
 def _text_field(*, label, required: bool, placeholder=None) -> forms.CharField:

@@ -14,7 +14,6 @@ from typing import Any
 from django import forms
 from django.contrib.admin import AdminSite
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.functional import lazy
@@ -23,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.models import Course, Order
 from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
+from refunds.forms import MultipleFileField as EvidenceFilesField
 from refunds.models import ConsentChannel, RefundReason, RefundRequest
 from schoolops.forms import StaffChoiceField
 from schoolops.models import Staff, User
@@ -41,7 +41,6 @@ from ..models import (
 from ..selectors import ticket_handlers
 
 MAX_TEXT = 4000
-ATTACHMENT_ACCEPT = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
 
@@ -55,25 +54,12 @@ def _attachments_help() -> str:
 ATTACHMENTS_HELP = lazy(_attachments_help, str)()
 
 
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    """Several files under one name; cleans to a list (empty when none was chosen). Their type,
-    size and count are checked by content in the services."""
+class MultipleFileField(EvidenceFilesField):
+    """Several files under one name, with the limits said below the field."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ATTACHMENT_ACCEPT}))
-        kwargs.setdefault("required", False)
         kwargs.setdefault("help_text", ATTACHMENTS_HELP)
         super().__init__(*args, **kwargs)
-
-    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
-        single = super().clean
-        if isinstance(data, list | tuple):
-            return [single(item, initial) for item in data]
-        return [single(data, initial)] if data else []
 
 
 class DateTimeLocalInput(forms.DateTimeInput):

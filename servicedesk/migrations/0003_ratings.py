@@ -13,7 +13,7 @@ from django.db import migrations, models
 TEXTS = {
     "zh-hans": (
         "请为本次服务评分",
-        "{{ recipient_name }}，您好：\n\n{{ about }}已办理完毕。您对这次的服务满意吗？请花半分钟打个分（1–5 星），"
+        "{{ recipient_name }}，您好：\n\n{{ about }} 已办理完毕。您对这次的服务满意吗？请花半分钟打个分（1–5 星），"
         "也欢迎留下意见，我们会认真改进：{{ link }}\n\n{{ contact }}",
     ),
     "en": (
