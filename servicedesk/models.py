@@ -272,6 +272,13 @@ class Ticket(models.Model):
     )
     paused_seconds = models.PositiveIntegerField(_("paused (business seconds)"), default=0)
     resolution_seconds = models.PositiveIntegerField(_("resolution time (business seconds)"), null=True, blank=True)
+    next_escalation_at = models.DateTimeField(
+        _("next escalation check at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When the escalation beat next looks at the ticket: its earliest level not yet reached."),
+    )
     escalation_level = models.PositiveSmallIntegerField(
         _("escalation level"), choices=[(0, _("Not escalated")), *EscalationLevel.choices], default=0
     )
@@ -289,8 +296,7 @@ class Ticket(models.Model):
         ]
         indexes = [
             models.Index(fields=["campus", "status"]),
-            models.Index(fields=["status", "response_warn_at"]),
-            models.Index(fields=["status", "resolution_warn_at"]),
+            models.Index(fields=["status", "next_escalation_at"], name="ticket_next_escalation"),
         ]
         constraints = [
             models.CheckConstraint(

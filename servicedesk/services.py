@@ -228,6 +228,7 @@ def _ticket_create(
             )
             _start_reply_clock(ticket, clock=clock, settings=settings, since=contacted_at)
             _set_resolution_clock(ticket, clock=clock, settings=settings)
+            _schedule(ticket, clock=clock, settings=settings, done=set())
             history_note(ticket, user=author, at=at)
             ticket.save()
             message = TicketMessage.objects.create(
@@ -291,6 +292,7 @@ def ticket_student_reply(
                 ticket.resolution_seconds = None
             if ticket.awaiting_reply_since is None:
                 _start_reply_clock(ticket, clock=clock, settings=settings, since=now)
+            _schedule(ticket, clock=clock, settings=settings)
             history_note(ticket, user=student.user, at=now)
             ticket.save()
             message = TicketMessage.objects.create(
@@ -341,6 +343,7 @@ def ticket_reply(
                 if wait_for_student and ticket.status == TicketStatus.OPEN:
                     ticket.status = TicketStatus.WAITING
                     ticket.paused_at = now
+                _schedule(ticket, clock=clock, settings=settings)
                 history_note(ticket, user=actor, at=now)
                 ticket.save()
                 notices.ticket_replied(ticket, message)
@@ -388,10 +391,11 @@ def ticket_set_priority(
         ticket.priority = priority
         if priority == TicketPriority.URGENT and not ticket.urgent_reason:
             ticket.urgent_reason = reason
+        settings = desk_settings_for(campus_id=ticket.campus_id)
+        clock = desk_clock_for(settings=settings, around=timezone.localdate(ticket.awaiting_reply_since or now))
         if ticket.awaiting_reply_since is not None:
-            settings = desk_settings_for(campus_id=ticket.campus_id)
-            clock = desk_clock_for(settings=settings, around=timezone.localdate(ticket.awaiting_reply_since))
             _start_reply_clock(ticket, clock=clock, settings=settings, since=ticket.awaiting_reply_since)
+        _schedule(ticket, clock=clock, settings=settings)
         history_note(ticket, user=actor, reason=reason, at=now)
         ticket.save()
         TicketMessage.objects.create(
@@ -464,6 +468,7 @@ def ticket_resolve(
         ticket.resolution_seconds = max(0, clock.between(ticket.contacted_at, now) - ticket.paused_seconds)
         if ticket.owner_id is None:
             ticket.owner = Staff.objects.filter(user=actor).first()
+        ticket.next_escalation_at = None  # resolved: no clock runs
         history_note(ticket, user=actor, at=now)
         ticket.save()
         message = TicketMessage.objects.create(
@@ -580,55 +585,87 @@ def ticket_file_refund(
 
 def tickets_escalate(*, now: datetime.datetime | None = None) -> int:
     """The beat job: escalate every clock about to breach or breached, once per level. Returns
-    the escalations recorded."""
+    the escalations recorded. Only the tickets whose next level is due are visited
+    (``next_escalation_at``, kept by every change of a clock)."""
     now = now or timezone.now()
-    due = (
-        Ticket.objects.filter(status__in=ACTIVE_STATUSES)
-        .filter(
-            Q(response_warn_at__lte=now) | Q(resolution_warn_at__lte=now, paused_at__isnull=True),
-        )
-        .values_list("pk", flat=True)
-    )
+    due = Ticket.objects.filter(status__in=ACTIVE_STATUSES, next_escalation_at__lte=now).values_list("pk", flat=True)
+    clocks: dict[int, tuple[DeskSettings, DeskClock]] = {}  # per campus, for this run
     recorded = 0
     for pk in list(due):
-        recorded += _ticket_escalate(pk, now=now)
+        recorded += _ticket_escalate(pk, now=now, clocks=clocks)
     return recorded
 
 
-def _ticket_escalate(ticket_id: int, *, now: datetime.datetime) -> int:
+def _ticket_escalate(
+    ticket_id: int, *, now: datetime.datetime, clocks: dict[int, tuple[DeskSettings, DeskClock]]
+) -> int:
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().filter(pk=ticket_id, status__in=ACTIVE_STATUSES).first()
         if ticket is None:
             return 0
-        settings = desk_settings_for(campus_id=ticket.campus_id)
-        clock = desk_clock_for(settings=settings, around=timezone.localdate(now))
-        reply_target, resolution_target = _targets(settings, ticket)
-        clocks = []
-        if ticket.response_due_at is not None and ticket.response_warn_at is not None:
-            clocks.append((SlaClock.RESPONSE, ticket.response_warn_at, ticket.response_due_at, reply_target))
-        if ticket.paused_at is None and ticket.resolution_due_at is not None and ticket.resolution_warn_at:
-            clocks.append((SlaClock.RESOLUTION, ticket.resolution_warn_at, ticket.resolution_due_at, resolution_target))
+        if ticket.campus_id not in clocks:
+            settings = desk_settings_for(campus_id=ticket.campus_id)
+            clocks[ticket.campus_id] = (settings, desk_clock_for(settings=settings, around=timezone.localdate(now)))
+        settings, clock = clocks[ticket.campus_id]
         done = set(ticket.escalations.values_list("clock", "due_at", "level"))
         recorded = 0
-        for name, warn_at, due_at, target in clocks:
-            late_at = clock.add(due_at, max(target / 4, L3_MINIMUM_LATE.total_seconds()))
-            for level, starts in (
-                (EscalationLevel.SERVICE, warn_at),
-                (EscalationLevel.SUPERVISOR, due_at),
-                (EscalationLevel.CAMPUS_HEAD, late_at),
-            ):
-                if now < starts or (name, due_at, level) in done:
-                    continue
-                told = _escalation_audience(ticket, level)
-                row = TicketEscalation.objects.create(ticket=ticket, clock=name, level=level, due_at=due_at, at=now)
-                row.told.set(told)
-                notices.ticket_escalated(ticket, row, told)
-                ticket.escalation_level = max(ticket.escalation_level, level)
-                recorded += 1
+        for name, due_at, level, starts in _escalation_steps(ticket, clock=clock, settings=settings):
+            if now < starts or (name, due_at, level) in done:
+                continue
+            told = _escalation_audience(ticket, level)
+            row = TicketEscalation.objects.create(ticket=ticket, clock=name, level=level, due_at=due_at, at=now)
+            row.told.set(told)
+            notices.ticket_escalated(ticket, row, told)
+            ticket.escalation_level = max(ticket.escalation_level, level)
+            done.add((name, due_at, level))
+            recorded += 1
+        _schedule(ticket, clock=clock, settings=settings, done=done)
         if recorded:
             history_note(ticket, user=None, at=now)
-            ticket.save(update_fields=["escalation_level"])
+        ticket.save(update_fields=["escalation_level", "next_escalation_at"])
     return recorded
+
+
+EscalationStep = tuple[str, datetime.datetime, int, datetime.datetime]  # clock, deadline, level, from when
+
+
+def _escalation_steps(ticket: Ticket, *, clock: DeskClock, settings: DeskSettings) -> list[EscalationStep]:
+    """Every level of the clocks running now: L1 at the warning, L2 at the deadline, L3 once late
+    by a quarter of the time (at least 30 minutes). A paused resolution clock has none."""
+    if ticket.status not in ACTIVE_STATUSES:
+        return []
+    reply_target, resolution_target = _targets(settings, ticket)
+    running = []
+    if ticket.response_due_at is not None and ticket.response_warn_at is not None:
+        running.append((SlaClock.RESPONSE, ticket.response_warn_at, ticket.response_due_at, reply_target))
+    if ticket.paused_at is None and ticket.resolution_due_at is not None and ticket.resolution_warn_at is not None:
+        running.append((SlaClock.RESOLUTION, ticket.resolution_warn_at, ticket.resolution_due_at, resolution_target))
+    steps: list[EscalationStep] = []
+    for name, warn_at, due_at, target in running:
+        late_at = clock.add(due_at, max(target / 4, L3_MINIMUM_LATE.total_seconds()))
+        steps += [
+            (name, due_at, EscalationLevel.SERVICE, warn_at),
+            (name, due_at, EscalationLevel.SUPERVISOR, due_at),
+            (name, due_at, EscalationLevel.CAMPUS_HEAD, late_at),
+        ]
+    return steps
+
+
+def _schedule(
+    ticket: Ticket,
+    *,
+    clock: DeskClock,
+    settings: DeskSettings,
+    done: set[tuple[str, datetime.datetime, int]] | None = None,
+) -> None:
+    """When the beat should next look at the ticket: its earliest level not yet recorded (None
+    when every level is, or no clock runs). ``done``: the levels recorded, when known."""
+    steps = _escalation_steps(ticket, clock=clock, settings=settings)
+    if done is None:
+        done = set(ticket.escalations.values_list("clock", "due_at", "level")) if ticket.pk and steps else set()
+    ticket.next_escalation_at = min(
+        (starts for name, due_at, level, starts in steps if (name, due_at, level) not in done), default=None
+    )
 
 
 def _escalation_audience(ticket: Ticket, level: int) -> list[Staff]:

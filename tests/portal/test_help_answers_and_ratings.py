@@ -130,3 +130,20 @@ def test_her_copy_of_the_record_has_no_internal_note(logged_in, client, other_st
     assert "已发送邮箱" in text and "请财务协助" not in text
     client.force_login(other_student.user)
     assert client.get(url).status_code == 404
+
+
+def test_the_contact_line_comes_from_settings_on_every_page_and_in_messages(logged_in, settings):
+    from django.test import Client
+    from django.utils import translation
+
+    from notifications.services.recipients import school_contact
+
+    settings.SERVICE_HOTLINE, settings.SERVICE_HOURS = "400-123-4567", "每天 08:30–22:00"
+    for page in (Client().get(reverse("login")), logged_in.get(reverse("portal:help"))):
+        html = page.content.decode()
+        assert 'class="hotline" href="tel:4001234567"' in html  # the header
+        assert "每天 08:30–22:00" in html.split('<footer class="footer">')[1]  # the footer
+    assert html.count("400-123-4567") >= 3  # header, help center, footer
+    with translation.override("zh-hans"):
+        line = school_contact()
+    assert "400-123-4567" in line and "每天 08:30–22:00" in line and line.endswith("/tickets/new/")

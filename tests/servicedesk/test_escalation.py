@@ -11,6 +11,7 @@ from servicedesk import services
 from servicedesk.models import (
     EscalationLevel,
     SlaClock,
+    SolutionKind,
     TicketCategory,
     TicketEscalation,
     TicketPriority,
@@ -137,3 +138,34 @@ def test_a_paused_clock_does_not_escalate(student, agent):
     )
     assert tickets_escalate(now=at("2027-01-20 12:00")) == 0
     assert not ticket.escalations.exists()
+
+
+def test_the_beat_knows_when_to_look_next(student, agent):
+    ticket = new_year_ticket(student, category=TicketCategory.COMPLAINT)
+    assert ticket.next_escalation_at == ticket.response_warn_at == at("2027-01-04 10:12")
+    tickets_escalate(now=at("2027-01-04 10:12"))
+    ticket.refresh_from_db()
+    assert ticket.next_escalation_at == at("2027-01-04 11:00")  # L2 of the reply clock
+    services.ticket_reply(actor=agent.user, ticket_id=ticket.pk, body="您好", at=at("2027-01-04 10:30"))
+    ticket.refresh_from_db()
+    assert ticket.next_escalation_at == ticket.resolution_warn_at  # only the resolution clock runs
+    services.ticket_reply(
+        actor=agent.user, ticket_id=ticket.pk, body="请补充截图", wait_for_student=True, at=at("2027-01-04 10:40")
+    )
+    ticket.refresh_from_db()
+    assert ticket.next_escalation_at is None  # paused: nothing can escalate
+    services.ticket_student_reply(student=student, ticket_no=ticket.ticket_no, body="截图", at=at("2027-01-05 10:00"))
+    ticket.refresh_from_db()
+    assert ticket.next_escalation_at == ticket.response_warn_at  # her message is owed a reply
+    services.ticket_resolve(actor=agent.user, ticket_id=ticket.pk, solution_kind=SolutionKind.ANSWER, solution="已处理")
+    ticket.refresh_from_db()
+    assert ticket.next_escalation_at is None
+
+
+def test_the_beat_visits_only_the_tickets_whose_next_level_is_due(
+    student, other_student, agent, django_assert_num_queries
+):
+    for who in (student, other_student, student):
+        new_year_ticket(who)
+    with django_assert_num_queries(1):  # the one query that finds nothing due
+        assert tickets_escalate(now=at("2027-01-04 10:11")) == 0
