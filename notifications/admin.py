@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from schoolops.admin_mixins import ReadOnlyAdminMixin
@@ -155,7 +156,16 @@ class NotificationAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.ModelA
     """
 
     campus_field = "refund_request__campus"
-    list_display = ("created_at", "event", "channel", "recipient_name", "status", "attempts", "sent_at", "last_error")
+    list_display = (
+        "created_at",
+        "event_name",
+        "channel_name",
+        "recipient_name",
+        "status",
+        "attempts",
+        "sent_at",
+        "last_error",
+    )
     list_filter = ("status", "channel", "event")
     search_fields = ("recipient_name", "address", "subject", "refund_request__request_no")
     date_hierarchy = "created_at"
@@ -182,6 +192,14 @@ class NotificationAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.ModelA
         "sent_at",
     )
     readonly_fields = fields
+
+    @admin.display(description=_("event"), ordering="event")
+    def event_name(self, obj: Notification) -> str:
+        return obj.event_label
+
+    @admin.display(description=pgettext_lazy("message", "channel"), ordering="channel")
+    def channel_name(self, obj: Notification) -> str:
+        return obj.channel_label
 
     def has_module_permission(self, request) -> bool:
         return self.has_view_permission(request)

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from refunds.models import NotifyChannel
@@ -91,7 +92,7 @@ class NotificationTemplate(models.Model):
     """
 
     event = models.CharField(_("event"), max_length=40)
-    channel = models.CharField(_("channel"), max_length=20)
+    channel = models.CharField(pgettext_lazy("message", "channel"), max_length=20)
     language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="zh-hans")
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("text"))
@@ -137,7 +138,7 @@ class Notification(models.Model):
         _("recipient key"), max_length=300, help_text=_("user:<id> or the webhook's address.")
     )
     event = models.CharField(_("event"), max_length=40)
-    channel = models.CharField(_("channel"), max_length=20)
+    channel = models.CharField(pgettext_lazy("message", "channel"), max_length=20)
     refund_request = models.ForeignKey(
         "refunds.RefundRequest",
         on_delete=models.CASCADE,
@@ -208,6 +209,12 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.recipient_name or self.recipient_key} ({self.channel})"
+
+    @property
+    def event_label(self) -> str:
+        """The event's name for people (an SMS has no subject to show instead)."""
+        spec = EVENTS.get(self.event)
+        return str(spec.label) if spec is not None else self.event
 
     @property
     def channel_label(self) -> str:

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 
@@ -174,7 +175,9 @@ class Ticket(models.Model):
     )
 
     # Step 1, registered: how the contact came in (staff register phone, WeChat and walk-in contacts).
-    channel = models.CharField(_("channel"), max_length=10, choices=TicketChannel.choices, default=TicketChannel.PORTAL)
+    channel = models.CharField(
+        pgettext_lazy("contact", "channel"), max_length=10, choices=TicketChannel.choices, default=TicketChannel.PORTAL
+    )
     contact_name = models.CharField(_("who contacted us"), max_length=64, blank=True)
     contacted_at = models.DateTimeField(_("contacted at"))
     registered_by = models.ForeignKey(

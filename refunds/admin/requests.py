@@ -32,6 +32,7 @@ from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -176,7 +177,7 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
         (_("Amount"), {"fields": ("quote", "requested_amount", "approved_amount", "amount_confirmed")}),
         (
             _("Route"),
-            {"fields": ("route", "route_position", "returned_tier", "rejected_tier", "risk_flags")},
+            {"fields": ("route_tiers", "route_step", "returned_tier", "rejected_tier", "risk_flags")},
         ),
         (_("Appeal"), {"fields": ("appealed_at", "appeal_reason", "updated_at")}),
     )
@@ -192,8 +193,8 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
         "requested_amount",
         "approved_amount",
         "amount_confirmed",
-        "route",
-        "route_position",
+        "route_tiers",
+        "route_step",
         "returned_tier",
         "rejected_tier",
         "appealed_at",
@@ -293,6 +294,21 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
             "flagged": is_flagged(obj),
             "now": now,
             **_panels_context(request, obj),
+        }
+
+    @admin.display(description=_("approval route"))
+    def route_tiers(self, obj: RefundRequest) -> str:
+        """班主任 → 自动审核 → 财务, not the stored codes."""
+        return " → ".join(str(ApprovalTier(tier).label) for tier in obj.route)
+
+    @admin.display(description=_("current approval step"))
+    def route_step(self, obj: RefundRequest) -> str:
+        if obj.current_tier is None:
+            return "—"
+        return gettext("Step %(n)d of %(total)d: %(tier)s") % {
+            "n": obj.route_position + 1,
+            "total": len(obj.route),
+            "tier": ApprovalTier(obj.current_tier).label,
         }
 
     @admin.display(description=_("student"), ordering="student__user__name")

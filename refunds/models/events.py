@@ -9,6 +9,26 @@ from django.utils.translation import gettext_lazy as _
 
 from .requests import RefundRequest, RefundStatus
 
+# The actions of the audit log, as staff read them (``RefundTransition.name`` keeps the code).
+TRANSITION_LABELS = {
+    "submit": _("Submitted"),
+    "approve": _("Approved"),
+    "approve_directly": _("Approved directly by customer service"),
+    "reject": _("Rejected"),
+    "return": _("Returned for information"),
+    "auto_return": _("Returned by the automatic check"),
+    "resubmit": _("Information supplied"),
+    "cancel": _("Withdrawn by the student"),
+    "appeal": _("Appealed"),
+    "escalate": _("Escalated"),
+    "adjust_amount": _("Amount adjusted"),
+    "expire": _("Closed: no information before the deadline"),
+    "close": _("Closed with nothing to refund"),
+    "start_payout": _("Payout started"),
+    "confirm_payout": _("Money returned"),
+    "fail_payout": _("Payout failed"),
+}
+
 
 class RefundTransition(models.Model):
     """The audit log: every change of a request, who made it, and why. Written with the change."""
@@ -42,6 +62,11 @@ class RefundTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request} {self.from_status or '-'} → {self.to_status}"
+
+    @property
+    def label(self) -> str:
+        """The action in words (the code itself for one without a label)."""
+        return str(TRANSITION_LABELS.get(self.name, self.name))
 
 
 class RefundEventKind(models.TextChoices):

@@ -128,7 +128,7 @@ def test_the_page_shows_the_quote_lines_the_route_and_the_log(client, refund, ho
     assert "¥900.00" in page
     assert zh("Teaching supervisor review") in page  # the tier ahead
     assert "孙老师" in page  # the person of the current step
-    assert "<code>submit</code>" in page
+    assert f"<td>{zh('Submitted')}</td>" in page  # the log names the action, not its code
 
 
 def test_the_page_previews_the_evidence_through_the_checked_view(client, student, homeroom, campus):
