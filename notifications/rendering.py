@@ -31,6 +31,7 @@ status, date, next_steps, contact, link``. Later features add their events with
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -206,8 +207,26 @@ def template_check(*, event: str, source: str) -> list[str]:
 
 
 def render(source: str, context: dict[str, str]) -> str:
-    """Render a checked template as plain text (no escaping: channels escape for their medium)."""
-    return _ENGINE.from_string(source).render(Context(context, autoescape=False)).strip()
+    """Render a checked template as plain text (no escaping: channels escape for their medium),
+    its punctuation tidied where a value's own met the template's."""
+    return tidy_punctuation(_ENGINE.from_string(source).render(Context(context, autoescape=False)).strip())
+
+
+# A value often ends with its own full stop (a reason typed by staff, a generated sentence) where
+# the template goes on with punctuation of its own: "……上课。，请处理" / "……上课。。" / "……上课。. Please".
+_STOP_THEN_MARK = re.compile(r"[。](?=[，、；。])")
+_MARK_THEN_STOP = re.compile(r"(?<=[！？，、；：])。")
+_CJK_STOP_THEN_DOT = re.compile(r"(?<=[。！？])\.(?!\.)")
+_DOUBLE_DOT = re.compile(r"(?<![.])\.\.(?![.])")
+
+
+def tidy_punctuation(text: str) -> str:
+    """Drop the mark that doubles another: "。，" → "，", "。。" → "。", "？。" → "？", "。." → "。",
+    ".." → "." (an ellipsis "..." is left alone)."""
+    text = _STOP_THEN_MARK.sub("", text)
+    text = _MARK_THEN_STOP.sub("", text)
+    text = _CJK_STOP_THEN_DOT.sub("", text)
+    return _DOUBLE_DOT.sub(".", text)
 
 
 def used_placeholders(*sources: str) -> set[str]:

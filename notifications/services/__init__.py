@@ -6,6 +6,7 @@
   hand-over to the workers after the commit; ``notify`` for any other registered event; the
   beat job for what stayed queued; the admin's resend.
 - ``delivery``: one row sent by a worker through its channel, retried as the channel says.
+- ``inbox``: what the student does with her inbox (all read).
 
 Callers import from here (``from notifications.services import notify``); the modules are the
 place to read.
@@ -13,6 +14,7 @@ place to read.
 
 from ..channels.base import Attachment
 from .delivery import Outcome, message_for, notification_deliver
+from .inbox import inbox_mark_all_read
 from .outbox import (
     notifications_broker_reset,
     notifications_enqueue,
@@ -26,6 +28,7 @@ from .recipients import recipient_for_user, school_contact, site_url
 
 __all__ = [
     "Attachment",
+    "inbox_mark_all_read",
     "Outcome",
     "message_for",
     "notification_deliver",

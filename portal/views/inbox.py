@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from notifications.services import inbox_mark_all_read
 
 from .. import selectors
 from .common import StudentRequest, student_page
@@ -37,7 +41,18 @@ def message_detail(request: StudentRequest, pk: int) -> HttpResponse:
     return render(request, "portal/inbox.html", {"message": message, "request_url": request_url})
 
 
+@require_POST
+@student_page
+def mark_all_read(request: StudentRequest) -> HttpResponseRedirect:
+    """全部已读."""
+    count = inbox_mark_all_read(user=request.user)
+    if count:
+        messages.success(request, _("All your messages are marked read."))
+    return redirect("portal:inbox")
+
+
 urlpatterns = [
     path("inbox/", inbox, name="inbox"),
     path("inbox/<int:pk>/", message_detail, name="message"),
+    path("inbox/read-all/", mark_all_read, name="inbox_read_all"),
 ]

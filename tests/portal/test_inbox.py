@@ -145,3 +145,40 @@ def test_header_shows_the_unread_count_and_it_drops_once_read(logged_in, student
 
 def test_header_shows_no_badge_without_unread_messages(logged_in):
     assert 'class="count"' not in logged_in.get(reverse("portal:home")).content.decode()
+
+
+@pytest.mark.django_db
+def test_all_read_at_once_and_only_hers(logged_in, student, other_student):
+    from notifications.models import InboxMessage
+
+    for n in range(3):
+        make_message(student.user, subject=f"消息{n}")
+    theirs = make_message(other_student.user, subject="别人的消息")
+    page = logged_in.get(reverse("portal:inbox")).content.decode()
+    assert reverse("portal:inbox_read_all") in page
+    response = logged_in.post(reverse("portal:inbox_read_all"))
+    assert response.status_code == 302
+    assert not InboxMessage.objects.filter(recipient=student.user, read_at__isnull=True).exists()
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+    assert reverse("portal:inbox_read_all") not in logged_in.get(reverse("portal:inbox")).content.decode()
+    assert logged_in.get(reverse("portal:inbox_read_all")).status_code == 405
+
+
+@pytest.mark.django_db
+def test_links_in_a_message_can_be_tapped(logged_in, student):
+    message = make_message(student.user, subject="退费进度", body="查看进度：http://127.0.0.1:8000/refunds/RF1/")
+    page = logged_in.get(reverse("portal:message", args=[message.pk])).content.decode()
+    assert '<a href="http://127.0.0.1:8000/refunds/RF1/"' in page
+
+
+def test_linkify_escapes_first_and_links_only_addresses():
+    from schoolops.templatetags.text import linkify
+
+    assert linkify("见：https://a.example/x?y=1&z=2。谢谢") == (
+        '见：<a href="https://a.example/x?y=1&amp;z=2" rel="noopener">https://a.example/x?y=1&amp;z=2</a>。谢谢'
+    )
+    assert linkify("<script>alert(1)</script> http://x.example/a.") == (
+        '&lt;script&gt;alert(1)&lt;/script&gt; <a href="http://x.example/a" rel="noopener">http://x.example/a</a>.'
+    )
+    assert linkify("javascript:alert(1)") == "javascript:alert(1)"
