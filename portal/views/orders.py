@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
@@ -62,6 +63,16 @@ def home(request: StudentRequest) -> HttpResponse:
 
 @require_GET
 @student_page
+def request_list(request: StudentRequest) -> HttpResponse:
+    """我的申请: every refund request of hers, newest first, 20 a page."""
+    requests = RefundRequest.objects.filter(student=request.student).select_related("order__course")
+    page = Paginator(requests.order_by("-submitted_at", "-pk"), 20).get_page(request.GET.get("page"))
+    rows = [RequestRow(r, reverse("portal:request", args=[r.request_no])) for r in page.object_list]
+    return render(request, "portal/requests.html", {"rows": rows, "page": page})
+
+
+@require_GET
+@student_page
 def order_detail(request: StudentRequest, order_no: str) -> HttpResponse:
     """One order: the refund breakdown explained, the policy in plain words, the request history."""
     summary = _summary_or_404(request, order_no)
@@ -109,6 +120,7 @@ def estimate(request: StudentRequest, order_no: str) -> HttpResponse:
 
 urlpatterns = [
     path("", home, name="home"),
+    path("refunds/", request_list, name="requests"),
     path("orders/<str:order_no>/", order_detail, name="order"),
     path("orders/<str:order_no>/estimate/", estimate, name="estimate"),
 ]

@@ -280,3 +280,24 @@ def test_pages_speak_english_when_chosen(logged_in, order):
     page = _page(logged_in, "portal:order", order.order_no)
     assert "Orders and refunds" in page
     assert "What you would get back now" in page
+
+
+@pytest.mark.django_db
+def test_my_requests_lists_every_request_of_hers_only(logged_in, student, other_student, course, homeroom):
+    from refunds.services import refund_cancel, refund_submit
+    from tests import factories
+
+    first = factories.make_order(student=student, course=course, homeroom_teacher=homeroom)
+    second = factories.make_order(student=student, course=course, homeroom_teacher=homeroom)
+    theirs = factories.make_order(student=other_student, course=course, homeroom_teacher=homeroom)
+    withdrawn = refund_submit(student=student, order_no=first.order_no, reason="time_conflict", details="冲突")
+    refund_cancel(request_id=withdrawn.pk, student=student)
+    again = refund_submit(student=student, order_no=first.order_no, reason="time_conflict", details="还是冲突")
+    other = refund_submit(student=student, order_no=second.order_no, reason="time_conflict", details="冲突")
+    hidden = refund_submit(student=other_student, order_no=theirs.order_no, reason="time_conflict", details="冲突")
+    assert reverse("portal:requests") in logged_in.get(reverse("portal:home")).content.decode()
+    page = logged_in.get(reverse("portal:requests")).content.decode()
+    for mine in (withdrawn, again, other):
+        assert reverse("portal:request", args=[mine.request_no]) in page
+    assert hidden.request_no not in page
+    assert page.index(other.request_no) < page.index(withdrawn.request_no)  # newest first
