@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
@@ -62,3 +65,20 @@ def evidence_check(files: list[UploadedFile], *, already: int = 0) -> list[Check
     if errors:
         raise ValidationError(errors)
     return checked
+
+
+def checked_files_store(checked: Iterable[CheckedFile], *, row: Callable[..., Any], saved: list[str]) -> None:
+    """Keep each checked file under a random name on a new row made by ``row(original_name=…,
+    content_type=…, size=…, sha256=…)`` (a model with a ``file`` field: evidence, a ticket's
+    attachment); ``saved`` collects the stored names, for ``stored_files_delete`` on a rollback."""
+    for item in checked:
+        made = row(original_name=item.name, content_type=item.content_type, size=item.size, sha256=item.sha256)
+        made.file.save(f"upload{item.extension}", item.file, save=False)
+        saved.append(made.file.name)
+        made.save()
+
+
+def stored_files_delete(names: list[str]) -> None:
+    """Remove the files a rolled-back change stored."""
+    for name in names:
+        default_storage.delete(name)

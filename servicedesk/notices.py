@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.urls import reverse
 from django.utils import timezone
@@ -83,24 +83,32 @@ def expected_reply(ticket: Ticket) -> str:
     return _("We will answer by %(due)s (within %(within)s of our hours, %(opens)s–%(closes)s).") % values
 
 
-def ticket_received(ticket: Ticket) -> None:
+def _tell_student(ticket: Ticket, *, event: str, key: str, values: Callable[[], dict[str, str]]) -> None:
+    """A message to the ticket's student: the ticket, her link and the contact line, plus ``values``
+    (called in her language, like the rest)."""
+
     def context() -> dict[str, str]:
         return {
             "ticket_no": ticket.ticket_no,
             "subject": ticket.subject,
+            "link": _student_link(ticket),
+            "contact": school_contact(),
+            **values(),
+        }
+
+    notify(key=key, event=event, recipients=[_student(ticket)], context=context, channels=STUDENT_CHANNELS)
+
+
+def ticket_received(ticket: Ticket) -> None:
+    _tell_student(
+        ticket,
+        event=TICKET_RECEIVED,
+        key=f"ticket:{ticket.pk}:received",
+        values=lambda: {
             "category": ticket.get_category_display(),
             "expected": expected_reply(ticket),
             "due": _local(ticket.response_due_at),
-            "link": _student_link(ticket),
-            "contact": school_contact(),
-        }
-
-    notify(
-        key=f"ticket:{ticket.pk}:received",
-        event=TICKET_RECEIVED,
-        recipients=[_student(ticket)],
-        context=context,
-        channels=STUDENT_CHANNELS,
+        },
     )
     if ticket.owner_id is not None:
         ticket_assigned(ticket)
@@ -132,40 +140,20 @@ def ticket_assigned(ticket: Ticket) -> None:
 
 
 def ticket_replied(ticket: Ticket, message: TicketMessage) -> None:
-    def context() -> dict[str, str]:
-        return {
-            "ticket_no": ticket.ticket_no,
-            "subject": ticket.subject,
-            "message": _excerpt(message.body),
-            "link": _student_link(ticket),
-            "contact": school_contact(),
-        }
-
-    notify(
-        key=f"ticket-message:{message.pk}",
+    _tell_student(
+        ticket,
         event=TICKET_REPLIED,
-        recipients=[_student(ticket)],
-        context=context,
-        channels=STUDENT_CHANNELS,
+        key=f"ticket-message:{message.pk}",
+        values=lambda: {"message": _excerpt(message.body)},
     )
 
 
 def ticket_resolved(ticket: Ticket, message: TicketMessage) -> None:
-    def context() -> dict[str, str]:
-        return {
-            "ticket_no": ticket.ticket_no,
-            "subject": ticket.subject,
-            "solution": _excerpt(ticket.solution),
-            "link": _student_link(ticket),
-            "contact": school_contact(),
-        }
-
-    notify(
-        key=f"ticket-message:{message.pk}",
+    _tell_student(
+        ticket,
         event=TICKET_RESOLVED,
-        recipients=[_student(ticket)],
-        context=context,
-        channels=STUDENT_CHANNELS,
+        key=f"ticket-message:{message.pk}",
+        values=lambda: {"solution": _excerpt(ticket.solution)},
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
-from functools import partial
 
 from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
@@ -48,13 +47,9 @@ def ticket_record_entries(ticket: Ticket, *, for_student: bool) -> Iterator[Entr
             number += 1
             yield Entry(
                 f"attachments/{number:02d}_{safe_name(attachment.original_name)}",
-                _lazy(partial(file_chunks, attachment.file)),
+                file_chunks(attachment.file),  # a generator: the file is opened when the ZIP reads it
                 message.created_at,
             )
-
-
-def _lazy(chunks) -> Iterator[bytes]:
-    yield from chunks()
 
 
 def _facts(ticket: Ticket, *, for_student: bool) -> str:

@@ -7,6 +7,7 @@ import datetime
 
 from django.contrib.auth.models import Permission
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from payments.models import CalendarDay
 from schoolops.models import Staff, User
@@ -39,6 +40,12 @@ def desk_clock_for(*, settings: DeskSettings, around: datetime.date) -> DeskCloc
         open_on_weekends=settings.open_on_weekends,
         overrides=overrides,
     )
+
+
+def desk_of(*, campus_id: int, around: datetime.datetime) -> tuple[DeskSettings, DeskClock]:
+    """The campus's settings and its clock, with the calendar around the moment ``around``."""
+    settings = desk_settings_for(campus_id=campus_id)
+    return settings, desk_clock_for(settings=settings, around=timezone.localdate(around))
 
 
 def tickets_of_student(*, student: Student) -> QuerySet[Ticket]:

@@ -21,11 +21,10 @@ from __future__ import annotations
 import datetime
 import logging
 import secrets
-from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Count, Q
@@ -33,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orders.models import Course, Order
-from refunds.evidence import CheckedFile, evidence_check
+from refunds.evidence import CheckedFile, checked_files_store, evidence_check, stored_files_delete
 from refunds.models import RefundRequest
 from refunds.services import RefundActionError, refund_submit_for_student
 from schoolops.errors import ActionRefused
@@ -61,7 +60,7 @@ from .models import (
     TicketPriority,
     TicketStatus,
 )
-from .selectors import desk_clock_for, desk_settings_for
+from .selectors import desk_of
 
 logger = logging.getLogger(__name__)
 
@@ -206,8 +205,7 @@ def _ticket_create(
     saved: list[str] = []
     try:
         with transaction.atomic():
-            settings = desk_settings_for(campus_id=campus_id)
-            clock = desk_clock_for(settings=settings, around=timezone.localdate(contacted_at))
+            settings, clock = desk_of(campus_id=campus_id, around=contacted_at)
             ticket = Ticket(
                 ticket_no=f"TK{timezone.localtime(at):%Y%m%d}{secrets.randbelow(10**8):08d}",
                 student=student,
@@ -234,10 +232,10 @@ def _ticket_create(
             message = TicketMessage.objects.create(
                 ticket=ticket, kind=MessageKind.STUDENT, author=author, body=description, created_at=at
             )
-            _store_files(message, checked, saved)
+            checked_files_store(checked, row=partial(TicketAttachment, message=message), saved=saved)
             notices.ticket_received(ticket)
     except BaseException:
-        _delete_files(saved)
+        stored_files_delete(saved)
         raise
     logger.info("Ticket %s opened for student %s (%s)", ticket.ticket_no, student.pk, channel)
     return ticket
@@ -283,8 +281,7 @@ def ticket_student_reply(
                     % {"no": ticket.ticket_no},
                     code="state",
                 )
-            settings = desk_settings_for(campus_id=ticket.campus_id)
-            clock = desk_clock_for(settings=settings, around=timezone.localdate(now))
+            settings, clock = desk_of(campus_id=ticket.campus_id, around=now)
             _resume(ticket, clock=clock, settings=settings, now=now)
             if ticket.status == TicketStatus.RESOLVED:
                 ticket.status = TicketStatus.OPEN
@@ -298,10 +295,10 @@ def ticket_student_reply(
             message = TicketMessage.objects.create(
                 ticket=ticket, kind=MessageKind.STUDENT, author=student.user, body=body, created_at=now
             )
-            _store_files(message, checked, saved)
+            checked_files_store(checked, row=partial(TicketAttachment, message=message), saved=saved)
             notices.ticket_student_wrote(ticket, message)
     except BaseException:
-        _delete_files(saved)
+        stored_files_delete(saved)
         raise
     return message
 
@@ -333,10 +330,9 @@ def ticket_reply(
                 body=body,
                 created_at=now,
             )
-            _store_files(message, checked, saved)
+            checked_files_store(checked, row=partial(TicketAttachment, message=message), saved=saved)
             if not internal:
-                settings = desk_settings_for(campus_id=ticket.campus_id)
-                clock = desk_clock_for(settings=settings, around=timezone.localdate(now))
+                settings, clock = desk_of(campus_id=ticket.campus_id, around=now)
                 _stop_reply_clock(ticket, clock=clock, now=now)
                 if ticket.owner_id is None:
                     ticket.owner = Staff.objects.filter(user=actor).first()
@@ -348,7 +344,7 @@ def ticket_reply(
                 ticket.save()
                 notices.ticket_replied(ticket, message)
     except BaseException:
-        _delete_files(saved)
+        stored_files_delete(saved)
         raise
     return message
 
@@ -391,8 +387,7 @@ def ticket_set_priority(
         ticket.priority = priority
         if priority == TicketPriority.URGENT and not ticket.urgent_reason:
             ticket.urgent_reason = reason
-        settings = desk_settings_for(campus_id=ticket.campus_id)
-        clock = desk_clock_for(settings=settings, around=timezone.localdate(ticket.awaiting_reply_since or now))
+        settings, clock = desk_of(campus_id=ticket.campus_id, around=ticket.awaiting_reply_since or now)
         if ticket.awaiting_reply_since is not None:
             _start_reply_clock(ticket, clock=clock, settings=settings, since=ticket.awaiting_reply_since)
         _schedule(ticket, clock=clock, settings=settings)
@@ -454,8 +449,7 @@ def ticket_resolve(
             refund = RefundRequest.objects.filter(pk=refund_request_id or 0, student_id=ticket.student_id).first()
             if refund is None:
                 raise TicketError(_("Link the student's refund request the solution is about."), code="refund_request")
-        settings = desk_settings_for(campus_id=ticket.campus_id)
-        clock = desk_clock_for(settings=settings, around=timezone.localdate(now))
+        settings, clock = desk_of(campus_id=ticket.campus_id, around=now)
         _resume(ticket, clock=clock, settings=settings, now=now)
         _stop_reply_clock(ticket, clock=clock, now=now)
         ticket.status = TicketStatus.RESOLVED
@@ -604,8 +598,7 @@ def _ticket_escalate(
         if ticket is None:
             return 0
         if ticket.campus_id not in clocks:
-            settings = desk_settings_for(campus_id=ticket.campus_id)
-            clocks[ticket.campus_id] = (settings, desk_clock_for(settings=settings, around=timezone.localdate(now)))
+            clocks[ticket.campus_id] = desk_of(campus_id=ticket.campus_id, around=now)
         settings, clock = clocks[ticket.campus_id]
         done = set(ticket.escalations.values_list("clock", "due_at", "level"))
         recorded = 0
@@ -775,22 +768,3 @@ def _check_files(files: list[UploadedFile]) -> list[CheckedFile]:
         return evidence_check(list(files))
     except ValidationError as exc:
         raise TicketError(" ".join(exc.messages), code="attachments") from exc
-
-
-def _store_files(message: TicketMessage, checked: Iterable[CheckedFile], saved: list[str]) -> None:
-    for item in checked:
-        row = TicketAttachment(
-            message=message,
-            original_name=item.name,
-            content_type=item.content_type,
-            size=item.size,
-            sha256=item.sha256,
-        )
-        row.file.save(f"upload{item.extension}", item.file, save=False)
-        saved.append(row.file.name)
-        row.save()
-
-
-def _delete_files(names: list[str]) -> None:
-    for name in names:
-        default_storage.delete(name)

@@ -20,7 +20,6 @@ from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -35,7 +34,7 @@ from students.models import Student
 
 from .. import routing, rules
 from ..events import refund_event_record
-from ..evidence import CheckedFile, evidence_check
+from ..evidence import checked_files_store, evidence_check, stored_files_delete
 from ..models import (
     CLOSED_STATES,
     TIER_STATUS,
@@ -180,7 +179,7 @@ def refund_submit(
                         _("This order already has a refund request in progress."), code="open_request"
                     ) from exc
                 raise
-            _evidence_store(request, checked=checked, saved_files=saved_files)
+            checked_files_store(checked, row=partial(RefundEvidence, request=request), saved=saved_files)
             _transition_log(request, name="submit", actor=submitter, from_status="", comment=details, at=now)
             refund_event_record(
                 request=request,
@@ -192,7 +191,7 @@ def refund_submit(
             )
             _step_open_or_return(request, settings=settings, at=now)
     except BaseException:
-        _delete_files(saved_files)
+        stored_files_delete(saved_files)
         raise
     logger.info("Refund %s submitted for order %s, route %s", request.request_no, order.order_no, route)
     return request
@@ -257,26 +256,6 @@ def refund_submit_for_student(
 
 def _new_request_no(now: datetime.datetime) -> str:
     return f"RF{timezone.localtime(now):%Y%m%d}{secrets.randbelow(10**8):08d}"
-
-
-def _evidence_store(request: RefundRequest, *, checked: list[CheckedFile], saved_files: list[str]) -> None:
-    """Keep the checked files under random names; ``saved_files`` collects them for a rollback."""
-    for item in checked:
-        row = RefundEvidence(
-            request=request,
-            original_name=item.name,
-            content_type=item.content_type,
-            size=item.size,
-            sha256=item.sha256,
-        )
-        row.file.save(f"upload{item.extension}", item.file, save=False)
-        saved_files.append(row.file.name)
-        row.save()
-
-
-def _delete_files(names: list[str]) -> None:
-    for name in names:
-        default_storage.delete(name)
 
 
 def _risk_flags(*, student: Student, settings: ApprovalSettings, now: datetime.datetime) -> list[str]:
@@ -504,7 +483,7 @@ def refund_resubmit(
                 raise RefundActionError(" ".join(exc.messages), code="evidence") from exc
             if details:
                 request.details = f"{request.details}\n\n{details}".strip()
-            _evidence_store(request, checked=checked, saved_files=saved_files)
+            checked_files_store(checked, row=partial(RefundEvidence, request=request), saved=saved_files)
             tier = request.route[request.route_position]
             _transition(
                 request,
@@ -518,7 +497,7 @@ def refund_resubmit(
             )
             _step_open_or_return(request, settings=approval_settings_for(campus=request.campus_id), at=now)
     except BaseException:
-        _delete_files(saved_files)
+        stored_files_delete(saved_files)
         raise
     return request
 

@@ -88,30 +88,13 @@
       return;
     }
     var data = JSON.parse(source.textContent);
-    var charts = [];
     document.querySelectorAll("[data-chart]").forEach(function (element) {
       var kind = CHARTS[element.dataset.chart];
       if (!kind) {
         return;
       }
-      var chart = echarts.init(element, null, { renderer: "canvas" });
-      if (kind.size(data) === 0) {
-        chart.setOption({ title: { text: data.labels.empty, left: "center", top: "middle", textStyle: { fontSize: 14, color: "#888" } } });
-      } else {
-        chart.setOption(kind.option(data));
-      }
-      var urls = kind.urls(data);
-      chart.on("click", function (params) {
-        var url = urls[params.dataIndex];
-        if (url) {
-          window.location.assign(url);
-        }
-      });
-      element.dataset.rendered = "true";
-      charts.push(chart);
-    });
-    window.addEventListener("resize", function () {
-      charts.forEach(function (chart) { chart.resize(); });
+      var option = kind.size(data) === 0 ? null : kind.option(data);
+      window.dashboardCharts.mount(element, option, kind.urls(data), data.labels.empty);
     });
   }
 

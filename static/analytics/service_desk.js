@@ -65,30 +65,13 @@
       return;
     }
     var data = JSON.parse(source.textContent);
-    var charts = [];
     document.querySelectorAll("[data-desk-chart]").forEach(function (element) {
       var key = element.dataset.deskChart, option = CHARTS[key];
       if (!option || !data[key]) {
         return;
       }
-      var chart = echarts.init(element, null, { renderer: "canvas" });
-      if (data[key].labels.length === 0) {
-        chart.setOption({ title: { text: data.labels.empty, left: "center", top: "middle", textStyle: { fontSize: 14, color: "#888" } } });
-      } else {
-        chart.setOption(option(data, element));
-      }
-      var urls = data[key].urls || [];
-      chart.on("click", function (params) {
-        var url = urls[params.dataIndex];
-        if (url) {
-          window.location.assign(url);
-        }
-      });
-      element.dataset.rendered = "true";
-      charts.push(chart);
-    });
-    window.addEventListener("resize", function () {
-      charts.forEach(function (chart) { chart.resize(); });
+      var drawn = data[key].labels.length === 0 ? null : option(data, element);
+      window.dashboardCharts.mount(element, drawn, data[key].urls, data.labels.empty);
     });
   }
 
