@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "finance.apps.FinanceConfig",
     "analytics.apps.AnalyticsConfig",
     "servicedesk.apps.ServicedeskConfig",
+    "service.apps.ServiceConfig",
     "portal.apps.PortalConfig",
     "demo.apps.DemoConfig",
     "gatewaysim.apps.GatewaySimConfig",
@@ -266,6 +267,11 @@ CELERY_BEAT_SCHEDULE = {
     # Tickets about to breach or breached their reply or resolution clock, once per level.
     "escalate-tickets": {
         "task": "servicedesk.tasks.escalate_tickets",
+        "schedule": 300.0,
+    },
+    # The homeroom teachers' service tasks: made when due, reminders, questions, escalation.
+    "plan-service-tasks": {
+        "task": "service.tasks.plan_service_tasks",
         "schedule": 300.0,
     },
 }

@@ -130,6 +130,15 @@ class Enrollment(models.Model):
     rating = models.PositiveSmallIntegerField(
         _("course rating"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
+    tests_taken = models.PositiveIntegerField(_("tests taken"), default=0)
+    test_score_avg = models.DecimalField(
+        _("average test score"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
     last_learning_at = models.DateTimeField(_("last learning time"), null=True, blank=True)
 
     history = HistoricalRecords()

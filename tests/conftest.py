@@ -216,4 +216,5 @@ SEEDING_MIGRATIONS = {
     "analytics.migrations.0004_default_rules",
     "servicedesk.migrations.0002_default_templates",
     "servicedesk.migrations.0003_ratings",
+    "service.migrations.0002_default_templates",
 }

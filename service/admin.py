@@ -1,0 +1,33 @@
+"""The student-service admin (the workbench is the task list)."""
+
+from django.contrib import admin
+
+from schoolops.scoping import CampusScopedAdminMixin as CampusScopedAdmin
+
+from .models import ContactLog, Referral, Script, ServiceSettings, ServiceTask
+
+
+@admin.register(ServiceTask)
+class ServiceTaskAdmin(CampusScopedAdmin, admin.ModelAdmin):
+    list_display = ("kind", "student", "teacher", "due_at", "status")
+    list_filter = ("status", "kind")
+
+
+@admin.register(ContactLog)
+class ContactLogAdmin(CampusScopedAdmin, admin.ModelAdmin):
+    list_display = ("at", "student", "staff", "channel", "source")
+
+
+@admin.register(Script)
+class ScriptAdmin(admin.ModelAdmin):
+    list_display = ("scenario", "title", "active")
+
+
+@admin.register(ServiceSettings)
+class ServiceSettingsAdmin(CampusScopedAdmin, admin.ModelAdmin):
+    list_display = ("campus",)
+
+
+@admin.register(Referral)
+class ReferralAdmin(CampusScopedAdmin, admin.ModelAdmin):
+    list_display = ("order", "referrer", "referee", "recorded_at")
