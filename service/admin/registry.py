@@ -1,10 +1,10 @@
-"""The student-service admin (the workbench is the task list)."""
+"""Registrations of the student-service models."""
 
 from django.contrib import admin
 
 from schoolops.scoping import CampusScopedAdminMixin as CampusScopedAdmin
 
-from .models import ContactLog, Referral, Script, ServiceSettings, ServiceTask
+from ..models import ContactLog, Referral, Script, ServiceSettings, ServiceTask
 
 
 @admin.register(ServiceTask)
