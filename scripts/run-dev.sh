@@ -30,9 +30,13 @@ grep -q "listening on" "$SIM_LOG" || die "the gateway simulator did not start wi
 say "gateway simulator on https://127.0.0.1:${SIM_PORT}/ (log: $SIM_LOG)"
 
 "$PY" manage.py seed_demo || die "'manage.py seed_demo' failed; the server was not started."
-# No beat runs here: the ticket clocks are looked at every 5 minutes by this loop instead, so a
-# ticket left alone escalates as it would in production.
-(while sleep 300; do "$PY" manage.py escalate_tickets >>var/escalations.log 2>&1 || true; done) &
+# No beat runs here: the ticket clocks and the homeroom teachers' service tasks are looked at
+# every 5 minutes by this loop instead, so a ticket left alone escalates and a task falls due as
+# they would in production.
+(while sleep 300; do
+    "$PY" manage.py escalate_tickets >>var/escalations.log 2>&1 || true
+    "$PY" manage.py plan_service_tasks >>var/service-tasks.log 2>&1 || true
+done) &
 esc_pid=$!
 trap 'kill "$sim_pid" "$esc_pid" 2>/dev/null || true' EXIT INT TERM
 echo

@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orders.models import Order
+from refunds.events import refund_event_writer
+from refunds.models import RefundEvent, RefundEventKind, RefundRequest
 from schoolops.models import Staff, User
 from students.models import Enrollment, Student
 
@@ -306,3 +308,14 @@ def enrollment_news_written(news: Sequence[Any]) -> None:
                 referral_record(order=enrollment.order, code=item.referral_code, at=item.at)
         elif item.kind == "cancelled":
             tasks_close_for_left(now=item.at, enrollment_ids=[enrollment.pk])
+
+
+@refund_event_writer
+def close_tasks_when_refunded(event: RefundEvent) -> None:
+    """Writer, in the refund event's transaction: once the money is back and the order no longer
+    stands, her open service tasks close at once (the clock would close them within 5 minutes)."""
+    if event.kind != RefundEventKind.PAYOUT_SUCCEEDED:
+        return
+    order_id = RefundRequest.objects.filter(pk=event.request_id).values_list("order_id", flat=True).first()
+    enrollment_ids = Enrollment.objects.filter(order_id=order_id).values_list("pk", flat=True)
+    tasks_close_for_left(now=event.created_at, enrollment_ids=enrollment_ids)

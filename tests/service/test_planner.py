@@ -256,3 +256,35 @@ def test_a_repeated_run_makes_nothing_new(served):
     second = service_plan(now=at("2026-10-01 09:00"))
     assert ServiceTask.objects.count() == count
     assert sum(second.created.values()) == 0
+
+
+def test_her_tasks_close_once_the_whole_order_is_refunded(student, homeroom, campus, finance, default_refund_policies):
+    from orders.models import PaymentChannel
+    from payments.services import payout_record_transfer
+    from service.services import first_contact_create
+    from tests.payments.helpers import approved_request
+
+    request, _payout = approved_request(student=student, homeroom=homeroom, campus=campus, channel=PaymentChannel.CARD)
+    task = first_contact_create(enrollment=request.order.enrollment, at=timezone.now())
+    assert task is not None and task.status == TaskStatus.OPEN
+    payout_record_transfer(
+        request_id=request.pk, actor=finance.user, bank_reference="BK20261204001", transferred_on=timezone.localdate()
+    )
+    request.order.refresh_from_db()
+    task.refresh_from_db()
+    # 90% came back: she still studies, her task stays.
+    assert request.order.status == OrderStatus.PARTIALLY_REFUNDED
+    assert task.status == TaskStatus.OPEN
+
+    # The rest comes back (a second request's payout): the writer closes it in that transaction.
+    from django.db import transaction
+
+    from refunds.events import refund_event_record
+
+    with transaction.atomic():
+        request.order.refunded_total = request.order.amount_paid
+        request.order.status = OrderStatus.REFUNDED
+        request.order.save()
+        refund_event_record(request=request, kind="payout_succeeded", actor=None, at=timezone.now())
+        task.refresh_from_db()
+        assert task.status == TaskStatus.CLOSED and task.closed_reason
