@@ -317,5 +317,7 @@ def close_tasks_when_refunded(event: RefundEvent) -> None:
     if event.kind != RefundEventKind.PAYOUT_SUCCEEDED:
         return
     order_id = RefundRequest.objects.filter(pk=event.request_id).values_list("order_id", flat=True).first()
+    if order_id is None:
+        return
     enrollment_ids = Enrollment.objects.filter(order_id=order_id).values_list("pk", flat=True)
     tasks_close_for_left(now=event.created_at, enrollment_ids=enrollment_ids)
