@@ -94,16 +94,29 @@ _TICKETS_READ = [
 ]
 _TICKETS = [*_TICKETS_READ, "servicedesk.add_ticket", "servicedesk.handle_ticket", "servicedesk.archive_ticket"]
 
+# The learning watch (学习看板): homeroom teachers see their students, supervisors their team and
+# campus, campus heads their campus, operations every campus (service.watch.watch_scope).
+_LEARNING_WATCH = ["service.view_learning_watch"]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    "homeroom": [*_EVERY_STAFF],
+    "homeroom": [*_EVERY_STAFF, *_LEARNING_WATCH],
     # Teaching supervisors also flag a student high-risk or clear the flag (with a reason).
-    "supervisor": [*_EVERY_STAFF, *_ANALYTICS, *_ALERTS, *_REVIEWS, *_TICKETS, "students.manage_high_risk"],
+    "supervisor": [
+        *_EVERY_STAFF,
+        *_ANALYTICS,
+        *_ALERTS,
+        *_REVIEWS,
+        *_TICKETS,
+        *_LEARNING_WATCH,
+        "students.manage_high_risk",
+    ],
     "campus_head": [
         *_EVERY_STAFF,
         *_ANALYTICS,
         *_ALERTS,
         *_REVIEWS,
         *_TICKETS,
+        *_LEARNING_WATCH,
         "payments.view_payout",
         "finance.view_voucher",
         "finance.view_voucherline",
@@ -121,6 +134,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_ALERTS,
         *_REVIEWS,
         *_TICKETS_READ,
+        *_LEARNING_WATCH,
         "servicedesk.add_desksettings",
         "servicedesk.change_desksettings",
         "servicedesk.add_helparticle",

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from schoolops.fields import MoneyField
+from students.models import Enrollment
 
 
 class ServiceSettings(models.Model):
@@ -375,3 +376,16 @@ class Referral(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} → {self.order_id}"
+
+
+class LearningWatch(Enrollment):
+    """The learning watch (学习看板): the enrollments as homeroom teachers, supervisors and campus
+    heads follow them. A proxy without data of its own; it carries the page's permission and its
+    place on the admin index."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        permissions = [("view_learning_watch", _("Can view the learning watch"))]
+        verbose_name = _("learning watch")
+        verbose_name_plural = _("learning watch")

@@ -144,7 +144,17 @@ class EnrollmentAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
 @admin.register(LearningEvent)
 class LearningEventAdmin(CampusScopedAdminMixin, admin.ModelAdmin):
     campus_field = "enrollment__order__course__campus"
-    list_display = ("event_id", "kind", "enrollment", "lesson_no", "seconds", "rating", "occurred_at", "source")
+    list_display = (
+        "event_id",
+        "kind",
+        "enrollment",
+        "lesson_no",
+        "seconds",
+        "rating",
+        "score",
+        "occurred_at",
+        "source",
+    )
     list_filter = ("kind", "source")
     search_fields = ("event_id", "enrollment__order__order_no")
     date_hierarchy = "occurred_at"
@@ -171,6 +181,8 @@ class EnrollmentInline(admin.StackedInline):
         "homework_submitted",
         "study_seconds",
         "rating",
+        "tests_taken",
+        "test_score_avg",
         "last_learning_at",
     )
     readonly_fields = fields[1:]

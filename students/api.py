@@ -5,6 +5,12 @@ Protocol: ``POST /api/learning/events/`` with a JSON body ``{"events": [...]}`` 
 ``b"<timestamp>." + body`` with the shared secret). Answers are JSON:
 200 ``{"accepted": n, "duplicates": m}``, 400 bad JSON or invalid events (``errors`` name each
 field), 401 bad signature or timestamp, 405 not POST, 409 replayed request, 413 body too large.
+
+An event is ``event_id``, ``type`` (``lesson_watched``, ``live_attended``, ``homework_submitted``,
+``rating``, ``test_scored``), ``student_no``, ``order_no``, ``lesson_no`` (required except for
+ratings and tests, where it is optional for a test: the lesson it belongs to), ``seconds``,
+``completed``, ``rating`` (1-5, ratings only), ``score`` (0-100 with at most two decimals, tests
+only and required for them) and ``occurred_at``.
 """
 
 from __future__ import annotations

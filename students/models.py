@@ -166,6 +166,7 @@ class LearningEventKind(models.TextChoices):
     LIVE_ATTENDED = "live_attended", _("Live session attended")
     HOMEWORK_SUBMITTED = "homework_submitted", _("Homework submitted")
     RATING = "rating", _("Course rated")
+    TEST_SCORED = "test_scored", _("Test scored")
 
 
 class LearningEventSource(models.TextChoices):
@@ -187,6 +188,9 @@ class LearningEvent(models.Model):
     seconds = models.PositiveIntegerField(_("duration (seconds)"), default=0)
     completed = models.BooleanField(_("completed"), default=True)
     rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
+    # A decimal like the enrollment's average: platforms give scores such as 87.5, and an integer
+    # field would round them before they are averaged.
+    score = models.DecimalField(_("test score"), max_digits=5, decimal_places=2, null=True, blank=True)
     occurred_at = models.DateTimeField(_("occurred at"))
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     source = models.CharField(_("source"), max_length=8, choices=LearningEventSource.choices)
@@ -200,9 +204,17 @@ class LearningEvent(models.Model):
             models.CheckConstraint(
                 condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5), name="learningevent_rating_1_5"
             ),
+            # A test may name the lesson it belongs to; a rating belongs to the whole course.
             models.CheckConstraint(
-                condition=Q(kind=LearningEventKind.RATING) | Q(lesson_no__isnull=False),
+                condition=Q(kind__in=[LearningEventKind.RATING, LearningEventKind.TEST_SCORED])
+                | Q(lesson_no__isnull=False),
                 name="learningevent_lesson_needed",
+            ),
+            models.CheckConstraint(
+                # score__isnull=False is needed: a CHECK whose expression is NULL passes.
+                condition=Q(kind=LearningEventKind.TEST_SCORED, score__isnull=False, score__gte=0, score__lte=100)
+                | (~Q(kind=LearningEventKind.TEST_SCORED) & Q(score__isnull=True)),
+                name="learningevent_score_for_tests_0_100",
             ),
         ]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Avg, Count, Max, Q, Sum
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.text import format_lazy
@@ -46,6 +46,7 @@ EVENT_FIELDS = (
     "seconds",
     "completed",
     "rating",
+    "score",
     "occurred_at",
 )
 REQUIRED_EVENT_FIELDS = ("event_id", "type", "student_no", "order_no", "occurred_at")
@@ -58,6 +59,8 @@ PROGRESS_FIELDS = (
     "replays_watched",
     "homework_submitted",
     "rating",
+    "tests_taken",
+    "test_score_avg",
     "last_learning_at",
 )
 # Bound on the values of one ``IN (...)`` lookup; SQLite builds may allow no more than 999.
@@ -65,7 +68,10 @@ _LOOKUP_CHUNK = 900
 _TRUE_WORDS = {"true", "1", "yes"}
 _FALSE_WORDS = {"false", "0", "no"}
 _INTEGER_RE = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+MAX_SCORE = Decimal(100)
 _KINDS = ", ".join(LearningEventKind.values)
+_NO_LESSON_KINDS = (None, LearningEventKind.RATING, LearningEventKind.TEST_SCORED)
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,7 @@ class LearningEventInput:
     completed: bool
     rating: int | None
     occurred_at: datetime.datetime
+    score: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +193,30 @@ class _EventReader:
             return None
         return value
 
+    def score(self, field: str) -> Decimal | None:
+        """A score from 0 to 100 with at most two decimals (a JSON number, or CSV text), or None
+        when absent or invalid (an error is recorded for invalid)."""
+        value = self.value(field)
+        if value is None:
+            return None
+        if self.textual and isinstance(value, str) and _DECIMAL_RE.fullmatch(value):
+            number = Decimal(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            # str() first: Decimal(87.55) would carry the float's binary error into the score.
+            number = Decimal(str(value))
+        else:
+            number = None
+        if number is None or not number.is_finite():
+            self.error(field, _("Must be a number."))
+            return None
+        if not 0 <= number <= MAX_SCORE:
+            self.error(field, format_lazy(_("Must be between {minimum} and {maximum}."), minimum=0, maximum=100))
+            return None
+        if number != number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):
+            self.error(field, _("At most two decimal places."))
+            return None
+        return number.quantize(Decimal("0.01"))
+
     def boolean(self, field: str, *, default: bool) -> bool:
         value = self.value(field)
         if value is None:
@@ -244,7 +275,8 @@ def _event_parse(
     student_no = reader.string("student_no")
     order_no = reader.string("order_no")
     lesson_no = reader.integer("lesson_no", minimum=1)
-    if lesson_no is None and kind not in (None, LearningEventKind.RATING) and reader.value("lesson_no") is None:
+    # A test may name the lesson it belongs to; a rating is of the whole course.
+    if lesson_no is None and kind not in _NO_LESSON_KINDS and reader.value("lesson_no") is None:
         reader.error("lesson_no", _("This field is required."))
     seconds = reader.integer("seconds", minimum=0, maximum=MAX_EVENT_SECONDS)
     completed = reader.boolean("completed", default=True)
@@ -255,6 +287,13 @@ def _event_parse(
         rating = reader.integer("rating", minimum=1, maximum=5)
         if kind == LearningEventKind.RATING and rating is None and reader.value("rating") is None:
             reader.error("rating", _("This field is required."))
+    score: Decimal | None = None
+    if kind not in (None, LearningEventKind.TEST_SCORED) and reader.value("score") is not None:
+        reader.error("score", _("Only allowed for events of type test_scored."))
+    else:
+        score = reader.score("score")
+        if kind == LearningEventKind.TEST_SCORED and score is None and reader.value("score") is None:
+            reader.error("score", _("This field is required."))
     occurred_at = reader.moment("occurred_at", now=now)
     if (
         reader.errors
@@ -275,6 +314,7 @@ def _event_parse(
         completed=completed,
         rating=rating,
         occurred_at=occurred_at,
+        score=score,
     )
     return event, []
 
@@ -461,6 +501,7 @@ def _events_store(
                     seconds=event.seconds,
                     completed=event.completed,
                     rating=event.rating,
+                    score=event.score,
                     occurred_at=event.occurred_at,
                     source=source,
                 )
@@ -497,6 +538,9 @@ def _enrollments_recompute(*, enrollments: list[Enrollment], source: str) -> int
                 default=0,
             ),
             last_learning_at=Max("occurred_at", filter=~Q(kind=LearningEventKind.RATING)),
+            # Every test_scored event is one test taken (a retake is another test).
+            tests=Count("pk", filter=Q(kind=LearningEventKind.TEST_SCORED)),
+            score_avg=Avg("score", filter=Q(kind=LearningEventKind.TEST_SCORED)),
         )
     }
     # The latest rating wins; equal times are broken by event id so arrival order never matters.
@@ -533,9 +577,11 @@ def _enrollments_recompute(*, enrollments: list[Enrollment], source: str) -> int
 def _enrollment_progress(
     *, course: Course, stats: Mapping[str, Any], latest_rating: int | None, current: Enrollment
 ) -> dict[str, Any]:
-    """The progress fields from aggregated events; lessons consumed never go down, and a rating or
-    last learning time with no event behind it is kept as it is."""
+    """The progress fields from aggregated events; lessons consumed never go down, and a rating,
+    test figures or last learning time with no event behind them are kept as they are."""
     watched = stats.get("watched", 0)
+    tests = stats.get("tests", 0)
+    score_avg = stats.get("score_avg")
     live = stats.get("live", 0)
     delivered = stats.get("delivered", 0)
     progress = (Decimal(watched) * 100 / Decimal(course.lessons)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -549,6 +595,13 @@ def _enrollment_progress(
         "replays_watched": delivered - live if course.course_type == CourseType.LIVE else 0,
         "homework_submitted": stats.get("homework", 0),
         "rating": latest_rating if latest_rating is not None else current.rating,
+        "tests_taken": tests or current.tests_taken,
+        "test_score_avg": (
+            # str(): SQLite averages as a float, whose binary error must not decide the rounding.
+            Decimal(str(score_avg)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            if tests and score_avg is not None
+            else current.test_score_avg
+        ),
         "last_learning_at": stats.get("last_learning_at") or current.last_learning_at,
     }
 

@@ -2,3 +2,4 @@
 learning watch, the script library and the campus settings."""
 
 from . import registry  # noqa: F401
+from .watch import LearningWatchAdmin  # noqa: F401

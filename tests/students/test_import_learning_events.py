@@ -146,6 +146,29 @@ def test_dry_run_reports_errors_too(tmp_path, order):
     ]
 
 
+def test_test_scores_come_in_from_a_score_column(tmp_path, order):
+    s, o = order.student.student_no, order.order_no
+    lines = [f"t1,test_scored,{s},{o},,,,,92.5,{WHEN}", f"t2,test_scored,{s},{o},2,,,,70,{WHEN}"]
+
+    run(write(tmp_path, lines, header=HEADER.replace(",occurred_at", ",score,occurred_at")))
+
+    enrollment = Enrollment.objects.get(order=order)
+    assert (enrollment.tests_taken, str(enrollment.test_score_avg)) == (2, "81.25")
+
+
+def test_bad_score_is_reported_by_line_and_column(tmp_path, order):
+    s, o = order.student.student_no, order.order_no
+    lines = [f"t1,test_scored,{s},{o},,,,,9O,{WHEN}", f"t2,lesson_watched,{s},{o},2,,,,70,{WHEN}"]
+
+    err, _message = fail(write(tmp_path, lines, header=HEADER.replace(",occurred_at", ",score,occurred_at")))
+
+    assert err.splitlines() == [
+        "line 2, column score: Must be a number.",
+        "line 3, column score: Only allowed for events of type test_scored.",
+    ]
+    assert not LearningEvent.objects.exists()
+
+
 def test_optional_columns_may_be_left_out(tmp_path, order):
     header = "event_id,type,student_no,order_no,lesson_no,occurred_at"
     line = f"x1,lesson_watched,{order.student.student_no},{order.order_no},4,{WHEN}"

@@ -103,6 +103,31 @@ def test_signed_batch_is_stored_and_updates_every_counter(client, url, student, 
     assert IngestionNonce.objects.count() == 1
 
 
+def test_test_scores_are_stored_and_fill_the_enrollment(client, url, order):
+    batch = [
+        event(order, type="test_scored", lesson_no=None, seconds=None, score=88),
+        event(order, type="test_scored", lesson_no=2, seconds=None, score=73.5),
+    ]
+
+    response = post(client, url, {"events": batch})
+
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 2, "duplicates": 0}
+    enrollment = Enrollment.objects.get(order=order)
+    assert (enrollment.tests_taken, str(enrollment.test_score_avg)) == (2, "80.75")
+    assert sorted(str(score) for score in LearningEvent.objects.values_list("score", flat=True)) == ["73.50", "88.00"]
+
+
+@pytest.mark.parametrize("score", [-0.5, 101, "high"])
+def test_test_score_out_of_range_is_refused_naming_the_field(client, url, order, score):
+    response = post(client, url, {"events": [event(order, type="test_scored", lesson_no=None, score=score)]})
+
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == ["events[0].score"]
+    assert stored_nothing()
+    assert Enrollment.objects.get(order=order).tests_taken == 0
+
+
 def test_endpoint_needs_no_csrf_token(url, order):
     response = post(Client(enforce_csrf_checks=True), url, {"events": [event(order)]})
 

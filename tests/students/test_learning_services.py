@@ -7,6 +7,7 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
 from orders.models import CourseType, Order, PaymentChannel
@@ -213,6 +214,47 @@ def test_recomputation_does_not_depend_on_arrival_order_or_batching(student, cam
     assert progress(first)["rating"] == 2  # "a-6" sorts after "a-5"
 
 
+def test_test_scores_fill_tests_taken_and_their_average_rounded_half_up(order):
+    record(
+        event(order, type="test_scored", lesson_no=None, score=80, occurred_at=at(1)),
+        event(order, type="test_scored", lesson_no=3, score=90.5, occurred_at=at(2)),
+        event(order, type="test_scored", lesson_no=3, score=65.55, occurred_at=at(3)),  # a retake is a test too
+    )
+
+    enrollment = Enrollment.objects.get(order=order)
+    assert enrollment.tests_taken == 3
+    assert enrollment.test_score_avg == Decimal("78.68")  # 236.05 / 3 = 78.683...
+    assert enrollment.last_learning_at == BASE + datetime.timedelta(minutes=3)  # a test is learning
+    assert enrollment.lessons_consumed == 0  # and delivers no lesson
+    assert enrollment.study_seconds == 0
+
+
+def test_a_later_batch_of_tests_is_averaged_with_the_earlier_ones(order):
+    record(event(order, type="test_scored", lesson_no=None, score=100))
+    record(event(order, type="test_scored", lesson_no=None, score=50), event(order, lesson_no=1))
+
+    enrollment = Enrollment.objects.get(order=order)
+    assert (enrollment.tests_taken, enrollment.test_score_avg) == (2, Decimal("75.00"))
+
+
+def test_events_without_tests_keep_the_test_figures(student, course, homeroom):
+    order = factories.make_order(
+        student=student, course=course, homeroom_teacher=homeroom, tests_taken=2, test_score_avg=Decimal("71.50")
+    )
+
+    record(event(order, lesson_no=1))
+
+    enrollment = Enrollment.objects.get(order=order)
+    assert (enrollment.tests_taken, enrollment.test_score_avg) == (2, Decimal("71.50"))
+
+
+def test_test_score_is_stored_with_its_lesson(order):
+    record(event(order, event_id="t1", type="test_scored", lesson_no=4, score=59.9, seconds=1200))
+
+    stored = LearningEvent.objects.get()
+    assert (stored.kind, stored.lesson_no, stored.score, stored.seconds) == ("test_scored", 4, Decimal("59.90"), 1200)
+
+
 # --- Idempotence
 
 
@@ -298,6 +340,16 @@ def test_events_are_stored_with_their_source_and_fields(order):
         ({"type": "rating", "lesson_no": None}, "rating"),
         ({"type": "rating", "rating": 0}, "rating"),
         ({"type": "rating", "rating": 6}, "rating"),
+        ({"type": "test_scored", "lesson_no": None}, "score"),
+        ({"type": "test_scored", "score": -1}, "score"),
+        ({"type": "test_scored", "score": 100.01}, "score"),
+        ({"type": "test_scored", "score": "80"}, "score"),
+        ({"type": "test_scored", "score": True}, "score"),
+        ({"type": "test_scored", "score": 80.125}, "score"),
+        ({"type": "test_scored", "score": float("nan")}, "score"),
+        ({"type": "test_scored", "score": 80, "rating": 4}, "rating"),
+        ({"score": 80}, "score"),
+        ({"type": "rating", "rating": 4, "score": 80}, "score"),
         ({"occurred_at": None}, "occurred_at"),
         ({"occurred_at": "yesterday"}, "occurred_at"),
         ({"occurred_at": "2024-05-01T10:00:00"}, "occurred_at"),
@@ -322,6 +374,41 @@ def test_a_few_minutes_of_clock_drift_into_the_future_are_accepted(order):
 
 def test_rating_event_needs_no_lesson(order):
     assert record(event(order, type="rating", lesson_no=None, rating=5)).accepted == 1
+
+
+@pytest.mark.parametrize("score", [0, 100, 100.0, 0.01, 99.99])
+def test_test_event_needs_no_lesson_and_takes_scores_at_the_bounds(order, score):
+    assert record(event(order, type="test_scored", lesson_no=None, score=score)).accepted == 1
+
+
+def test_test_of_a_lesson_beyond_the_course_is_refused(order):
+    with pytest.raises(services.LearningDataError) as excinfo:
+        record(event(order, type="test_scored", lesson_no=31, score=70))
+
+    assert [error["field"] for error in errors_of(excinfo)] == ["events[0].lesson_no"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "lesson_no", "score"),
+    [
+        ("test_scored", None, None),
+        ("test_scored", 1, Decimal("100.01")),
+        ("test_scored", 1, Decimal("-0.01")),
+        ("lesson_watched", 1, Decimal("80")),
+        ("homework_submitted", None, None),
+    ],
+)
+def test_the_database_refuses_a_score_where_it_does_not_belong(order, kind, lesson_no, score):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LearningEvent.objects.create(
+            event_id="raw",
+            enrollment=order.enrollment,
+            kind=kind,
+            lesson_no=lesson_no,
+            score=score,
+            occurred_at=BASE,
+            source=LearningEventSource.API,
+        )
 
 
 @pytest.mark.parametrize(
