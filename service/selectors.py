@@ -58,7 +58,12 @@ def student_facts(values: dict[str, Any], *, now: datetime.datetime) -> dict[str
         "lessons_consumed": values.get("lessons_consumed") or 0,
         "lessons": lessons,
         "watch_progress": str(values.get("watch_progress") or "0"),
-        "homework_rate": _percent(values.get("homework_submitted") or 0, lessons),
+        # As the learning watch counts it: homework per lesson she has had ("" before the first).
+        "homework_rate": (
+            _percent(values.get("homework_submitted") or 0, values["lessons_consumed"])
+            if values.get("lessons_consumed")
+            else ""
+        ),
         "tests_taken": values.get("tests_taken") or 0,
         "test_score_avg": "" if score is None else str(score),
         "rating": values.get("rating") or "",

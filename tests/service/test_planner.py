@@ -168,7 +168,7 @@ def test_renewal_talk_opens_a_month_before_the_end(served):
     [task] = tasks(TaskKind.RENEWAL)
     assert task.due_at == ends - 27 * D
     assert task.facts["completion"] == "80"
-    assert task.facts["homework_rate"] == "67"
+    assert task.facts["homework_rate"] == "83"  # 20 homework over 24 lessons had
     service_plan(now=ends - 2 * D)
     assert len(tasks(TaskKind.RENEWAL)) == 1
 
