@@ -191,6 +191,21 @@ RECENT_REFUNDS_DAYS = 365
 REVIEW_LIST_LIMIT = 50
 
 
+# The queue's order: escalations first, then the oldest step.
+QUEUE_ORDERING = ("-step_escalated", "step_created_at", "pk")
+
+
+def next_in_queue(*, user: User, on: datetime.date, after: RefundRequest) -> RefundRequest | None:
+    """The first request of her queue other than ``after`` (offered once ``after`` is decided)."""
+    return (
+        refund_queue_for_staff(user=user, on=on)
+        .exclude(pk=after.pk)
+        .order_by(*QUEUE_ORDERING)
+        .only("pk", "request_no")
+        .first()
+    )
+
+
 def approval_queue_for_admin(*, user: User | AnonymousUser, on: datetime.date | None = None) -> QuerySet[RefundRequest]:
     """``refund_queue_for_staff`` with what the queue's columns show: the student, course and campus
     joined, the pending step (with its people) prefetched into ``pending_steps``.

@@ -34,7 +34,7 @@ from schoolops.admin_mixins import ReadOnlyAdminMixin
 
 from ..models import ApprovalQueueItem, RefundRequest
 from ..rules import TIER_ROLE
-from ..selectors import approval_queue_for_admin
+from ..selectors import QUEUE_ORDERING, approval_queue_for_admin
 from .decisions import BULK_LIMIT, bulk_approve_plan, bulk_approve_run
 from .forms import BulkApproveForm
 from .lists import (
@@ -48,8 +48,6 @@ from .lists import (
     staff_of,
 )
 from .requests import APPROVALS_CSS, risk_badge
-
-QUEUE_ORDERING = ("-step_escalated", "step_created_at", "pk")
 
 
 class QueueChangeList(ChangeList):

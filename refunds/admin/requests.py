@@ -48,8 +48,9 @@ from ..models import (
     RefundRequest,
     RefundStatus,
     RefundTransition,
+    StepDecision,
 )
-from ..selectors import refund_request_decision_context
+from ..selectors import next_in_queue, refund_request_decision_context
 from .decisions import APPROVE, DECISIONS, approve_outcome, decide_view, decision_options
 from .lists import (
     AgeFilter,
@@ -283,8 +284,15 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
             for key in DECISIONS
             if key in options.actions
         ]
+        next_item = None
+        if not buttons and staff_of(request) is not None:
+            # Decided (or not hers to decide): offer the next request of her queue.
+            next_item = next_in_queue(user=request.user, on=timezone.localdate(now), after=obj)
+        rejected_steps = [step for step in review.steps if step.decision == StepDecision.REJECTED]
         return {
             "review": review,
+            "appeal_rejection": rejected_steps[-1] if obj.appealed_at and rejected_steps else None,
+            "next_in_queue": next_item,
             "decision_buttons": buttons,
             "decision_blocked": options.blocked,
             "pending_step": options.step,

@@ -440,3 +440,37 @@ def test_the_request_page_takes_a_fixed_number_of_queries(client, refund, homero
     assert len(review.transitions) == rows + 1
     assert len(review.evidence) == rows
     assert len(review.notifications) == written + rows
+
+
+# --- Appeals and the next request -----------------------------------------------------------------
+
+
+def test_an_appeal_says_so_on_top_with_the_rejection_it_answers(client, refund, homeroom, supervisor, student):
+    from refunds.services import refund_appeal
+
+    refund_reject(request_id=refund.pk, actor=homeroom.user, reason="已超过退费期限。")
+    refund_appeal(student=student, request_id=refund.pk, reason="我当时在住院，有诊断证明。")
+    html = _page(client, supervisor.user, refund)
+    notice = html.index('id="appeal-notice"')
+    assert notice < html.index('id="learning-panel"')  # at the top, not below the record
+    assert "我当时在住院，有诊断证明。" in html[notice:]
+    assert "已超过退费期限。" in html[notice:]
+    assert zh("Decision on the student's appeal") in html
+
+
+def test_an_ordinary_request_has_no_appeal_notice(client, refund, homeroom):
+    assert 'id="appeal-notice"' not in _page(client, homeroom.user, refund)
+
+
+def test_after_a_decision_the_page_offers_the_next_in_the_queue(client, student, homeroom, campus):
+    first, second = submitted(student=student, homeroom=homeroom, campus=campus, count=2)
+    client.force_login(homeroom.user)
+    response = client.post(decide_url(first, APPROVE), DECISION_DATA[APPROVE], follow=True)
+    assert response.status_code == 200
+    assert response.context["next_in_queue"].pk == second.pk
+    html = response.content.decode()
+    assert f'id="next-in-queue" href="{page_url(second)}"' in html
+    # The last one decided: nothing to offer.
+    response = client.post(decide_url(second, APPROVE), DECISION_DATA[APPROVE], follow=True)
+    assert response.context["next_in_queue"] is None
+    assert 'id="next-in-queue"' not in response.content.decode()
