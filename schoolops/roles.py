@@ -94,13 +94,27 @@ _TICKETS_READ = [
 ]
 _TICKETS = [*_TICKETS_READ, "servicedesk.add_ticket", "servicedesk.handle_ticket", "servicedesk.archive_ticket"]
 
+# Student service's figures: the referrals (老带新) list with its counts, and the dashboard's
+# student-service section (shown to its readers who may read service tasks).
+_REFERRALS = ["service.view_referral"]
+_SERVICE_FIGURES = [*_REFERRALS, "service.view_servicetask"]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    "homeroom": [*_EVERY_STAFF],
+    "homeroom": [*_EVERY_STAFF, *_REFERRALS],
     # Teaching supervisors also flag a student high-risk or clear the flag (with a reason).
-    "supervisor": [*_EVERY_STAFF, *_ANALYTICS, *_ALERTS, *_REVIEWS, *_TICKETS, "students.manage_high_risk"],
+    "supervisor": [
+        *_EVERY_STAFF,
+        *_ANALYTICS,
+        *_ALERTS,
+        *_REVIEWS,
+        *_TICKETS,
+        *_SERVICE_FIGURES,
+        "students.manage_high_risk",
+    ],
     "campus_head": [
         *_EVERY_STAFF,
         *_ANALYTICS,
+        *_SERVICE_FIGURES,
         *_ALERTS,
         *_REVIEWS,
         *_TICKETS,
@@ -118,6 +132,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     "operations": [
         *_EVERY_STAFF,
         *_ANALYTICS,
+        *_SERVICE_FIGURES,
         *_ALERTS,
         *_REVIEWS,
         *_TICKETS_READ,
