@@ -97,7 +97,8 @@ def duration(seconds: Decimal | None) -> str:
     return hours((seconds / 3600).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-def _trend(current: int | Decimal | None, previous: int | Decimal | None, *, higher_is_better: bool) -> str:
+def change_trend(current: int | Decimal | None, previous: int | Decimal | None, *, higher_is_better: bool) -> str:
+    """Whether the change from ``previous`` to ``current`` is for the better: "better", "worse" or "flat"."""
     if current is None or previous is None or current == previous:
         return "flat"
     return "better" if (current > previous) == higher_is_better else "worse"
@@ -126,7 +127,7 @@ def _clock_cards(
             duration(clock.median_seconds),
             duration(before.median_seconds),
             _duration_change(clock.median_seconds, before.median_seconds),
-            _trend(clock.median_seconds, before.median_seconds, higher_is_better=False),
+            change_trend(clock.median_seconds, before.median_seconds, higher_is_better=False),
             spread,
             url,
         ),
@@ -136,7 +137,7 @@ def _clock_cards(
             percent(clock.met_rate),
             percent(before.met_rate),
             point_change(clock.met_rate, before.met_rate),
-            _trend(clock.met_rate, before.met_rate, higher_is_better=True),
+            change_trend(clock.met_rate, before.met_rate, higher_is_better=True),
             _("%(met)s within target, %(late)s late") % {"met": count(clock.met), "late": count(clock.late)},
             url,
         ),
@@ -153,7 +154,7 @@ def desk_cards(now: DeskIndicators, before: DeskIndicators, url: str = "") -> li
             count(before.tickets),
             relative_change(now.tickets, before.tickets),
             # No change to speak of after a period without tickets (the change reads "—").
-            _trend(now.tickets, before.tickets, higher_is_better=False) if before.tickets else "flat",
+            change_trend(now.tickets, before.tickets, higher_is_better=False) if before.tickets else "flat",
             _("%(complaints)s complaints and refund disputes") % {"complaints": count(now.complaints)},
             url,
         ),
@@ -177,7 +178,7 @@ def desk_cards(now: DeskIndicators, before: DeskIndicators, url: str = "") -> li
             percent(satisfaction.satisfied_rate),
             percent(earlier.satisfied_rate),
             point_change(satisfaction.satisfied_rate, earlier.satisfied_rate),
-            _trend(satisfaction.satisfied_rate, earlier.satisfied_rate, higher_is_better=True),
+            change_trend(satisfaction.satisfied_rate, earlier.satisfied_rate, higher_is_better=True),
             _("average %(average)s of 5, %(count)s ratings")
             % {"average": _score(satisfaction.average), "count": count(satisfaction.ratings)},
             "",  # ratings have no list of their own

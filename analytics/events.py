@@ -34,6 +34,7 @@ event_register(
         "approval_rate",
         "refunded_amount",
         "refund_ratio",
+        "service",
         "link",
         "contact",
     ),
@@ -46,6 +47,10 @@ event_register(
         "approval_rate": "75.0%",
         "refunded_amount": "8,400.00",
         "refund_ratio": "4.20%",
+        "service": "学员服务（括号内为前一周）：\n任务按时完成 85.0%（80.0%），20 件中 17 件；\n"
+        "24 小时内首次联系 90.0%（100.0%）；\n2 天内跟进不学习学员 75.0%（50.0%）；\n"
+        "首课反馈：很好 8 · 还行 2 · 不太好 1；课程评分 4.50；\n"
+        "续费率 40.0%（33.3%），5 件中 2 件；\n转介绍率 1.5%（0.5%），3 次转介绍。",
         "link": "https://school.example.com/admin/analytics/weeklyreview/1/change/",
     },
 )

@@ -6,7 +6,9 @@ How the pieces combine:
 - ``weekly_figures`` reads the week from the facts through the selectors (``analytics_figures``
   and friends, the dashboard's own arithmetic) for a set of campuses, and writes it down as plain
   JSON: the indicators of both weeks, each day of both weeks, the reason mix, the courses and
-  homeroom teachers ranked by refunds and by refund ratio.
+  homeroom teachers ranked by refunds and by refund ratio; and the student-service part, the
+  homeroom teachers' service metrics of both weeks (``service.metrics``, as the dashboard's
+  section shows them), on the page and in the e-mail.
 - ``weekly_review_build`` keeps one ``WeeklyReview`` per (scope, week): the figures and the PDF
   rendered from them (``templates/analytics/weekly_review.html``, WeasyPrint, charts drawn as SVG
   by ``analytics.charts``, in the school's language). Idempotent: a second call returns the
@@ -49,6 +51,7 @@ from .models import Alert, WeeklyReview
 from .presentation import Card, count, indicator_cards, money, percent
 from .selectors import DimensionRow, Filters, Indicators, analytics_breakdown, analytics_figures, analytics_series
 from .services import local_day
+from .student_service import service_cards_of_review, service_review_figures, service_review_text
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +162,7 @@ def weekly_figures(*, week_start: datetime.date, campus_ids: list[int] | None) -
         "teachers": _by_refunds(teachers),
         "teachers_by_ratio": _by_ratio(teachers),
         "alerts": _alerts_of(week, campus_ids),
+        "service": service_review_figures(week_start=week.start, campus_ids=campus_ids),
         "as_of": board.as_of.isoformat(),
     }
 
@@ -329,6 +333,7 @@ def weekly_review_message_context(review: WeeklyReview) -> dict[str, str]:
         "approval_rate": percent(now.approval_rate),
         "refunded_amount": money(now.refunded_amount),
         "refund_ratio": percent(now.refund_ratio, 2),
+        "service": service_review_text(figures.get("service")),
         "link": site_url(reverse("admin:analytics_weeklyreview_change", args=[review.pk])),
         "contact": school_contact(),
     }
@@ -405,6 +410,7 @@ def weekly_review_context(review: WeeklyReview) -> dict[str, Any]:
         "refunded_count": count(now.refunded_count),
         "revenue": money(now.revenue),
         "alerts": figures.get("alerts") or {"count": 0, "rows": []},
+        "service_cards": service_cards_of_review(figures.get("service")),
         "created_at": f"{timezone.localtime(review.created_at):%Y-%m-%d %H:%M}",
         "as_of": f"{timezone.localtime(datetime.datetime.fromisoformat(figures['as_of'])):%Y-%m-%d %H:%M}",
     }

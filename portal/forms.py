@@ -1,6 +1,6 @@
 """Forms of the student's pages: log in, the what-if estimate, apply, supply missing information,
-appeal, cancel, the paper copy of an e-receipt, her notification settings, and her tickets to
-customer service.
+appeal, cancel, the paper copy of an e-receipt, her notification settings, her tickets to
+customer service, and her answer to the first-lesson question.
 
 The refund forms check what a form can (a reason from the list, lengths, the confirmation); the
 evidence files are checked by content inside the refund services, which refuse with a message.
@@ -18,6 +18,7 @@ from notifications.models import NotificationPreference
 from orders.models import Course, Order
 from refunds.forms import MultipleFileField, MultipleFileInput
 from refunds.models import RefundReason, RefundRequest
+from service.models import FeedbackAnswer
 from servicedesk.models import TicketCategory
 from students.models import Student
 
@@ -300,4 +301,29 @@ class RatingForm(forms.Form):
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class LessonFeedbackForm(forms.Form):
+    """ "第一节课感觉怎么样？": one of three answers and, if she likes, a few words (the service
+    checks both again)."""
+
+    answer = forms.ChoiceField(
+        label=_("How was your first lesson?"),
+        choices=[
+            (FeedbackAnswer.GOOD, _("It was great")),
+            (FeedbackAnswer.OKAY, _("It was okay")),
+            (FeedbackAnswer.BAD, _("Not so good")),
+        ],
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose one of the three answers."),
+            "invalid_choice": _("Choose one of the three answers."),
+        },
+    )
+    comment = forms.CharField(
+        label=_("Anything to tell your homeroom teacher? (optional)"),
+        required=False,
+        max_length=MAX_TEXT_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": MAX_TEXT_LENGTH}),
     )

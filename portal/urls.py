@@ -1,4 +1,4 @@
-from .views import helpcenter, inbox, orders, preferences, ratings, refunds, tickets
+from .views import helpcenter, inbox, lessons, orders, preferences, ratings, referrals, refunds, tickets
 
 app_name = "portal"
 
@@ -10,4 +10,6 @@ urlpatterns = [
     *inbox.urlpatterns,
     *ratings.urlpatterns,
     *tickets.urlpatterns,
+    *lessons.urlpatterns,
+    *referrals.urlpatterns,
 ]

@@ -97,9 +97,13 @@ _TICKETS = [*_TICKETS_READ, "servicedesk.add_ticket", "servicedesk.handle_ticket
 # The learning watch (学习看板): homeroom teachers see their students, supervisors their team and
 # campus, campus heads their campus, operations every campus (service.watch.watch_scope).
 _LEARNING_WATCH = ["service.view_learning_watch"]
+# Student service's figures: the referrals (老带新) list with its counts, and the dashboard's
+# student-service section (shown to its readers who may read service tasks).
+_REFERRALS = ["service.view_referral"]
+_SERVICE_FIGURES = [*_REFERRALS, "service.view_servicetask"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    "homeroom": [*_EVERY_STAFF, *_LEARNING_WATCH],
+    "homeroom": [*_EVERY_STAFF, *_LEARNING_WATCH, *_REFERRALS],
     # Teaching supervisors also flag a student high-risk or clear the flag (with a reason).
     "supervisor": [
         *_EVERY_STAFF,
@@ -108,11 +112,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_REVIEWS,
         *_TICKETS,
         *_LEARNING_WATCH,
+        *_SERVICE_FIGURES,
         "students.manage_high_risk",
     ],
     "campus_head": [
         *_EVERY_STAFF,
         *_ANALYTICS,
+        *_SERVICE_FIGURES,
         *_ALERTS,
         *_REVIEWS,
         *_TICKETS,
@@ -131,6 +137,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     "operations": [
         *_EVERY_STAFF,
         *_ANALYTICS,
+        *_SERVICE_FIGURES,
         *_ALERTS,
         *_REVIEWS,
         *_TICKETS_READ,

@@ -6,7 +6,8 @@ permission: /admin/analytics/refundfact/ (URL name ``admin:analytics_dashboard``
 /admin/analytics/refundfact/export/ (``admin:analytics_dashboard_export``). Both take the same GET
 filters, check the permission (403 for anyone logged in without it, students included) and read
 ``analytics_dashboard`` for the user, which keeps them to the user's campuses. The page also shows
-the service desk's figures (``analytics.desk``) to those who may read tickets.
+the service desk's figures (``analytics.desk``) to those who may read tickets, and the homeroom
+teachers' weekly service metrics (``analytics.student_service``) to those who may read service tasks.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..forms import DashboardFilterForm
 from ..models import RefundFact
 from ..presentation import EXPORT_COLUMNS, dashboard_view, export_file_name, export_rows
 from ..selectors import analytics_dashboard, open_risk_counts
+from ..student_service import service_section
 
 VIEW_DASHBOARD = "analytics.view_dashboard"
 
@@ -74,11 +76,12 @@ class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         user = acting_user_with(request, VIEW_DASHBOARD)
         form = DashboardFilterForm(request.GET, user=user)
-        view, desk = None, None
+        view, desk, service = None, None, None
         if form.is_valid():
             filters = form.filters()
             view = dashboard_view(analytics_dashboard(user=user, filters=filters))
             desk = desk_section(user=user, filters=filters)
+            service = service_section(user=user, filters=filters)
         query = request.GET.urlencode()
         context = {
             **self.admin_site.each_context(request),
@@ -87,6 +90,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "form": form,
             "view": view,
             "desk": desk,
+            "service": service,
             "risk_counts": open_risk_counts(user=user) if user.has_perm("analytics.view_alert") else None,
             "export_url": f"{reverse('admin:analytics_dashboard_export')}?{query}"
             if query

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from refunds.models import RefundReason, RefundRequest
 from refunds.services.quoting import RefundPolicyMissing, refund_quote_estimate
+from service.selectors import feedback_questions_open
 
 from .. import selectors
 from ..forms import RefundEstimateForm
@@ -55,10 +56,16 @@ def _summary_or_404(
 @require_GET
 @student_page
 def home(request: StudentRequest) -> HttpResponse:
-    """Orders and refunds: every order with its progress, what it refunds now and its request."""
+    """Orders and refunds: every order with its progress, what it refunds now and its request; the
+    first-lesson questions she has not answered yet on top."""
     summaries = selectors.order_summaries_for_student(student=request.student)
     orders = [OrderCard.of(summary) for summary in summaries]
-    return render(request, "portal/home.html", {"student": request.student, "orders": orders})
+    context = {
+        "student": request.student,
+        "orders": orders,
+        "feedback_questions": list(feedback_questions_open(student=request.student)),
+    }
+    return render(request, "portal/home.html", context)
 
 
 @require_GET
@@ -74,14 +81,17 @@ def request_list(request: StudentRequest) -> HttpResponse:
 @require_GET
 @student_page
 def order_detail(request: StudentRequest, order_no: str) -> HttpResponse:
-    """One order: the refund breakdown explained, the policy in plain words, the request history."""
+    """One order: the refund breakdown explained, the policy in plain words, the request history;
+    the first-lesson question on top while it waits for her answer."""
     summary = _summary_or_404(request, order_no)
     history = [RequestRow(r, reverse("portal:request", args=[r.request_no])) for r in summary.requests]
+    questions = feedback_questions_open(student=request.student).filter(enrollment__order=summary.order)
     context = {
         "card": OrderCard.of(summary),
         "order": summary.order,
         "history": history,
         "reason_label": RefundReason(selectors.GENERIC_REASON).label,
+        "feedback_question": questions.first(),
     }
     return render(request, "portal/order.html", context)
 

@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from schoolops.scoping import CampusScopedAdminMixin as CampusScopedAdmin
 
-from ..models import ContactLog, Referral, Script, ServiceSettings, ServiceTask
+from ..models import ContactLog, Script, ServiceSettings, ServiceTask
 
 
 @admin.register(ServiceTask)
@@ -26,8 +26,3 @@ class ScriptAdmin(admin.ModelAdmin):
 @admin.register(ServiceSettings)
 class ServiceSettingsAdmin(CampusScopedAdmin, admin.ModelAdmin):
     list_display = ("campus",)
-
-
-@admin.register(Referral)
-class ReferralAdmin(CampusScopedAdmin, admin.ModelAdmin):
-    list_display = ("order", "referrer", "referee", "recorded_at")
