@@ -195,7 +195,7 @@ REVIEW_LIST_LIMIT = 50
 QUEUE_ORDERING = ("-step_escalated", "step_created_at", "pk")
 
 
-def next_in_queue(*, user: User, on: datetime.date, after: RefundRequest) -> RefundRequest | None:
+def next_in_queue(*, user: User | AnonymousUser, on: datetime.date, after: RefundRequest) -> RefundRequest | None:
     """The first request of her queue other than ``after`` (offered once ``after`` is decided)."""
     return (
         refund_queue_for_staff(user=user, on=on)

@@ -192,6 +192,7 @@ def test_only_known_staff_facing_events_can_be_subscribed(campus):
         "refund.payout_needs_check",
         "analytics.alert",
         "ticket.escalated",
+        "service.tasks_overdue",
     ]
     for events in (["refund.nonsense"], ["refund.approved"], "refund.assigned"):
         robot.events = events
