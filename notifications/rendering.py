@@ -32,6 +32,7 @@ status, date, next_steps, contact, link``. Later features add their events with
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -190,17 +191,24 @@ def template_check(*, event: str, source: str) -> list[str]:
     spec = EVENTS.get(event)
     if spec is None:
         return [str(_("Unknown event %(event)s.") % {"event": event})]
+    return source_problems(source=source, placeholders=spec.placeholders)
+
+
+def source_problems(*, source: str, placeholders: Sequence[str]) -> list[str]:
+    """Problems with a text written in the sandbox's syntax that may read only ``placeholders``:
+    syntax, forbidden tags, unknown placeholders (named, with the allowed ones). Other apps' texts
+    with placeholders (the service script library) are checked by it too."""
     try:
         names = _variables(source)
         _ENGINE.from_string(source)
     except (TemplateProblem, TemplateSyntaxError) as exc:
         return [str(exc)]
-    unknown = sorted(names - set(spec.placeholders))
+    unknown = sorted(names - set(placeholders))
     if unknown:
         return [
             str(
                 _("Unknown placeholders: %(names)s. Allowed: %(allowed)s.")
-                % {"names": ", ".join(unknown), "allowed": ", ".join(spec.placeholders)}
+                % {"names": ", ".join(unknown), "allowed": ", ".join(placeholders)}
             )
         ]
     return []

@@ -101,9 +101,23 @@ _LEARNING_WATCH = ["service.view_learning_watch"]
 # student-service section (shown to its readers who may read service tasks).
 _REFERRALS = ["service.view_referral"]
 _SERVICE_FIGURES = [*_REFERRALS, "service.view_servicetask"]
+# Student service's work: homeroom teachers work their students' tasks on the workbench (outcome,
+# reschedule), log contacts on the student page and read the script library; supervisors and
+# campus heads do the same for their team and campus and read the campus's service settings
+# (a campus head also keeps her campus's); operations keep the script library and every campus's
+# settings; customer service reads the contact log.
+_SERVICE_WORK = [
+    "service.view_servicetask",
+    "service.change_servicetask",
+    "service.view_contactlog",
+    "service.add_contactlog",
+    "service.view_script",
+]
+_SERVICE_LEAD = [*_SERVICE_WORK, "service.view_servicesettings"]
+_SERVICE_SETTINGS = ["service.view_servicesettings", "service.add_servicesettings", "service.change_servicesettings"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    "homeroom": [*_EVERY_STAFF, *_LEARNING_WATCH, *_REFERRALS],
+    "homeroom": [*_EVERY_STAFF, *_LEARNING_WATCH, *_REFERRALS, *_SERVICE_WORK],
     # Teaching supervisors also flag a student high-risk or clear the flag (with a reason).
     "supervisor": [
         *_EVERY_STAFF,
@@ -113,6 +127,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_TICKETS,
         *_LEARNING_WATCH,
         *_SERVICE_FIGURES,
+        *_SERVICE_LEAD,
         "students.manage_high_risk",
     ],
     "campus_head": [
@@ -123,6 +138,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_REVIEWS,
         *_TICKETS,
         *_LEARNING_WATCH,
+        *_SERVICE_LEAD,
+        *_SERVICE_SETTINGS,
         "payments.view_payout",
         "finance.view_voucher",
         "finance.view_voucherline",
@@ -132,7 +149,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "finance.view_papercopyrequest",
     ],
     "finance": [*_EVERY_STAFF, *_FINANCE_PAYOUTS, *_FINANCE_REPORTS, *_ANALYTICS],
-    "service": [*_EVERY_STAFF, *_TICKETS],
+    "service": [*_EVERY_STAFF, *_TICKETS, "service.view_contactlog"],
     "quality": [*_EVERY_STAFF, "analytics.view_alert", *_REVIEWS, *_TICKETS_READ, "servicedesk.archive_ticket"],
     "operations": [
         *_EVERY_STAFF,
@@ -144,6 +161,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_LEARNING_WATCH,
         "servicedesk.add_desksettings",
         "servicedesk.change_desksettings",
+        "service.view_script",
+        "service.add_script",
+        "service.change_script",
+        *_SERVICE_SETTINGS,
         "servicedesk.add_helparticle",
         "servicedesk.change_helparticle",
         "servicedesk.delete_helparticle",
