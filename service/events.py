@@ -20,7 +20,7 @@ _SAMPLE = {
     "count": "3",
     "students": "张三（已 8 天未学习，完成 25%）\n李四（已 7 天未学习，完成 40%）",
     "teacher_name": "王老师",
-    "tasks": "首次联系 · 张三 · 应于 2026-12-04 10:00 完成",
+    "tasks": "王老师：超时 3 项（首次联系 1、学员未学习跟进 2）",
     "link": "https://school.example.com/admin/service/servicetask/",
 }
 

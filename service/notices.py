@@ -4,10 +4,10 @@ Each message has a key per occurrence, so a repeated run sends nothing new."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +25,7 @@ from schoolops.models import Staff, StaffRole
 from students.models import Enrollment
 
 from .events import AT_RISK, FEEDBACK_ASKED, LESSON_REMINDER, TASK_NEW, TASKS_OVERDUE
-from .models import ServiceTask
+from .models import ServiceTask, TaskKind
 
 STUDENT_CHANNELS = ("inbox", "email", "sms")
 LISTED = 20
@@ -117,34 +117,39 @@ def feedback_questions(enrollment_ids: Sequence[int]) -> None:
         )
 
 
-def at_risk_alerts(enrollment_ids: Sequence[int], *, now: datetime.datetime) -> None:
-    """One alert per teacher per run, listing her students who stopped learning, with their figures."""
-    tasks = (
-        ServiceTask.objects.filter(enrollment_id__in=list(enrollment_ids), kind="inactive", created_at=now)
-        .select_related("teacher__user", "student__user")
+def at_risk_alerts(*, campus_id: int, now: datetime.datetime) -> None:
+    """One alert per teacher per run, listing her students who stopped learning (the inactive tasks
+    this run made at ``now``), with their figures. Rows are read as values: a first run may make
+    tens of thousands."""
+    rows = (
+        ServiceTask.objects.filter(campus_id=campus_id, kind=TaskKind.INACTIVE, created_at=now)
         .order_by("teacher_id", "pk")
+        .values_list("pk", "teacher_id", "student__user__name", "student__user__username", "facts")
     )
-    by_teacher: dict[Staff, list[ServiceTask]] = {}
-    for task in tasks:
-        by_teacher.setdefault(task.teacher, []).append(task)
-    for teacher, own in by_teacher.items():
+    by_teacher: dict[int, list[tuple]] = defaultdict(list)
+    for row in rows.iterator(chunk_size=2000):
+        own = by_teacher[row[1]]
+        own.append(row if len(own) < LISTED else row[:2])
+    teachers = Staff.objects.filter(pk__in=list(by_teacher)).select_related("user")
+    for teacher in teachers:
+        own = by_teacher[teacher.pk]
 
         def context(own=own) -> dict[str, str]:
             lines = [
                 _("%(name)s (no learning for %(days)s days, %(completion)s%% done)")
                 % {
-                    "name": t.student.name,
-                    "days": t.facts.get("days_inactive", "?"),
-                    "completion": t.facts.get("completion", "0"),
+                    "name": name or username,
+                    "days": facts.get("days_inactive", "?"),
+                    "completion": facts.get("completion", "0"),
                 }
-                for t in own[:LISTED]
+                for _pk, _teacher, name, username, facts in own[:LISTED]
             ]
             if len(own) > LISTED:
                 lines.append(_("and %(n)d more") % {"n": len(own) - LISTED})
             return {"count": str(len(own)), "students": "\n".join(lines), "link": workbench_link()}
 
         notify(
-            key=f"service-at-risk:{teacher.pk}:{own[0].pk}",
+            key=f"service-at-risk:{teacher.pk}:{own[0][0]}",
             event=AT_RISK,
             recipients=[recipient_for_user(teacher.user)],
             context=context,
@@ -152,39 +157,73 @@ def at_risk_alerts(enrollment_ids: Sequence[int], *, now: datetime.datetime) -> 
         )
 
 
-def supervisors_of(teacher: Staff) -> list[Staff]:
+def supervisors_of(teacher: Staff, campus_supervisors: Sequence[Staff]) -> list[Staff]:
     """Who is told about a teacher's overdue tasks: her manager, else her campus's supervisors."""
     manager = teacher.manager
     if manager is not None and manager.user.is_active:
         return [manager]
-    return list(
-        Staff.objects.active().filter(Q(role=StaffRole.SUPERVISOR), campus_id=teacher.campus_id).select_related("user")
+    return [s for s in campus_supervisors if s.campus_id == teacher.campus_id]
+
+
+def _names(teachers: Sequence[Staff]) -> str:
+    shown = "、".join(str(t.user) for t in teachers[:3])
+    if len(teachers) > 3:
+        return _("%(names)s and others (%(n)d in all)") % {"names": shown, "n": len(teachers)}
+    return shown
+
+
+def tasks_overdue(tasks: Sequence[tuple[int, int, str]], *, campus_id: int) -> None:
+    """The tasks (pk, teacher, kind) that just became overdue: one message per supervisor listing
+    her teachers' counts by task, and one to the campus's staff robots."""
+    per_teacher: dict[int, Counter] = defaultdict(Counter)
+    for _pk, teacher_id, kind in tasks:
+        per_teacher[teacher_id][kind] += 1
+    first = min(pk for pk, _t, _k in tasks)
+    teachers = list(Staff.objects.filter(pk__in=list(per_teacher)).select_related("user", "manager__user"))
+    supervisors = list(
+        Staff.objects.active().filter(role=StaffRole.SUPERVISOR, campus_id=campus_id).select_related("user")
     )
+    labels = dict(TaskKind.choices)
 
-
-def tasks_overdue(by_teacher: Mapping[int, list[int]], *, campus_id: int) -> None:
-    teachers = Staff.objects.filter(pk__in=list(by_teacher)).select_related("user", "manager__user")
-    for teacher in teachers:
-        ids = by_teacher[teacher.pk]
-        tasks = list(ServiceTask.objects.filter(pk__in=ids[:LISTED]).select_related("student__user").order_by("due_at"))
-
-        def context(teacher=teacher, ids=ids, tasks=tasks) -> dict[str, str]:
-            lines = [
-                _("%(task)s · %(student)s · due %(due)s")
-                % {"task": t.get_kind_display(), "student": t.student.name, "due": _local(t.due_at)}
-                for t in tasks
-            ]
-            if len(ids) > LISTED:
-                lines.append(_("and %(n)d more") % {"n": len(ids) - LISTED})
+    def context_for(own: Sequence[Staff]) -> Callable[[], dict[str, str]]:
+        def context() -> dict[str, str]:
+            lines = []
+            for teacher in own[:LISTED]:
+                kinds = "、".join(f"{labels[kind]} {count}" for kind, count in sorted(per_teacher[teacher.pk].items()))
+                lines.append(
+                    _("%(teacher)s: %(count)d overdue (%(kinds)s)")
+                    % {"teacher": teacher.user, "count": sum(per_teacher[teacher.pk].values()), "kinds": kinds}
+                )
+            if len(own) > LISTED:
+                lines.append(_("and %(n)d more") % {"n": len(own) - LISTED})
+            query = f"?teacher={own[0].pk}&due=overdue" if len(own) == 1 else "?due=overdue"
             return {
-                "teacher_name": str(teacher.user),
-                "count": str(len(ids)),
+                "teacher_name": _names(own),
+                "count": str(sum(sum(per_teacher[t.pk].values()) for t in own)),
                 "tasks": "\n".join(lines),
-                "link": workbench_link() + f"?teacher={teacher.pk}&due=overdue",
+                "link": workbench_link() + query,
             }
 
-        key = f"service-overdue:{teacher.pk}:{ids[0]}"
-        people = [recipient_for_user(s.user) for s in supervisors_of(teacher)]
-        notify(key=key, event=TASKS_OVERDUE, recipients=people, context=context, channels=STAFF_CHANNELS)
-        robots = campus_robots(event=TASKS_OVERDUE, campus_ids=[campus_id])
-        notify(key=key, event=TASKS_OVERDUE, recipients=robots, context=context, channels=("webhook",))
+        return context
+
+    by_supervisor: dict[Staff, list[Staff]] = defaultdict(list)
+    for teacher in teachers:
+        for supervisor in supervisors_of(teacher, supervisors):
+            by_supervisor[supervisor].append(teacher)
+    for supervisor, own in by_supervisor.items():
+        notify(
+            key=f"service-overdue:{supervisor.pk}:{first}",
+            event=TASKS_OVERDUE,
+            recipients=[recipient_for_user(supervisor.user)],
+            context=context_for(own),
+            channels=STAFF_CHANNELS,
+        )
+    robots = campus_robots(event=TASKS_OVERDUE, campus_ids=[campus_id])
+    if robots:
+        notify(
+            key=f"service-overdue:campus-{campus_id}:{first}",
+            event=TASKS_OVERDUE,
+            recipients=robots,
+            context=context_for(teachers),
+            channels=("webhook",),
+        )

@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import Course
+from orders.models import Course, OrderStatus
 from schoolops.models import Campus
 from students.models import Enrollment
 
@@ -158,7 +158,7 @@ def _feedback_questions(campus_id: int, settings: ServiceSettings, now) -> int:
     return len(ids)
 
 
-def _inactive(campus_id: int, settings: ServiceSettings, now) -> list[int]:
+def _inactive(campus_id: int, settings: ServiceSettings, now) -> int:
     """No learning for ``inactive_days`` while the course runs: an at-risk follow-up with her figures.
     One task per episode: the trigger is the day she last learned (or the course began)."""
     days = datetime.timedelta(days=settings.inactive_days)
@@ -193,8 +193,7 @@ def _inactive(campus_id: int, settings: ServiceSettings, now) -> list[int]:
                 facts=facts,
             )
         )
-    _write(tasks)
-    return [t.enrollment_id for t in tasks]
+    return _write(tasks)
 
 
 def follow_up_trigger(course: Course, settings: ServiceSettings, now) -> tuple[str, datetime.datetime] | None:
@@ -213,16 +212,18 @@ def follow_up_trigger(course: Course, settings: ServiceSettings, now) -> tuple[s
 
 
 def _follow_ups(campus_id: int, settings: ServiceSettings, now) -> int:
-    groups: dict[tuple[str, datetime.datetime], list[int]] = defaultdict(list)
+    """The follow-up step due now in each running course; one query per step name (``m2``, ``c3``,
+    ``mid``), not per course. Due ``task_days`` from now: a task is never made late."""
+    groups: dict[str, list[int]] = defaultdict(list)
     for course in Course.objects.filter(campus_id=campus_id, starts_at__lte=now, ends_at__gt=now).only(
         "pk", "starts_at", "ends_at"
     ):
         due = follow_up_trigger(course, settings, now)
         if due is not None:
-            groups[due].append(course.pk)
-    task_time = datetime.timedelta(days=settings.task_days)
+            groups[due[0]].append(course.pk)
+    due_at = now + datetime.timedelta(days=settings.task_days)
     created = 0
-    for (trigger, since), course_ids in groups.items():
+    for trigger, course_ids in groups.items():
         rows = _without(_served(campus_id).filter(order__course_id__in=course_ids), TaskKind.FOLLOW_UP, trigger)
         tasks = [
             _task(
@@ -230,11 +231,11 @@ def _follow_ups(campus_id: int, settings: ServiceSettings, now) -> int:
                 campus_id=campus_id,
                 kind=TaskKind.FOLLOW_UP,
                 trigger=trigger,
-                due_at=max(since, r["order__paid_at"]) + task_time,
+                due_at=due_at,
                 now=now,
                 facts=student_facts(r, now=now),
             )
-            for r in rows.values(*_ROW, "order__paid_at", *FACT_FIELDS).iterator(chunk_size=BATCH)
+            for r in rows.values(*_ROW, *FACT_FIELDS).iterator(chunk_size=BATCH)
         ]
         created += _write(tasks)
     return created
@@ -268,9 +269,9 @@ def _renewals(campus_id: int, settings: ServiceSettings, now) -> int:
 
 def tasks_close_for_left(*, now, enrollment_ids: Iterable[int] | None = None) -> int:
     """Close the open tasks of students who left (the order no longer stands)."""
-    left = ServiceTask.objects.filter(status=TaskStatus.OPEN).exclude(
-        enrollment__order__status__in=ACTIVE_ORDER_STATUSES
-    )
+    # Named positively (the statuses that left), so the database starts from those few orders.
+    gone = [status for status in OrderStatus.values if status not in ACTIVE_ORDER_STATUSES]
+    left = ServiceTask.objects.filter(status=TaskStatus.OPEN, enrollment__order__status__in=gone)
     if enrollment_ids is not None:
         left = left.filter(enrollment_id__in=list(enrollment_ids))
     return left.update(status=TaskStatus.CLOSED, closed_reason=str(LEFT_REASON), done_at=now)
@@ -284,15 +285,12 @@ def _escalate(campus_id: int, settings: ServiceSettings, now) -> int:
             ServiceTask.objects.select_for_update(skip_locked=True)
             .filter(campus_id=campus_id, status=TaskStatus.OPEN, escalated_at__isnull=True, due_at__lte=now - late)
             .order_by("pk")
-            .values_list("pk", "teacher_id")
+            .values_list("pk", "teacher_id", "kind")
         )
         if not tasks:
             return 0
-        ServiceTask.objects.filter(pk__in=[pk for pk, _t in tasks]).update(escalated_at=now)
-        by_teacher: dict[int, list[int]] = defaultdict(list)
-        for pk, teacher_id in tasks:
-            by_teacher[teacher_id].append(pk)
-        notices.tasks_overdue(by_teacher, campus_id=campus_id)
+        ServiceTask.objects.filter(pk__in=[pk for pk, _t, _k in tasks]).update(escalated_at=now)
+        notices.tasks_overdue(tasks, campus_id=campus_id)
     return len(tasks)
 
 
@@ -307,10 +305,10 @@ def service_plan(*, now: datetime.datetime | None = None) -> PlanResult:
         result.created[TaskKind.LESSON_REMINDER] += _lesson_reminders(campus_id, settings, now)
         result.feedback_asked += _feedback_questions(campus_id, settings, now)
         at_risk = _inactive(campus_id, settings, now)
-        result.created[TaskKind.INACTIVE] += len(at_risk)
+        result.created[TaskKind.INACTIVE] += at_risk
         if at_risk:
             with transaction.atomic():
-                notices.at_risk_alerts(at_risk, now=now)
+                notices.at_risk_alerts(campus_id=campus_id, now=now)
         result.created[TaskKind.FOLLOW_UP] += _follow_ups(campus_id, settings, now)
         result.created[TaskKind.RENEWAL] += _renewals(campus_id, settings, now)
         result.escalated += _escalate(campus_id, settings, now)

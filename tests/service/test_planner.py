@@ -288,3 +288,18 @@ def test_her_tasks_close_once_the_whole_order_is_refunded(student, homeroom, cam
         refund_event_record(request=request, kind="payout_succeeded", actor=None, at=timezone.now())
         task.refresh_from_db()
         assert task.status == TaskStatus.CLOSED and task.closed_reason
+
+
+def test_the_supervisor_gets_one_digest_for_all_her_teachers(campus, supervisor, homeroom, student, shipped_data):
+    ServiceSettings.objects.create(campus=campus, escalate_after_hours=0)
+    second = factories.make_staff(role="homeroom", campus=campus, manager=supervisor, name="周老师")
+    course = factories.make_course(campus=campus, starts_at=at("2026-12-20 09:00"))
+    for teacher in (homeroom, second, second):
+        buyer = factories.make_student(campus=campus)
+        factories.make_order(student=buyer, course=course, homeroom_teacher=teacher, paid_at=at("2026-12-04 10:00"))
+    service_plan(now=at("2026-12-05 10:01"))
+    [digest] = Notification.objects.filter(event="service.tasks_overdue", channel="inbox")
+    assert digest.recipient_id == supervisor.user_id
+    assert "3" in digest.subject
+    assert "孙老师" in digest.body and "周老师" in digest.body
+    assert ServiceTask.objects.filter(escalated_at__isnull=False).count() == 3
