@@ -94,16 +94,34 @@ _TICKETS_READ = [
 ]
 _TICKETS = [*_TICKETS_READ, "servicedesk.add_ticket", "servicedesk.handle_ticket", "servicedesk.archive_ticket"]
 
+# Who takes a campus's new orders (students.HomeroomAssignment): operations, and the campus head
+# for their own campus; every campus's teaching supervisor may look them up.
+_HOMEROOM_RULES = [
+    "students.view_homeroomassignment",
+    "students.add_homeroomassignment",
+    "students.change_homeroomassignment",
+    "students.delete_homeroomassignment",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     "homeroom": [*_EVERY_STAFF],
     # Teaching supervisors also flag a student high-risk or clear the flag (with a reason).
-    "supervisor": [*_EVERY_STAFF, *_ANALYTICS, *_ALERTS, *_REVIEWS, *_TICKETS, "students.manage_high_risk"],
+    "supervisor": [
+        *_EVERY_STAFF,
+        *_ANALYTICS,
+        *_ALERTS,
+        *_REVIEWS,
+        *_TICKETS,
+        "students.manage_high_risk",
+        "students.view_homeroomassignment",
+    ],
     "campus_head": [
         *_EVERY_STAFF,
         *_ANALYTICS,
         *_ALERTS,
         *_REVIEWS,
         *_TICKETS,
+        *_HOMEROOM_RULES,
         "payments.view_payout",
         "finance.view_voucher",
         "finance.view_voucherline",
@@ -153,6 +171,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "schoolops.change_staff",
         "orders.add_course",
         "orders.change_course",
+        *_HOMEROOM_RULES,
         "refunds.add_refundpolicy",
         "refunds.change_refundpolicy",
         "refunds.add_refundtier",
