@@ -39,7 +39,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -105,6 +105,8 @@ _REFERRAL_RE = re.compile(r"[A-Za-z0-9_-]+")
 # A mainland mobile number, in ASCII digits only (``\d`` would take any script's digits).
 _PHONE_RE = re.compile(r"1[3-9][0-9]{9}")
 STUDENT_USERNAME_PREFIX = "student-"
+# The key of the PostgreSQL advisory lock that lets one order intake run at a time.
+_INTAKE_LOCK_KEY = 0x5C400018
 
 
 # Records a refusal of the order being checked: the field's path and why.
@@ -669,6 +671,7 @@ def orders_record(
     now = at or timezone.now()
     try:
         with transaction.atomic():
+            _intake_lock()
             if nonce is not None:
                 ingestion_nonce_store(signature=nonce, sender=ORDER_SYSTEM)
             plan = _plan(orders)
@@ -690,7 +693,21 @@ def orders_record(
 def orders_preview(*, orders: Sequence[OrderInput]) -> IntakeResult:
     """What ``orders_record`` would do, without writing (for a dry run)."""
     with transaction.atomic():
+        _intake_lock()
         return _plan(orders).result()
+
+
+def _intake_lock() -> None:
+    """Wait for any other order intake to finish (until the end of the caller's transaction).
+
+    A batch's checks read orders, students, phones and account names one query after another;
+    another batch committing between two of them would make them disagree (a new student not
+    found by her number, then her phone found on "another account"). PostgreSQL's transaction
+    advisory lock serialises the intakes; SQLite has one writer at a time anyway.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_INTAKE_LOCK_KEY])
 
 
 def _apply(plan: _Plan, *, source: str, at: datetime.datetime) -> list[EnrollmentNews]:

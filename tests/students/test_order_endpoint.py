@@ -355,7 +355,7 @@ def test_only_post_is_allowed(client, url, method):
 def test_request_takes_a_constant_number_of_queries(client, url, course, teachers, size, django_assert_max_num_queries):
     batch = [order_raw(course) for _ in range(size)]
 
-    # nonce, courses, orders, students, phones, openids, usernames, trade numbers, rules, loads;
+    # intake lock, nonce, courses, orders, students, phones, openids, usernames, trade numbers, rules, loads;
     # users, students, orders, enrollments (each with its history); the analytics writer; savepoints
     with django_assert_max_num_queries(26):
         response = post(client, url, {"orders": batch})
