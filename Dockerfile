@@ -26,7 +26,7 @@ RUN pip install -r requirements.txt
 COPY . .
 # Static files are collected at build time; these dummy values exist only for this command.
 RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-only LEARNING_PLATFORM_SECRET=build-only \
-        python manage.py collectstatic --noinput \
+        SCHOOLOPS_ORDER_SYSTEM_SECRET=build-only python manage.py collectstatic --noinput \
     && mkdir -p /data/media /data/var \
     && chown -R app:app /app/staticfiles /data
 

@@ -115,12 +115,14 @@ typecheck: $(DEV_STAMP)
 check-deploy: $(RUNTIME_STAMP)
 	@secret=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))'); \
 	lp_secret=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))'); \
+	order_secret=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))'); \
 	echo "manage.py check --deploy --fail-level WARNING  (DJANGO_DEBUG=0, random secrets, hosts schoolops.example.com)"; \
 	DJANGO_DEBUG=0 \
 	DJANGO_SECRET_KEY="$$secret" \
 	DJANGO_ALLOWED_HOSTS=schoolops.example.com \
 	DJANGO_CSRF_TRUSTED_ORIGINS=https://schoolops.example.com \
 	LEARNING_PLATFORM_SECRET="$$lp_secret" \
+	SCHOOLOPS_ORDER_SYSTEM_SECRET="$$order_secret" \
 	DATABASE_URL=postgres://schoolops:schoolops@127.0.0.1:5432/schoolops \
 	REDIS_URL=redis://127.0.0.1:6379/0 \
 	$(PY) manage.py check --deploy --fail-level WARNING

@@ -1,5 +1,6 @@
-"""Keeping the facts: recompute (day, campus) slices from the raw tables, on refund events, by
-the beat job (revenue) and by the rebuild command.
+"""Keeping the facts: recompute (day, campus) slices from the raw tables, on refund events, on the
+order intake's news (revenue of a day past: an order imported late, changed or cancelled), by the
+beat job (revenue) and by the rebuild command.
 
 ``facts_refresh`` is the one way facts are written. It deletes the slices it was given and
 writes them again from the requests, their transition log, the approval steps and the orders,
@@ -16,7 +17,7 @@ Definitions (each metric on its own Asia/Shanghai day):
   that day, for the request's approved amount, with its time since submission;
 - tier step: an approval step a person decided (approved, rejected, returned for information),
   on the day decided, with its time in front of the approver; the automatic check is left out;
-- revenue: an order's ``amount_paid`` on the day it was paid.
+- revenue: an order's ``amount_paid`` on the day it was paid (not of an order since cancelled).
 
 The dimensions are read from the raw rows at refresh time: the request's campus and reason, its
 order's course and channel, and the homeroom teacher of the order's enrollment.
@@ -26,7 +27,8 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from decimal import Decimal
@@ -39,7 +41,7 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q,
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from refunds.models import (
     PENDING_STATES,
     ApprovalStep,
@@ -51,6 +53,7 @@ from refunds.models import (
     StepDecision,
 )
 from schoolops.models import Campus
+from students.events import EnrollmentNews
 
 from .models import DailyRollup, FactsRefresh, RefundFact, RevenueFact, TierFact
 
@@ -226,6 +229,7 @@ def _tier_rows(campus_ids: list[int], runs: list[tuple[datetime.date, datetime.d
 def _revenue_rows(campus_ids: list[int], runs: list[tuple[datetime.date, datetime.date]]) -> list[RevenueFact]:
     paid = (
         Order.objects.filter(_moments_in("paid_at", runs), course__campus_id__in=campus_ids)
+        .exclude(status=OrderStatus.CANCELLED)
         .annotate(d=TruncDate("paid_at", tzinfo=SHANGHAI))
         .values("d", "course__campus_id", "course_id", "enrollment__homeroom_teacher_id", "channel")
         .annotate(n=Count("id"), revenue=Sum("amount_paid"))
@@ -378,6 +382,39 @@ def facts_on_refund_event(event_id: int) -> None:
         current_app.tasks[REFRESH_FOR_EVENT_TASK].delay(event_id)
     except Exception:  # the broker's errors vary by transport
         logger.warning("Analytics facts of refund event %s not refreshed now; beat will.", event_id, exc_info=True)
+
+
+# The Celery task that refreshes the revenue slices the order intake touched (analytics.tasks).
+REFRESH_SLICES_TASK = "analytics.tasks.refresh_facts_for_slices"
+
+
+def facts_on_enrollment_news(news: Sequence[EnrollmentNews]) -> None:
+    """Enrollment news writer (in the order intake's transaction): after the commit, refresh every
+    (day, campus) the orders of ``news`` were ever paid on, as they are and as they were before a
+    change (their history), so a late, changed or cancelled order's revenue is right on its day."""
+    if _listener_paused.get() or not news:
+        return
+    enrollment_ids = [item.enrollment_id for item in news]
+    order_ids = list(Order.objects.filter(enrollment__in=enrollment_ids).values_list("pk", flat=True))
+    versions = Order.history.filter(id__in=order_ids).values_list("paid_at", "course__campus_id").distinct()
+    slices = sorted({(local_day(paid_at).isoformat(), campus_id) for paid_at, campus_id in versions})
+    if slices:
+        transaction.on_commit(lambda: _queue_slices_refresh(slices))
+
+
+def _queue_slices_refresh(slices: list[tuple[str, int]]) -> None:
+    try:
+        current_app.tasks[REFRESH_SLICES_TASK].delay(slices)
+    except Exception:  # the broker's errors vary by transport
+        logger.warning("Analytics facts of %d order day(s) not refreshed now; rebuild.", len(slices), exc_info=True)
+
+
+def facts_refresh_slices(slices: Iterable[tuple[str, int]]) -> int:
+    """Refresh the given (ISO day, campus id) slices; returns the fact rows written."""
+    days_of: dict[int, set[datetime.date]] = defaultdict(set)
+    for day, campus_id in slices:
+        days_of[campus_id].add(datetime.date.fromisoformat(day))
+    return sum(facts_refresh(days=days, campus_ids=[campus_id]) for campus_id, days in sorted(days_of.items()))
 
 
 def facts_refresh_for_event(event_id: int) -> int:

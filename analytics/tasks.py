@@ -17,6 +17,12 @@ def refresh_facts_for_event(event_id: int) -> int:
     return services.facts_refresh_for_event(event_id)
 
 
+@shared_task(name=services.REFRESH_SLICES_TASK)
+def refresh_facts_for_slices(slices: list[tuple[str, int]]) -> int:
+    """Refresh the (day, campus) revenue slices the order intake touched (queued by its news writer)."""
+    return services.facts_refresh_slices(slices)
+
+
 @shared_task
 def run_alert_rules() -> int:
     """The nightly run of the alert rules (yesterday, and any day missed since the last run)."""

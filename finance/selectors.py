@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from orders.models import Order, PaymentChannel
+from orders.models import Order, OrderStatus, PaymentChannel
 from payments.models import Payout, PayoutStatus
 from refunds.models import ApprovalStep, ApprovalTier, QuoteLineKind, QuoteSnapshotLine, StepDecision
 from schoolops.scoping import scope_to_campus
@@ -403,8 +403,11 @@ def summary_rows(filters: ReportFilters, *, user: User | AnonymousUser) -> Itera
         refunded[key] += amount
         campus_names[campus_id] = campus_name
     revenue: dict[tuple[str, int, str], Decimal] = defaultdict(lambda: Decimal("0.00"))
-    orders = scope_to_campus(Order.objects.all(), user=user, campus_field="course__campus").filter(
-        _period("paid_at", filters)
+    # Revenue: what was paid and kept on the books; a cancelled order was voided by the order system.
+    orders = (
+        scope_to_campus(Order.objects.all(), user=user, campus_field="course__campus")
+        .filter(_period("paid_at", filters))
+        .exclude(status=OrderStatus.CANCELLED)
     )
     if filters.campus_ids:
         orders = orders.filter(course__campus_id__in=filters.campus_ids)

@@ -71,6 +71,12 @@ class OrderStatus(models.TextChoices):
     PAID = "paid", _("Paid")
     PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
     REFUNDED = "refunded", _("Refunded")
+    # The school's order system voided the order (students.services.orders); it refunds nothing here.
+    CANCELLED = "cancelled", _("Order cancelled")
+
+
+# The orders a student is actually taking: what a homeroom teacher's load counts.
+ACTIVE_ORDER_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
 
 
 class Order(models.Model):
@@ -94,6 +100,13 @@ class Order(models.Model):
         _("refunded total (CNY)"), default=Decimal("0.00"), validators=[MinValueValidator(Decimal("0"))]
     )
     status = models.CharField(_("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.PAID)
+    referral_code = models.CharField(
+        _("referral code"),
+        max_length=16,
+        blank=True,
+        db_index=True,
+        help_text=_("The referral code named on the order in the school's order system."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -126,6 +139,7 @@ class Order(models.Model):
                         refunded_total__lt=F("amount_paid"),
                     )
                     | Q(status=OrderStatus.REFUNDED, refunded_total=F("amount_paid"), amount_paid__gt=0)
+                    | Q(status=OrderStatus.CANCELLED, refunded_total=0)
                 ),
                 name="order_status_matches_refunded_total",
                 violation_error_message=_("The order status does not match its refunded total."),
@@ -147,6 +161,13 @@ class Order(models.Model):
         return self.order_no
 
     @property
+    def is_cancelled(self) -> bool:
+        return self.status == OrderStatus.CANCELLED
+
+    @property
     def refundable_remaining(self) -> Decimal:
-        """Paid minus already refunded (refunds in flight are subtracted by the quote)."""
+        """Paid minus already refunded (refunds in flight are subtracted by the quote); nothing on
+        a cancelled order."""
+        if self.is_cancelled:
+            return Decimal("0.00")
         return self.amount_paid - self.refunded_total

@@ -178,7 +178,7 @@ def payout_guard(*, order_id: int, amount: Decimal, payout_id: int | None = None
     if payout_id is not None:
         others = others.exclude(pk=payout_id)
     in_flight = others.aggregate(total=Sum("amount", default=Decimal("0.00")))["total"]
-    left = max(Decimal("0.00"), order.amount_paid - order.refunded_total - in_flight)
+    left = max(Decimal("0.00"), order.refundable_remaining - in_flight)
     if amount > left:
         raise PayoutError(
             _(

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from notifications.models import InboxMessage, NotificationPreference
 from orders.models import CourseType, Order
+from refunds import rules
 from refunds.models import RefundPolicy, RefundReason, RefundRequest
 from refunds.quotes import Quote
 from refunds.selectors import orders_with_in_flight, refund_policies_for_courses
@@ -53,6 +54,12 @@ class OrderRefundSummary:
         return self.quote.refundable if self.quote.needs_approver_amount else self.quote.total
 
     @cached_property
+    def refusal(self) -> str:
+        """Why nothing on the order can be refunded whatever the reason (it was cancelled), or ""."""
+        refusal = rules.order_refusal(self.order)
+        return refusal.message if refusal is not None else ""
+
+    @cached_property
     def can_apply(self) -> bool:
         """No request in progress and some reason that would refund something now.
 
@@ -60,7 +67,7 @@ class OrderRefundSummary:
         still would; the apply page quotes each reason, and ``refund_submit`` checks again.
         Pure calculation on the loaded policy: no query.
         """
-        if self.open_request is not None or self.quote is None or self.quote.refundable <= 0:
+        if self.refusal or self.open_request is not None or self.quote is None or self.quote.refundable <= 0:
             return False
         if self.refundable_now > 0:
             return True

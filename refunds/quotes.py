@@ -35,7 +35,8 @@ How the pieces combine (P paid, R already refunded, F refunds in flight):
       the time tier's percentage of it, then the handling fee on what is left, then the fixed
       materials deduction (never more than what is left).
 4. Then ``Already refunded`` −R and ``Refund in progress`` −F, and an adjustment line if the
-   result is below 0 (raised to 0) or above what is still refundable, max(0, P − R − F).
+   result is below 0 (raised to 0) or above what is still refundable, max(0, P − R − F) - 0 on
+   an order the order system cancelled.
 
 Units used: per lesson and one-on-one count ``lessons_consumed`` (hours for one-on-one),
 recorded courses ``lessons_watched``, live courses ``live_sessions_attended`` plus
@@ -122,6 +123,7 @@ class OrderFacts:
     lessons: int
     refunded: Decimal = ZERO
     order_id: int | None = None
+    cancelled: bool = False  # the order system voided the order: nothing is refundable
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,7 @@ def calculate_quote(
     flight = _fen(in_flight)
     if paid < 0 or refunded < 0 or flight < 0:
         raise ValueError("Amounts cannot be negative.")
-    refundable = max(0, paid - refunded - flight)
+    refundable = 0 if order.cancelled else max(0, paid - refunded - flight)
 
     lessons = order.lessons
     if consumed_override is not None:
@@ -324,13 +326,18 @@ def calculate_quote(
             ),
         )
     elif lines.running > refundable:
+        if order.cancelled:
+            explanation = _("This order was cancelled, so nothing on it is refundable.")
+        else:
+            explanation = _("The amount is limited to what is still refundable on this order: %(amount)s yuan.") % {
+                "amount": _m(refundable)
+            }
         lines.add(
             QuoteLineKind.CAP,
             refundable - lines.running,
             _("Refundable limit"),
             f"min({_m(lines.running)}, {_m(refundable)}) = {_m(refundable)}",
-            _("The amount is limited to what is still refundable on this order: %(amount)s yuan.")
-            % {"amount": _m(refundable)},
+            explanation,
         )
     if method == QuoteMethod.CONTRACT:
         lines.add(

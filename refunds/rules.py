@@ -21,6 +21,7 @@ from typing import Protocol
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from orders.models import Order
 from schoolops.models import Staff, StaffRole
 
 from .models import (
@@ -199,6 +200,17 @@ class QuoteAmounts(Protocol):
     def refundable(self) -> Decimal: ...
     @property
     def needs_approver_amount(self) -> bool: ...
+
+
+def order_refusal(order: Order) -> Refusal | None:
+    """Nothing on an order the school's order system cancelled is refunded here (it was voided
+    there); every other order is quoted."""
+    if order.is_cancelled:
+        return Refusal(
+            _("Order %(order)s was cancelled, so there is nothing to refund on it.") % {"order": order.order_no},
+            "cancelled",
+        )
+    return None
 
 
 def quote_limit(quote: QuoteAmounts) -> Decimal:

@@ -23,7 +23,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from orders.models import Course, Order
+from orders.models import Course, Order, OrderStatus
 from schoolops.models import Campus, Staff, User
 from students.models import Enrollment, Student
 
@@ -106,9 +106,10 @@ def refund_in_flight_total(*, order: Order, exclude: RefundRequest | None = None
 
 def order_money_left(*, order: Order, exclude: RefundRequest | None = None) -> Decimal:
     """What may still be paid back on ``order``: paid − refunded − in flight (other requests'
-    approved amounts still on their way), never below 0. Payments' ``payout_guard`` checks the
-    same under a lock on the order, from the payouts themselves, before any money moves."""
-    left: Decimal = order.amount_paid - order.refunded_total - refund_in_flight_total(order=order, exclude=exclude)
+    approved amounts still on their way), never below 0, and nothing on a cancelled order.
+    Payments' ``payout_guard`` checks the same under a lock on the order, from the payouts
+    themselves, before any money moves."""
+    left: Decimal = order.refundable_remaining - refund_in_flight_total(order=order, exclude=exclude)
     return max(Decimal("0.00"), left)
 
 
@@ -317,6 +318,7 @@ def course_refund_stats(*, course: Course | int) -> CourseRefundStats:
     requests = RefundRequest.objects.filter(order=OuterRef("pk"))
     row = (
         Order.objects.filter(course_id=course_id)
+        .exclude(status=OrderStatus.CANCELLED)  # voided by the order system: not a sale
         .annotate(
             was_refunded=Exists(requests.filter(status__in=[*MONEY_STATES, RefundStatus.REFUNDED])),
             in_review=Exists(requests.filter(status__in=[*PENDING_STATES, RefundStatus.NEEDS_INFO])),

@@ -115,6 +115,14 @@ _SERVICE_WORK = [
 ]
 _SERVICE_LEAD = [*_SERVICE_WORK, "service.view_servicesettings"]
 _SERVICE_SETTINGS = ["service.view_servicesettings", "service.add_servicesettings", "service.change_servicesettings"]
+# Who takes a campus's new orders (students.HomeroomAssignment): operations, and the campus head
+# for their own campus; every campus's teaching supervisor may look them up.
+_HOMEROOM_RULES = [
+    "students.view_homeroomassignment",
+    "students.add_homeroomassignment",
+    "students.change_homeroomassignment",
+    "students.delete_homeroomassignment",
+]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     "homeroom": [*_EVERY_STAFF, *_LEARNING_WATCH, *_REFERRALS, *_SERVICE_WORK],
@@ -129,6 +137,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_SERVICE_FIGURES,
         *_SERVICE_LEAD,
         "students.manage_high_risk",
+        "students.view_homeroomassignment",
     ],
     "campus_head": [
         *_EVERY_STAFF,
@@ -140,6 +149,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_LEARNING_WATCH,
         *_SERVICE_LEAD,
         *_SERVICE_SETTINGS,
+        *_HOMEROOM_RULES,
         "payments.view_payout",
         "finance.view_voucher",
         "finance.view_voucherline",
@@ -195,6 +205,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "schoolops.change_staff",
         "orders.add_course",
         "orders.change_course",
+        *_HOMEROOM_RULES,
         "refunds.add_refundpolicy",
         "refunds.change_refundpolicy",
         "refunds.add_refundtier",

@@ -341,6 +341,15 @@ if not LEARNING_PLATFORM_SECRET:
     LEARNING_PLATFORM_SECRET = "development-only-learning-platform-secret"  # noqa: S105
 LEARNING_PLATFORM_MAX_SKEW_SECONDS = 300
 LEARNING_PLATFORM_MAX_BODY_BYTES = 1024 * 1024
+
+# --- Order intake from the school's order system: the same signature, its own secret.
+ORDER_SYSTEM_SECRET = os.environ.get("SCHOOLOPS_ORDER_SYSTEM_SECRET", "")
+if not ORDER_SYSTEM_SECRET:
+    if not DEBUG:
+        raise ImproperlyConfigured("SCHOOLOPS_ORDER_SYSTEM_SECRET must be set when DJANGO_DEBUG is off.")
+    ORDER_SYSTEM_SECRET = "development-only-order-system-secret"  # noqa: S105
+ORDER_SYSTEM_MAX_SKEW_SECONDS = 300
+ORDER_SYSTEM_MAX_BODY_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Refund gateways (BEGIN gateway settings block) -------------------------------------------

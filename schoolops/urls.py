@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.decorators.http import require_GET
 
 from portal.forms import LoginForm
+from students.api_urls import learning_urls, order_urls
 
 
 @require_GET
@@ -24,7 +25,8 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("api/learning/", include("students.api_urls")),
+    path("api/learning/", include(learning_urls)),
+    path("api/orders/", include(order_urls)),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
 ]

@@ -8,7 +8,6 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -19,6 +18,7 @@ from orders.models import Order
 from refunds.events import refund_event_writer
 from refunds.models import RefundEvent, RefundEventKind, RefundRequest
 from schoolops.models import Staff, User
+from students.events import EnrollmentNews, EnrollmentNewsKind, enrollment_news_writer
 from students.models import Enrollment, Student
 
 from . import notices
@@ -291,7 +291,8 @@ def first_contact_create(*, enrollment: Enrollment, at: datetime.datetime) -> Se
     return task if created else None
 
 
-def enrollment_news_written(news: Sequence[Any]) -> None:
+@enrollment_news_writer
+def enrollment_news_written(news: Sequence[EnrollmentNews]) -> None:
     """The students intake's writer (in its transaction): a new paid order gets its first-contact task
     and, if it named a code, its referral; a cancelled order's open tasks close."""
     ids = [item.enrollment_id for item in news]
@@ -302,12 +303,17 @@ def enrollment_news_written(news: Sequence[Any]) -> None:
         enrollment = enrollments.get(item.enrollment_id)
         if enrollment is None:
             continue
-        if item.kind == "paid":
+        if item.kind == EnrollmentNewsKind.PAID:
             first_contact_create(enrollment=enrollment, at=item.at)
             if item.referral_code:
                 referral_record(order=enrollment.order, code=item.referral_code, at=item.at)
-        elif item.kind == "cancelled":
+        elif item.kind == EnrollmentNewsKind.CANCELLED:
             tasks_close_for_left(now=item.at, enrollment_ids=[enrollment.pk])
+        elif item.kind == EnrollmentNewsKind.CHANGED:
+            # Another homeroom teacher takes her: the open tasks go with her.
+            ServiceTask.objects.filter(enrollment=enrollment, status=TaskStatus.OPEN).exclude(
+                teacher_id=enrollment.homeroom_teacher_id
+            ).update(teacher_id=enrollment.homeroom_teacher_id)
 
 
 @refund_event_writer

@@ -14,7 +14,7 @@ from schoolops.admin_mixins import acting_user_with
 from schoolops.errors import ActionRefused
 from schoolops.scoping import CampusScopedAdminMixin
 
-from .models import Enrollment, LearningEvent, Student
+from .models import Enrollment, HomeroomAssignment, LearningEvent, Student
 from .risk import MANAGE_PERMISSION, student_clear_high_risk, student_flag_high_risk
 from .services import PROGRESS_FIELDS
 
@@ -202,10 +202,25 @@ class OrderAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
         "paid_at",
     )
     list_filter = ("status", "channel", "course__course_type", "course__campus")
-    search_fields = ("order_no", "gateway_trade_no", "student__user__name", "student__user__phone")
+    search_fields = ("order_no", "gateway_trade_no", "referral_code", "student__user__name", "student__user__phone")
     date_hierarchy = "paid_at"
     list_select_related = ("student__user", "course")
     # Money fields follow payments and refunds, never a hand edit.
     readonly_fields = ("refunded_total", "status", "created_at")
     raw_id_fields = ("student", "course")
     inlines = [EnrollmentInline]
+
+
+@admin.register(HomeroomAssignment)
+class HomeroomAssignmentAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
+    """Who takes a campus's new orders: a rule per course, one for the campus's other courses;
+    without a rule, the teacher with the fewest active enrollments (students.selectors)."""
+
+    list_display = ("campus", "scope", "teacher")
+    list_filter = ("campus",)
+    search_fields = ("course__code", "course__name", "teacher__user__name", "teacher__user__username")
+    list_select_related = ("campus", "course", "teacher__user")
+
+    @admin.display(description=_("course"), ordering="course__code")
+    def scope(self, obj: HomeroomAssignment) -> str:
+        return obj.course.name if obj.course is not None else str(_("every course"))

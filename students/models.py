@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+from schoolops.models import StaffRole
 
 
 class Student(models.Model):
@@ -222,10 +225,18 @@ class LearningEvent(models.Model):
         return f"{self.get_kind_display()} #{self.lesson_no or '-'} ({self.event_id})"
 
 
+class IngestionSender(models.TextChoices):
+    """The systems that post signed requests to us (``students.signing``)."""
+
+    LEARNING_PLATFORM = "learning_platform", _("Learning platform")
+    ORDER_SYSTEM = "order_system", _("School order system")
+
+
 class IngestionNonce(models.Model):
-    """A signature already accepted from the learning platform, kept to refuse replays."""
+    """A signature already accepted from a signed sender, kept to refuse replays."""
 
     signature = models.CharField(max_length=64, unique=True)
+    sender = models.CharField(max_length=20, choices=IngestionSender.choices, default=IngestionSender.LEARNING_PLATFORM)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -234,3 +245,72 @@ class IngestionNonce(models.Model):
 
     def __str__(self) -> str:
         return self.signature
+
+
+class HomeroomAssignment(models.Model):
+    """Who takes the new orders of a campus (``course`` empty) or of one of its courses.
+
+    The order intake picks a new enrollment's homeroom teacher by these rules: the course's rule,
+    else the campus's rule, else the campus's active homeroom teacher with the fewest active
+    enrollments (``students.selectors.HomeroomChooser``). A rule whose teacher has left or moved
+    is passed over.
+    """
+
+    campus_lookup = "campus"
+
+    campus = models.ForeignKey(
+        "schoolops.Campus", on_delete=models.CASCADE, related_name="homeroom_assignments", verbose_name=_("campus")
+    )
+    course = models.ForeignKey(
+        "orders.Course",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="homeroom_assignments",
+        verbose_name=_("course"),
+        help_text=_("Empty: every course of the campus that has no rule of its own."),
+    )
+    teacher = models.ForeignKey(
+        "schoolops.Staff",
+        on_delete=models.CASCADE,
+        related_name="homeroom_assignments",
+        limit_choices_to={"role": "homeroom"},
+        verbose_name=_("homeroom teacher"),
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("homeroom assignment rule")
+        verbose_name_plural = _("homeroom assignment rules")
+        ordering = ["campus__code", "course__code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campus", "course"],
+                condition=Q(course__isnull=False),
+                name="homeroomassignment_one_per_course",
+                violation_error_message=_("This campus already has a rule for this course."),
+            ),
+            models.UniqueConstraint(
+                fields=["campus"],
+                condition=Q(course__isnull=True),
+                name="homeroomassignment_one_per_campus",
+                violation_error_message=_("This campus already has a rule for all its courses."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.course.name if self.course is not None else _("every course")
+        return f"{self.campus} · {scope} → {self.teacher.name}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.course is not None and self.campus_id and self.course.campus_id != self.campus_id:
+            errors["course"] = str(_("The course belongs to another campus."))
+        if self.teacher_id and self.campus_id:
+            if self.teacher.role != StaffRole.HOMEROOM:
+                errors["teacher"] = str(_("Choose a homeroom teacher."))
+            elif self.teacher.campus_id != self.campus_id:
+                errors["teacher"] = str(_("The homeroom teacher works at another campus."))
+        if errors:
+            raise ValidationError(errors)

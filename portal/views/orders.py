@@ -111,7 +111,7 @@ def estimate(request: StudentRequest, order_no: str) -> HttpResponse:
         recorded = summary.quote.units_consumed if summary.quote is not None else 0
         form = RefundEstimateForm(course=order.course, initial={"reason": reason, "lessons": recorded})
     what_if = None
-    if form.is_bound and form.is_valid() and summary.policy is not None:
+    if form.is_bound and form.is_valid() and summary.policy is not None and not summary.refusal:
         try:
             what_if = refund_quote_estimate(order=order, reason=reason, lessons=form.cleaned_data["lessons"])
         except ValidationError as exc:

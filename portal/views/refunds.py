@@ -105,6 +105,10 @@ def _apply_page(
     if open_request_no:
         context["open_request_no"] = open_request_no
         return render(request, "portal/apply.html", context)
+    refusal = rules.order_refusal(order)
+    if refusal is not None:
+        context["cancelled"] = refusal.message
+        return render(request, "portal/apply.html", context)
     if order.refundable_remaining <= 0:
         context["nothing_refundable"] = True
         return render(request, "portal/apply.html", context)

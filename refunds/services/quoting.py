@@ -62,6 +62,7 @@ def refund_quote(
         lessons=course.lessons,
         refunded=order.refunded_total,
         order_id=order.pk,
+        cancelled=order.is_cancelled,
     )
     return calculate_quote(
         terms=refund_policy_terms(policy=policy),

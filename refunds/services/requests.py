@@ -117,6 +117,7 @@ def refund_submit(
             _("Order %(order_no)s has no enrollment yet; please contact the service desk.") % {"order_no": order_no},
             code="no_enrollment",
         )
+    _refuse_if(rules.order_refusal(order))
     if RefundRequest.objects.filter(order=order).exclude(status__in=CLOSED_STATES).exists():
         raise RefundActionError(_("This order already has a refund request in progress."), code="open_request")
     try:
@@ -147,6 +148,9 @@ def refund_submit(
     saved_files: list[str] = []
     try:
         with transaction.atomic():
+            # The order system cancels an order only while it has no request, under this lock.
+            locked = Order.objects.select_for_update().only("status", "order_no").get(pk=order.pk)
+            _refuse_if(rules.order_refusal(locked))
             snapshot = quote_snapshot_create(quote=quote)
             request = RefundRequest(
                 request_no=_new_request_no(now),
@@ -550,6 +554,7 @@ def _appeal_quote(request: RefundRequest) -> Quote:
     meanwhile, what is on its way), its windows and tiers counted from the day she first asked.
     Refused when nothing is left to refund."""
     order = Order.objects.select_related("course__campus", "enrollment").get(pk=request.order_id)
+    _refuse_if(rules.order_refusal(order))
     try:
         quote = refund_quote(order=order, reason=request.reason, at=request.submitted_at)
     except RefundPolicyMissing as exc:

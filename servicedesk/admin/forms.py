@@ -20,7 +20,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import Course, Order
+from orders.models import Course, Order, OrderStatus
 from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
 from refunds.forms import MultipleFileField as EvidenceFilesField
 from refunds.models import ConsentChannel, RefundReason, RefundRequest
@@ -318,7 +318,13 @@ class FileRefundForm(TicketActionForm):
 
     def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
         super().__init__(*args, ticket=ticket, **kwargs)
-        orders = Order.objects.filter(student_id=ticket.student_id).select_related("course").order_by("-paid_at")
+        # A cancelled order refunds nothing (refunds.rules.order_refusal): not offered.
+        orders = (
+            Order.objects.filter(student_id=ticket.student_id)
+            .exclude(status=OrderStatus.CANCELLED)
+            .select_related("course")
+            .order_by("-paid_at")
+        )
         self.fields["order"].queryset = orders  # type: ignore[attr-defined]
         if ticket.order_id and not self.is_bound:
             self.initial.setdefault("order", ticket.order_id)

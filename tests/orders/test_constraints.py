@@ -48,10 +48,18 @@ def test_partial_refund_with_matching_status_is_accepted(order):
         ("0.00", OrderStatus.PARTIALLY_REFUNDED),
         ("100.00", OrderStatus.REFUNDED),
         ("3000.00", OrderStatus.PARTIALLY_REFUNDED),
+        ("100.00", OrderStatus.CANCELLED),
+        ("3000.00", OrderStatus.CANCELLED),
     ],
 )
 def test_status_that_contradicts_the_refunded_total_is_refused(order, refunded, status):
     assert _violates(lambda: Order.objects.filter(pk=order.pk).update(refunded_total=Decimal(refunded), status=status))
+
+
+def test_a_cancelled_order_with_nothing_refunded_is_accepted(order):
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELLED)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
 
 
 def test_duplicate_order_number_is_refused(order, course, homeroom, other_student):

@@ -1,6 +1,8 @@
 """Demo data: one school, two campuses, every staff role, ~50 students with orders and progress.
 
-Running it again changes nothing: every row is found by a stable key before it is created.
+Orders come in through the order intake (``students.services.orders_record``), as the school's
+order system would send them: it creates the students, their accounts and enrollments. Running it
+again changes nothing: every row is found by a stable key before it is created.
 """
 
 from __future__ import annotations
@@ -37,8 +39,14 @@ from refunds.services import (
     refund_submit,
 )
 from schoolops.models import Campus, Staff, StaffRole, User
-from students.models import Enrollment, LearningEventKind, LearningEventSource, Student
-from students.services import LearningEventInput, learning_events_record
+from students.models import HomeroomAssignment, LearningEventKind, LearningEventSource, Student
+from students.services import (
+    LearningEventInput,
+    OrderInput,
+    StudentInput,
+    learning_events_record,
+    orders_record,
+)
 
 DEMO_PASSWORD = "schoolops-demo"  # noqa: S105 - printed for the demo; refused outside DEBUG
 STUDENT_COUNT = 50
@@ -142,13 +150,20 @@ class Command(BaseCommand):
             for (campus, _), spec in zip(campuses, CAMPUSES, strict=True)
         }
 
+        self._homeroom_rules(campuses, courses)
         channels = [PaymentChannel.WECHAT, PaymentChannel.ALIPAY, PaymentChannel.CARD, PaymentChannel.OFFLINE]
         order_seq = 0
         for i in range(1, STUDENT_COUNT + 1):
             campus, staff = campuses[(i - 1) % len(campuses)]
             name = SURNAMES[(i * 7) % len(SURNAMES)] + GIVEN[i % len(GIVEN)]
             phone = f"138{i:08d}"
-            student = self._student(i, name, phone, campus)
+            student = StudentInput(
+                student_no=f"S{i:06d}",
+                name=name,
+                phone=phone,
+                email=f"student{i:03d}@demo.schoolops",
+                wechat_openid=f"demo-openid-{i:03d}" if i % 2 else None,
+            )
             if i <= 3:
                 logins.append((f"student ({campus.name})", phone, DEMO_PASSWORD))
             picked = rng.sample(courses[campus.pk], k=1 + (i % 3))
@@ -157,6 +172,7 @@ class Command(BaseCommand):
                 channel = channels[order_seq % len(channels)]
                 teacher = staff[StaffRole.HOMEROOM][i % len(staff[StaffRole.HOMEROOM])]
                 self._order(rng, order_seq, student, course, channel, teacher, now)
+            self._student_login(student.student_no)
         for campus, staff in campuses:
             self._refund_requests(campus, staff, now)
         tickets = sum(seed_tickets(campus, staff, now) for campus, staff in campuses)
@@ -232,23 +248,58 @@ class Command(BaseCommand):
         )
         return course
 
-    def _student(self, i: int, name: str, phone: str, campus: Campus) -> Student:
-        user = self._user(f"student{i:03d}", name, phone=phone)
-        student, _ = Student.objects.get_or_create(
-            user=user,
-            defaults={
-                "student_no": f"S{i:06d}",
-                "campus": campus,
-                "wechat_openid": f"demo-openid-{i:03d}" if i % 2 else "",
-            },
+    def _student_login(self, student_no: str) -> None:
+        """The intake makes students without a password; the demo gives them the published one."""
+        user = User.objects.get(student__student_no=student_no)
+        if not user.has_usable_password():
+            user.password = self._password_hash
+            user.save(update_fields=["password"])
+
+    def _homeroom_rules(
+        self, campuses: list[tuple[Campus, dict[str, list[Staff]]]], courses: dict[int, list[Course]]
+    ) -> None:
+        """One rule per campus for the orders that name no teacher: its premium class has a teacher
+        of its own (the demo's orders all name theirs; orders posted later follow the rule)."""
+        for campus, staff in campuses:
+            premium = next(course for course in courses[campus.pk] if course.course_type == CourseType.PREMIUM)
+            HomeroomAssignment.objects.get_or_create(
+                campus=campus, course=premium, defaults={"teacher": staff[StaffRole.HOMEROOM][0]}
+            )
+
+    def _intake(
+        self,
+        *,
+        prefix: str,
+        seq: int,
+        student: StudentInput,
+        course: Course,
+        channel: str,
+        teacher: Staff,
+        paid_at: datetime.datetime,
+        at: datetime.datetime | None = None,
+    ) -> Order:
+        """One paid order through the order intake, as the order system would send it."""
+        order_no = f"{prefix}{seq:08d}"
+        trade_no = "" if channel == PaymentChannel.OFFLINE else f"{prefix}{channel.upper()}{seq:012d}"
+        order = OrderInput(
+            order_no=order_no,
+            status="paid",
+            student=student,
+            course_code=course.code,
+            amount_paid=course.price,
+            paid_at=paid_at,
+            channel=channel,
+            gateway_trade_no=trade_no,
+            homeroom_teacher=teacher.user.username,
         )
-        return student
+        orders_record(orders=[order], source="demo", at=at)
+        return Order.objects.select_related("course", "student__user", "enrollment").get(order_no=order_no)
 
     def _order(
         self,
         rng: random.Random,
         seq: int,
-        student: Student,
+        student: StudentInput,
         course: Course,
         channel: str,
         teacher: Staff,
@@ -260,16 +311,9 @@ class Command(BaseCommand):
             return existing
         earliest = min(course.starts_at, now) - datetime.timedelta(days=20)
         paid_at = earliest + datetime.timedelta(hours=rng.randint(0, int((now - earliest).total_seconds() // 3600)))
-        order = Order.objects.create(
-            order_no=order_no,
-            student=student,
-            course=course,
-            amount_paid=course.price,
-            paid_at=paid_at,
-            channel=channel,
-            gateway_trade_no="" if channel == PaymentChannel.OFFLINE else f"DEMO{channel.upper()}{seq:012d}",
+        order = self._intake(
+            prefix="DEMO", seq=seq, student=student, course=course, channel=channel, teacher=teacher, paid_at=paid_at
         )
-        Enrollment.objects.create(order=order, homeroom_teacher=teacher)
         events = _learning_events(rng, order, now)
         if events:
             # Through the same service as the learning platform's endpoint, so the enrollment's
@@ -348,7 +392,7 @@ class Command(BaseCommand):
             return
         seq = 0
         for campus_index, (campus, staff) in enumerate(campuses):
-            students = list(Student.objects.filter(campus=campus).order_by("student_no"))
+            students = list(Student.objects.filter(campus=campus).select_related("user").order_by("student_no"))
             # Refunds are spread so that nobody but the one risky student has more than 3 in a
             # year (counting the open requests made before): the high-risk rule fires once.
             refunds = {
@@ -422,17 +466,20 @@ class Command(BaseCommand):
     def _history_order(
         self, seq: int, student: Student, course: Course, channel: str, teacher: Staff, paid_at: datetime.datetime
     ) -> Order:
-        order = Order.objects.create(
-            order_no=f"HIST{seq:08d}",
-            student=student,
-            course=course,
-            amount_paid=course.price,
-            paid_at=paid_at,
-            channel=channel,
-            gateway_trade_no="" if channel == PaymentChannel.OFFLINE else f"HIST{channel.upper()}{seq:012d}",
+        # A student already known: her details as stored (None keeps e-mail and openid as they are).
+        known = StudentInput(
+            student_no=student.student_no, name=student.user.name, phone=student.phone, email=None, wechat_openid=None
         )
-        Enrollment.objects.create(order=order, homeroom_teacher=teacher)
-        return order
+        return self._intake(
+            prefix="HIST",
+            seq=seq,
+            student=known,
+            course=course,
+            channel=channel,
+            teacher=teacher,
+            paid_at=paid_at,
+            at=paid_at,
+        )
 
     def _history_request(
         self,

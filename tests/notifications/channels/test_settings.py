@@ -39,6 +39,7 @@ PRODUCTION = {
     "DJANGO_DEBUG": "0",
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
     "LEARNING_PLATFORM_SECRET": secrets.token_urlsafe(50),
+    "SCHOOLOPS_ORDER_SYSTEM_SECRET": secrets.token_urlsafe(50),
 }
 
 

@@ -57,7 +57,13 @@ def test_development_settings_match_the_simulators_files_and_identities(tmp_path
 
 
 def test_production_settings_load_with_no_gateway_configured(tmp_path):
-    values = _settings_with(tmp_path, DJANGO_DEBUG="0", DJANGO_SECRET_KEY="x" * 50, LEARNING_PLATFORM_SECRET="y" * 50)
+    values = _settings_with(
+        tmp_path,
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="x" * 50,
+        LEARNING_PLATFORM_SECRET="y" * 50,
+        SCHOOLOPS_ORDER_SYSTEM_SECRET="z" * 50,
+    )
     assert values["WECHAT_PAY"]["API_KEY"] == ""
     assert values["WECHAT_PAY"]["API_BASE"] == "https://api.mch.weixin.qq.com/"
     assert values["ALIPAY"]["GATEWAY"] == "https://openapi.alipay.com/gateway.do"

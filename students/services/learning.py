@@ -1,5 +1,5 @@
 """Writes for learning data: events from the learning platform (signed endpoint or CSV) and the
-enrollment progress recomputed from them, plus the purge of replay nonces.
+enrollment progress recomputed from them.
 
 Both entry points share the same steps: ``learning_events_parse`` (JSON) or
 ``learning_event_rows_parse`` (CSV) turn raw input into ``LearningEventInput``s, then
@@ -11,31 +11,36 @@ from __future__ import annotations
 
 import datetime
 import logging
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count, Max, Q, Sum
 from django.utils import timezone
-from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from simple_history.utils import bulk_update_with_history
 
 from orders.models import Course, CourseType, Order
 
-from .models import Enrollment, IngestionNonce, LearningEvent, LearningEventKind, Student
+from ..models import Enrollment, LearningEvent, LearningEventKind, Student
+from ..signing import LEARNING_PLATFORM
+from .ingestion import (
+    FieldError,
+    IngestionDataError,
+    IngestionReplayError,
+    RawReader,
+    chunked,
+    ingestion_nonce_store,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_REQUEST = 1000
 MAX_EVENT_ID_LENGTH = 64
 MAX_EVENT_SECONDS = 24 * 3600
-FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 # The columns of the CSV import, in the order of the JSON fields.
 EVENT_FIELDS = (
     "event_id",
@@ -63,48 +68,17 @@ PROGRESS_FIELDS = (
     "test_score_avg",
     "last_learning_at",
 )
-# Bound on the values of one ``IN (...)`` lookup; SQLite builds may allow no more than 999.
-_LOOKUP_CHUNK = 900
-_TRUE_WORDS = {"true", "1", "yes"}
-_FALSE_WORDS = {"false", "0", "no"}
-_INTEGER_RE = re.compile(r"[+-]?[0-9]+")
-_DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-MAX_SCORE = Decimal(100)
+COLLECTION = "events"  # errors name fields as events[3].order_no
 _KINDS = ", ".join(LearningEventKind.values)
 _NO_LESSON_KINDS = (None, LearningEventKind.RATING, LearningEventKind.TEST_SCORED)
 
 
-@dataclass(frozen=True)
-class FieldError:
-    """One problem with the input. ``index`` is the event's position (None for the whole batch)."""
-
-    index: int | None
-    field: str
-    message: str | Promise
-
-    @property
-    def path(self) -> str:
-        """The JSON path of the offending value, e.g. ``events[3].order_no``."""
-        if self.index is None:
-            return self.field
-        if not self.field:
-            return f"events[{self.index}]"
-        return f"events[{self.index}].{self.field}"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.path, "message": str(self.message)}
-
-
-class LearningDataError(Exception):
+class LearningDataError(IngestionDataError):
     """The events cannot be stored; ``errors`` names every offending field."""
 
-    def __init__(self, errors: Sequence[FieldError]) -> None:
-        super().__init__(f"{len(errors)} invalid field(s)")
-        self.errors = list(errors)
 
-
-class LearningReplayError(Exception):
-    """The request's signature was accepted before: it is a replay."""
+# The nonce is shared by every signed intake; the learning side's name for its replay.
+LearningReplayError = IngestionReplayError
 
 
 class LearningConflictError(Exception):
@@ -140,131 +114,12 @@ class RecordResult:
 # --- Parsing: raw JSON or CSV values into LearningEventInput, no database access.
 
 
-class _EventReader:
-    """Reads the fields of one raw event, collecting errors; ``textual`` for CSV cells (all strings)."""
-
-    def __init__(self, raw: Mapping[str, Any], *, index: int, textual: bool) -> None:
-        self.raw = raw
-        self.index = index
-        self.textual = textual
-        self.errors: list[FieldError] = []
-
-    def error(self, field: str, message: str | Promise) -> None:
-        self.errors.append(FieldError(self.index, field, message))
-
-    def value(self, field: str) -> Any:
-        """The raw value, or None when absent (a null in JSON, an empty cell in CSV)."""
-        value = self.raw.get(field)
-        if self.textual and isinstance(value, str):
-            value = value.strip()
-            return value or None
-        return value
-
-    def string(self, field: str, *, max_length: int | None = None) -> str | None:
-        value = self.value(field)
-        if value is None or value == "":
-            self.error(field, _("This field is required."))
-            return None
-        if not isinstance(value, str):
-            self.error(field, _("Must be a string."))
-            return None
-        if max_length is not None and len(value) > max_length:
-            self.error(field, format_lazy(_("At most {max_length} characters."), max_length=max_length))
-            return None
-        return value
-
-    def integer(self, field: str, *, minimum: int, maximum: int | None = None) -> int | None:
-        """The integer value, or None when absent or invalid (an error is recorded for invalid)."""
-        value = self.value(field)
-        if value is None:
-            return None
-        if self.textual and isinstance(value, str) and _INTEGER_RE.fullmatch(value):
-            value = int(value)
-        # bool is an int in Python, but ``true`` is no lesson number.
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.error(field, _("Must be an integer."))
-            return None
-        if value < minimum or (maximum is not None and value > maximum):
-            if maximum is None:
-                message = format_lazy(_("Must be at least {minimum}."), minimum=minimum)
-            else:
-                message = format_lazy(_("Must be between {minimum} and {maximum}."), minimum=minimum, maximum=maximum)
-            self.error(field, message)
-            return None
-        return value
-
-    def score(self, field: str) -> Decimal | None:
-        """A score from 0 to 100 with at most two decimals (a JSON number, or CSV text), or None
-        when absent or invalid (an error is recorded for invalid)."""
-        value = self.value(field)
-        if value is None:
-            return None
-        if self.textual and isinstance(value, str) and _DECIMAL_RE.fullmatch(value):
-            number = Decimal(value)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            # str() first: Decimal(87.55) would carry the float's binary error into the score.
-            number = Decimal(str(value))
-        else:
-            number = None
-        if number is None or not number.is_finite():
-            self.error(field, _("Must be a number."))
-            return None
-        if not 0 <= number <= MAX_SCORE:
-            self.error(field, format_lazy(_("Must be between {minimum} and {maximum}."), minimum=0, maximum=100))
-            return None
-        if number != number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):
-            self.error(field, _("At most two decimal places."))
-            return None
-        return number.quantize(Decimal("0.01"))
-
-    def boolean(self, field: str, *, default: bool) -> bool:
-        value = self.value(field)
-        if value is None:
-            return default
-        if self.textual and isinstance(value, str):
-            word = value.lower()
-            if word in _TRUE_WORDS:
-                return True
-            if word in _FALSE_WORDS:
-                return False
-        if not isinstance(value, bool):
-            self.error(field, _("Must be true or false."))
-            return default
-        return value
-
-    def moment(self, field: str, *, now: datetime.datetime) -> datetime.datetime | None:
-        value = self.value(field)
-        if value is None:
-            self.error(field, _("This field is required."))
-            return None
-        if not isinstance(value, str):
-            self.error(field, _("Must be an ISO-8601 date-time string."))
-            return None
-        try:
-            moment = datetime.datetime.fromisoformat(value)
-        except ValueError:
-            self.error(field, _("Must be an ISO-8601 date-time."))
-            return None
-        if moment.tzinfo is None or moment.utcoffset() is None:
-            self.error(field, _("Needs a timezone offset, e.g. +08:00."))
-            return None
-        try:
-            moment = moment.astimezone(datetime.UTC)
-        except OverflowError:
-            self.error(field, _("Out of range."))
-            return None
-        if moment > now + FUTURE_TOLERANCE:
-            self.error(field, _("Lies in the future."))
-            return None
-        return moment
-
-
 def _event_parse(
     raw: Any, *, index: int, textual: bool, now: datetime.datetime
 ) -> tuple[LearningEventInput | None, list[FieldError]]:
     if not isinstance(raw, Mapping):
-        return None, [FieldError(index, "", _("Must be an object."))]
-    reader = _EventReader(raw, index=index, textual=textual)
+        return None, [FieldError(index, "", _("Must be an object."), COLLECTION)]
+    reader = RawReader(raw, index=index, textual=textual, collection=COLLECTION)
     event_id = reader.string("event_id", max_length=MAX_EVENT_ID_LENGTH)
     kind = reader.value("type")
     if kind is None:
@@ -336,13 +191,15 @@ def _events_parse(raws: Iterable[Any], *, textual: bool) -> list[LearningEventIn
 def learning_events_parse(payload: Any, *, max_events: int = MAX_EVENTS_PER_REQUEST) -> list[LearningEventInput]:
     """The events of a decoded JSON body ``{"events": [...]}``; raises ``LearningDataError``."""
     if not isinstance(payload, Mapping):
-        raise LearningDataError([FieldError(None, "events", _('The body must be an object with an "events" list.'))])
+        raise LearningDataError(
+            [FieldError(None, "events", _('The body must be an object with an "events" list.'), COLLECTION)]
+        )
     raws = payload.get("events")
     if not isinstance(raws, list):
-        raise LearningDataError([FieldError(None, "events", _("Must be a list of events."))])
+        raise LearningDataError([FieldError(None, "events", _("Must be a list of events."), COLLECTION)])
     if len(raws) > max_events:
         message = format_lazy(_("At most {max_events} events per request."), max_events=max_events)
-        raise LearningDataError([FieldError(None, "events", message)])
+        raise LearningDataError([FieldError(None, "events", message, COLLECTION)])
     return _events_parse(raws, textual=False)
 
 
@@ -354,20 +211,9 @@ def learning_event_rows_parse(rows: Iterable[Mapping[str, str | None]]) -> list[
 # --- Recording: check against the database, store, recompute the touched enrollments.
 
 
-def _chunked(values: Iterable[str]) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for value in values:
-        chunk.append(value)
-        if len(chunk) == _LOOKUP_CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _stored_event_ids(event_ids: Iterable[str]) -> set[str]:
     stored: set[str] = set()
-    for chunk in _chunked(sorted(set(event_ids))):
+    for chunk in chunked(sorted(set(event_ids))):
         stored.update(LearningEvent.objects.filter(event_id__in=chunk).values_list("event_id", flat=True))
     return stored
 
@@ -378,10 +224,10 @@ def learning_events_validate(*, events: Sequence[LearningEventInput]) -> list[En
     The order must be the student's own: an order of another student is reported as not found.
     """
     student_ids: dict[str, int] = {}
-    for chunk in _chunked({event.student_no for event in events}):
+    for chunk in chunked({event.student_no for event in events}):
         student_ids.update(Student.objects.filter(student_no__in=chunk).values_list("student_no", "pk"))
     orders: dict[str, Order] = {}
-    for chunk in _chunked({event.order_no for event in events}):
+    for chunk in chunked({event.order_no for event in events}):
         orders.update(
             (order.order_no, order)
             for order in Order.objects.filter(order_no__in=chunk).select_related("course", "enrollment")
@@ -393,7 +239,12 @@ def learning_events_validate(*, events: Sequence[LearningEventInput]) -> list[En
         student_id = student_ids.get(event.student_no)
         if student_id is None:
             errors.append(
-                FieldError(index, "student_no", format_lazy(_("No student {student_no}."), student_no=event.student_no))
+                FieldError(
+                    index,
+                    "student_no",
+                    format_lazy(_("No student {student_no}."), student_no=event.student_no),
+                    COLLECTION,
+                )
             )
             continue
         order = orders.get(event.order_no)
@@ -401,13 +252,13 @@ def learning_events_validate(*, events: Sequence[LearningEventInput]) -> list[En
             message = format_lazy(
                 _("No order {order_no} for student {student_no}."), order_no=event.order_no, student_no=event.student_no
             )
-            errors.append(FieldError(index, "order_no", message))
+            errors.append(FieldError(index, "order_no", message, COLLECTION))
             continue
         try:
             enrollment = order.enrollment
         except Enrollment.DoesNotExist:
             message = format_lazy(_("Order {order_no} has no enrollment."), order_no=event.order_no)
-            errors.append(FieldError(index, "order_no", message))
+            errors.append(FieldError(index, "order_no", message, COLLECTION))
             continue
         if event.lesson_no is not None and event.lesson_no > order.course.lessons:
             message = format_lazy(
@@ -415,7 +266,7 @@ def learning_events_validate(*, events: Sequence[LearningEventInput]) -> list[En
                 lesson_no=event.lesson_no,
                 lessons=order.course.lessons,
             )
-            errors.append(FieldError(index, "lesson_no", message))
+            errors.append(FieldError(index, "lesson_no", message, COLLECTION))
             continue
         enrollments.append(enrollment)
     if errors:
@@ -439,14 +290,6 @@ def learning_events_preview(*, events: Sequence[LearningEventInput]) -> RecordRe
     learning_events_validate(events=events)
     new = _new_events(events, stored=_stored_event_ids(event.event_id for event in events))
     return RecordResult(accepted=len(new), duplicates=len(events) - len(new))
-
-
-def _nonce_store(*, signature: str) -> None:
-    try:
-        with transaction.atomic():
-            IngestionNonce.objects.create(signature=signature)
-    except IntegrityError as exc:
-        raise LearningReplayError from exc
 
 
 def learning_events_record(
@@ -481,7 +324,7 @@ def _events_store(
     """The transaction of ``learning_events_record``: nonce, new events, recomputed enrollments."""
     with transaction.atomic():
         if nonce is not None:
-            _nonce_store(signature=nonce)
+            ingestion_nonce_store(signature=nonce, sender=LEARNING_PLATFORM)
         # Lock the enrollments (in pk order, so concurrent batches cannot deadlock): a batch for the
         # same enrollment waits, then sees these events when it recomputes.
         locked = list(
@@ -604,15 +447,3 @@ def _enrollment_progress(
         ),
         "last_learning_at": stats.get("last_learning_at") or current.last_learning_at,
     }
-
-
-def ingestion_nonce_purge(*, older_than: datetime.datetime | None = None) -> int:
-    """Delete replay nonces received before ``older_than``; returns how many.
-
-    By default that is twice the skew window ago: a signature whose timestamp was accepted at most
-    one window away from its arrival is outside the window one more window later.
-    """
-    if older_than is None:
-        older_than = timezone.now() - datetime.timedelta(seconds=2 * settings.LEARNING_PLATFORM_MAX_SKEW_SECONDS)
-    deleted, _per_model = IngestionNonce.objects.filter(received_at__lt=older_than).delete()
-    return deleted
