@@ -47,31 +47,71 @@ def _enrollments(ids: Iterable[int]):
     return Enrollment.objects.filter(pk__in=list(ids)).select_related("order__course", "order__student__user")
 
 
+def _task_context(task: ServiceTask) -> dict[str, str]:
+    order = task.enrollment.order
+    student = task.student
+    return {
+        "student_name": student.name,
+        "course": order.course.name,
+        "task": task.get_kind_display(),
+        "due": _local(task.due_at),
+        "details": _("Phone %(phone)s; paid %(paid)s.")
+        % {"phone": student.phone or "-", "paid": _local(order.paid_at)},
+        "link": task_link(task),
+    }
+
+
 def task_new(task: ServiceTask) -> None:
-    """The teacher is told of a task an event made (a new student to call, a bad first lesson)."""
-    teacher = task.teacher
-    enrollment = task.enrollment
-    order = enrollment.order
-    student = order.student
-
-    def context() -> dict[str, str]:
-        return {
-            "student_name": student.name,
-            "course": order.course.name,
-            "task": task.get_kind_display(),
-            "due": _local(task.due_at),
-            "details": _("Phone %(phone)s; paid %(paid)s.")
-            % {"phone": student.phone or "-", "paid": _local(order.paid_at)},
-            "link": task_link(task),
-        }
-
+    """The teacher is told of a task an event made (a bad first lesson, a new student to call)."""
     notify(
         key=f"service-task:{task.pk}",
         event=TASK_NEW,
-        recipients=[recipient_for_user(teacher.user)],
-        context=context,
+        recipients=[recipient_for_user(task.teacher.user)],
+        context=partial(_task_context, task),
         channels=STAFF_CHANNELS,
     )
+
+
+def _digest_context(tasks: Sequence[ServiceTask]) -> dict[str, str]:
+    names = "、".join(t.student.name for t in tasks[:3])
+    lines = [
+        _("%(name)s · %(course)s · phone %(phone)s · due %(due)s")
+        % {
+            "name": t.student.name,
+            "course": t.enrollment.order.course.name,
+            "phone": t.student.phone or "-",
+            "due": _local(t.due_at),
+        }
+        for t in tasks[:LISTED]
+    ]
+    if len(tasks) > LISTED:
+        lines.append(_("and %(n)d more") % {"n": len(tasks) - LISTED})
+    return {
+        "student_name": _("%(names)s and others (%(n)d in all)") % {"names": names, "n": len(tasks)},
+        "course": "、".join(sorted({t.enrollment.order.course.name for t in tasks})),
+        "task": tasks[0].get_kind_display(),
+        "due": _local(min(t.due_at for t in tasks)),
+        "details": "\n".join(lines),
+        "link": workbench_link(),
+    }
+
+
+def first_contacts_new(tasks: Sequence[ServiceTask]) -> None:
+    """New students to call: one message per teacher (the task itself when she has one)."""
+    by_teacher: dict[int, list[ServiceTask]] = defaultdict(list)
+    for task in tasks:
+        by_teacher[task.teacher_id].append(task)
+    for own in by_teacher.values():
+        if len(own) == 1:
+            task_new(own[0])
+            continue
+        notify(
+            key=f"service-tasks:{own[0].pk}:{len(own)}",
+            event=TASK_NEW,
+            recipients=[recipient_for_user(own[0].teacher.user)],
+            context=partial(_digest_context, own),
+            channels=STAFF_CHANNELS,
+        )
 
 
 def _reminder_context(order: Order) -> dict[str, str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -37,7 +38,7 @@ from .models import (
 )
 from .planner import tasks_close_for_left
 from .rules import outcome_errors, work_refusal
-from .selectors import FACT_FIELDS, service_settings_for, student_facts
+from .selectors import FACT_FIELDS, service_settings_by_campus, service_settings_for, student_facts
 
 logger = logging.getLogger(__name__)
 
@@ -270,50 +271,77 @@ def referral_record(*, order: Order, code: str, at: datetime.datetime) -> Referr
     return referral
 
 
-def first_contact_create(*, enrollment: Enrollment, at: datetime.datetime) -> ServiceTask | None:
-    """The first-contact task of a new paid order (the clock backfills any this missed)."""
-    order = enrollment.order
-    settings = service_settings_for(campus_id=order.course.campus_id)
-    task, created = ServiceTask.objects.get_or_create(
-        enrollment=enrollment,
-        kind=TaskKind.FIRST_CONTACT,
-        trigger="",
-        defaults={
-            "student_id": order.student_id,
-            "campus_id": order.course.campus_id,
-            "teacher_id": enrollment.homeroom_teacher_id,
-            "due_at": order.paid_at + datetime.timedelta(hours=settings.first_contact_hours),
-            "created_at": at,
-        },
+def first_contacts_create(*, enrollments: Sequence[Enrollment], at: datetime.datetime) -> list[ServiceTask]:
+    """The first-contact tasks of new paid orders (``order__course`` loaded), due the campus's
+    hours after payment, and each teacher told once; returns the tasks made now. A constant number
+    of queries however many orders (the clock backfills any this missed)."""
+    if not enrollments:
+        return []
+    campus_settings = service_settings_by_campus({e.order.course.campus_id for e in enrollments})
+    ServiceTask.objects.bulk_create(
+        [
+            ServiceTask(
+                enrollment=e,
+                student_id=e.order.student_id,
+                campus_id=e.order.course.campus_id,
+                teacher_id=e.homeroom_teacher_id,
+                kind=TaskKind.FIRST_CONTACT,
+                trigger="",
+                due_at=e.order.paid_at
+                + datetime.timedelta(hours=campus_settings[e.order.course.campus_id].first_contact_hours),
+                created_at=at,
+            )
+            for e in enrollments
+        ],
+        ignore_conflicts=True,
     )
-    if created:
-        notices.task_new(task)
-    return task if created else None
+    made = list(
+        ServiceTask.objects.filter(
+            enrollment__in=enrollments, kind=TaskKind.FIRST_CONTACT, trigger="", created_at=at
+        ).select_related("teacher__user", "student__user", "enrollment__order__course")
+    )
+    notices.first_contacts_new(made)
+    return made
+
+
+def first_contact_create(*, enrollment: Enrollment, at: datetime.datetime) -> ServiceTask | None:
+    """``first_contacts_create`` of one order: its task, or None when it had one already."""
+    made = first_contacts_create(enrollments=[enrollment], at=at)
+    return made[0] if made else None
 
 
 @enrollment_news_writer
 def enrollment_news_written(news: Sequence[EnrollmentNews]) -> None:
-    """The students intake's writer (in its transaction): a new paid order gets its first-contact task
-    and, if it named a code, its referral; a cancelled order's open tasks close."""
-    ids = [item.enrollment_id for item in news]
-    enrollments = {
-        e.pk: e for e in Enrollment.objects.filter(pk__in=ids).select_related("order__course", "homeroom_teacher__user")
-    }
+    """The students intake's writer (in its transaction): new paid orders get their first-contact
+    tasks and, if they named a code, their referrals; a cancelled order's open tasks close; a new
+    homeroom teacher takes the open tasks. A constant number of queries per batch (one more per
+    order that names a code)."""
+    if not news:
+        return
+    at = max(item.at for item in news)
+    by_kind: dict[str, list[EnrollmentNews]] = {}
     for item in news:
-        enrollment = enrollments.get(item.enrollment_id)
-        if enrollment is None:
-            continue
-        if item.kind == EnrollmentNewsKind.PAID:
-            first_contact_create(enrollment=enrollment, at=item.at)
-            if item.referral_code:
-                referral_record(order=enrollment.order, code=item.referral_code, at=item.at)
-        elif item.kind == EnrollmentNewsKind.CANCELLED:
-            tasks_close_for_left(now=item.at, enrollment_ids=[enrollment.pk])
-        elif item.kind == EnrollmentNewsKind.CHANGED:
-            # Another homeroom teacher takes her: the open tasks go with her.
-            ServiceTask.objects.filter(enrollment=enrollment, status=TaskStatus.OPEN).exclude(
-                teacher_id=enrollment.homeroom_teacher_id
-            ).update(teacher_id=enrollment.homeroom_teacher_id)
+        by_kind.setdefault(item.kind, []).append(item)
+    paid = by_kind.get(EnrollmentNewsKind.PAID, [])
+    if paid:
+        enrollments = list(
+            Enrollment.objects.filter(pk__in=[item.enrollment_id for item in paid]).select_related("order__course")
+        )
+        first_contacts_create(enrollments=enrollments, at=at)
+        orders = {e.pk: e.order for e in enrollments}
+        for item in paid:
+            if item.referral_code and item.enrollment_id in orders:
+                referral_record(order=orders[item.enrollment_id], code=item.referral_code, at=item.at)
+    cancelled = [item.enrollment_id for item in by_kind.get(EnrollmentNewsKind.CANCELLED, [])]
+    if cancelled:
+        tasks_close_for_left(now=at, enrollment_ids=cancelled)
+    changed = [item.enrollment_id for item in by_kind.get(EnrollmentNewsKind.CHANGED, [])]
+    if changed:
+        # Another homeroom teacher takes her: the open tasks go with her.
+        teacher = Enrollment.objects.filter(pk=OuterRef("enrollment_id")).values("homeroom_teacher_id")[:1]
+        ServiceTask.objects.filter(enrollment_id__in=changed, status=TaskStatus.OPEN).update(
+            teacher_id=Subquery(teacher)
+        )
 
 
 @refund_event_writer
