@@ -36,7 +36,7 @@ from .models import (
     TaskReschedule,
     TaskStatus,
 )
-from .planner import tasks_close_for_left
+from .planner import FIRST_CONTACT_LOOKBACK, tasks_close_for_left
 from .rules import outcome_errors, work_refusal
 from .selectors import FACT_FIELDS, service_settings_by_campus, service_settings_for, student_facts
 
@@ -275,6 +275,8 @@ def first_contacts_create(*, enrollments: Sequence[Enrollment], at: datetime.dat
     """The first-contact tasks of new paid orders (``order__course`` loaded), due the campus's
     hours after payment, and each teacher told once; returns the tasks made now. A constant number
     of queries however many orders (the clock backfills any this missed)."""
+    # An old order coming in late (a school loading its history) is nobody's first contact now.
+    enrollments = [e for e in enrollments if e.order.paid_at >= at - FIRST_CONTACT_LOOKBACK]
     if not enrollments:
         return []
     campus_settings = service_settings_by_campus({e.order.course.campus_id for e in enrollments})

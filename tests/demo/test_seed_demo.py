@@ -34,7 +34,7 @@ def test_seed_makes_a_whole_school(db):
     _seed()
     assert Campus.objects.count() == 2
     assert set(Staff.objects.values_list("role", flat=True)) == set(StaffRole.values)
-    assert 45 <= Student.objects.count() <= 60
+    assert 45 <= Student.objects.count() <= 80  # 50, and 9 a campus in its student-service scenes
     assert set(Course.objects.values_list("course_type", flat=True)) == set(CourseType.values)
     assert set(Order.objects.values_list("channel", flat=True)) == set(PaymentChannel.values)
     assert Enrollment.objects.count() == Order.objects.count()
@@ -48,6 +48,23 @@ def test_seed_makes_a_whole_school(db):
     assert RefundTransition.objects.count() > RefundRequest.objects.count()
     for enrollment in Enrollment.objects.select_related("order__course"):
         assert enrollment.lessons_consumed <= enrollment.order.course.lessons
+
+
+def test_the_homeroom_teachers_workbench_has_a_day_of_work(db):
+    from django.utils import timezone
+
+    from service.models import ContactLog, LessonFeedback, Referral, ServiceTask, TaskKind, TaskStatus
+
+    _seed()
+    mine = ServiceTask.objects.filter(teacher__user__username="bj-teacher1")
+    open_kinds = set(mine.filter(status=TaskStatus.OPEN).values_list("kind", flat=True))
+    # New students to call, a first lesson within the hour, students who stopped, a renewal due.
+    assert {TaskKind.FIRST_CONTACT, TaskKind.LESSON_REMINDER, TaskKind.INACTIVE, TaskKind.RENEWAL} <= open_kinds
+    assert mine.filter(status=TaskStatus.OPEN, due_at__lt=timezone.now()).exists()  # some overdue
+    assert mine.filter(status=TaskStatus.DONE).count() > 20  # and a week of work behind them
+    assert ContactLog.objects.filter(staff__user__username="bj-teacher1").exists()
+    assert Referral.objects.exists()
+    assert set(LessonFeedback.objects.exclude(answer="").values_list("answer", flat=True)) == {"good", "okay", "bad"}
 
 
 def test_running_it_twice_changes_nothing(db):

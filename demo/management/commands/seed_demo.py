@@ -25,6 +25,7 @@ from django.utils import timezone
 from analytics.alerts import alert_rules_run
 from analytics.services import facts_listener_paused, facts_rebuild
 from analytics.weekly import last_week_start, weekly_reviews_build
+from demo.service import seed_service
 from demo.tickets import seed_tickets
 from notifications.models import NotificationTemplate
 from orders.models import Course, CourseType, Order, PaymentChannel
@@ -178,6 +179,8 @@ class Command(BaseCommand):
         tickets = sum(seed_tickets(campus, staff, now) for campus, staff in campuses)
         self.stdout.write(f"  service desk tickets: {tickets}")
         self._history(rng, campuses, courses, now)
+        for (campus, staff), spec in zip(campuses, CAMPUSES, strict=True):
+            self.stdout.write(seed_service(campus, spec.prefix, staff, now))
         # The dashboard reads aggregates: built once here, kept by the refund events afterwards.
         rows = sum(written for _first, _last, written in facts_rebuild())
         self.stdout.write(f"  analytics facts rebuilt: {rows} rows")
@@ -311,8 +314,16 @@ class Command(BaseCommand):
             return existing
         earliest = min(course.starts_at, now) - datetime.timedelta(days=20)
         paid_at = earliest + datetime.timedelta(hours=rng.randint(0, int((now - earliest).total_seconds() // 3600)))
+        # The order system sends an order about an hour after it is paid.
         order = self._intake(
-            prefix="DEMO", seq=seq, student=student, course=course, channel=channel, teacher=teacher, paid_at=paid_at
+            prefix="DEMO",
+            seq=seq,
+            student=student,
+            course=course,
+            channel=channel,
+            teacher=teacher,
+            paid_at=paid_at,
+            at=min(paid_at + datetime.timedelta(hours=1), timezone.now()),
         )
         events = _learning_events(rng, order, now)
         if events:
