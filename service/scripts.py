@@ -33,8 +33,10 @@ PLACEHOLDERS: dict[str, StrOrPromise] = {
     "course": _("the course's name"),
     "starts": _("when the course starts (date and time)"),
     "ends": _("when the course ends (date)"),
-    "completion": _("lessons completed, in % (no % sign)"),
-    "homework_rate": _("homework handed in, in % of the lessons she has had (no % sign; 0 before the first)"),
+    "completion": _("lessons completed, as a percentage without the sign"),
+    "homework_rate": _(
+        "homework handed in per lesson she has had, as a percentage without the sign (0 before the first)"
+    ),
     "days_inactive": _("days since she last learned"),
     "score_sentence": _("her average test score as a clause, or nothing if she has taken no test"),
     "referral_code": _("her referral code (made the first time a script shows it)"),
