@@ -333,8 +333,14 @@ def service_review_text(figures: dict[str, Any] | None) -> str:
             "met": count(now.on_time),
             "all": count(now.on_time + now.late),
         },
-        f"{first_contact_label(hours)} {percent(now.first_contact_rate)} ({percent(before.first_contact_rate)});",
-        f"{inactive_label()} {percent(now.inactive_rate)} ({percent(before.inactive_rate)});",
+        _("%(label)s %(now)s (%(before)s);")
+        % {
+            "label": first_contact_label(hours),
+            "now": percent(now.first_contact_rate),
+            "before": percent(before.first_contact_rate),
+        },
+        _("%(label)s %(now)s (%(before)s);")
+        % {"label": inactive_label(), "now": percent(now.inactive_rate), "before": percent(before.inactive_rate)},
         _("first lesson: %(feedback)s; course rating %(rating)s;")
         % {"feedback": _feedback_note(now), "rating": _score(now.course_rating)},
         _("renewal rate %(now)s (%(before)s), %(renewed)s of %(due)s;")

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -43,22 +42,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schoolops.settings")
 
 from _postgres import django_on  # noqa: E402 - bench/ is the script's own directory
+from _timing import timed  # noqa: E402
 
 GOAL_MS = 300.0  # the issue's goal for every dashboard view, median
 RULES_GOAL_S = 60.0  # and for one nightly run of the alert rules
 SCALES = {"default": (100_000, 0), "large": (1_000_000, 5_000_000)}  # (requests, orders; 0: one per request)
-
-
-def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    """(median ms, p95 ms) of ``fn`` over ``runs`` calls, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    ordered = sorted(times)
-    return statistics.median(times), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def main() -> int:

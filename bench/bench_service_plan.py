@@ -22,10 +22,8 @@ import argparse
 import datetime
 import os
 import random
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/schoolops_bench_service"
@@ -35,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schoolops.settings")
 
 from _postgres import django_on  # noqa: E402 - bench/ is the script's own directory
+from _timing import timed  # noqa: E402
 
 CAMPUSES = ("bench-svc-a", "bench-svc-b")
 COURSES = 1000
@@ -43,16 +42,6 @@ TEACHERS = 600
 
 class Rollback(Exception):
     """Raised to undo what a measured call wrote."""
-
-
-def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    ordered = sorted(times)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
 
 
 def fill(count: int, now: datetime.datetime) -> None:
@@ -196,7 +185,7 @@ def main() -> int:
         except Rollback:
             pass
 
-    median, p95 = timed(first_run, args.runs)
+    median, p95 = timed(first_run, args.runs, warm_up=False)
     print(f"  first run: median {median / 1000:6.2f} s   p95 {p95 / 1000:6.2f} s   queries {outcome['queries']}")
     print(f"    made {outcome['tasks']} tasks, {outcome['messages']} messages: {outcome['result']}")
 
@@ -206,7 +195,7 @@ def main() -> int:
     count[0] = 0
     with connection.execute_wrapper(counted):
         service_plan(now=now + datetime.timedelta(minutes=5))
-    median, p95 = timed(lambda: service_plan(now=now + datetime.timedelta(minutes=5)), args.runs)
+    median, p95 = timed(lambda: service_plan(now=now + datetime.timedelta(minutes=5)), args.runs, warm_up=False)
     print(f"  caught up (every 5 minutes): median {median:7.0f} ms   p95 {p95:7.0f} ms   queries {count[0]}")
     ServiceTask.objects.all().delete()
     Notification.objects.filter(dedupe_key__startswith="service-").delete()

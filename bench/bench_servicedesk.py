@@ -25,7 +25,6 @@ import argparse
 import datetime
 import os
 import random
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schoolops.settings")
 
 from _postgres import django_on  # noqa: E402 - bench/ is the script's own directory
+from _timing import timed  # noqa: E402
 
 CAMPUS = "bench-desk"
 QUESTIONS = [
@@ -56,17 +56,6 @@ QUESTIONS = [
 
 class Rollback(Exception):
     """Raised to undo what a measured call wrote."""
-
-
-def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    ordered = sorted(times)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
 
 
 def rolled_back(fn: Callable[[], object]) -> Callable[[], object]:

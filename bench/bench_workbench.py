@@ -21,10 +21,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/schoolops_bench_workbench"
@@ -34,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schoolops.settings")
 
 from _postgres import django_on  # noqa: E402 - bench/ is the script's own directory
+from _timing import timed  # noqa: E402
 
 CAMPUS = "bench-workbench"
 
@@ -260,17 +259,6 @@ def measured_student_history(teacher) -> int:
         for n in range(10)
     )
     return student.pk
-
-
-def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    ordered = sorted(times)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
 
 
 def main() -> int:

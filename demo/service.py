@@ -83,38 +83,29 @@ def _orders(
 
 
 def _learned(order_no: str, *, lessons: int, last: datetime.datetime, score: Decimal | None = None) -> None:
-    """Her lessons up to ``last`` (one a day back from it), through the learning intake."""
+    """Her lessons up to ``last`` (one a day back from it), and a test, through the learning intake."""
     enrollment = Enrollment.objects.select_related("order__student").get(order__order_no=order_no)
-    student_no = enrollment.order.student.student_no
-    events = [
-        LearningEventInput(
-            event_id=f"{order_no}-L{lesson}",
-            kind=LearningEventKind.LESSON_WATCHED,
-            student_no=student_no,
+
+    def event(suffix: str, kind: str, lesson: int | None, at: datetime.datetime, **extra) -> LearningEventInput:
+        return LearningEventInput(
+            event_id=f"{order_no}-{suffix}",
+            kind=kind,
+            student_no=enrollment.order.student.student_no,
             order_no=order_no,
             lesson_no=lesson,
-            seconds=2400,
+            seconds=2400 if lesson else 0,
             completed=True,
             rating=None,
-            occurred_at=last - datetime.timedelta(days=lessons - lesson),
+            occurred_at=at,
+            **extra,
         )
-        for lesson in range(1, lessons + 1)
+
+    events = [
+        event(f"L{n}", LearningEventKind.LESSON_WATCHED, n, last - datetime.timedelta(days=lessons - n))
+        for n in range(1, lessons + 1)
     ]
     if score is not None:
-        events.append(
-            LearningEventInput(
-                event_id=f"{order_no}-T1",
-                kind=LearningEventKind.TEST_SCORED,
-                student_no=student_no,
-                order_no=order_no,
-                lesson_no=None,
-                seconds=0,
-                completed=True,
-                rating=None,
-                occurred_at=last,
-                score=score,
-            )
-        )
+        events.append(event("T1", LearningEventKind.TEST_SCORED, None, last, score=score))
     learning_events_record(events=events, source=LearningEventSource.API)
 
 

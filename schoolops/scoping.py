@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.db.models import Q, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 SEE_ALL_CAMPUSES = "schoolops.view_all_campuses"
 
@@ -84,3 +86,25 @@ def _campus_path(model) -> str | None:
     if model is Staff:
         return "campus"
     return getattr(model, "campus_lookup", None)
+
+
+class HeadOfficeCampusFilter(admin.SimpleListFilter):
+    """By campus, for head office (who sees every campus); hidden for everyone else. Subclasses
+    name the path to the campus in ``campus_field`` when it is not the row's own."""
+
+    title = _("campus")
+    parameter_name = "campus"
+    campus_field = "campus"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        if visible_campus_ids(request.user) is not None:
+            return []
+        from .models import Campus
+
+        return [(str(campus.pk), campus.name) for campus in Campus.objects.order_by("code")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(**{f"{self.campus_field}_id": int(value)})
+        return queryset

@@ -131,30 +131,26 @@ def _feedback_context(order: Order) -> dict[str, str]:
     }
 
 
-def first_lesson_reminders(enrollment_ids: Sequence[int]) -> None:
+def _tell_students(enrollment_ids: Sequence[int], *, event: str, key: str, context) -> None:
+    """One message per enrollment to its student on her channels (``key`` % the enrollment)."""
     for enrollment in _enrollments(enrollment_ids):
         order = enrollment.order
         student = order.student
         notify(
-            key=f"service-reminder:{enrollment.pk}",
-            event=LESSON_REMINDER,
+            key=key % enrollment.pk,
+            event=event,
             recipients=[recipient_for_user(student.user, openid=student.wechat_openid)],
-            context=partial(_reminder_context, order),
+            context=partial(context, order),
             channels=STUDENT_CHANNELS,
         )
+
+
+def first_lesson_reminders(enrollment_ids: Sequence[int]) -> None:
+    _tell_students(enrollment_ids, event=LESSON_REMINDER, key="service-reminder:%d", context=_reminder_context)
 
 
 def feedback_questions(enrollment_ids: Sequence[int]) -> None:
-    for enrollment in _enrollments(enrollment_ids):
-        order = enrollment.order
-        student = order.student
-        notify(
-            key=f"service-feedback:{enrollment.pk}",
-            event=FEEDBACK_ASKED,
-            recipients=[recipient_for_user(student.user, openid=student.wechat_openid)],
-            context=partial(_feedback_context, order),
-            channels=STUDENT_CHANNELS,
-        )
+    _tell_students(enrollment_ids, event=FEEDBACK_ASKED, key="service-feedback:%d", context=_feedback_context)
 
 
 def at_risk_alerts(*, campus_id: int, now: datetime.datetime) -> None:

@@ -5,10 +5,10 @@ sees which tasks and students, the workbench's tabs, a task's page and the stude
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
@@ -211,59 +211,62 @@ def _reach(staff: Staff, *, today: datetime.date) -> QuerySet[Staff, dict[str, A
     return Staff.objects.filter(reach).values("pk")
 
 
+_Row = TypeVar("_Row", ServiceTask, Staff, Student)
+
+
 def _staff_of(user: User) -> Staff | None:
     return getattr(user, "staff", None)
 
 
-def tasks_visible_to(*, user: User, today: datetime.date) -> QuerySet[ServiceTask]:
-    """The service tasks ``user`` may read (the workbench, a task's page, "next task")."""
-    tasks = ServiceTask.objects.all()
+def _visible(
+    queryset: QuerySet[_Row], *, user: User, today: datetime.date, reach: Callable[[QuerySet[Staff, Any]], Q]
+) -> QuerySet[_Row]:
+    """``queryset`` as ``user`` may read it: a homeroom teacher what ``reach`` (a Q of the teachers
+    she covers) selects; supervisors and campus heads that and their campuses'; head office all."""
     if user.is_superuser:
-        return tasks
+        return queryset
     staff = _staff_of(user)
     campus_ids = visible_campus_ids(user)
     if staff is None:
-        return tasks if campus_ids is None else tasks.none()
-    reach = Q(teacher_id__in=_reach(staff, today=today))
+        return queryset if campus_ids is None else queryset.none()
+    covered = reach(_reach(staff, today=today))
     if staff.role == StaffRole.HOMEROOM:
-        return tasks.filter(reach)
+        return queryset.filter(covered)
     if campus_ids is None:
-        return tasks
-    return tasks.filter(reach | Q(campus_id__in=campus_ids))
+        return queryset
+    return queryset.filter(covered | Q(campus_id__in=campus_ids))
+
+
+def tasks_visible_to(*, user: User, today: datetime.date) -> QuerySet[ServiceTask]:
+    """The service tasks ``user`` may read (the workbench, a task's page, "next task")."""
+    return _visible(
+        ServiceTask.objects.all(),
+        user=user,
+        today=today,
+        reach=lambda teachers: Q(teacher_id__in=teachers),
+    )
 
 
 def teachers_visible_to(*, user: User, today: datetime.date) -> QuerySet[Staff]:
     """The homeroom teachers whose tasks ``user`` sees (the workbench's teacher filter)."""
-    teachers = Staff.objects.filter(role=StaffRole.HOMEROOM).select_related("user").order_by("user__name", "pk")
-    if user.is_superuser:
-        return teachers
-    staff = _staff_of(user)
-    campus_ids = visible_campus_ids(user)
-    if staff is None:
-        return teachers if campus_ids is None else teachers.none()
-    reach = Q(pk__in=_reach(staff, today=today))
-    if staff.role == StaffRole.HOMEROOM:
-        return teachers.filter(reach)
-    if campus_ids is None:
-        return teachers
-    return teachers.filter(reach | Q(campus_id__in=campus_ids))
+    return _visible(
+        Staff.objects.filter(role=StaffRole.HOMEROOM).select_related("user").order_by("user__name", "pk"),
+        user=user,
+        today=today,
+        reach=lambda teachers: Q(pk__in=teachers),
+    )
 
 
 def students_visible_to(*, user: User, today: datetime.date) -> QuerySet[Student]:
     """The students whose service page ``user`` may open."""
-    students = Student.objects.all()
-    if user.is_superuser:
-        return students
-    staff = _staff_of(user)
-    campus_ids = visible_campus_ids(user)
-    if staff is None:
-        return students if campus_ids is None else students.none()
-    served = Enrollment.objects.filter(homeroom_teacher_id__in=_reach(staff, today=today)).values("order__student_id")
-    if staff.role == StaffRole.HOMEROOM:
-        return students.filter(pk__in=served)
-    if campus_ids is None:
-        return students
-    return students.filter(Q(pk__in=served) | Q(campus_id__in=campus_ids))
+    return _visible(
+        Student.objects.all(),
+        user=user,
+        today=today,
+        reach=lambda teachers: Q(
+            pk__in=Enrollment.objects.filter(homeroom_teacher_id__in=teachers).values("order__student_id")
+        ),
+    )
 
 
 # --- The workbench's tabs ------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -19,29 +18,16 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from schoolops.admin_mixins import ReadOnlyAdminMixin
-from schoolops.models import Campus
-from schoolops.scoping import CampusScopedAdminMixin, visible_campus_ids
+from schoolops.scoping import CampusScopedAdminMixin, HeadOfficeCampusFilter
 
 from ..models import Referral
 from ..selectors import referral_counts
 
 
-class ReferrerCampusFilter(admin.SimpleListFilter):
+class ReferrerCampusFilter(HeadOfficeCampusFilter):
     """By the referrer's campus, for head office (who sees every campus); hidden for everyone else."""
 
-    title = _("campus")
-    parameter_name = "campus"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        if visible_campus_ids(request.user) is not None:
-            return []
-        return [(str(campus.pk), campus.name) for campus in Campus.objects.order_by("code")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
-        value = self.value()
-        if value and value.isdigit():
-            return queryset.filter(referrer__campus_id=int(value))
-        return queryset
+    campus_field = "referrer__campus"
 
 
 @admin.register(Referral)

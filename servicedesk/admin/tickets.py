@@ -47,8 +47,8 @@ from refunds.admin.decisions import DIRECT
 from refunds.models import PENDING_STATES
 from refunds.selectors import approval_settings_for
 from schoolops.admin_mixins import acting_user_with
-from schoolops.models import Campus, StaffRole, User
-from schoolops.scoping import CampusScopedAdminMixin, visible_campus_ids
+from schoolops.models import StaffRole, User
+from schoolops.scoping import CampusScopedAdminMixin, HeadOfficeCampusFilter, visible_campus_ids
 
 from .. import rules
 from ..models import (
@@ -444,24 +444,6 @@ class EscalatedFilter(admin.SimpleListFilter):
             return queryset.filter(escalation_level=0)
         if value and value.isdigit():
             return queryset.filter(escalation_level=int(value))
-        return queryset
-
-
-class HeadOfficeCampusFilter(admin.SimpleListFilter):
-    """By campus, for head office (who sees every campus); hidden for everyone else."""
-
-    title = _("campus")
-    parameter_name = "campus"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        if visible_campus_ids(request.user) is not None:
-            return []
-        return [(str(campus.pk), campus.name) for campus in Campus.objects.order_by("code")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
-        value = self.value()
-        if value and value.isdigit():
-            return queryset.filter(campus_id=int(value))
         return queryset
 
 

@@ -158,7 +158,7 @@ def test_the_campus_review_keeps_the_weeks_service_figures(week, campus, other_c
 
     text = weekly_review_message_context(review)["service"]
     assert zh("Student service (the week before in brackets):") in text
-    assert "50.0% (100.0%)" in text
+    assert "50.0% (100.0%)" in text or "50.0%（100.0%）" in text
 
 
 def test_the_review_pdf_has_the_service_part_on_its_one_page(week, campus, settings, tmp_path):
