@@ -53,10 +53,11 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext
 
 from orders.models import PaymentChannel
 from payments.gateways.registry import arrival_note
-from refunds.models import RefundEvent, RefundRequest
+from refunds.models import ApprovalTier, RefundEvent, RefundRequest
 from refunds.selectors import approval_settings_for
 from schoolops.models import Staff, StaffRole, User
 
@@ -220,7 +221,9 @@ def _refund_context(
         "arrival": "",
         "channel": "",
     }
-    if kind in ("assigned", "escalated"):
+    if kind == "submitted":
+        context["next_steps"] = review_promise(request, at=event.created_at) or context["next_steps"]
+    elif kind in ("assigned", "escalated"):
         context["reason"] = f"{request.get_reason_display()}：{request.details}".strip("：")
         context["deadline"] = _when(payload.get("due_at")) or due_of_pending_step()
     elif kind == "returned":
@@ -248,6 +251,30 @@ def _refund_context(
         if kind in ("payout_failed", "payout_needs_check"):
             context["reason"] = " ".join(str(payload.get(k) or "") for k in ("code", "message")).strip()
     return {name: str(value) for name, value in context.items()}
+
+
+def review_promise(request: RefundRequest, *, at: datetime.datetime) -> str:
+    """When she may expect the decision, from her route's own deadlines (the campus's hours per
+    tier, the first step's due time as the step will get it when submitted at ``at``), not a fixed
+    "24 hours": "" when the route has no tier a person decides."""
+    sla = approval_settings_for(campus=request.campus_id)
+    tiers = [tier for tier in request.route if hasattr(sla, f"sla_{tier}_hours")]
+    if not tiers:
+        return ""
+    values = {
+        "count": len(tiers),
+        "names": " → ".join(str(ApprovalTier(tier).label) for tier in tiers),
+        "hours": sum(sla.sla_hours(tier) for tier in tiers),
+        # The first step is due its tier's hours after submission (refunds' routing does the same).
+        "due": _when(at + datetime.timedelta(hours=sla.sla_hours(tiers[0]))) if request.route[0] == tiers[0] else "",
+    }
+    if len(tiers) == 1:
+        text = gettext("%(names)s reviews it within %(hours)d hours.") % values
+    else:
+        text = gettext("It is reviewed in %(count)d steps (%(names)s), in %(hours)d hours at most.") % values
+    if values["due"]:
+        text += gettext(" The first decision is due by %(due)s.") % values
+    return text + gettext(" You can follow it on the request page at any time.")
 
 
 # Default wording of the generated values, per language: data like the default templates.

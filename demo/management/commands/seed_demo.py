@@ -52,6 +52,7 @@ from students.services import (
 DEMO_PASSWORD = "schoolops-demo"  # noqa: S105 - printed for the demo; refused outside DEBUG
 STUDENT_COUNT = 50
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+HISTORY_DAYS = 150  # the history's orders and refunds go back this far
 SPIKE_SIZE = 18  # applications on the spike day, three weeks ago (a normal day has 0-3)
 DEMO_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PROOF = frozenset({"illness", "quality", "relocation"})
@@ -185,8 +186,10 @@ class Command(BaseCommand):
         rows = sum(written for _first, _last, written in facts_rebuild())
         self.stdout.write(f"  analytics facts rebuilt: {rows} rows")
         # The alert rules over the history (the nightly job looks at a week at most).
-        raised = alert_rules_run(since=timezone.localdate(now) - datetime.timedelta(days=90))
-        self.stdout.write(f"  alert rules run over the last 90 days: {raised} alerts")
+        # Over the whole history: a streak rule (the hot course, 30 days above 10%) fires on the day
+        # its run reaches 30 days, which a shorter look back could miss by a day or two.
+        raised = alert_rules_run(since=timezone.localdate(now) - datetime.timedelta(days=HISTORY_DAYS))
+        self.stdout.write(f"  alert rules run over the last {HISTORY_DAYS} days: {raised} alerts")
         # Last week's reviews, kept in the admin (sent by Monday's beat job or the command's --send).
         week = last_week_start()
         reviews = weekly_reviews_build(week_start=week)
@@ -420,7 +423,7 @@ class Command(BaseCommand):
             weighted = [*sellable, hot] if campus_index == 0 else sellable
             spike_day = timezone.localtime(now - datetime.timedelta(days=21))
             spike: list[Order] = []
-            for days_ago in range(150, 0, -1):
+            for days_ago in range(HISTORY_DAYS, 0, -1):
                 day = now - datetime.timedelta(days=days_ago)
                 for _ in range(rng.choice([0, 1, 1, 2, 2, 3])):
                     seq += 1
