@@ -520,7 +520,7 @@ def _payout_rows(payouts: list[Payout]) -> Iterator[Row]:
 
 def _voucher_rows(request: RefundRequest) -> Iterator[Row]:
     lines = (
-        VoucherLine.objects.filter(Q(voucher__payout__request=request) | Q(voucher__reverses__payout__request=request))
+        VoucherLine.objects.filter(Q(voucher__request=request))
         .select_related("voucher__payout", "voucher__reverses")
         .order_by("voucher__period", "voucher__number", "position")
     )

@@ -50,6 +50,7 @@ def receipt_upload_to(instance: Receipt, filename: str) -> str:
 
 class VoucherKind(models.TextChoices):
     REFUND = "refund", _("Refund paid")
+    EXCHANGE = "exchange", _("Course exchange")
     REVERSAL = "reversal", _("Reversal")
 
 
@@ -108,6 +109,15 @@ class Voucher(models.Model):
         related_name="vouchers",
         verbose_name=_("payout"),
     )
+    # The request the voucher books: a refund's payout, or a course exchange (which may move no money).
+    request = models.ForeignKey(
+        "refunds.RefundRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="vouchers",
+        verbose_name=_("request"),
+    )
     reverses = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", verbose_name=_("reverses")
     )
@@ -122,7 +132,7 @@ class Voucher(models.Model):
         help_text=_("Empty: written by the system when the gateway confirmed the refund."),
     )
 
-    campus_lookup = "payout__request__campus"
+    campus_lookup = "request__campus"
 
     class Meta:
         db_table = "payments_voucher"  # the table it had in payments (moved, not copied)
@@ -136,6 +146,11 @@ class Voucher(models.Model):
                 fields=["payout"],
                 condition=Q(kind="refund"),
                 name="one_refund_voucher_per_payout",
+            ),
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=Q(kind="exchange"),
+                name="one_exchange_voucher_per_request",
             ),
             models.CheckConstraint(condition=Q(number__gte=1), name="voucher_number_positive"),
         ]
@@ -166,7 +181,7 @@ class VoucherLine(models.Model):
     credit = MoneyField(_("credit (CNY)"), default=Decimal("0.00"))
     memo = models.CharField(_("memo"), max_length=200, blank=True)
 
-    campus_lookup = "voucher__payout__request__campus"
+    campus_lookup = "voucher__request__campus"
 
     class Meta:
         db_table = "payments_voucherline"  # the table it had in payments (moved, not copied)

@@ -286,17 +286,17 @@ VOUCHER_COLUMNS = [
 
 def voucher_lines_queryset(filters: ReportFilters, *, user: User | AnonymousUser) -> QuerySet[VoucherLine]:
     """Voucher lines in the period (by voucher date), scoped, in journal order."""
-    queryset = scope_to_campus(VoucherLine.objects.all(), user=user, campus_field="voucher__payout__request__campus")
+    queryset = scope_to_campus(VoucherLine.objects.all(), user=user, campus_field="voucher__request__campus")
     if filters.date_from:
         queryset = queryset.filter(voucher__date__gte=filters.date_from)
     if filters.date_to:
         queryset = queryset.filter(voucher__date__lte=filters.date_to)
     if filters.campus_ids:
-        queryset = queryset.filter(voucher__payout__request__campus_id__in=filters.campus_ids)
+        queryset = queryset.filter(voucher__request__campus_id__in=filters.campus_ids)
     if filters.channel:
         queryset = queryset.filter(voucher__payout__channel=filters.channel)
     if filters.course_id:
-        queryset = queryset.filter(voucher__payout__order__course_id=filters.course_id)
+        queryset = queryset.filter(voucher__request__order__course_id=filters.course_id)
     if filters.payout_ids:
         queryset = queryset.filter(voucher__payout_id__in=filters.payout_ids)
     if filters.voucher_ids:
@@ -319,8 +319,8 @@ def voucher_rows(filters: ReportFilters, *, user: User | AnonymousUser) -> Itera
         "credit",
         "memo",
         "voucher__payout__payout_no",
-        "voucher__payout__request__request_no",
-        "voucher__payout__request__campus__name",
+        "voucher__request__request_no",
+        "voucher__request__campus__name",
         "voucher__reverses__period",
         "voucher__reverses__number",
         "voucher__created_by__name",

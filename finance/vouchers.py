@@ -1,5 +1,6 @@
-"""Vouchers (记账凭证) of the money paid back: one per payout that succeeded, numbered within the
-month without gaps, never edited; a correction is a reversing voucher.
+"""Vouchers (记账凭证) of the money paid back, one per payout that succeeded, and of course
+exchanges, one per exchange completed; numbered within the month without gaps, never edited; a
+correction is a reversing voucher.
 
 Payments does not call finance: it records a payout event (``payments.events``) in the
 transaction that books the payout as paid, and ``voucher_on_payout_event`` (registered in
@@ -10,6 +11,7 @@ booked without its voucher nor a voucher written for money that did not leave.
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
@@ -24,11 +26,14 @@ from schoolops.errors import ActionRefused
 from .models import Voucher, VoucherKind, VoucherLine, VoucherSequence
 
 if TYPE_CHECKING:
+    from orders.models import Order
+    from refunds.models import RefundRequest
     from schoolops.models import User
 
 # The debit line of every refund voucher (small-business standard codes); the credit line is the
 # account the money left from, which each gateway names (``RefundGateway.ledger_account``).
 CONTRACT_LIABILITY = ("2203", "合同负债-预收学费")
+ZERO = Decimal("0.00")
 
 
 class VoucherError(ActionRefused):
@@ -44,7 +49,6 @@ def voucher_on_payout_event(event: PayoutEvent) -> None:
 def voucher_for_payout(*, payout: Payout, at: datetime.datetime, actor: User | None = None) -> Voucher:
     """The refund voucher: debit the unearned tuition, credit the account the money left from.
     Numbered within the month under a row lock, so numbers have no gaps or duplicates."""
-    day = timezone.localdate(at)
     request = payout.request
     credit_code, credit_name = gateway_class(payout.channel).ledger_account
     summary = _("Refund %(request)s, order %(order)s, %(student)s") % {
@@ -52,37 +56,101 @@ def voucher_for_payout(*, payout: Payout, at: datetime.datetime, actor: User | N
         "order": payout.order.order_no,
         "student": request.student.user.name or request.student.user.username,
     }
+    memo = f"{payout.payout_no} {payout.gateway_refund_id}".strip()
+    return _voucher_write(
+        kind=VoucherKind.REFUND,
+        summary=summary,
+        amount=payout.amount,
+        request=request,
+        payout=payout,
+        lines=[
+            (CONTRACT_LIABILITY, payout.amount, ZERO, memo),
+            ((credit_code, credit_name), ZERO, payout.amount, memo),
+        ],
+        at=at,
+        actor=actor,
+    )
+
+
+def voucher_for_exchange(
+    *,
+    request: RefundRequest,
+    old_order: Order,
+    new_order: Order,
+    credit: Decimal,
+    at: datetime.datetime,
+    received: tuple[str, Decimal, str] | None = None,
+) -> Voucher:
+    """The voucher of a completed course exchange: the tuition received in advance moves from the
+    old course to the new one (the value carried), and a difference the student paid is received
+    into the gateway's account (``received``: channel, amount, gateway transaction number). A
+    difference refunded has its own refund voucher, written when the payout succeeded."""
+    student = request.student.user
+    summary = _("Course exchange %(request)s: order %(old)s to %(new)s, %(student)s") % {
+        "request": request.request_no,
+        "old": old_order.order_no,
+        "new": new_order.order_no,
+        "student": student.name or student.username,
+    }
+    old_memo = f"{old_order.order_no} {old_order.course.code}"
+    new_memo = f"{new_order.order_no} {new_order.course.code}"
+    lines: list[_Line] = [
+        (CONTRACT_LIABILITY, credit, ZERO, old_memo),
+        (CONTRACT_LIABILITY, ZERO, credit, new_memo),
+    ]
+    total = credit
+    if received is not None:
+        channel, amount, trade_no = received
+        lines.append((gateway_class(channel).ledger_account, amount, ZERO, trade_no))
+        lines.append((CONTRACT_LIABILITY, ZERO, amount, new_memo))
+        total += amount
+    return _voucher_write(
+        kind=VoucherKind.EXCHANGE, summary=summary, amount=total, request=request, payout=None, lines=lines, at=at
+    )
+
+
+# (account (code, name), debit, credit, memo)
+_Line = tuple[tuple[str, str], Decimal, Decimal, str]
+
+
+def _voucher_write(
+    *,
+    kind: str,
+    summary: str,
+    amount: Decimal,
+    request: RefundRequest,
+    payout: Payout | None,
+    lines: list[_Line],
+    at: datetime.datetime,
+    actor: User | None = None,
+) -> Voucher:
+    """Number and write one voucher with its lines (which must balance), in the caller's transaction."""
+    if sum(line[1] for line in lines) != sum(line[2] for line in lines):
+        raise ValueError(f"Voucher lines do not balance: {lines!r}")
+    day = timezone.localdate(at)
     voucher = Voucher.objects.create(
         period=f"{day:%Y-%m}",
         number=_next_voucher_number(f"{day:%Y-%m}"),
         date=day,
-        kind=VoucherKind.REFUND,
+        kind=kind,
         summary=summary[:200],
-        amount=payout.amount,
+        amount=amount,
         payout=payout,
+        request=request,
         created_at=at,
         created_by=actor,
     )
-    memo = f"{payout.payout_no} {payout.gateway_refund_id}".strip()
     VoucherLine.objects.bulk_create(
-        [
-            VoucherLine(
-                voucher=voucher,
-                position=1,
-                account_code=CONTRACT_LIABILITY[0],
-                account_name=CONTRACT_LIABILITY[1],
-                debit=payout.amount,
-                memo=memo,
-            ),
-            VoucherLine(
-                voucher=voucher,
-                position=2,
-                account_code=credit_code,
-                account_name=credit_name,
-                credit=payout.amount,
-                memo=memo,
-            ),
-        ]
+        VoucherLine(
+            voucher=voucher,
+            position=position,
+            account_code=account[0],
+            account_name=account[1],
+            debit=debit,
+            credit=credit,
+            memo=memo,
+        )
+        for position, (account, debit, credit, memo) in enumerate(lines, start=1)
     )
     return voucher
 
@@ -124,6 +192,7 @@ def voucher_reverse(*, voucher_id: int, actor: User, reason: str, at: datetime.d
                     summary=summary[:200],
                     amount=original.amount,
                     payout=original.payout,
+                    request=original.request,
                     reverses=original,
                     created_at=now,
                     created_by=actor,

@@ -133,6 +133,36 @@ for _key, _label, _extra in (
     )
 
 
+# The same events of a course exchange (an after-sale request of kind "exchange"), in their own
+# words: which course she moves to and what happens to the difference.
+EXCHANGE_PLACEHOLDERS = ("new_course", "difference")
+for _key, _label, _extra in (
+    ("exchange.submitted", _("Course exchange submitted"), ("amount",)),
+    ("exchange.assigned", _("Course exchange waiting for an approver"), ("amount", "deadline", "reason")),
+    ("exchange.escalated", _("Course exchange approval escalated"), ("amount", "deadline", "reason")),
+    ("exchange.returned", _("Course exchange returned for information"), ("reason", "deadline")),
+    ("exchange.approved", _("Course exchange approved"), ("amount", "deadline")),
+    ("exchange.rejected", _("Course exchange rejected"), ("reason", "deadline")),
+    ("exchange.cancelled", _("Course exchange cancelled"), ("reason",)),
+    ("exchange.appealed", _("Course exchange appeal received"), ("reason",)),
+    ("exchange.payout_succeeded", _("Course exchange difference refunded"), ("amount", "channel", "arrival")),
+    ("exchange.payout_failed", _("Course exchange refund payment failed"), ("amount", "channel", "reason")),
+    (
+        "exchange.payout_needs_check",
+        _("Course exchange refund payment needs a check at the gateway"),
+        ("amount", "channel", "reason"),
+    ),
+    ("exchange.closed", _("Course exchange closed"), ("amount", "reason")),
+):
+    event_register(
+        _key,
+        label=_label,
+        placeholders=(*COMMON, *_extra, *EXCHANGE_PLACEHOLDERS),
+        sample={"new_course": "高中数学强化班（秋季）", "difference": "退还差额 ¥600.00"},
+        robot=_key in ("exchange.assigned", "exchange.escalated", "exchange.payout_failed", "exchange.payout_needs_check"),
+    )
+
+
 # --- The sandbox ---------------------------------------------------------------------------------
 
 CHANNELS = ("inbox", "email", "sms", "wechat", "webhook", "call_task")

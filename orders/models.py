@@ -73,6 +73,9 @@ class OrderStatus(models.TextChoices):
     REFUNDED = "refunded", _("Refunded")
     # The school's order system voided the order (students.services.orders); it refunds nothing here.
     CANCELLED = "cancelled", _("Order cancelled")
+    # Closed by a course exchange (exchanges): its value went to another order, what it refunded
+    # stays in ``refunded_total`` and what it carried over in ``credited_total``.
+    EXCHANGED = "exchanged", _("Exchanged for another course")
 
 
 # The orders a student is actually taking: what a homeroom teacher's load counts.
@@ -98,6 +101,27 @@ class Order(models.Model):
     )
     refunded_total = MoneyField(
         _("refunded total (CNY)"), default=Decimal("0.00"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    credited_total = MoneyField(
+        _("carried to another course (CNY)"),
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("The value a course exchange moved from this order to the order of the new course."),
+    )
+    exchanged_from = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="exchanged_to",
+        verbose_name=_("exchanged from order"),
+        help_text=_("This order was created by a course exchange from that order."),
+    )
+    carried_in = MoneyField(
+        _("value carried in (CNY)"),
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("The part of the amount paid that came from the exchanged order, not new money."),
     )
     status = models.CharField(_("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.PAID)
     referral_code = models.CharField(
@@ -130,6 +154,24 @@ class Order(models.Model):
                 name="order_refunded_within_paid",
                 violation_error_message=_("The refunded total cannot exceed the amount paid."),
             ),
+            models.CheckConstraint(condition=Q(credited_total__gte=0), name="order_credited_not_negative"),
+            models.CheckConstraint(
+                condition=Q(refunded_total__lte=F("amount_paid") - F("credited_total")),
+                name="order_refunded_and_credited_within_paid",
+                violation_error_message=_(
+                    "What was refunded and carried to another course cannot exceed the amount paid."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(carried_in__gte=0, carried_in__lte=F("amount_paid")),
+                name="order_carried_in_within_paid",
+                violation_error_message=_("The value carried in cannot exceed the amount paid."),
+            ),
+            models.CheckConstraint(
+                condition=Q(credited_total=0) | Q(status="exchanged"),
+                name="order_credited_only_when_exchanged",
+                violation_error_message=_("Only an exchanged order carries value to another course."),
+            ),
             models.CheckConstraint(
                 condition=(
                     Q(status=OrderStatus.PAID, refunded_total=0)
@@ -140,13 +182,16 @@ class Order(models.Model):
                     )
                     | Q(status=OrderStatus.REFUNDED, refunded_total=F("amount_paid"), amount_paid__gt=0)
                     | Q(status=OrderStatus.CANCELLED, refunded_total=0)
+                    | Q(status=OrderStatus.EXCHANGED)
                 ),
                 name="order_status_matches_refunded_total",
                 violation_error_message=_("The order status does not match its refunded total."),
             ),
+            # The order a course exchange creates keeps the first order's payment (its money went
+            # there first, and goes back by that route), so it shares the transaction number.
             models.UniqueConstraint(
                 fields=["channel", "gateway_trade_no"],
-                condition=~Q(gateway_trade_no=""),
+                condition=~Q(gateway_trade_no="") & Q(exchanged_from__isnull=True),
                 name="order_gateway_trade_no_unique",
                 violation_error_message=_("This gateway transaction number belongs to another order."),
             ),
@@ -165,9 +210,24 @@ class Order(models.Model):
         return self.status == OrderStatus.CANCELLED
 
     @property
+    def is_exchanged(self) -> bool:
+        return self.status == OrderStatus.EXCHANGED
+
+    @property
+    def is_closed(self) -> bool:
+        """Cancelled by the order system or closed by a course exchange: nothing more goes back."""
+        return self.status in (OrderStatus.CANCELLED, OrderStatus.EXCHANGED)
+
+    @property
     def refundable_remaining(self) -> Decimal:
-        """Paid minus already refunded (refunds in flight are subtracted by the quote); nothing on
-        a cancelled order."""
-        if self.is_cancelled:
+        """Paid minus already refunded and carried to another course (refunds in flight are
+        subtracted by the quote); nothing on a cancelled or exchanged order."""
+        if self.is_closed:
             return Decimal("0.00")
-        return self.amount_paid - self.refunded_total
+        return self.amount_paid - self.refunded_total - self.credited_total
+
+    @property
+    def new_money(self) -> Decimal:
+        """What the student actually paid into this order (the amount paid less the value carried in
+        from an exchanged order): the revenue of the order."""
+        return self.amount_paid - self.carried_in

@@ -119,7 +119,8 @@ def _new_payout_no(at: datetime.datetime) -> str:
 
 def payout_on_refund_event(event: RefundEvent) -> None:
     """``refund_event_writer``: an approval opens its payout, in the approval's own transaction."""
-    if event.kind == RefundEventKind.APPROVED:
+    # (An exchange to a course that costs as much or more is approved at 0.00: nothing goes back.)
+    if event.kind == RefundEventKind.APPROVED and event.request.approved_amount > 0:
         payout_open(request=event.request, at=event.created_at)
 
 

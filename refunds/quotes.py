@@ -123,7 +123,7 @@ class OrderFacts:
     lessons: int
     refunded: Decimal = ZERO
     order_id: int | None = None
-    cancelled: bool = False  # the order system voided the order: nothing is refundable
+    cancelled: bool = False  # the order system voided the order (or an exchange closed it): nothing is refundable
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ QUALITY_REASONS = frozenset({RefundReason.QUALITY, RefundReason.CONTENT_MISMATCH
 HUMAN_ROUTE_TAIL = (ApprovalTier.SUPERVISOR, ApprovalTier.FINANCE)
 # The order tiers come in on every route ``route_for`` makes.
 TIER_ORDER = (
+    ApprovalTier.SERVICE,
     ApprovalTier.QUALITY,
     ApprovalTier.HOMEROOM,
     ApprovalTier.AUTO,
@@ -30,6 +31,7 @@ TIER_ORDER = (
 )
 # Who is "above" whom when an appeal goes one tier up.
 APPEAL_TIER: dict[str, ApprovalTier] = {
+    ApprovalTier.SERVICE: ApprovalTier.SUPERVISOR,
     ApprovalTier.HOMEROOM: ApprovalTier.SUPERVISOR,
     ApprovalTier.QUALITY: ApprovalTier.SUPERVISOR,
     ApprovalTier.AUTO: ApprovalTier.SUPERVISOR,
@@ -51,6 +53,16 @@ def route_for(
         route += [ApprovalTier.SUPERVISOR, ApprovalTier.FINANCE]
     else:
         route += [ApprovalTier.SUPERVISOR, ApprovalTier.CAMPUS_HEAD, ApprovalTier.FINANCE]
+    return [str(tier) for tier in route]
+
+
+def route_for_exchange(*, difference: Decimal, head_above: Decimal) -> list[str]:
+    """The tiers of a course exchange (seed 004: customer service reviews first, the teaching
+    supervisor approves); the campus head too when the money to refund or to pay is above
+    ``head_above``. No automatic check: a person looks at every exchange."""
+    route = [ApprovalTier.SERVICE, ApprovalTier.SUPERVISOR]
+    if difference > head_above:
+        route.append(ApprovalTier.CAMPUS_HEAD)
     return [str(tier) for tier in route]
 
 

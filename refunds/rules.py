@@ -36,13 +36,14 @@ from .models import (
 
 # Who works a tier when no one person is assigned (a pool), or who is looked for at the campus.
 TIER_ROLE: dict[str, StaffRole] = {
+    ApprovalTier.SERVICE: StaffRole.SERVICE,
     ApprovalTier.HOMEROOM: StaffRole.HOMEROOM,
     ApprovalTier.QUALITY: StaffRole.QUALITY,
     ApprovalTier.SUPERVISOR: StaffRole.SUPERVISOR,
     ApprovalTier.CAMPUS_HEAD: StaffRole.CAMPUS_HEAD,
     ApprovalTier.FINANCE: StaffRole.FINANCE,
 }
-POOL_TIERS = frozenset({ApprovalTier.QUALITY, ApprovalTier.FINANCE})
+POOL_TIERS = frozenset({ApprovalTier.SERVICE, ApprovalTier.QUALITY, ApprovalTier.FINANCE})
 # The decisions that bar their author from deciding another tier of the same request.
 BARRING_DECISIONS = frozenset({StepDecision.APPROVED, StepDecision.REJECTED})
 
@@ -209,6 +210,12 @@ def order_refusal(order: Order) -> Refusal | None:
         return Refusal(
             _("Order %(order)s was cancelled, so there is nothing to refund on it.") % {"order": order.order_no},
             "cancelled",
+        )
+    if order.is_exchanged:
+        return Refusal(
+            _("Order %(order)s was exchanged for another course; ask about the new course's order instead.")
+            % {"order": order.order_no},
+            "exchanged",
         )
     return None
 

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "analytics.apps.AnalyticsConfig",
     "servicedesk.apps.ServicedeskConfig",
     "service.apps.ServiceConfig",
+    "exchanges.apps.ExchangesConfig",
     "portal.apps.PortalConfig",
     "demo.apps.DemoConfig",
     "gatewaysim.apps.GatewaySimConfig",
@@ -227,6 +228,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "escalate-overdue-approval-steps": {
         "task": "refunds.tasks.escalate_overdue_steps",
+        "schedule": 300.0,
+    },
+    "settle-course-exchanges": {
+        "task": "exchanges.tasks.settle_exchanges",
         "schedule": 300.0,
     },
     "expire-requests-waiting-for-information": {

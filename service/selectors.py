@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from notifications.models import Notification
-from orders.models import Order, OrderStatus
+from orders.models import ACTIVE_ORDER_STATUSES, Order
 from refunds.models import RefundRequest
 from schoolops.models import Staff, StaffRole, User
 from schoolops.scoping import visible_campus_ids
@@ -36,8 +36,8 @@ from .models import (
     TaskStatus,
 )
 
-# An enrollment is served while its order stands (a refunded, cancelled or exchanged order has left).
-ACTIVE_ORDER_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
+# An enrollment is served while its order stands (ACTIVE_ORDER_STATUSES: a refunded, cancelled or
+# exchanged order has left).
 
 # The enrollment values ``student_facts`` reads (with ``order__course__lessons``).
 FACT_FIELDS = (

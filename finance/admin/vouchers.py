@@ -41,10 +41,10 @@ class VoucherLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Voucher)
 class VoucherAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixin, admin.ModelAdmin):
-    campus_field = "payout__request__campus"
+    campus_field = "request__campus"
     list_display = ("code", "date", "kind", "summary", "amount", "payout")
     list_filter = ("kind", "period")
-    search_fields = ("summary", "payout__payout_no", "payout__request__request_no")
+    search_fields = ("summary", "payout__payout_no", "request__request_no")
     list_select_related = ("payout",)
     show_full_result_count = False
     readonly_fields = (

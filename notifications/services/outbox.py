@@ -58,12 +58,12 @@ def notifications_for_refund_event(*, event: RefundEvent) -> int:
 
     Idempotent: handling the same event again writes nothing new (unique constraint).
     """
-    key = f"refund.{event.kind}"
     request = (
         RefundRequest.objects.select_related("order__course", "order__enrollment", "student__user", "quote")
         .filter(pk=event.request_id)
         .first()
     )
+    key = f"{request.kind if request is not None else 'refund'}.{event.kind}"  # refund.* or exchange.*
     if request is None or key not in EVENTS:
         _mark_handled(event)
         return 0

@@ -57,13 +57,14 @@ from django.utils.translation import gettext
 
 from orders.models import PaymentChannel
 from payments.gateways.registry import arrival_note
-from refunds.models import ApprovalTier, RefundEvent, RefundRequest
+from refunds.models import ApprovalTier, RefundEvent, RefundRequest, RequestKind
 from refunds.selectors import approval_settings_for
 from schoolops.models import Staff, StaffRole, User
 
 from ..channels.base import Recipient, WebhookTarget
 from ..models import StaffWebhook
 from ..rendering import ROBOT_EVENTS
+from .exchange_words import EXCHANGE_NEXT_STEPS
 
 STAFF_CHANNELS = ("inbox", "email")
 CALL_TASK_EVENTS = {"submitted", "approved", "rejected", "payout_succeeded", "closed"}
@@ -118,7 +119,7 @@ def refund_event_audiences(*, event: RefundEvent, request: RefundRequest) -> lis
         )
     for staff in _staff_recipients(event, request):
         audiences.append(Audience(recipient_for_user(staff.user), STAFF_CHANNELS))
-    for robot in _robot_recipients(f"refund.{kind}", request):
+    for robot in _robot_recipients(f"{request.kind}.{kind}", request):
         audiences.append(Audience(robot, ("webhook",)))
     return audiences
 
@@ -250,7 +251,40 @@ def _refund_context(
         context["arrival"] = earliest if earliest == latest else f"{earliest} – {latest}"
         if kind in ("payout_failed", "payout_needs_check"):
             context["reason"] = " ".join(str(payload.get(k) or "") for k in ("code", "message")).strip()
+    if request.kind == RequestKind.EXCHANGE:
+        _exchange_context(context, event=event, request=request)
     return {name: str(value) for name, value in context.items()}
+
+
+def _exchange_context(context: dict[str, str], *, event: RefundEvent, request: RefundRequest) -> None:
+    """The words of a course exchange: the new course, the difference, its own next steps. (The
+    exchange is the request's one-to-one row of the exchanges app, read by its reverse name.)"""
+    exchange = getattr(request, "exchange", None)
+    if exchange is None:
+        return
+    context["new_course"] = exchange.target_course.name
+    if exchange.refund_amount > 0:
+        context["difference"] = gettext("%(amount)s yuan refunded to you") % {"amount": _money(exchange.refund_amount)}
+    elif exchange.pay_amount > 0:
+        context["difference"] = gettext("%(amount)s yuan for you to pay") % {"amount": _money(exchange.pay_amount)}
+    else:
+        context["difference"] = gettext("no difference to pay or refund")
+    if event.kind == "approved" and exchange.pay_amount > 0:
+        context["amount"] = _money(exchange.pay_amount)
+        deadline = event.created_at + datetime.timedelta(hours=exchange.policy.pay_within_hours)
+        context["deadline"] = _when(deadline)
+    context["next_steps"] = _text(EXCHANGE_NEXT_STEPS, _exchange_step(event.kind, exchange)) or context["next_steps"]
+
+
+def _exchange_step(kind: str, exchange: object) -> str:
+    """The key of the next-steps text of an exchange event (approved splits by the difference)."""
+    if kind == "approved":
+        if getattr(exchange, "pay_amount", 0) > 0:
+            return "approved_pay"
+        if getattr(exchange, "refund_amount", 0) > 0:
+            return "approved_refund"
+        return "approved_even"
+    return kind
 
 
 def review_promise(request: RefundRequest, *, at: datetime.datetime) -> str:

@@ -46,6 +46,7 @@ class ApprovalSettingsForm(forms.ModelForm):
             "risk_refunds_per_year",
             "appeal_days",
             "needs_info_days",
+            "exchange_head_above",
             *SLA_FIELDS,
         )
 
@@ -99,6 +100,7 @@ class ApprovalSettingsAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
             {"fields": ("auto_max_progress", "auto_max_recent_refunds", "risk_refunds_per_year")},
         ),
         (_("Deadlines"), {"fields": ("appeal_days", "needs_info_days")}),
+        (_("Course exchanges"), {"fields": ("exchange_head_above",)}),
         (_("Hours to decide, per tier"), {"fields": SLA_FIELDS}),
     )
 

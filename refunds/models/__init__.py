@@ -38,6 +38,7 @@ from .requests import (
     RefundEvidence,
     RefundRequest,
     RefundStatus,
+    RequestKind,
     evidence_upload_to,
 )
 
@@ -73,6 +74,7 @@ __all__ = [
     "ConsentChannel",
     "RefundTier",
     "RefundTransition",
+    "RequestKind",
     "StepDecision",
     "default_notify_channels",
     "evidence_upload_to",

@@ -62,6 +62,16 @@ class ApprovalSettings(models.Model):
         default=14,
         help_text=_("A request still waiting for information after this many days is cancelled."),
     )
+    exchange_head_above = MoneyField(
+        _("course exchanges: campus head approves differences above (CNY)"),
+        default=Decimal("2000.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_(
+            "A course exchange is reviewed by customer service, then approved by the teaching supervisor; "
+            "when the difference to refund or to pay is above this, the campus head approves too."
+        ),
+    )
+    sla_service_hours = models.PositiveSmallIntegerField(_("customer service: hours to review"), default=24)
     sla_homeroom_hours = models.PositiveSmallIntegerField(_("homeroom teacher: hours to decide"), default=24)
     sla_quality_hours = models.PositiveSmallIntegerField(_("quality review: hours to decide"), default=24)
     sla_supervisor_hours = models.PositiveSmallIntegerField(_("teaching supervisor: hours to decide"), default=24)
@@ -80,6 +90,7 @@ class ApprovalSettings(models.Model):
                 name="approval_thresholds_ordered",
                 violation_error_message=_("The large threshold cannot be below the small one."),
             ),
+            models.CheckConstraint(condition=Q(sla_service_hours__gte=1), name="approval_sla_service_positive"),
             models.CheckConstraint(condition=Q(sla_homeroom_hours__gte=1), name="approval_sla_homeroom_positive"),
             models.CheckConstraint(condition=Q(sla_quality_hours__gte=1), name="approval_sla_quality_positive"),
             models.CheckConstraint(condition=Q(sla_supervisor_hours__gte=1), name="approval_sla_supervisor_positive"),

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, transaction
+from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from orders.models import CourseType
 from schoolops.fields import MoneyField
+from schoolops.versioning import VersionedOnSave
 
 from .fields import PercentField
 
@@ -77,7 +78,7 @@ def default_notify_channels() -> list[str]:
     return [NotifyChannel.INBOX.value, NotifyChannel.EMAIL.value]
 
 
-class RefundPolicy(models.Model):
+class RefundPolicy(VersionedOnSave):
     """The refund rules of a course type, or of one course (which then wins over its type's)."""
 
     name = models.CharField(_("name"), max_length=120)
@@ -159,7 +160,6 @@ class RefundPolicy(models.Model):
         help_text=_("Channels the refund notifications of this policy go out on."),
     )
 
-    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     history = HistoricalRecords()
@@ -204,25 +204,6 @@ class RefundPolicy(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save and count a new version; the increment is taken under a row lock."""
-        if self._state.adding or self.pk is None:
-            super().save(*args, **kwargs)
-            return
-        with transaction.atomic(using=kwargs.get("using")):
-            current = (
-                type(self)
-                ._default_manager.select_for_update()
-                .filter(pk=self.pk)
-                .order_by()  # the default ordering joins the course, which FOR UPDATE refuses
-                .values_list("version", flat=True)
-                .first()
-            )
-            self.version = (current or 0) + 1
-            if kwargs.get("update_fields") is not None:
-                kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
-            super().save(*args, **kwargs)
 
     def clean(self) -> None:
         errors: dict[str, StrOrPromise] = {}

@@ -29,7 +29,15 @@ else:
     from django_fsm import ConcurrentTransitionMixin
 
 
+class RequestKind(models.TextChoices):
+    """What the student asks for on an order (seed 004's after-sale outcomes)."""
+
+    REFUND = "refund", _("Refund")
+    EXCHANGE = "exchange", _("Course exchange")
+
+
 class RefundStatus(models.TextChoices):
+    PENDING_SERVICE = "pending_service", _("Waiting for customer service")
     PENDING_HOMEROOM = "pending_homeroom", _("Waiting for the homeroom teacher")
     PENDING_QUALITY = "pending_quality", _("Waiting for quality review")
     PENDING_SUPERVISOR = "pending_supervisor", _("Waiting for the teaching supervisor")
@@ -46,6 +54,7 @@ class RefundStatus(models.TextChoices):
 
 
 PENDING_STATES = (
+    RefundStatus.PENDING_SERVICE,
     RefundStatus.PENDING_HOMEROOM,
     RefundStatus.PENDING_QUALITY,
     RefundStatus.PENDING_SUPERVISOR,
@@ -60,6 +69,7 @@ MONEY_STATES = (RefundStatus.APPROVED, RefundStatus.PAYING, RefundStatus.PAYOUT_
 
 
 class ApprovalTier(models.TextChoices):
+    SERVICE = "service", _("Customer service review")
     HOMEROOM = "homeroom", _("Homeroom teacher review")
     AUTO = "auto", _("Automatic check")
     QUALITY = "quality", _("Quality review")
@@ -69,6 +79,7 @@ class ApprovalTier(models.TextChoices):
 
 
 TIER_STATUS: dict[str, RefundStatus] = {
+    ApprovalTier.SERVICE: RefundStatus.PENDING_SERVICE,
     ApprovalTier.HOMEROOM: RefundStatus.PENDING_HOMEROOM,
     ApprovalTier.QUALITY: RefundStatus.PENDING_QUALITY,
     ApprovalTier.SUPERVISOR: RefundStatus.PENDING_SUPERVISOR,
@@ -93,6 +104,13 @@ class RefundRequest(ConcurrentTransitionMixin, models.Model):
     """
 
     request_no = models.CharField(_("request number"), max_length=24, unique=True)
+    kind = models.CharField(
+        _("kind"),
+        max_length=10,
+        choices=RequestKind.choices,
+        default=RequestKind.REFUND,
+        help_text=_("A refund, or a course exchange (its details in the exchange)."),
+    )
     order = models.ForeignKey(
         "orders.Order", on_delete=models.PROTECT, related_name="refund_requests", verbose_name=_("order")
     )

@@ -12,7 +12,9 @@ from .quoting import (
     refund_quote_estimate,
 )
 from .requests import (
+    FiledForStudent,
     RefundActionError,
+    exchange_request_open,
     refund_adjust_amount,
     refund_appeal,
     refund_approve,
@@ -32,7 +34,9 @@ from .requests import (
 )
 
 __all__ = [
+    "FiledForStudent",
     "RefundActionError",
+    "exchange_request_open",
     "RefundPolicyMissing",
     "quote_snapshot_create",
     "refund_adjust_amount",

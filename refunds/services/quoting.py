@@ -62,7 +62,7 @@ def refund_quote(
         lessons=course.lessons,
         refunded=order.refunded_total,
         order_id=order.pk,
-        cancelled=order.is_cancelled,
+        cancelled=order.is_closed,
     )
     return calculate_quote(
         terms=refund_policy_terms(policy=policy),

@@ -48,6 +48,7 @@ from ..models import (
     RefundRequest,
     RefundStatus,
     RefundTransition,
+    RequestKind,
     StepDecision,
 )
 from ..quotes import Quote
@@ -99,7 +100,6 @@ def refund_submit(
     """The student asks for her money back on one of her orders (``filed``: customer service asks
     for her, with her consent; see ``refund_submit_for_student``)."""
     now = at or timezone.now()
-    submitter = filed.by if filed is not None else student.user
     details = (details or "").strip()
     if reason not in RefundReason.values:
         raise RefundActionError(_("Choose a reason from the list."), code="reason")
@@ -145,15 +145,57 @@ def refund_submit(
         large_above=settings.large_above,
         needs_person=bool(flags),
     )
+    request = _request_open(
+        order=order,
+        student=student,
+        kind=RequestKind.REFUND,
+        reason=reason,
+        details=details,
+        quote=quote,
+        amount=quote.total,
+        route=route,
+        flags=flags,
+        filed=filed,
+        files=checked,
+        settings=settings,
+        at=now,
+    )
+    logger.info("Refund %s submitted for order %s, route %s", request.request_no, order.order_no, route)
+    return request
+
+
+def _request_open(
+    *,
+    order: Order,
+    student: Student,
+    kind: str,
+    reason: str,
+    details: str,
+    quote: Quote,
+    amount: Decimal,
+    route: list[str],
+    flags: list[str],
+    filed: FiledForStudent | None,
+    files: list[Any],
+    settings: ApprovalSettings,
+    at: datetime.datetime,
+    attach: Callable[[RefundRequest], None] | None = None,
+) -> RefundRequest:
+    """Save a new request of ``kind`` on ``order`` in one transaction: the quote's snapshot, the
+    evidence, the log row and the submitted event, then its first step (or straight back to the
+    student when incomplete). ``attach(request)`` writes the caller's own rows (an exchange's)
+    before the event, so the event's writers can read them. The order is locked: the order
+    system cancels an order only while it has no request, under this lock."""
+    submitter = filed.by if filed is not None else student.user
     saved_files: list[str] = []
     try:
         with transaction.atomic():
-            # The order system cancels an order only while it has no request, under this lock.
             locked = Order.objects.select_for_update().only("status", "order_no").get(pk=order.pk)
             _refuse_if(rules.order_refusal(locked))
             snapshot = quote_snapshot_create(quote=quote)
             request = RefundRequest(
-                request_no=_new_request_no(now),
+                request_no=_new_request_no(at, kind=kind),
+                kind=kind,
                 order=order,
                 student=student,
                 campus_id=order.course.campus_id,
@@ -161,19 +203,21 @@ def refund_submit(
                 reason=reason,
                 details=details,
                 quote=snapshot,
-                requested_amount=quote.total,
-                approved_amount=quote.total,
+                requested_amount=amount,
+                approved_amount=amount,
+                # An exchange's value is set by its own calculation, never by an approver.
+                amount_confirmed=kind == RequestKind.EXCHANGE,
                 route=route,
                 route_position=0,
                 risk_flags=flags,
-                submitted_at=now,
+                submitted_at=at,
             )
             if filed is not None:
                 request.filed_by = filed.by
                 request.consent_channel = filed.consent_channel
                 request.consent_at = filed.consent_at
                 request.consent_note = filed.consent_note
-            history_note(request, user=submitter, at=now)
+            history_note(request, user=submitter, at=at)
             try:
                 with transaction.atomic():
                     request.save()
@@ -183,22 +227,65 @@ def refund_submit(
                         _("This order already has a refund request in progress."), code="open_request"
                     ) from exc
                 raise
-            checked_files_store(checked, row=partial(RefundEvidence, request=request), saved=saved_files)
-            _transition_log(request, name="submit", actor=submitter, from_status="", comment=details, at=now)
+            checked_files_store(files, row=partial(RefundEvidence, request=request), saved=saved_files)
+            if attach is not None:
+                attach(request)
+            _transition_log(request, name="submit", actor=submitter, from_status="", comment=details, at=at)
             refund_event_record(
                 request=request,
                 kind=RefundEventKind.SUBMITTED,
                 actor=submitter,
-                at=now,
+                at=at,
                 amount=request.approved_amount,
                 route=route,
             )
-            _step_open_or_return(request, settings=settings, at=now)
+            _step_open_or_return(request, settings=settings, at=at)
     except BaseException:
         stored_files_delete(saved_files)
         raise
-    logger.info("Refund %s submitted for order %s, route %s", request.request_no, order.order_no, route)
     return request
+
+
+def exchange_request_open(
+    *,
+    order: Order,
+    student: Student,
+    reason: str,
+    details: str,
+    refund_quote_now: Quote,
+    refund_amount: Decimal,
+    difference: Decimal,
+    filed: FiledForStudent | None,
+    at: datetime.datetime,
+    attach: Callable[[RefundRequest], None],
+) -> RefundRequest:
+    """A course exchange enters the approval route (``exchanges`` calls this with its calculation).
+
+    The request carries what a refund would have given now (``refund_quote_now``, kept as the
+    snapshot: the refund the exchange replaces) and ``refund_amount``, the difference the exchange
+    pays back (0 when the new course costs as much or more). Its route: customer service, the
+    teaching supervisor, and the campus head when ``difference`` (to refund or to pay) is above
+    the campus's ``exchange_head_above``."""
+    if RefundRequest.objects.filter(order=order).exclude(status__in=CLOSED_STATES).exists():
+        raise RefundActionError(_("This order already has a refund request in progress."), code="open_request")
+    settings = approval_settings_for(campus=order.course.campus_id)
+    route = routing.route_for_exchange(difference=difference, head_above=settings.exchange_head_above)
+    return _request_open(
+        order=order,
+        student=student,
+        kind=RequestKind.EXCHANGE,
+        reason=reason,
+        details=details,
+        quote=refund_quote_now,
+        amount=refund_amount,
+        route=route,
+        flags=_risk_flags(student=student, settings=settings, now=at),
+        filed=filed,
+        files=[],
+        settings=settings,
+        at=at,
+        attach=attach,
+    )
 
 
 @dataclass(frozen=True)
@@ -258,8 +345,9 @@ def refund_submit_for_student(
     )
 
 
-def _new_request_no(now: datetime.datetime) -> str:
-    return f"RF{timezone.localtime(now):%Y%m%d}{secrets.randbelow(10**8):08d}"
+def _new_request_no(now: datetime.datetime, *, kind: str = "refund") -> str:
+    prefix = "EX" if kind == RequestKind.EXCHANGE else "RF"
+    return f"{prefix}{timezone.localtime(now):%Y%m%d}{secrets.randbelow(10**8):08d}"
 
 
 def _risk_flags(*, student: Student, settings: ApprovalSettings, now: datetime.datetime) -> list[str]:
@@ -817,7 +905,8 @@ def _advance(
         target = TIER_STATUS[request.route[position]]
         _transition(request, partial(request.advance, target), name=name, actor=actor, at=at, comment=comment)
         _step_open(request, settings=settings, at=at)
-    elif request.approved_amount > 0:
+    elif request.approved_amount > 0 or request.kind == RequestKind.EXCHANGE:
+        # An exchange stays approved until its difference is settled (``exchanges`` closes it).
         request.decided_at = at
         # Payments hears the event inside this transaction (a ``refund_event_writer``) and opens the
         # payout; a worker sends it after the commit.

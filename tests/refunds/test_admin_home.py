@@ -214,7 +214,7 @@ def test_the_queue_link_falls_back_to_the_waiting_requests_until_the_queue_exist
     monkeypatch.setattr(dashboard, "reverse", without_queue)
     url = urlsplit(dashboard.queue_url())
     assert url.path == reverse("admin:refunds_refundrequest_changelist")
-    assert parse_qs(url.query)["status__in"][0].split(",")[0] == RefundStatus.PENDING_HOMEROOM
+    assert parse_qs(url.query)["status__in"][0].split(",")[0] == RefundStatus.PENDING_SERVICE
     client.force_login(homeroom.user)
     assert client.get(dashboard.queue_url()).status_code == 200
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 LIST_URL = reverse("admin:refunds_approvalsettings_changelist")
 ADD_URL = reverse("admin:refunds_approvalsettings_add")
-SLA_TIERS = ("homeroom", "quality", "supervisor", "campus_head", "finance")
+SLA_TIERS = ("service", "homeroom", "quality", "supervisor", "campus_head", "finance")
 # Roles without ``change_approvalsettings``: they read their campus's settings, nothing more.
 READERS = [role for role in StaffRole.values if role != StaffRole.OPERATIONS]
 
@@ -46,6 +46,7 @@ def form(campus=None, **overrides) -> dict:
         "risk_refunds_per_year": "3",
         "appeal_days": "5",
         "needs_info_days": "10",
+        "exchange_head_above": "2000.00",
         **{f"sla_{tier}_hours": "24" for tier in SLA_TIERS},
     }
     if campus is not None:

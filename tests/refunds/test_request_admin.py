@@ -29,7 +29,8 @@ def _settings_form(campus, **overrides) -> dict:
         "risk_refunds_per_year": "3",
         "appeal_days": "7",
         "needs_info_days": "14",
-        **{f"sla_{tier}_hours": "24" for tier in ("homeroom", "quality", "supervisor", "campus_head", "finance")},
+        "exchange_head_above": "2000.00",
+        **{f"sla_{tier}_hours": "24" for tier in ("service", "homeroom", "quality", "supervisor", "campus_head", "finance")},
     }
     return {**data, **overrides}
 
