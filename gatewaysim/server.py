@@ -38,7 +38,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from . import alipay, cashier, messaging, wechat
 from .behaviours import Behaviour, BehaviourBook, Rule
@@ -270,14 +270,24 @@ class GatewaySimulator:
 
     # --- collecting: the student paying
 
-    def pay(self, collection_no: str, *, channel: str | None = None, notify: bool = True) -> PaymentOrder:
+    def pay(
+        self, collection_no: str, *, pay_url: str = "", channel: str | None = None, notify: bool = True
+    ) -> PaymentOrder:
         """The student pays the order ``collection_no`` (what "确认支付" on its cashier page does),
-        and the payment notification goes out (unless ``notify`` is False, or a ``pay_notify``
-        rule says otherwise). Raises ``KeyError`` for an order the simulator has not opened and
-        ``ledger.LedgerRefusal`` for one paid, closed or expired."""
+        after opening ``pay_url`` when given (an Alipay wap order exists only once its link is
+        opened), and the payment notification goes out (unless ``notify`` is False, or a
+        ``pay_notify`` rule says otherwise). Raises ``KeyError`` for an order the simulator has not
+        opened and ``ledger.LedgerRefusal`` for one paid, closed or expired."""
+        if pay_url:
+            self.visit(pay_url)
         order = self._payment(collection_no, channel)
         self.payment_paid(order, notify=notify)
         return order
+
+    def visit(self, url: str) -> Answer:
+        """What a browser opening ``url`` (one of this simulator's) gets, without the network."""
+        parts = urlsplit(url)
+        return self.route(Exchange(method="GET", path=parts.path.lstrip("/"), query=parts.query, body=b""))
 
     def payment_paid(self, order: PaymentOrder, *, notify: bool = True) -> None:
         """Pay ``order`` in the books and send its notification after ``callback_delay``."""
@@ -314,7 +324,10 @@ class GatewaySimulator:
     def _payment(self, collection_no: str, channel: str | None) -> PaymentOrder:
         order = self.ledger.find_payment(channel, out_trade_no=collection_no)
         if order is None:
-            raise KeyError(f"the simulator has no payment order {collection_no!r}")
+            raise KeyError(
+                f"the simulator has no payment order {collection_no!r} (an Alipay wap order exists once its "
+                "link is opened: pass pay_url)"
+            )
         return order
 
     # --- what tests look at
