@@ -51,6 +51,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from schoolops.errors import ActionRefused
 
@@ -90,6 +91,7 @@ logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 PURPOSE_MAX = 32
 DESCRIPTION_MAX = 128
+RETURN_URL_MAX = 500
 # How many overdue collections one run of ``collections_expire`` handles; the next run takes the rest.
 EXPIRE_BATCH = 200
 
@@ -149,7 +151,7 @@ def collection_prepare(
             _("The amount must be more than 0.00 yuan, with at most two decimal places."), code="amount"
         )
     try:
-        collection_gateway_for(channel, mode)
+        gateway = collection_gateway_for(channel, mode)
     except UnknownChannel:
         raise CollectionError(
             _("%(channel)s cannot collect payments this way (%(mode)s).") % {"channel": channel, "mode": mode},
@@ -158,8 +160,19 @@ def collection_prepare(
     description = " ".join((description or "").split())[:DESCRIPTION_MAX]
     if not description:
         raise CollectionError(_("Describe what is paid for; the gateway shows it to the student."), code="description")
-    if timezone.is_naive(expires_at) or expires_at <= now:
-        raise CollectionError(_("The payment must expire in the future."), code="expires_at")
+    if timezone.is_naive(expires_at) or expires_at - now < gateway.collection_min_lifetime:
+        minutes = int(gateway.collection_min_lifetime.total_seconds() // 60)
+        raise CollectionError(
+            ngettext(
+                "The payment must stay open for at least %(minutes)d minute.",
+                "The payment must stay open for at least %(minutes)d minutes.",
+                minutes,
+            )
+            % {"minutes": minutes},
+            code="expires_at",
+        )
+    if return_url and (len(return_url) > RETURN_URL_MAX or not return_url.startswith(("https://", "http://"))):
+        raise CollectionError(_("The address to return to must be a web address."), code="return_url")
     if client_ip:
         try:
             ipaddress.ip_address(client_ip)

@@ -224,6 +224,8 @@ class RefundGateway:
     # collect), and our endpoint for its payment notifications (``payments:<channel>-pay-notify``).
     collection_modes: ClassVar[tuple[str, ...]] = ()
     collection_notify_path: ClassVar[str] = ""
+    # The shortest time a trade may be open for: the gateway refuses an earlier time_expire.
+    collection_min_lifetime: ClassVar[datetime.timedelta] = datetime.timedelta(minutes=1)
 
     @classmethod
     def notify_route(cls) -> str:

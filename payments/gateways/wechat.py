@@ -254,6 +254,8 @@ class WeChatPayGateway(RefundGateway):
     notify_path = "wechat/refund-notify/"
     collection_modes = tuple(TRADE_TYPES)
     collection_notify_path = "wechat/pay-notify/"
+    # WeChat refuses a unified order whose time_expire is less than 5 minutes after time_start.
+    collection_min_lifetime = datetime.timedelta(minutes=5)
     ledger_account = ("1012.01", "其他货币资金-微信支付")
     arrival = ArrivalKind.BALANCE  # or the card the student paid with, as the answer says
     arrival_note = gettext_lazy("Back to your WeChat Pay balance as soon as the refund is paid out.")

@@ -73,6 +73,8 @@ def test_opening_a_collection_gives_the_student_a_link_to_pay(sim, student, chan
         ({"purpose": ""}, "purpose"),
         ({"client_ip": "not-an-ip"}, "client_ip"),
         ({"expires_at": timezone.now() - datetime.timedelta(seconds=1)}, "expires_at"),
+        ({"expires_at": timezone.now() + datetime.timedelta(minutes=4)}, "expires_at"),  # WeChat: 5 at least
+        ({"return_url": "javascript:alert(1)"}, "return_url"),
     ],
 )
 def test_an_unusable_collection_is_refused_and_nothing_is_recorded(sim, student, changes, code):
@@ -297,7 +299,7 @@ def test_a_collection_never_sent_expires_without_asking_the_gateway(sim, student
         channel="wechat",
         mode="wechat_native",
         description="换课差价",
-        expires_at=timezone.now() + datetime.timedelta(minutes=1),
+        expires_at=timezone.now() + datetime.timedelta(minutes=6),
     )
     assert collection_send(collection_id=collection.pk, at=_later(collection)).status == CollectionStatus.EXPIRED
     assert sum(sim.requests_received.values()) == 0
