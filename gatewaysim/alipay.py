@@ -1,5 +1,8 @@
 """Alipay OpenAPI as the simulator plays it: ``gateway.do`` with ``alipay.trade.refund`` and
-``alipay.trade.fastpay.refund.query``, and the ``trade_status_sync`` notification."""
+``alipay.trade.fastpay.refund.query``, and the ``trade_status_sync`` notification of a refund;
+for collecting, ``alipay.trade.precreate`` (a ``qr_code`` leading to the simulator's cashier page),
+``alipay.trade.wap.pay`` (the phone's browser GETs the signed request and gets the cashier page),
+``alipay.trade.query``, ``alipay.trade.close`` and the payment's ``trade_status_sync``."""
 
 from __future__ import annotations
 
@@ -23,7 +26,28 @@ if TYPE_CHECKING:
 CHANNEL = "alipay"
 REFUND = "alipay.trade.refund"
 REFUND_QUERY = "alipay.trade.fastpay.refund.query"
+PRECREATE = "alipay.trade.precreate"
+WAP_PAY = "alipay.trade.wap.pay"
+TRADE_QUERY = "alipay.trade.query"
+TRADE_CLOSE = "alipay.trade.close"
+QR_PAGE_PREFIX = "alipay/qr/"  # where a precreated order's qr_code leads: the cashier page
 BUYER_USER_ID = "2088102177846875"
+BUYER_LOGON_ID = "159******20"
+
+_PAY_REFUSALS = {
+    books.ORDER_PAID: ("ACQ.TRADE_HAS_SUCCESS", "交易已被支付"),
+    books.ORDER_CLOSED: ("ACQ.TRADE_HAS_CLOSE", "交易已经关闭"),
+    books.NUMBER_USED: ("ACQ.CONTEXT_INCONSISTENT", "交易信息被篡改"),
+}
+
+
+def parse_time(text: object) -> datetime.datetime | None:
+    """Alipay's yyyy-MM-dd HH:mm:ss, Beijing time; None when absent or unreadable."""
+    try:
+        return datetime.datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S").replace(tzinfo=books.SHANGHAI)
+    except ValueError:
+        return None
+
 
 _REFUSALS = {
     books.AMOUNT_MISMATCH: ("ACQ.REASON_TRADE_REFUND_FEE_ERR", "退款金额无效"),
@@ -75,6 +99,8 @@ class AlipayEndpoints:
             return self._error_response("40002", "Invalid Arguments", "isv.invalid-parameter", "参数无效")
         method = params.get("method", "")
         self.sim.count(method or "gateway.do")
+        if method == WAP_PAY:
+            return self.wap_pay(params)  # the phone's browser: answered with HTML
         if not alipay_request_signature_valid(params, self.sim.alipay_app_public_key):
             return self._error_response("40002", "Invalid Arguments", "isv.invalid-signature", "验签出错")
         if params.get("app_id") != ALIPAY_APPID:
@@ -87,6 +113,12 @@ class AlipayEndpoints:
             return self.refund(params, biz)
         if method == REFUND_QUERY:
             return self.query(biz)
+        if method == PRECREATE:
+            return self.precreate(params, biz)
+        if method == TRADE_QUERY:
+            return self.trade_query(biz)
+        if method == TRADE_CLOSE:
+            return self.trade_close(biz)
         return self._error_response("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名")
 
     def _trade(self, biz: dict[str, Any]) -> books.Trade | None:
@@ -246,3 +278,184 @@ class AlipayEndpoints:
 
     def notify_url(self, record: books.RefundRecord) -> str:
         return record.notify_url or record.trade.notify_url or self.sim.alipay_notify_url
+
+    # --- collecting: precreate, wap pay, trade query, close
+
+    def _open(self, params: dict[str, str], biz: dict[str, Any], *, product: str) -> books.PaymentOrder | str:
+        """The payment order the request opens (or finds), or the sub_code of Alipay's refusal."""
+        out_trade_no = str(biz.get("out_trade_no") or "")
+        subject = str(biz.get("subject") or "")
+        try:
+            amount = Decimal(str(biz["total_amount"])).quantize(Decimal("0.01"))
+        except (KeyError, InvalidOperation):
+            return "ACQ.INVALID_PARAMETER"
+        if not out_trade_no or not subject or amount <= 0:
+            return "ACQ.INVALID_PARAMETER"
+        try:
+            order, _created = self.sim.ledger.open_payment(
+                CHANNEL,
+                out_trade_no=out_trade_no,
+                amount=amount,
+                subject=subject,
+                product=product,
+                notify_url=params.get("notify_url", ""),
+                expires_at=parse_time(biz.get("time_expire")),
+                return_url=params.get("return_url", ""),
+            )
+        except books.LedgerRefusal as refusal:
+            return _PAY_REFUSALS[refusal.reason][0]
+        return order
+
+    def precreate(self, params: dict[str, str], biz: dict[str, Any]) -> Answer:
+        rule = self.sim.behaviours.pick(channel=CHANNEL, endpoint="create", number=str(biz.get("out_trade_no") or ""))
+        early = self.sim.before_execute(rule)
+        if early is not None:
+            return early
+        behaviour = rule.behaviour if rule else None
+        if behaviour == Behaviour.SYSTEM_ERROR:
+            return self._business_fail(PRECREATE, "ACQ.SYSTEM_ERROR", "系统错误")
+        order = self._open(params, biz, product="QR")
+        if isinstance(order, str):
+            messages = {code: message for code, message in _PAY_REFUSALS.values()}
+            return self._business_fail(PRECREATE, order, messages.get(order, "参数无效"))
+        payload = {
+            "code": "10000",
+            "msg": "Success",
+            "out_trade_no": order.out_trade_no,
+            "qr_code": f"{self.sim.url}{QR_PAGE_PREFIX}{order.token}",
+        }
+        answer = self._signed(PRECREATE, payload, bad_signature=behaviour == Behaviour.BAD_SIGNATURE)
+        return self.sim.after_execute(rule, None, created=False, answer=answer)
+
+    def wap_pay(self, params: dict[str, str]) -> Answer:
+        """The phone's browser opens the signed request: the cashier page, or an error page."""
+        cashier = self.sim.cashier
+        if not alipay_request_signature_valid(params, self.sim.alipay_app_public_key):
+            return cashier.error_page("支付宝", "验签出错，请联系商户（isv.invalid-signature）", status=400)
+        if params.get("app_id") != ALIPAY_APPID:
+            return cashier.error_page("支付宝", "无效的AppID参数（isv.invalid-app-id）", status=400)
+        try:
+            biz = json.loads(params.get("biz_content") or "{}")
+        except ValueError:
+            return cashier.error_page("支付宝", "biz_content无效", status=400)
+        rule = self.sim.behaviours.pick(channel=CHANNEL, endpoint="create", number=str(biz.get("out_trade_no") or ""))
+        early = self.sim.before_execute(rule)
+        if early is not None:
+            return early
+        if rule is not None and rule.behaviour == Behaviour.SYSTEM_ERROR:
+            return cashier.error_page("支付宝", "系统繁忙，请稍后再试（ACQ.SYSTEM_ERROR）", status=200)
+        order = self._open(params, biz, product="WAP")
+        if isinstance(order, str):
+            existing = self.sim.ledger.find_payment(CHANNEL, out_trade_no=str(biz.get("out_trade_no") or ""))
+            if existing is not None and order in ("ACQ.TRADE_HAS_SUCCESS", "ACQ.TRADE_HAS_CLOSE"):
+                return cashier.page(existing)  # says it is paid, or closed
+            return cashier.error_page("支付宝", f"订单信息无效（{order}）", status=400)
+        return cashier.page(order)
+
+    def trade_query(self, biz: dict[str, Any]) -> Answer:
+        out_trade_no, trade_no = str(biz.get("out_trade_no") or ""), str(biz.get("trade_no") or "")
+        rule = self.sim.behaviours.pick(channel=CHANNEL, endpoint="pay_query", number=out_trade_no or trade_no)
+        early = self.sim.before_execute(rule)
+        if early is not None:
+            return early
+        behaviour = rule.behaviour if rule else None
+        bad_signature = behaviour == Behaviour.BAD_SIGNATURE
+        if behaviour == Behaviour.SYSTEM_ERROR:
+            return self._business_fail(TRADE_QUERY, "ACQ.SYSTEM_ERROR", "系统错误", bad_signature=bad_signature)
+        if behaviour == Behaviour.QUERY_ERROR and rule is not None:
+            code = rule.error_code(CHANNEL)
+            return self._business_fail(TRADE_QUERY, code, "业务处理失败", bad_signature=bad_signature)
+        order = self.sim.ledger.find_payment(CHANNEL, out_trade_no=out_trade_no, trade_no=trade_no)
+        if order is None or not order.scanned or behaviour == Behaviour.QUERY_NOT_FOUND:
+            # A precreated QR code nobody opened yet is no trade at Alipay.
+            return self._business_fail(TRADE_QUERY, "ACQ.TRADE_NOT_EXIST", "交易不存在", bad_signature=bad_signature)
+        payload: dict[str, Any] = {
+            "code": "10000",
+            "msg": "Success",
+            "trade_no": order.trade_no,
+            "out_trade_no": order.out_trade_no,
+            "buyer_logon_id": BUYER_LOGON_ID,
+            "total_amount": money(order.amount),
+        }
+        if order.status == books.PAID:
+            closed = self.sim.ledger.refunded_in_full(order)
+            paid_at = order.paid_at or datetime.datetime.now(books.SHANGHAI)
+            payload |= {
+                "trade_status": "TRADE_CLOSED" if closed else "TRADE_SUCCESS",
+                "buyer_user_id": BUYER_USER_ID,
+                "buyer_pay_amount": money(order.amount),
+                "receipt_amount": money(order.amount),
+                "invoice_amount": money(order.amount),
+                "point_amount": "0.00",
+                "send_pay_date": f"{paid_at:%Y-%m-%d %H:%M:%S}",
+                "fund_bill_list": [{"amount": money(order.amount), "fund_channel": "ALIPAYACCOUNT"}],
+            }
+        else:
+            payload["trade_status"] = "TRADE_CLOSED" if order.status == books.CLOSED else "WAIT_BUYER_PAY"
+        answer = self._signed(TRADE_QUERY, payload, bad_signature=bad_signature)
+        return self.sim.after_execute(rule, None, created=False, answer=answer)
+
+    def trade_close(self, biz: dict[str, Any]) -> Answer:
+        out_trade_no, trade_no = str(biz.get("out_trade_no") or ""), str(biz.get("trade_no") or "")
+        rule = self.sim.behaviours.pick(channel=CHANNEL, endpoint="close", number=out_trade_no or trade_no)
+        early = self.sim.before_execute(rule)
+        if early is not None:
+            return early
+        behaviour = rule.behaviour if rule else None
+        bad_signature = behaviour == Behaviour.BAD_SIGNATURE
+        if behaviour == Behaviour.SYSTEM_ERROR:
+            return self._business_fail(TRADE_CLOSE, "ACQ.SYSTEM_ERROR", "系统错误", bad_signature=bad_signature)
+        order = self.sim.ledger.find_payment(CHANNEL, out_trade_no=out_trade_no, trade_no=trade_no)
+        if order is None or not order.scanned:
+            # Nothing to close: a QR code nobody opened stays payable until its time_expire.
+            return self._business_fail(TRADE_CLOSE, "ACQ.TRADE_NOT_EXIST", "交易不存在", bad_signature=bad_signature)
+        try:
+            self.sim.ledger.close_payment(order)
+        except books.LedgerRefusal:
+            return self._business_fail(
+                TRADE_CLOSE, "ACQ.TRADE_STATUS_ERROR", "交易状态不合法", bad_signature=bad_signature
+            )
+        payload = {"code": "10000", "msg": "Success", "trade_no": order.trade_no, "out_trade_no": order.out_trade_no}
+        answer = self._signed(TRADE_CLOSE, payload, bad_signature=bad_signature)
+        return self.sim.after_execute(rule, None, created=False, answer=answer)
+
+    def payment_notification(
+        self, order: books.PaymentOrder, *, bad_signature: bool = False, **overrides: str
+    ) -> dict[str, str]:
+        """The ``trade_status_sync`` form Alipay POSTs when ``order`` is paid, signed (without sign
+        and sign_type) after ``overrides``; ``bad_signature`` breaks the signature."""
+        now = datetime.datetime.now(books.SHANGHAI)
+        paid_at = order.paid_at or now
+        amount = money(order.amount)
+        fields = {
+            "notify_time": f"{now:%Y-%m-%d %H:%M:%S}",
+            "notify_type": "trade_status_sync",
+            "notify_id": secrets.token_hex(16),
+            "app_id": ALIPAY_APPID,
+            "charset": "utf-8",
+            "version": "1.0",
+            "sign_type": "RSA2",
+            "trade_no": order.trade_no,
+            "out_trade_no": order.out_trade_no,
+            "buyer_id": BUYER_USER_ID,
+            "buyer_logon_id": BUYER_LOGON_ID,
+            "seller_id": ALIPAY_SELLER_ID,
+            "trade_status": "TRADE_SUCCESS",
+            "total_amount": amount,
+            "receipt_amount": amount,
+            "invoice_amount": amount,
+            "buyer_pay_amount": amount,
+            "point_amount": "0.00",
+            "subject": order.subject,
+            "gmt_create": f"{order.created_at:%Y-%m-%d %H:%M:%S}",
+            "gmt_payment": f"{paid_at:%Y-%m-%d %H:%M:%S}",
+            "fund_bill_list": json.dumps([{"amount": amount, "fundChannel": "ALIPAYACCOUNT"}], separators=(",", ":")),
+            **overrides,
+        }
+        fields = {key: value for key, value in fields.items() if value != ""}
+        fields["sign"] = alipay_sign_notification(fields, self.sim.alipay_platform_key)
+        if bad_signature:
+            raw = bytearray(base64.b64decode(fields["sign"]))
+            raw[len(raw) // 2] ^= 0x01
+            fields["sign"] = base64.b64encode(bytes(raw)).decode("ascii")
+        return fields

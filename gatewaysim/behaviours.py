@@ -1,9 +1,14 @@
 """Misbehaviour switches: which request gets which failure.
 
-A rule names a behaviour and when it fires: for a channel (or both), an endpoint (refund by
-default, query, or any; the ``query_*`` behaviours are the query's alone), a number of times, a
-probability drawn from a seeded RNG, and optionally only on the first attempt of each merchant
-refund number ("fail 20% of first attempts"). The first rule that fires for a request decides it.
+A rule names a behaviour and when it fires: for a channel (or both), an endpoint, a number of
+times, a probability drawn from a seeded RNG, and optionally only on the first attempt of each
+merchant number ("fail 20% of first attempts"). The first rule that fires for a request decides it.
+
+Endpoints: ``refund`` (the default) and ``query`` (the refund query); for collections ``create``
+(WeChat unified order, Alipay precreate and wap pay), ``pay_query`` (the order / trade query),
+``close``, and ``pay_notify`` (the payment notification sent when the student pays: the
+``notify_*`` behaviours are its alone, and its default); ``any`` is every endpoint but
+``pay_notify``. The ``query_*`` behaviours belong to ``query`` (the default) or ``pay_query``.
 """
 
 from __future__ import annotations
@@ -34,9 +39,17 @@ class Behaviour(enum.StrEnum):
     QUERY_ERROR = "query_error"  # a signed business error that is no retry code: WeChat ERROR, Alipay 40002
     QUERY_NOT_FOUND = "query_not_found"  # "never heard of it", even after the money moved (a lagging gateway)
     QUERY_TIMEOUT = "query_timeout"  # no answer: held ``delay`` seconds (past the client's timeout), then dropped
+    # The payment notification only (endpoint pay_notify), when the student pays:
+    NOTIFY_NEVER = "notify_never"  # no notification at all: only a query tells
+    NOTIFY_BAD_SIGNATURE = "notify_bad_signature"  # sent (and sent again) with a wrong signature
+    NOTIFY_WRONG_AMOUNT = "notify_wrong_amount"  # correctly signed, but for one fen more than was paid
+    NOTIFY_REPLAY = "notify_replay"  # the genuine notification, then the very same one again
 
 
 QUERY_BEHAVIOURS = frozenset({Behaviour.QUERY_ERROR, Behaviour.QUERY_NOT_FOUND, Behaviour.QUERY_TIMEOUT})
+NOTIFY_BEHAVIOURS = frozenset(
+    {Behaviour.NOTIFY_NEVER, Behaviour.NOTIFY_BAD_SIGNATURE, Behaviour.NOTIFY_WRONG_AMOUNT, Behaviour.NOTIFY_REPLAY}
+)
 # Refusals for good. A gateway answers a merchant refund number it already took from its books
 # (refunds are idempotent by number), so these fire only on a number it has not seen.
 REFUSAL_BEHAVIOURS = frozenset({Behaviour.INSUFFICIENT_BALANCE, Behaviour.TRADE_NOT_EXIST})
@@ -44,7 +57,8 @@ REFUSAL_BEHAVIOURS = frozenset({Behaviour.INSUFFICIENT_BALANCE, Behaviour.TRADE_
 DEFAULT_QUERY_ERROR_CODES = {"wechat": "ERROR", "alipay": "isv.invalid-signature"}
 
 
-ENDPOINTS = ("refund", "query", "any")
+ENDPOINTS = ("refund", "query", "create", "pay_query", "close", "pay_notify", "any")
+QUERY_ENDPOINTS = ("query", "pay_query")
 
 DEFAULT_DELAYS = {
     Behaviour.PROCESSING_THEN_SUCCESS: 0.3,
@@ -58,7 +72,7 @@ DEFAULT_DELAYS = {
 class Rule:
     behaviour: Behaviour
     channel: str | None = None  # None: both channels
-    endpoint: str | None = None  # None: "query" for the query_* behaviours, else "refund"
+    endpoint: str | None = None  # None: "query" for query_*, "pay_notify" for notify_*, else "refund"
     times: int | None = None  # None: every time
     probability: float | None = None  # None: always
     first_attempt_only: bool = False
@@ -93,16 +107,19 @@ class BehaviourBook:
     def add(self, rule: Rule) -> Rule:
         rule.behaviour = Behaviour(rule.behaviour)
         query_only = rule.behaviour in QUERY_BEHAVIOURS
+        notify_only = rule.behaviour in NOTIFY_BEHAVIOURS
         if rule.endpoint is None:
-            rule.endpoint = "query" if query_only else "refund"
+            rule.endpoint = "query" if query_only else "pay_notify" if notify_only else "refund"
         if rule.endpoint not in ENDPOINTS:
             raise ValueError(f"endpoint must be one of {ENDPOINTS}, not {rule.endpoint!r}")
         if rule.channel not in (None, "wechat", "alipay"):
             raise ValueError(f"channel must be 'wechat', 'alipay' or None, not {rule.channel!r}")
         if rule.probability is not None and not 0 <= rule.probability <= 1:
             raise ValueError("probability must be between 0 and 1")
-        if query_only and rule.endpoint != "query":
-            raise ValueError(f"{rule.behaviour} is a behaviour of the refund query: endpoint must be 'query'")
+        if query_only and rule.endpoint not in QUERY_ENDPOINTS:
+            raise ValueError(f"{rule.behaviour} is a behaviour of a query: endpoint must be 'query' or 'pay_query'")
+        if notify_only != (rule.endpoint == "pay_notify"):
+            raise ValueError("the notify_* behaviours, and only they, belong to endpoint 'pay_notify'")
         if rule.code is not None and (
             rule.behaviour != Behaviour.QUERY_ERROR or not isinstance(rule.code, str) or not rule.code.strip()
         ):
@@ -121,6 +138,8 @@ class BehaviourBook:
             attempt = self._attempts[(channel, endpoint, number)]
             for rule in self.rules:
                 if rule.channel not in (None, channel) or rule.endpoint not in ("any", endpoint):
+                    continue
+                if rule.endpoint == "any" and endpoint == "pay_notify":
                     continue
                 if known and rule.behaviour in REFUSAL_BEHAVIOURS:
                     continue

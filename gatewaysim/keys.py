@@ -26,6 +26,8 @@ WECHAT_APPID = "wx6c0e3d5f8a1b2c47"
 WECHAT_MCH_ID = "1900012345"
 ALIPAY_APPID = "2021000100000001"
 ALIPAY_SELLER_ID = "2088000000000001"
+# The merchant the cashier page names (the school).
+MERCHANT_NAME = "明德网校"
 # The notification side (SMS provider, WeChat official account messages, staff robots).
 SMS_ACCESS_KEY_ID = "LTAI5tSimulator0000000001"
 SMS_SIGN_NAME = "明德网校"

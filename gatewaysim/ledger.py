@@ -1,14 +1,21 @@
-"""The simulator's books: paid trades and the refunds against them, thread-safe.
+"""The simulator's books: paid trades and the refunds against them, and the merchant's orders
+waiting to be paid (collections), thread-safe.
 
 A merchant refund number is executed at most once per channel: a repeat is answered from the
 book and never moves money again. Money moves when a refund reaches SUCCESS (at once, or after
 a delay for ``processing_then_success``); every movement is logged so tests can count them.
+
+A merchant order number (``out_trade_no``) opens one ``PaymentOrder`` per channel; opening it
+again with the same amount and product answers the same order. It is paid at most once (the
+student pressing "确认支付" on the cashier page, or ``GatewaySimulator.pay``): paying registers
+the paid ``Trade``, so the refund endpoints can refund it like any other.
 """
 
 from __future__ import annotations
 
 import datetime
 import itertools
+import secrets
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,6 +38,15 @@ class LedgerRefusal(Exception):
 
 
 TRADE_UNKNOWN = "trade_unknown"
+ORDER_PAID = "order_paid"
+ORDER_CLOSED = "order_closed"
+ORDER_EXPIRED = "order_expired"
+NUMBER_USED = "number_used"  # the same out_trade_no with another amount or product
+
+# A payment order's states, WeChat's words (Alipay's WAIT_BUYER_PAY / TRADE_SUCCESS / TRADE_CLOSED).
+NOTPAY = "NOTPAY"
+PAID = "SUCCESS"
+CLOSED = "CLOSED"
 TOTAL_MISMATCH = "total_mismatch"
 AMOUNT_MISMATCH = "amount_mismatch"
 EXCEEDS_REMAINING = "exceeds_remaining"
@@ -66,6 +82,34 @@ class RefundRecord:
     succeeded_at: datetime.datetime | None = None
 
 
+@dataclass
+class PaymentOrder:
+    """One merchant order waiting to be paid at the gateway (a unified order, a precreate, a wap pay)."""
+
+    channel: str
+    out_trade_no: str
+    amount: Decimal
+    subject: str
+    product: str  # WeChat NATIVE / MWEB, Alipay QR / WAP
+    notify_url: str
+    token: str  # the key of its cashier page
+    expires_at: datetime.datetime | None = None
+    return_url: str = ""
+    prepay_id: str = ""
+    status: str = NOTPAY
+    # Alipay: a precreated order is a trade only once its QR code was opened (before that the query
+    # and the close answer ACQ.TRADE_NOT_EXIST, and the code stays payable until it expires).
+    scanned: bool = False
+    trade_no: str = ""
+    trade: Trade | None = None
+    paid_at: datetime.datetime | None = None
+    payer: str = ""
+    created_at: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(SHANGHAI))
+
+    def expired(self, now: datetime.datetime | None = None) -> bool:
+        return self.expires_at is not None and (now or datetime.datetime.now(SHANGHAI)) >= self.expires_at
+
+
 @dataclass(frozen=True)
 class Movement:
     """Money that left the merchant account."""
@@ -88,6 +132,9 @@ class Ledger:
             self.trades: dict[tuple[str, str], Trade] = {}
             self.refunds: dict[tuple[str, str], RefundRecord] = {}
             self.movements: list[Movement] = []
+            self.payments: dict[tuple[str, str], PaymentOrder] = {}
+            self.payment_tokens: dict[str, PaymentOrder] = {}
+            self.payments_received: list[PaymentOrder] = []
             self._changed.notify_all()
 
     def register_trade(
@@ -218,6 +265,123 @@ class Ledger:
         with self._changed:
             self._changed.wait_for(found, timeout=timeout)
             return found()
+
+    # --- payments (collections)
+
+    def open_payment(
+        self,
+        channel: str,
+        *,
+        out_trade_no: str,
+        amount: Decimal,
+        subject: str,
+        product: str,
+        notify_url: str,
+        expires_at: datetime.datetime | None = None,
+        return_url: str = "",
+    ) -> tuple[PaymentOrder, bool]:
+        """Open a payment order (or find the one under the same number): ``(order, created)``.
+        Raises ``LedgerRefusal`` for a number paid, closed, or used with another amount or product."""
+        with self._lock:
+            existing = self.payments.get((channel, out_trade_no))
+            if existing is not None:
+                if existing.status == PAID:
+                    raise LedgerRefusal(ORDER_PAID, "the order is paid")
+                if existing.status == CLOSED:
+                    raise LedgerRefusal(ORDER_CLOSED, "the order is closed")
+                if existing.amount != amount or existing.product != product:
+                    raise LedgerRefusal(NUMBER_USED, "the order number was used with another amount or product")
+                return existing, False
+            if amount <= 0:
+                raise LedgerRefusal(NUMBER_USED, "the amount must be positive")
+            order = PaymentOrder(
+                channel=channel,
+                out_trade_no=out_trade_no,
+                amount=amount,
+                subject=subject,
+                product=product,
+                notify_url=notify_url,
+                token=secrets.token_urlsafe(12),
+                expires_at=expires_at,
+                return_url=return_url,
+                prepay_id=f"wx{datetime.datetime.now(SHANGHAI):%d%H%M%S}{secrets.token_hex(11)}",
+            )
+            self.payments[(channel, out_trade_no)] = order
+            self.payment_tokens[order.token] = order
+            return order, True
+
+    def find_payment(self, channel: str | None, *, out_trade_no: str = "", trade_no: str = "") -> PaymentOrder | None:
+        """A payment order by our number (or the gateway's trade number), on ``channel`` or either."""
+        with self._lock:
+            for order in self.payments.values():
+                if channel is not None and order.channel != channel:
+                    continue
+                if (out_trade_no and order.out_trade_no == out_trade_no) or (trade_no and order.trade_no == trade_no):
+                    return order
+            return None
+
+    def payment_by_token(self, token: str) -> PaymentOrder | None:
+        with self._lock:
+            return self.payment_tokens.get(token)
+
+    def scan(self, order: PaymentOrder) -> None:
+        """The payer opened the order's cashier: for Alipay the trade exists from now (WAIT_BUYER_PAY)."""
+        with self._lock:
+            if not order.scanned:
+                order.scanned = True
+                if not order.trade_no:
+                    order.trade_no = self._trade_no(order.channel)
+
+    def pay(self, order: PaymentOrder, *, payer: str) -> None:
+        """The payer confirmed: the order is paid once, and its trade can be refunded."""
+        with self._lock:
+            if order.status == PAID:
+                raise LedgerRefusal(ORDER_PAID, "the order is paid")
+            if order.status == CLOSED:
+                raise LedgerRefusal(ORDER_CLOSED, "the order is closed")
+            if order.expired():
+                raise LedgerRefusal(ORDER_EXPIRED, "the order has expired")
+            order.scanned = True
+            order.trade_no = order.trade_no or self._trade_no(order.channel)
+            order.status = PAID
+            order.payer = payer
+            order.paid_at = datetime.datetime.now(SHANGHAI)
+            order.trade = self.register_trade(
+                order.channel,
+                trade_no=order.trade_no,
+                out_trade_no=order.out_trade_no,
+                total=order.amount,
+                notify_url=order.notify_url,
+            )
+            self.payments_received.append(order)
+            self._changed.notify_all()
+
+    def close_payment(self, order: PaymentOrder) -> None:
+        """Close an unpaid order: it can no longer be paid. Raises ``LedgerRefusal`` when paid."""
+        with self._lock:
+            if order.status == PAID:
+                raise LedgerRefusal(ORDER_PAID, "the order is paid")
+            order.status = CLOSED
+
+    def refunded_in_full(self, order: PaymentOrder) -> bool:
+        with self._lock:
+            return order.trade is not None and self.refunded_on(order.trade) >= order.amount
+
+    def refunds_on(self, order: PaymentOrder) -> list[RefundRecord]:
+        with self._lock:
+            return [r for r in self.refunds.values() if order.trade is not None and r.trade is order.trade]
+
+    def payments_by_number(self, channel: str | None = None) -> Counter[str]:
+        """Payments received per merchant order number (a correct gateway never shows a 2)."""
+        with self._lock:
+            return Counter(o.out_trade_no for o in self.payments_received if channel is None or o.channel == channel)
+
+    def _trade_no(self, channel: str) -> str:
+        """28 digits: WeChat's 4200… transaction_id, Alipay's yyyyMMdd22… trade_no."""
+        now = datetime.datetime.now(SHANGHAI)
+        if channel == "wechat":
+            return f"4200{now:%Y%m%d}{next(self._ids):016d}"
+        return f"{now:%Y%m%d}22{next(self._ids):018d}"
 
     def _refund_id(self, channel: str) -> str:
         now = datetime.datetime.now(SHANGHAI)

@@ -7,11 +7,16 @@ the notification channels, WeChat messages, an SMS provider and staff robots: ``
     sim.behave("wechat", "crash_after_execute", times=1)
     ...
     assert sim.refunds_executed()["P0001"] == 1
+    sim.pay("CO2026...")  # the student pays a collection (the cashier page's "确认支付")
     sim.stop()
 
 Routes: ``POST /secapi/pay/refund`` (client certificate required), ``POST /pay/refundquery``,
-``GET|POST /gateway.do``; control: ``POST /_sim/behave``, ``/_sim/reset``, ``/_sim/release``,
-``/_sim/trades``, ``/_sim/message_fault``, ``GET /_sim/state``. Notification routes: ``GET
+``GET|POST /gateway.do``; collecting: ``POST /pay/unifiedorder``, ``/pay/orderquery``,
+``/pay/closeorder``, Alipay's precreate, wap pay, trade query and close on ``/gateway.do``, and the
+cashier page every payment link leads to (``GET /wxpay/bizpayurl``,
+``/cgi-bin/mmpayweb-bin/checkmweb``, ``/alipay/qr/<token>``, ``POST /cashier/<token>``);
+control: ``POST /_sim/behave``, ``/_sim/reset``, ``/_sim/release``, ``/_sim/trades``,
+``/_sim/pay``, ``/_sim/message_fault``, ``GET /_sim/state``. Notification routes: ``GET
 /cgi-bin/token``, ``POST /cgi-bin/message/template/send``, ``POST /cgi-bin/message/subscribe/send``,
 ``GET|POST /sms/``, ``POST /robot/dingtalk/send``, ``/robot/wecom/send``, ``/robot/slack/...``.
 """
@@ -33,13 +38,13 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-from . import alipay, messaging, wechat
+from . import alipay, cashier, messaging, wechat
 from .behaviours import Behaviour, BehaviourBook, Rule
 from .exchange import Answer, Exchange
 from .keys import SimMaterial, ensure_material, settings_values, write_settings_files
-from .ledger import SUCCESS, Ledger, Movement, RefundRecord
+from .ledger import SUCCESS, Ledger, LedgerRefusal, Movement, PaymentOrder, RefundRecord
 from .protocol import load_private_key, load_public_key
 
 logger = logging.getLogger("gatewaysim")
@@ -52,7 +57,7 @@ class CallbackDelivery:
     """One notification the simulator POSTed to the app, and what came back."""
 
     channel: str
-    payout_no: str
+    payout_no: str  # the merchant refund number, or for a payment notification the merchant order number
     url: str
     body: bytes
     content_type: str
@@ -107,6 +112,7 @@ class GatewaySimulator:
         self._wechat = wechat.WeChatEndpoints(self)
         self._alipay = alipay.AlipayEndpoints(self)
         self._messaging = messaging.MessagingEndpoints(self)
+        self.cashier = cashier.Cashier(self)
         self._lock = threading.Lock()
         self._callbacks_changed = threading.Condition(self._lock)
         self._release = threading.Event()
@@ -262,6 +268,68 @@ class GatewaySimulator:
             fund_channel=fund_channel,
         )
 
+    # --- collecting: the student paying
+
+    def pay(
+        self, collection_no: str, *, pay_url: str = "", channel: str | None = None, notify: bool = True
+    ) -> PaymentOrder:
+        """The student pays the order ``collection_no`` (what "确认支付" on its cashier page does),
+        after opening ``pay_url`` when given (an Alipay wap order exists only once its link is
+        opened), and the payment notification goes out (unless ``notify`` is False, or a
+        ``pay_notify`` rule says otherwise). Raises ``KeyError`` for an order the simulator has not
+        opened and ``ledger.LedgerRefusal`` for one paid, closed or expired."""
+        if pay_url:
+            self.visit(pay_url)
+        order = self._payment(collection_no, channel)
+        self.payment_paid(order, notify=notify)
+        return order
+
+    def visit(self, url: str) -> Answer:
+        """What a browser opening ``url`` (one of this simulator's) gets, without the network."""
+        parts = urlsplit(url)
+        return self.route(Exchange(method="GET", path=parts.path.lstrip("/"), query=parts.query, body=b""))
+
+    def payment_paid(self, order: PaymentOrder, *, notify: bool = True) -> None:
+        """Pay ``order`` in the books and send its notification after ``callback_delay``."""
+        payer = wechat.PAYER_OPENID if order.channel == wechat.CHANNEL else alipay.BUYER_USER_ID
+        self.ledger.pay(order, payer=payer)
+        if notify:
+            rule = self.behaviours.pick(channel=order.channel, endpoint="pay_notify", number=order.out_trade_no)
+            self._start_timer(self.callback_delay, self._notify_payment, order, rule, self._generation)
+
+    def payment_notification(
+        self, collection_no: str, *, bad_signature: bool = False, **overrides: str
+    ) -> bytes | dict[str, str]:
+        """The payment notification the gateway would POST for the order ``collection_no`` (paid or
+        not): WeChat's signed XML (bytes), Alipay's signed form (a dict). ``overrides`` change fields
+        before signing; ``bad_signature`` breaks the signature (a forgery)."""
+        order = self._payment(collection_no, None)
+        if order.channel == wechat.CHANNEL:
+            return self._wechat.payment_notification(order, bad_signature=bad_signature, **overrides)
+        return self._alipay.payment_notification(order, bad_signature=bad_signature, **overrides)
+
+    def payment_order(self, collection_no: str) -> PaymentOrder | None:
+        """The order the simulator keeps under ``collection_no``, on either channel."""
+        return self.ledger.find_payment(None, out_trade_no=collection_no)
+
+    def payment_status(self, collection_no: str) -> str | None:
+        """NOTPAY, SUCCESS (paid) or CLOSED; None when the simulator never opened the order."""
+        order = self.payment_order(collection_no)
+        return order.status if order else None
+
+    def payments_received(self, channel: str | None = None) -> Counter[str]:
+        """Payments per merchant order number (a correct gateway never shows a 2)."""
+        return self.ledger.payments_by_number(channel)
+
+    def _payment(self, collection_no: str, channel: str | None) -> PaymentOrder:
+        order = self.ledger.find_payment(channel, out_trade_no=collection_no)
+        if order is None:
+            raise KeyError(
+                f"the simulator has no payment order {collection_no!r} (an Alipay wap order exists once its "
+                "link is opened: pass pay_url)"
+            )
+        return order
+
     # --- what tests look at
 
     def refunds_executed(self, channel: str | None = None) -> Counter[str]:
@@ -326,8 +394,20 @@ class GatewaySimulator:
             }
             for r in self.ledger.refund_records()
         ]
+        payments = [
+            {
+                "channel": o.channel,
+                "out_trade_no": o.out_trade_no,
+                "trade_no": o.trade_no,
+                "amount": str(o.amount),
+                "product": o.product,
+                "status": o.status,
+            }
+            for o in list(self.ledger.payments.values())
+        ]
         return {
             "requests_received": dict(self.requests_received),
+            "payments": payments,
             "refunds": refunds,
             "refunds_executed": dict(self.refunds_executed()),
             "total_refunded": str(self.total_refunded),
@@ -400,6 +480,19 @@ class GatewaySimulator:
             if path == wechat.REFUND_PATH:
                 return self._wechat.refund(exchange)
             return self._wechat.query(exchange)
+        if exchange.method == "POST" and path in wechat.PAY_PATHS:
+            self.count(path)
+            if path == wechat.UNIFIEDORDER_PATH:
+                return self._wechat.unifiedorder(exchange)
+            if path == wechat.ORDERQUERY_PATH:
+                return self._wechat.orderquery(exchange)
+            return self._wechat.closeorder(exchange)
+        if exchange.method == "POST" and path.startswith(cashier.SUBMIT_PREFIX):
+            return self.cashier.submit(exchange)
+        if exchange.method == "GET":
+            page = self.cashier.open_from(exchange)
+            if page is not None:
+                return page
         answer = self._messaging.route(exchange)
         if answer is not None:
             return answer
@@ -460,6 +553,32 @@ class GatewaySimulator:
         for _ in range(copies):
             self._deliver(CallbackDelivery(record.channel, record.payout_no, url, body, content_type), generation)
 
+    def _notify_payment(self, order: PaymentOrder, rule: Rule | None, generation: int) -> None:
+        """POST the payment notification of ``order`` to its notify_url, misbehaving as ``rule`` says."""
+        behaviour = rule.behaviour if rule else None
+        if not self.callbacks_enabled or not order.notify_url or behaviour == Behaviour.NOTIFY_NEVER:
+            return
+        if generation != self._generation:
+            return  # reset meanwhile: this order belongs to a finished test
+        overrides: dict[str, str] = {}
+        if behaviour == Behaviour.NOTIFY_WRONG_AMOUNT:
+            more = order.amount + Decimal("0.01")
+            if order.channel == wechat.CHANNEL:
+                overrides = {"total_fee": wechat.fen(more), "cash_fee": wechat.fen(more)}
+            else:
+                text = alipay.money(more)
+                overrides = {"total_amount": text, "receipt_amount": text, "buyer_pay_amount": text}
+        bad_signature = behaviour == Behaviour.NOTIFY_BAD_SIGNATURE
+        if order.channel == wechat.CHANNEL:
+            body = self._wechat.payment_notification(order, bad_signature=bad_signature, **overrides)
+            content_type = "text/xml; charset=utf-8"
+        else:
+            form = self._alipay.payment_notification(order, bad_signature=bad_signature, **overrides)
+            body, content_type = urlencode(form).encode("ascii"), "application/x-www-form-urlencoded; charset=utf-8"
+        for _ in range(2 if behaviour == Behaviour.NOTIFY_REPLAY else 1):
+            delivery = CallbackDelivery(order.channel, order.out_trade_no, order.notify_url, body, content_type)
+            self._deliver(delivery, generation)
+
     def _deliver(self, delivery: CallbackDelivery, generation: int, attempt: int = 0) -> None:
         request = urllib.request.Request(  # noqa: S310 - the URL is the app's own notify_url
             delivery.url, data=delivery.body, headers={"Content-Type": delivery.content_type}, method="POST"
@@ -507,6 +626,8 @@ class GatewaySimulator:
                 self.reset(seed=payload.get("seed"))
             elif action == "release":
                 self.release()
+            elif action == "pay":
+                self.pay(payload["out_trade_no"], channel=payload.get("channel"), notify=payload.get("notify", True))
             elif action == "message_fault":
                 self.message_fault(payload["kind"], payload["behaviour"], times=payload.get("times", 1))
             elif action == "trades":
@@ -519,7 +640,7 @@ class GatewaySimulator:
                 )
             else:
                 return Answer(status=404, body=b"Not Found")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, LedgerRefusal) as exc:
             return Answer.json(json.dumps({"ok": False, "error": str(exc)}), status=400)
         return Answer.json('{"ok": true}')
 
@@ -587,12 +708,15 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self.send_response(answer.status)
-        self.send_header("Content-Type", answer.content_type)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(answer.body)
+        try:
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(answer.body)
+        except OSError as exc:  # the client gave up waiting (its timeout) and went away
+            logger.info("client of %s %s went away before the answer: %s", self.command, self.path, exc)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
         logger.debug("%s %s", self.address_string(), format % args)

@@ -1,4 +1,5 @@
-"""Payouts for finance: what was sent, what the gateway said, refused callbacks, the holiday calendar.
+"""Payouts for finance: what was sent, what the gateway said, refused callbacks, the holiday calendar;
+and the payments asked of students (collections), read-only, with their exchanges and events.
 
 Nothing here edits a payout by hand: finance checks a payout with the gateway now, sends a
 failed one again, or records a bank transfer, each through ``payments.services``. Finance adds
@@ -25,7 +26,16 @@ from schoolops.admin_mixins import ReadOnlyAdminMixin, acting_user_with
 from schoolops.scoping import CampusScopedAdminMixin, visible_campus_ids
 
 from . import services
-from .models import CalendarDay, Payout, PayoutExchange, PayoutStatus, RejectedCallback
+from .models import (
+    CalendarDay,
+    Collection,
+    CollectionEvent,
+    CollectionExchange,
+    Payout,
+    PayoutExchange,
+    PayoutStatus,
+    RejectedCallback,
+)
 
 RECORD_TRANSFER = "payments.record_transfer"
 RETRY_PAYOUT = "payments.retry_payout"
@@ -264,6 +274,57 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
                 and payout.request.status == RefundStatus.PAYOUT_FAILED
             )
         return super().change_view(request, object_id, form_url, extra_context=extra)
+
+
+class CollectionExchangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CollectionExchange
+    extra = 0
+    fields = ("created_at", "kind", "outcome", "error_code", "note", "request_data", "response_data")
+    readonly_fields = fields
+
+
+class CollectionEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CollectionEvent
+    extra = 0
+    fields = ("created_at", "kind", "payload")
+    readonly_fields = fields
+
+
+class CollectionNeedsCheckFilter(NeedsCheckFilter):
+    """Collections the gateway reported something odd about: a person checks them there."""
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(needs_check_since__isnull=False)
+        return queryset
+
+
+@admin.register(Collection)
+class CollectionAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin):
+    """Payments asked of students (收款): what the gateway said, written only by ``payments.collections``."""
+
+    campus_field = "campus"
+    list_display = (
+        "collection_no",
+        "purpose",
+        "purpose_id",
+        "student",
+        "channel",
+        "mode",
+        "amount",
+        "status",
+        "paid_at",
+        "needs_check_since",
+        "expires_at",
+        "created_at",
+    )
+    list_filter = ("status", CollectionNeedsCheckFilter, "channel", "mode", "purpose")
+    search_fields = ("collection_no", "gateway_trade_no", "refund_no", "student__student_no", "student__user__name")
+    list_select_related = ("student__user",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    readonly_fields = [field.name for field in Collection._meta.fields]
+    inlines = [CollectionExchangeInline, CollectionEventInline]
 
 
 @admin.register(RejectedCallback)

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from schoolops.http import backoff_with_jitter
 
-from . import callbacks_refused, services
+from . import callbacks_refused, collections, services
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +57,15 @@ def check_payouts() -> int:
 def purge_refused_callbacks() -> int:
     """Beat, daily: delete refused callbacks past PAYMENTS_REFUSED_CALLBACK_KEEP_DAYS."""
     return callbacks_refused.refused_callbacks_purge()
+
+
+@shared_task(ignore_result=True)
+def expire_collections() -> int:
+    """Beat: collections past their time are asked about (paid late?), closed at the gateway, expired."""
+    return collections.collections_expire()
+
+
+@shared_task(ignore_result=True)
+def check_collection_refunds() -> int:
+    """Beat: refunds of duplicate payments still in progress are asked about (and settled)."""
+    return collections.collection_refunds_check()

@@ -1,7 +1,8 @@
-"""The gateways' refund callbacks: one view for every gateway, which the registry names by channel.
+"""The gateways' callbacks: one view for every gateway's refund notifications and one for their
+payment notifications (collections), which the registry names by channel.
 
-Verified by the gateway's adapter, matched to our payout by the service; anything refused is kept
-in ``RejectedCallback`` and changes nothing."""
+Verified by the gateway's adapter, matched to our payout (or collection) by the service; anything
+refused is kept in ``RejectedCallback`` and changes nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import collections, services
 from .gateways.base import CallbackRejected, RefundGateway
 from .gateways.registry import gateway_for
 
@@ -35,6 +36,27 @@ def gateway_notify(request: HttpRequest, *, channel: str) -> HttpResponse:
         services.callback_refuse(channel=channel, reason=str(exc), remote_addr=remote, body=text)
         return _reply(gateway, ok=False)
     result = services.payout_callback_apply(channel=channel, notice=notice, remote_addr=remote, body=text)
+    return _reply(gateway, ok=result.accepted)
+
+
+@csrf_exempt
+@require_POST
+def collection_notify(request: HttpRequest, *, channel: str) -> HttpResponse:
+    """A gateway reports a payment of one of our collections (or the refund of one)."""
+    gateway = gateway_for(channel)
+    remote = request.META.get("REMOTE_ADDR")
+    body = request.body[:MAX_CALLBACK_BYTES]
+    if len(request.body) > MAX_CALLBACK_BYTES:
+        text = body.decode("utf-8", "replace")
+        services.callback_refuse(channel=channel, reason="Body too large.", remote_addr=remote, body=text)
+        return _reply(gateway, ok=False)
+    result = collections.collection_on_callback(
+        channel=channel,
+        body=body,
+        content_type=request.content_type or "",
+        post=request.POST.dict() if request.POST else {},
+        remote_addr=remote,
+    )
     return _reply(gateway, ok=result.accepted)
 
 

@@ -55,6 +55,10 @@ _FINANCE_PAYOUTS = [
     "payments.add_calendarday",
     "payments.change_calendarday",
     "payments.delete_calendarday",
+    # Payments asked of students (收款): read-only, with the gateway's answers and their events.
+    "payments.view_collection",
+    "payments.view_collectionexchange",
+    "payments.view_collectionevent",
 ]
 
 # Finance's reports: exports (streamed, or prepared in the background), voucher reversals,
@@ -194,6 +198,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "finance.view_voucherline",
         "payments.view_rejectedcallback",
         "payments.view_calendarday",
+        "payments.view_collection",
+        "payments.view_collectionexchange",
+        "payments.view_collectionevent",
         "finance.export_reports",
         "finance.view_exportjob",
         "finance.view_receipt",

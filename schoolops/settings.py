@@ -250,6 +250,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.tasks.purge_refused_callbacks",
         "schedule": 24 * 3600.0,
     },
+    # Payments asked of students (payments.collections): expired ones closed, duplicate refunds settled.
+    "expire-collections": {
+        "task": "payments.tasks.expire_collections",
+        "schedule": 60.0,
+    },
+    "check-collection-refunds": {
+        "task": "payments.tasks.check_collection_refunds",
+        "schedule": 300.0,
+    },
     # Orders' revenue has no event: yesterday's and today's facts are recomputed every 10 minutes.
     "refresh-recent-analytics-facts": {
         "task": "analytics.tasks.refresh_recent_facts",
@@ -301,6 +310,8 @@ PAYMENTS_REFUSED_CALLBACK_KEEP_DAYS = int(os.environ.get("PAYMENTS_REFUSED_CALLB
 # After this many calls to the gateway with the outcome still unknown, finance is asked to check the
 # payout at the gateway (it is still queried, never sent again under a new number).
 PAYOUT_MANUAL_CHECK_AFTER_ATTEMPTS = int(os.environ.get("PAYOUT_MANUAL_CHECK_AFTER_ATTEMPTS", "6"))
+# A duplicate payment's refund still in progress this long is asked about by the periodic check.
+COLLECTION_REFUND_CHECK_AFTER_SECONDS = int(os.environ.get("COLLECTION_REFUND_CHECK_AFTER_SECONDS", "300"))
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

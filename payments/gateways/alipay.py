@@ -1,5 +1,7 @@
-"""Alipay refunds through python-alipay-sdk: ``alipay.trade.refund``, the refund query, and the
-``trade_status_sync`` notification.
+"""Alipay through python-alipay-sdk: refunds (``alipay.trade.refund``, the refund query, the
+``trade_status_sync`` notification of a refund) and collecting (``alipay.trade.precreate`` for a
+QR code, ``alipay.trade.wap.pay`` for the phone's browser, ``alipay.trade.query``,
+``alipay.trade.close`` and the payment's ``trade_status_sync`` notification).
 
 Alipay answers a refund synchronously: ``fund_change`` "Y" means the money moved with this call.
 "N" means it did not move *now* (a repeat of the number, or a refund still on its way): the
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
@@ -33,10 +36,14 @@ from .base import (
     CallbackNotice,
     CallbackRejected,
     CallbackReply,
+    CollectionAnswer,
+    CollectionCall,
     GatewayAnswer,
     GatewayFinalError,
     GatewayRetryableError,
     Outcome,
+    PaymentNotice,
+    PaymentState,
     RefundCall,
     RefundGateway,
     as_unknown,
@@ -58,6 +65,17 @@ _TRANSPORT_ERRORS = (OSError, http.client.HTTPException, json.JSONDecodeError, K
 
 CENT = Decimal("0.01")
 
+# Collecting: our modes, and alipay.trade.query's (and the notification's) trade_status as ours.
+QR, WAP = "alipay_qr", "alipay_wap"
+TRADE_STATUS = {
+    "WAIT_BUYER_PAY": PaymentState.OPEN,
+    "TRADE_SUCCESS": PaymentState.PAID,
+    "TRADE_FINISHED": PaymentState.PAID,  # paid, and no longer refundable
+    "TRADE_CLOSED": PaymentState.CLOSED,  # closed unpaid (or paid and refunded in full)
+}
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SUBJECT_MAX_CHARS = 256
+
 
 def to_yuan_text(amount: Decimal) -> str:
     """Alipay's amount format, "12.34" (a Decimal would break the SDK's json.dumps)."""
@@ -70,6 +88,18 @@ def _money(value: object) -> Decimal | None:
     try:
         return Decimal(str(value)).quantize(CENT) if value not in (None, "") else None
     except InvalidOperation:
+        return None
+
+
+def alipay_time(value: datetime.datetime) -> str:
+    """Alipay's times: yyyy-MM-dd HH:mm:ss in Beijing time."""
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_alipay_time(text: object) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.strptime(str(text)[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
+    except ValueError:
         return None
 
 
@@ -265,6 +295,8 @@ def _last_day(start: datetime.datetime, end: datetime.datetime) -> datetime.date
 class AlipayGateway(RefundGateway):
     channel = "alipay"
     notify_path = "alipay/notify/"
+    collection_modes = (QR, WAP)
+    collection_notify_path = "alipay/pay-notify/"
     ledger_account = ("1012.02", "其他货币资金-支付宝")
     arrival = ArrivalKind.BALANCE  # or the card the student paid with, as the answer says
     arrival_note = gettext_lazy("Back to your Alipay balance as soon as the refund is paid out.")
@@ -370,6 +402,110 @@ class AlipayGateway(RefundGateway):
             return GatewayAnswer(outcome=Outcome.NOT_FOUND, raw_request=request, raw_response=response)
         return GatewayAnswer(outcome=Outcome.PROCESSING, code=status, raw_request=request, raw_response=response)
 
+    # --- collecting: precreate (QR code), wap pay (the phone's browser), query, close
+
+    def collection_create(self, call: CollectionCall) -> CollectionAnswer:
+        subject = call.description[:SUBJECT_MAX_CHARS]
+        amount = to_yuan_text(call.amount)
+        expire = alipay_time(call.expires_at)  # Alipay refuses payment after it, too
+        client = self._client()
+        if call.mode == WAP:
+            # Not an API call: the signed request the phone's browser opens at the gateway.
+            signed = client.api_alipay_trade_wap_pay(
+                subject,
+                call.collection_no,
+                amount,
+                return_url=call.return_url or None,
+                notify_url=call.notify_url or None,
+                time_expire=expire,
+                **({"quit_url": call.return_url} if call.return_url else {}),
+            )
+            url = f"{self.config.gateway}?{signed}"
+            request = {
+                "app_id": self.config.appid,
+                "method": "alipay.trade.wap.pay",
+                "out_trade_no": call.collection_no,
+                "total_amount": amount,
+                "subject": subject,
+                "time_expire": expire,
+                "notify_url": call.notify_url,
+                "return_url": call.return_url,
+            }
+            return CollectionAnswer(state=PaymentState.OPEN, pay_url=url, raw_request=request, raw_response=None)
+        request = {
+            "app_id": self.config.appid,
+            "method": "alipay.trade.precreate",
+            "out_trade_no": call.collection_no,
+            "total_amount": amount,
+            "subject": subject,
+            "time_expire": expire,
+            "notify_url": call.notify_url,
+        }
+        response = self._call(
+            lambda: client.api_alipay_trade_precreate(
+                subject, call.collection_no, amount, notify_url=call.notify_url or None, time_expire=expire
+            ),
+            request,
+        )
+        qr_code = str(response.get("qr_code") or "")
+        if not qr_code or response.get("out_trade_no") not in (None, call.collection_no):
+            raise GatewayRetryableError(
+                "Alipay's precreate answer has no qr_code for our number", raw=response, raw_request=request
+            )
+        return CollectionAnswer(state=PaymentState.OPEN, pay_url=qr_code, raw_request=request, raw_response=response)
+
+    def collection_query(self, call: CollectionCall) -> CollectionAnswer:
+        request = {"app_id": self.config.appid, "method": "alipay.trade.query", "out_trade_no": call.collection_no}
+        client = self._client()
+        try:
+            response = self._call(lambda: client.api_alipay_trade_query(out_trade_no=call.collection_no), request)
+        except GatewayFinalError as exc:
+            if exc.code == "ACQ.TRADE_NOT_EXIST" and isinstance(exc.raw, dict):  # signed: no trade (yet)
+                return CollectionAnswer(
+                    state=PaymentState.NOT_FOUND,
+                    code=exc.code,
+                    message=exc.message,
+                    raw_request=request,
+                    raw_response=exc.raw,
+                )
+            raise as_unknown(exc, what="Alipay's trade query", subject="trade") from exc
+        status = str(response.get("trade_status") or "")
+        state = TRADE_STATUS.get(status)
+        if state is None:
+            raise GatewayRetryableError(f"unknown Alipay trade status {status!r}", raw=response, raw_request=request)
+        if response.get("out_trade_no") not in (None, call.collection_no):
+            raise GatewayRetryableError(
+                f"Alipay's trade query answers for {response.get('out_trade_no')!r}", raw=response, raw_request=request
+            )
+        return CollectionAnswer(
+            state=state,
+            gateway_trade_no=str(response.get("trade_no") or ""),
+            amount=_money(response.get("total_amount")),
+            paid_at=parse_alipay_time(response.get("send_pay_date")) if state == PaymentState.PAID else None,
+            payer=str(response.get("buyer_logon_id") or response.get("buyer_user_id") or ""),
+            code=status,
+            raw_request=request,
+            raw_response=response,
+        )
+
+    def collection_close(self, call: CollectionCall) -> CollectionAnswer:
+        request = {"app_id": self.config.appid, "method": "alipay.trade.close", "out_trade_no": call.collection_no}
+        client = self._client()
+        try:
+            response = self._call(lambda: client.api_alipay_trade_close(out_trade_no=call.collection_no), request)
+        except GatewayFinalError as exc:
+            if isinstance(exc.raw, dict):  # a signed business answer
+                if exc.code == "ACQ.TRADE_NOT_EXIST":
+                    # No trade yet (a QR code nobody scanned): nothing to close. The code stays
+                    # payable until its time_expire; a payment then is still recorded.
+                    return CollectionAnswer(
+                        state=PaymentState.NOT_FOUND, code=exc.code, raw_request=request, raw_response=exc.raw
+                    )
+                if exc.code == "ACQ.TRADE_STATUS_ERROR":
+                    return self.collection_query(call)  # paid or closed already: the query tells which
+            raise as_unknown(exc, what="Alipay's trade close", subject="trade") from exc
+        return CollectionAnswer(state=PaymentState.CLOSED, raw_request=request, raw_response=response)
+
     # --- the call itself
 
     def _call(self, send: Callable[[], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
@@ -398,8 +534,8 @@ class AlipayGateway(RefundGateway):
 
     # --- callbacks
 
-    def parse_callback(self, *, body: bytes, content_type: str, post: dict[str, str]) -> CallbackNotice:
-        config = self.config
+    def _verified_form(self, *, body: bytes, post: dict[str, str]) -> dict[str, str]:
+        """The notification's form once its signature (without sign and sign_type) and app are ours."""
         try:
             data = dict(post) if post else dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         except (UnicodeDecodeError, ValueError) as exc:
@@ -414,8 +550,14 @@ class AlipayGateway(RefundGateway):
             raise CallbackRejected(f"Alipay notification signature unusable: {exc!r}") from exc
         if not verified:
             raise CallbackRejected("Alipay notification signature is wrong")
-        if raw.get("app_id") != config.appid:
+        if raw.get("app_id") != self.config.appid:
             raise CallbackRejected(f"Alipay notification for another app: {raw.get('app_id')!r}")
+        return raw
+
+    def parse_callback(self, *, body: bytes, content_type: str, post: dict[str, str]) -> CallbackNotice:
+        return self._refund_notice(self._verified_form(body=body, post=post))
+
+    def _refund_notice(self, raw: dict[str, str]) -> CallbackNotice:
         payout_no = raw.get("out_biz_no") or ""
         if not payout_no or not (raw.get("gmt_refund") or raw.get("refund_fee")):
             raise CallbackRejected("Alipay notification is not about a refund (no out_biz_no / gmt_refund)")
@@ -426,6 +568,29 @@ class AlipayGateway(RefundGateway):
             amount=_money(raw.get("send_back_fee")),
             gateway_refund_id="",
             arrival=ArrivalKind.BALANCE,
+            merchant_id=raw.get("app_id", ""),
+            raw=raw,
+        )
+
+    def parse_collection_callback(
+        self, *, body: bytes, content_type: str, post: dict[str, str]
+    ) -> PaymentNotice | CallbackNotice:
+        raw = self._verified_form(body=body, post=post)
+        if raw.get("out_biz_no") or raw.get("gmt_refund"):
+            # A refund of the trade: Alipay sends it to the payment's notify_url.
+            return self._refund_notice(raw)
+        collection_no = raw.get("out_trade_no") or ""
+        status = raw.get("trade_status") or ""
+        state = TRADE_STATUS.get(status)
+        if not collection_no or state is None:
+            raise CallbackRejected(f"Alipay notification with trade_status {status!r} for {collection_no!r}")
+        return PaymentNotice(
+            collection_no=collection_no,
+            state=state,
+            amount=_money(raw.get("total_amount")),
+            gateway_trade_no=raw.get("trade_no") or "",
+            paid_at=parse_alipay_time(raw.get("gmt_payment")),
+            payer=raw.get("buyer_logon_id") or raw.get("buyer_id") or "",
             merchant_id=raw.get("app_id", ""),
             raw=raw,
         )

@@ -1,4 +1,6 @@
-"""The contract every refund gateway keeps: refund, query, verify-and-parse callback, arrival.
+"""The contract every refund gateway keeps: refund, query, verify-and-parse callback, arrival;
+and, for the gateways that also collect money from students (收款), create, query and close a
+trade, and verify-and-parse its payment notification.
 
 One class per channel, in its own module, registered by channel (``payments.gateways.registry``),
 and the one home of what we know about that channel: the API calls below, the path of our
@@ -12,10 +14,16 @@ Adapters never see Django's request or the database: they take a ``RefundCall`` 
 answer means for the request; the adapter only reports what the gateway said, faithfully.
 
 Amounts are ``Decimal`` CNY with two places; adapters convert to fen or strings themselves.
+
+Collecting works the same way: the adapter takes a ``CollectionCall`` and answers a
+``CollectionAnswer`` (a ``PaymentState``) or raises; a payment notification becomes a
+``PaymentNotice`` (or, for a refund of a collected trade, the usual ``CallbackNotice``). The
+collection service (``payments.collections``) decides what an answer means.
 """
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -111,17 +119,72 @@ class GatewayFinalError(GatewayError):
     a person must decide what happens next."""
 
 
-def as_unknown(error: GatewayError, *, what: str) -> GatewayRetryableError:
+def as_unknown(error: GatewayError, *, what: str, subject: str = "refund") -> GatewayRetryableError:
     """A query (or a confirmation by query) that failed: whatever the gateway's code says, it
-    says nothing about the refund itself, so the outcome is unknown."""
+    says nothing about the refund (or the ``subject``) itself, so the outcome is unknown."""
     if isinstance(error, GatewayRetryableError):
         return error
     return GatewayRetryableError(
-        f"{what} failed, so the refund's outcome is unknown: {error.message}",
+        f"{what} failed, so the {subject}'s outcome is unknown: {error.message}",
         code=error.code,
         raw=error.raw,
         raw_request=error.raw_request,
     )
+
+
+class PaymentState:
+    """What the gateway says of a trade we opened to collect money (one merchant order number)."""
+
+    PAID = "paid"  # the student paid: the money is in (a later refund of it changes nothing here)
+    OPEN = "open"  # the trade exists and waits for the payer (or a payment attempt failed)
+    CLOSED = "closed"  # closed or revoked at the gateway: it can no longer be paid
+    NOT_FOUND = "not_found"  # no trade under this number (never opened, or a QR code not yet scanned)
+
+
+@dataclass(frozen=True)
+class CollectionCall:
+    """One trade as we ask for it. Every field is fixed when the collection is recorded, so a
+    repeated create asks for exactly the same trade (the gateways answer it from their books)."""
+
+    collection_no: str  # our merchant order number (WeChat and Alipay out_trade_no)
+    amount: Decimal
+    mode: str  # ``payments.models.CollectionMode``
+    description: str  # the goods name the gateway shows the payer
+    notify_url: str  # our payment notification endpoint for this gateway
+    started_at: datetime.datetime
+    expires_at: datetime.datetime  # the gateway refuses payment after it, too
+    client_ip: str = ""  # the payer's address (WeChat H5 requires it)
+    return_url: str = ""  # where the phone's browser goes back to after paying (H5, wap)
+
+
+@dataclass
+class CollectionAnswer:
+    """What the gateway answered about a trade, after its signature was checked."""
+
+    state: str  # ``PaymentState``
+    pay_url: str = ""  # create: where the payer pays (code_url, mweb_url, qr_code, the wap URL)
+    gateway_trade_no: str = ""
+    amount: Decimal | None = None  # the trade's amount, when the gateway reports it
+    paid_at: datetime.datetime | None = None
+    payer: str = ""  # the payer's account as the gateway names it (openid, buyer id or logon id)
+    code: str = ""
+    message: str = ""
+    raw_request: dict[str, Any] = field(default_factory=dict)  # secrets removed
+    raw_response: Any = None
+
+
+@dataclass
+class PaymentNotice:
+    """A verified payment notification: the gateway vouched for this state of this trade."""
+
+    collection_no: str
+    state: str  # ``PaymentState.PAID``, or another state the gateway notifies (nothing to do)
+    amount: Decimal | None
+    gateway_trade_no: str = ""
+    paid_at: datetime.datetime | None = None
+    payer: str = ""
+    merchant_id: str = ""
+    raw: Any = None
 
 
 class CallbackRejected(Exception):
@@ -157,10 +220,22 @@ class RefundGateway:
     # The statement file of this gateway's refunds that finance reconciles; None when it has none.
     statement: ClassVar[StatementFormat | None] = None
 
+    # Collecting: the ``CollectionMode`` values this gateway opens trades for (none: it does not
+    # collect), and our endpoint for its payment notifications (``payments:<channel>-pay-notify``).
+    collection_modes: ClassVar[tuple[str, ...]] = ()
+    collection_notify_path: ClassVar[str] = ""
+    # The shortest time a trade may be open for: the gateway refuses an earlier time_expire.
+    collection_min_lifetime: ClassVar[datetime.timedelta] = datetime.timedelta(minutes=1)
+
     @classmethod
     def notify_route(cls) -> str:
         """The URL name of our callback endpoint for this gateway; "" when it sends none."""
         return f"payments:{cls.channel}-notify" if cls.notify_path else ""
+
+    @classmethod
+    def collection_notify_route(cls) -> str:
+        """The URL name of our payment notification endpoint for this gateway; "" when it collects nothing."""
+        return f"payments:{cls.channel}-pay-notify" if cls.collection_notify_path else ""
 
     def refund(self, call: RefundCall) -> GatewayAnswer:
         """Ask for the refund. Idempotent at the gateway for the same ``call.payout_no``.
@@ -191,3 +266,32 @@ class RefundGateway:
     def callback_reply(self, *, ok: bool) -> CallbackReply:
         """The answer the gateway expects: ``ok`` acknowledges, otherwise it will retry."""
         raise NotImplementedError
+
+    # --- Collecting (only the gateways with ``collection_modes``)
+
+    def collection_create(self, call: CollectionCall) -> CollectionAnswer:
+        """Open the trade and return OPEN with its ``pay_url``. Repeating it with the same call is
+        safe (the gateway answers the same trade). Raises ``GatewayRetryableError`` when the outcome
+        is unknown, ``GatewayFinalError`` when the gateway refuses it."""
+        raise NotImplementedError
+
+    def collection_query(self, call: CollectionCall) -> CollectionAnswer:
+        """Ask what became of the trade: any ``PaymentState``; PAID with the amount, the gateway's
+        trade number, the time and the payer. Never raises ``GatewayFinalError``: a query that
+        fails says nothing about the trade (``GatewayRetryableError``)."""
+        raise NotImplementedError
+
+    def collection_close(self, call: CollectionCall) -> CollectionAnswer:
+        """Close the trade so it can no longer be paid: CLOSED (closed now or before), NOT_FOUND
+        (the gateway has no trade under the number), or PAID, as a query tells it, when it was paid
+        first. Raises ``GatewayRetryableError`` when it may still be open."""
+        raise NotImplementedError
+
+    def parse_collection_callback(
+        self, *, body: bytes, content_type: str, post: dict[str, str]
+    ) -> PaymentNotice | CallbackNotice:
+        """Verify a notification sent to our payment endpoint and parse it: a ``PaymentNotice``, or
+        a ``CallbackNotice`` when it reports a refund of a collected trade (``payout_no`` is then
+        the collection's refund number). Raises ``CallbackRejected`` for anything not vouched for.
+        Matching the number and amount against our collection is the caller's job."""
+        raise CallbackRejected(f"{self.channel} collects no payments")

@@ -51,6 +51,20 @@ def gateway_for(channel: str) -> RefundGateway:
     return gateway_class(channel)()
 
 
+def collection_gateway_for(channel: str, mode: str) -> RefundGateway:
+    """A fresh gateway that collects by ``mode`` on ``channel``; ``UnknownChannel`` otherwise."""
+    gateway = gateway_class(channel)
+    if mode not in gateway.collection_modes:
+        modes = ", ".join(gateway.collection_modes) or "none"
+        raise UnknownChannel(f"Payment channel {channel!r} does not collect by {mode!r} (its modes: {modes}).")
+    return gateway()
+
+
+def collection_channels() -> dict[str, tuple[str, ...]]:
+    """The channels that collect money, with their ``CollectionMode`` values."""
+    return {channel: gateway.collection_modes for channel, gateway in GATEWAYS.items() if gateway.collection_modes}
+
+
 def manual_channels() -> tuple[str, ...]:
     """The channels whose payouts a person records by hand (a bank transfer): no API to call."""
     return tuple(channel for channel, gateway in GATEWAYS.items() if gateway.manual)

@@ -1,4 +1,6 @@
-"""WeChat Pay API v2 refunds through wechatpy: apply, query, and the encrypted refund notification.
+"""WeChat Pay API v2 through wechatpy: refunds (apply, query, the encrypted refund notification)
+and collecting (unified order for a QR code or the phone's browser, order query, close, and the
+signed payment notification).
 
 WeChat's refund application only says "accepted" (PROCESSING); the result comes by notification
 or query. wechatpy does not check the signatures of WeChat's answers: this adapter does, and
@@ -8,14 +10,18 @@ treats a bad one as "outcome unknown". Finance reconciles WeChat's refund bill, 
 
 from __future__ import annotations
 
+import datetime
+import json
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import requests
 import xmltodict
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from wechatpy.exceptions import WeChatPayException
+from wechatpy.exceptions import InvalidSignatureException, WeChatPayException
 from wechatpy.pay import WeChatPay
 
 from schoolops.http import PinnedCASession
@@ -26,11 +32,15 @@ from .base import (
     CallbackNotice,
     CallbackRejected,
     CallbackReply,
+    CollectionAnswer,
+    CollectionCall,
     GatewayAnswer,
     GatewayError,
     GatewayFinalError,
     GatewayRetryableError,
     Outcome,
+    PaymentNotice,
+    PaymentState,
     RefundCall,
     RefundGateway,
     as_unknown,
@@ -52,6 +62,21 @@ REFUND_STATUS = {
 }
 NOTIFY_STATUS = {"SUCCESS": Outcome.SUCCEEDED, "CHANGE": Outcome.NEEDS_CHECK, "REFUNDCLOSE": Outcome.FAILED}
 
+# Collecting: our modes as WeChat's trade types, and its order query's trade_state as ours.
+TRADE_TYPES = {"wechat_native": "NATIVE", "wechat_h5": "MWEB"}
+TRADE_STATE = {
+    "SUCCESS": PaymentState.PAID,
+    "REFUND": PaymentState.PAID,  # paid, then (partly) refunded: the money came in
+    "NOTPAY": PaymentState.OPEN,
+    "USERPAYING": PaymentState.OPEN,
+    "PAYERROR": PaymentState.OPEN,  # this attempt failed (e.g. the bank refused); it may be paid again
+    "CLOSED": PaymentState.CLOSED,
+    "REVOKED": PaymentState.CLOSED,
+}
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# WeChat's ``body`` is at most 128 bytes (UTF-8): about 40 Chinese characters.
+BODY_MAX_BYTES = 128
+
 CENT = Decimal("0.01")
 
 
@@ -64,6 +89,23 @@ def to_fen(amount: Decimal) -> int:
 
 def from_fen(value: object) -> Decimal:
     return (Decimal(int(str(value))) / 100).quantize(CENT)
+
+
+def wechat_time(value: datetime.datetime) -> str:
+    """WeChat's times: yyyyMMddHHmmss in Beijing time."""
+    return value.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S")
+
+
+def parse_wechat_time(text: object) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.strptime(str(text), "%Y%m%d%H%M%S").replace(tzinfo=SHANGHAI)
+    except ValueError:
+        return None
+
+
+def cut_to_bytes(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, never inside a character."""
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
 def arrival_of(account: str) -> str:
@@ -210,6 +252,10 @@ def _check_wechat_totals(
 class WeChatPayGateway(RefundGateway):
     channel = "wechat"
     notify_path = "wechat/refund-notify/"
+    collection_modes = tuple(TRADE_TYPES)
+    collection_notify_path = "wechat/pay-notify/"
+    # WeChat refuses a unified order whose time_expire is less than 5 minutes after time_start.
+    collection_min_lifetime = datetime.timedelta(minutes=5)
     ledger_account = ("1012.01", "其他货币资金-微信支付")
     arrival = ArrivalKind.BALANCE  # or the card the student paid with, as the answer says
     arrival_note = gettext_lazy("Back to your WeChat Pay balance as soon as the refund is paid out.")
@@ -332,6 +378,129 @@ class WeChatPayGateway(RefundGateway):
                 return index
         return None
 
+    # --- collecting: unified order, order query, close
+
+    def collection_create(self, call: CollectionCall) -> CollectionAnswer:
+        config = self.config
+        trade_type = TRADE_TYPES[call.mode]
+        body = cut_to_bytes(call.description, BODY_MAX_BYTES)
+        request: dict[str, Any] = {
+            "appid": config.appid,
+            "mch_id": config.mch_id,
+            "out_trade_no": call.collection_no,
+            "total_fee": to_fen(call.amount),
+            "body": body,
+            "trade_type": trade_type,
+            "notify_url": call.notify_url,
+            "spbill_create_ip": call.client_ip or "127.0.0.1",
+            "time_start": wechat_time(call.started_at),
+            "time_expire": wechat_time(call.expires_at),
+        }
+        extra: dict[str, Any] = {}
+        if trade_type == "NATIVE":
+            # Required for NATIVE: the QR code's product.
+            extra["product_id"] = request["product_id"] = call.collection_no
+        else:
+            scene = {"h5_info": {"type": "Wap", "wap_url": call.return_url, "wap_name": body}}
+            extra["scene_info"] = scene  # wechatpy sends it as JSON text
+            request["scene_info"] = json.dumps(scene, ensure_ascii=False)
+        client = self._client(with_certificate=False)
+        try:
+            response = client.order.create(
+                trade_type=trade_type,
+                body=body,
+                total_fee=request["total_fee"],
+                notify_url=call.notify_url,
+                # Given, so wechatpy never looks up its own address (a DNS query to WeChat).
+                client_ip=request["spbill_create_ip"],
+                out_trade_no=call.collection_no,
+                # Fixed times, so a repeated unified order asks for exactly the same trade.
+                time_start=call.started_at.astimezone(SHANGHAI),
+                time_expire=call.expires_at.astimezone(SHANGHAI),
+                **extra,
+            )
+        except WeChatPayException as exc:
+            raise self._error(client, exc, request) from exc
+        except requests.RequestException as exc:
+            raise GatewayRetryableError(f"WeChat Pay unreachable: {exc}", code="NETWORK", raw_request=request) from exc
+        data = self._verified(client, response, request)
+        url = str(data.get("code_url" if trade_type == "NATIVE" else "mweb_url") or "")
+        if not url:
+            raise GatewayRetryableError(
+                f"WeChat's unified order answer has no {'code_url' if trade_type == 'NATIVE' else 'mweb_url'}",
+                raw=data,
+                raw_request=request,
+            )
+        if trade_type == "MWEB" and call.return_url:
+            # WeChat's rule for H5: where the browser goes back to is added to mweb_url by the merchant.
+            url += ("&" if "?" in url else "?") + "redirect_url=" + quote(call.return_url, safe="")
+        return CollectionAnswer(state=PaymentState.OPEN, pay_url=url, raw_request=request, raw_response=data)
+
+    def collection_query(self, call: CollectionCall) -> CollectionAnswer:
+        config = self.config
+        request = {"appid": config.appid, "mch_id": config.mch_id, "out_trade_no": call.collection_no}
+        client = self._client(with_certificate=False)
+        try:
+            response = client.order.query(out_trade_no=call.collection_no)
+        except WeChatPayException as exc:
+            error = self._error(client, exc, request)
+            if error.code == "ORDERNOTEXIST" and isinstance(error, GatewayFinalError):  # signed: no such trade
+                return CollectionAnswer(
+                    state=PaymentState.NOT_FOUND,
+                    code=error.code,
+                    message=error.message,
+                    raw_request=request,
+                    raw_response=error.raw,
+                )
+            raise as_unknown(error, what="WeChat's order query", subject="trade") from exc
+        except requests.RequestException as exc:
+            raise GatewayRetryableError(f"WeChat Pay unreachable: {exc}", code="NETWORK", raw_request=request) from exc
+        data = self._verified(client, response, request)
+        trade_state = str(data.get("trade_state") or "")
+        state = TRADE_STATE.get(trade_state)
+        if state is None:
+            raise GatewayRetryableError(f"unknown WeChat trade state {trade_state!r}", raw=data, raw_request=request)
+        if data.get("out_trade_no") not in (None, call.collection_no):
+            raise GatewayRetryableError(
+                f"WeChat's order query answers for {data.get('out_trade_no')!r}", raw=data, raw_request=request
+            )
+        return CollectionAnswer(
+            state=state,
+            gateway_trade_no=str(data.get("transaction_id") or ""),
+            amount=from_fen(data["total_fee"]) if data.get("total_fee") else None,
+            paid_at=parse_wechat_time(data.get("time_end")) if state == PaymentState.PAID else None,
+            payer=str(data.get("openid") or ""),
+            code=trade_state,
+            message=str(data.get("trade_state_desc") or ""),
+            raw_request=request,
+            raw_response=data,
+        )
+
+    def collection_close(self, call: CollectionCall) -> CollectionAnswer:
+        config = self.config
+        request = {"appid": config.appid, "mch_id": config.mch_id, "out_trade_no": call.collection_no}
+        client = self._client(with_certificate=False)
+        try:
+            response = client.order.close(out_trade_no=call.collection_no)
+        except WeChatPayException as exc:
+            error = self._error(client, exc, request)
+            if isinstance(error, GatewayFinalError):  # a signed business answer
+                if error.code == "ORDERPAID":
+                    return self.collection_query(call)  # paid first: the query carries the payment
+                if error.code == "ORDERCLOSED":
+                    return CollectionAnswer(
+                        state=PaymentState.CLOSED, code=error.code, raw_request=request, raw_response=error.raw
+                    )
+                if error.code == "ORDERNOTEXIST":
+                    return CollectionAnswer(
+                        state=PaymentState.NOT_FOUND, code=error.code, raw_request=request, raw_response=error.raw
+                    )
+            raise as_unknown(error, what="WeChat's close order", subject="trade") from exc
+        except requests.RequestException as exc:
+            raise GatewayRetryableError(f"WeChat Pay unreachable: {exc}", code="NETWORK", raw_request=request) from exc
+        data = self._verified(client, response, request)
+        return CollectionAnswer(state=PaymentState.CLOSED, raw_request=request, raw_response=data)
+
     # --- answers and errors
 
     def _verified(self, client: WeChatPay, response: Any, request: dict[str, Any]) -> dict[str, Any]:
@@ -409,6 +578,46 @@ class WeChatPayGateway(RefundGateway):
             gateway_refund_id=str(data.get("refund_id") or ""),
             arrival=arrival_of(account),
             arrival_account=account,
+            merchant_id=config.mch_id,
+            raw=data,
+        )
+
+    def parse_collection_callback(
+        self, *, body: bytes, content_type: str, post: dict[str, str]
+    ) -> PaymentNotice | CallbackNotice:
+        try:
+            outer = dict(xmltodict.parse(body, disable_entities=True)["xml"])
+        except Exception as exc:  # not XML, entities, no <xml> root
+            raise CallbackRejected(f"WeChat notification is not XML: {exc!r}") from exc
+        if "req_info" in outer:
+            # The refund of a collected trade (we name this endpoint as its notify_url).
+            return self.parse_callback(body=body, content_type=content_type, post=post)
+        config = self.config
+        if outer.get("return_code") != "SUCCESS":
+            raise CallbackRejected(f"notification return_code is {outer.get('return_code')!r}")
+        try:
+            data = self._client(with_certificate=False).parse_payment_result(body)  # MD5 signature, as sent
+        except InvalidSignatureException as exc:
+            raise CallbackRejected("WeChat payment notification signature is wrong") from exc
+        if data.get("appid") != config.appid or data.get("mch_id") != config.mch_id:
+            raise CallbackRejected(
+                f"WeChat payment notification for another merchant: {data.get('appid')!r} / {data.get('mch_id')!r}"
+            )
+        collection_no = str(data.get("out_trade_no") or "")
+        if not collection_no:
+            raise CallbackRejected("WeChat payment notification without out_trade_no")
+        paid = data.get("result_code") == "SUCCESS"
+        try:
+            amount = from_fen(data["total_fee"]) if paid else None
+        except (KeyError, ValueError) as exc:
+            raise CallbackRejected(f"WeChat payment notification without a usable total_fee: {exc!r}") from exc
+        return PaymentNotice(
+            collection_no=collection_no,
+            state=PaymentState.PAID if paid else PaymentState.OPEN,
+            amount=amount,
+            gateway_trade_no=str(data.get("transaction_id") or ""),
+            paid_at=parse_wechat_time(data.get("time_end")),
+            payer=str(data.get("openid") or ""),
             merchant_id=config.mch_id,
             raw=data,
         )

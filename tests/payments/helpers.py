@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 import time
+from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from orders.models import PaymentChannel
+from payments.collections import collection_open
 from payments.models import Payout
 from refunds.models import RefundRequest, RefundStatus
 from refunds.services import refund_approve
@@ -38,3 +42,31 @@ def wait_until(predicate, *, timeout: float = 15.0, interval: float = 0.05, what
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def open_collection(
+    *,
+    student,
+    channel: str = "wechat",
+    mode: str = "wechat_native",
+    amount: str = "88.00",
+    purpose_id: int = 1,
+    minutes: float = 30,
+    at=None,
+):
+    """A collection of ``amount`` for exchange ``purpose_id``, opened at the gateway (the simulator)."""
+    now = at or timezone.now()
+    return collection_open(
+        purpose="exchange",
+        purpose_id=purpose_id,
+        student=student,
+        campus_id=student.campus_id,
+        amount=Decimal(amount),
+        channel=channel,
+        mode=mode,
+        description="换课差价：Python 进阶班",
+        expires_at=now + datetime.timedelta(minutes=minutes),
+        client_ip="203.0.113.7",
+        return_url="https://school.example.com/portal/exchanges/1/",
+        at=now,
+    )

@@ -13,7 +13,7 @@ from gatewaysim.server import GatewaySimulator
 
 
 class Command(BaseCommand):
-    help = "Run the local refund gateway simulator (WeChat Pay v2 and Alipay over HTTPS) until Ctrl-C."
+    help = "Run the local payment gateway simulator (WeChat Pay v2 and Alipay over HTTPS) until Ctrl-C."
     requires_system_checks: list[str] = []  # a development tool that touches no model
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -56,6 +56,8 @@ class Command(BaseCommand):
                 out.write(f"  {block}_{key}={shown}")
         example = '{"channel": "wechat", "behaviour": "system_error", "times": 1}'
         out.write(f"Misbehave: curl --cacert {sim.material.ca_cert} {sim.url}_sim/behave -d '{example}'")
+        pay = '{"out_trade_no": "CO..."}'
+        out.write(f"Pay a collection: curl --cacert {sim.material.ca_cert} {sim.url}_sim/pay -d '{pay}'")
         out.write(f"Alipay notifications for unknown trades go to: {sim.alipay_notify_url or '(nowhere)'}")
         out.write("Quit with CONTROL-C.")
         out.flush()
