@@ -159,7 +159,8 @@ for _key, _label, _extra in (
         label=_label,
         placeholders=(*COMMON, *_extra, *EXCHANGE_PLACEHOLDERS),
         sample={"new_course": "高中数学强化班（秋季）", "difference": "退还差额 ¥600.00"},
-        robot=_key in ("exchange.assigned", "exchange.escalated", "exchange.payout_failed", "exchange.payout_needs_check"),
+        robot=_key
+        in ("exchange.assigned", "exchange.escalated", "exchange.payout_failed", "exchange.payout_needs_check"),
     )
 
 

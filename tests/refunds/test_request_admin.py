@@ -30,7 +30,10 @@ def _settings_form(campus, **overrides) -> dict:
         "appeal_days": "7",
         "needs_info_days": "14",
         "exchange_head_above": "2000.00",
-        **{f"sla_{tier}_hours": "24" for tier in ("service", "homeroom", "quality", "supervisor", "campus_head", "finance")},
+        **{
+            f"sla_{tier}_hours": "24"
+            for tier in ("service", "homeroom", "quality", "supervisor", "campus_head", "finance")
+        },
     }
     return {**data, **overrides}
 
