@@ -26,6 +26,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
@@ -34,6 +35,20 @@ from django.utils.translation import gettext as _
 
 from finance.vouchers import voucher_for_exchange
 from orders.models import Course, Order, OrderStatus
+from payments.collection_events import collection_event_writer
+from payments.collections import (
+    CollectionError,
+    collection_close,
+    collection_open,
+    collection_refund_duplicate,
+)
+from payments.models import (
+    PAYABLE_COLLECTION_STATES,
+    Collection,
+    CollectionEvent,
+    CollectionEventKind,
+    CollectionStatus,
+)
 from payments.services import payout_guard
 from refunds.events import refund_event_writer
 from refunds.models import RefundEvent, RefundEventKind, RefundReason, RefundRequest, RefundStatus, RequestKind
@@ -301,7 +316,7 @@ def exchanges_settle(*, now: datetime.datetime | None = None) -> int:
             elif exchange.status == ExchangeStatus.REFUNDING and exchange.request.status == RefundStatus.REFUNDED:
                 exchange_complete(exchange=exchange, at=now)
                 moved += 1
-    return moved + exchanges_lapse(now=now)
+    return moved + exchanges_lapse(now=now) + exchange_duplicates_refund()
 
 
 def _set_status(exchange: Exchange, status: str, *fields: str) -> None:
@@ -315,7 +330,9 @@ def _end(exchange: Exchange, status: str, *, reason: str) -> None:
     _set_status(exchange, status, "closed_reason")
 
 
-def exchange_complete(*, exchange: Exchange, at: datetime.datetime) -> Order:
+def exchange_complete(
+    *, exchange: Exchange, at: datetime.datetime, received: tuple[str, Decimal, str] | None = None
+) -> Order:
     """The difference is settled: move the value, create the new order, book it, close the request.
     In the caller's transaction; the exchange row is locked by the caller."""
     if exchange.status == ExchangeStatus.COMPLETED:
@@ -361,7 +378,9 @@ def exchange_complete(*, exchange: Exchange, at: datetime.datetime) -> Order:
     exchange.status = ExchangeStatus.COMPLETED
     history_note(exchange, user=None)
     exchange.save(update_fields=["new_order", "completed_at", "status"])
-    voucher_for_exchange(request=exchange.request, old_order=old, new_order=new, credit=credit, at=at)
+    voucher_for_exchange(
+        request=exchange.request, old_order=old, new_order=new, credit=credit, at=at, received=received
+    )
     request = RefundRequest.objects.select_for_update().get(pk=exchange.request_id)
     if request.status == RefundStatus.APPROVED:
         refund_close_nothing_due(request=request, actor=None, at=at, reason=_("Course exchange completed."))
@@ -372,6 +391,142 @@ def exchange_complete(*, exchange: Exchange, at: datetime.datetime) -> Order:
 
 def _new_order_no(at: datetime.datetime) -> str:
     return f"HX{timezone.localtime(at):%Y%m%d}{secrets.token_hex(5).upper()}"
+
+
+# --- Paying the difference ---------------------------------------------------------------------
+
+PURPOSE = "exchange"  # the collections of exchange differences (``payments.Collection.purpose``)
+
+
+def exchange_pay(
+    *,
+    exchange_id: int,
+    student: Student,
+    channel: str,
+    mode: str,
+    client_ip: str = "",
+    return_url: str = "",
+    at: datetime.datetime | None = None,
+) -> Collection:
+    """The student asks to pay the difference of her approved exchange by ``channel``/``mode``
+    (WeChat or Alipay, QR code or in the phone's browser): a collection of exactly the difference,
+    open until the exchange's deadline. She may ask again (another code, another way): only the
+    first payment completes the exchange, any other is refunded by itself. The gateway is called
+    outside any transaction (``collection_open``)."""
+    now = at or timezone.now()
+    exchange = (
+        Exchange.objects.select_related("request", "target_course")
+        .filter(pk=exchange_id, request__student=student)
+        .first()
+    )
+    if exchange is None:
+        raise ExchangeError(_("There is no such exchange among yours."), code="not_found")
+    if exchange.status != ExchangeStatus.AWAITING_PAYMENT or exchange.pay_deadline is None:
+        raise ExchangeError(
+            _("This exchange is not waiting for a payment (it is %(status)s).")
+            % {"status": exchange.get_status_display()},
+            code="state",
+        )
+    if exchange.pay_deadline <= now:
+        raise ExchangeError(_("The time to pay the difference has passed; the exchange has lapsed."), code="deadline")
+    try:
+        return collection_open(
+            purpose=PURPOSE,
+            purpose_id=exchange.pk,
+            student=student,
+            campus_id=exchange.request.campus_id,
+            amount=exchange.pay_amount,
+            channel=channel,
+            mode=mode,
+            description=_("Course exchange difference: %(course)s") % {"course": exchange.target_course.name},
+            expires_at=exchange.pay_deadline,
+            client_ip=client_ip,
+            return_url=return_url,
+            at=now,
+        )
+    except CollectionError as exc:
+        raise ExchangeError(exc.message, code=exc.code) from exc
+
+
+@collection_event_writer
+def exchange_on_collection_event(event: CollectionEvent) -> None:
+    """A payment of an exchange difference was confirmed (a verified notification or a query): the
+    first one of the right amount completes the exchange in the payment's transaction; any other
+    (a second code paid, a payment after the exchange ended) is refunded after the commit."""
+    if event.kind != CollectionEventKind.PAID or event.payload.get("purpose") != PURPOSE:
+        return
+    collection = event.collection
+    exchange = Exchange.objects.select_for_update().filter(pk=collection.purpose_id).first()
+    if exchange is None:
+        return
+    if exchange.status == ExchangeStatus.AWAITING_PAYMENT and collection.paid_amount == exchange.pay_amount:
+        exchange_complete(
+            exchange=exchange,
+            at=event.created_at,
+            received=(collection.channel, collection.paid_amount, collection.gateway_trade_no),
+        )
+        for other in Collection.objects.filter(
+            purpose=PURPOSE, purpose_id=exchange.pk, status__in=PAYABLE_COLLECTION_STATES
+        ).exclude(pk=collection.pk):
+            transaction.on_commit(partial(_close_quietly, other.pk))
+        return
+    reason = _("Course exchange %(request)s: a second payment of the difference, returned.") % {
+        "request": exchange.request.request_no
+    }
+    transaction.on_commit(partial(_refund_quietly, collection.pk, reason))
+
+
+def _collections_close_after_commit(exchange: Exchange) -> None:
+    """The exchange ended without payment: its open codes are closed at the gateway after the commit
+    (a payment that still arrives is refunded by itself)."""
+    open_ids = Collection.objects.filter(
+        purpose=PURPOSE, purpose_id=exchange.pk, status__in=PAYABLE_COLLECTION_STATES
+    ).values_list("pk", flat=True)
+    for pk in list(open_ids):
+        transaction.on_commit(partial(_close_quietly, pk))
+
+
+def _close_quietly(collection_id: int) -> None:
+    """Close a collection no longer needed; the expiry job closes it later if the gateway is away."""
+    try:
+        collection_close(collection_id=collection_id)
+    except Exception:
+        logger.exception("Could not close collection %s now; the expiry job will.", collection_id)
+
+
+def _refund_quietly(collection_id: int, reason: str) -> None:
+    """Give back a payment nobody owed; a refund left unknown is settled by payments' own check."""
+    try:
+        collection_refund_duplicate(collection_id=collection_id, reason=reason)
+    except Exception:
+        logger.exception("Could not refund duplicate collection %s now; the sweep will.", collection_id)
+
+
+def exchange_duplicates_refund() -> int:
+    """The sweep's part for payments nobody owed: paid collections of exchanges that completed by
+    another payment, or ended without one, are refunded (exactly once, by payments)."""
+    refunded = 0
+    paid = Collection.objects.filter(purpose=PURPOSE, status=CollectionStatus.PAID, needs_check_since__isnull=True)
+    for collection in paid.order_by("pk"):
+        exchange = Exchange.objects.filter(pk=collection.purpose_id).first()
+        if exchange is None or exchange.status == ExchangeStatus.AWAITING_PAYMENT:
+            continue
+        if exchange.status == ExchangeStatus.COMPLETED and _paid_by(exchange) == collection.pk:
+            continue
+        _refund_quietly(collection.pk, _("A payment of an exchange difference nobody owed, returned."))
+        refunded += 1
+    return refunded
+
+
+def _paid_by(exchange: Exchange) -> int | None:
+    """The collection whose payment completed ``exchange`` (the first paid one of its amount)."""
+    return (
+        Collection.objects.filter(purpose=PURPOSE, purpose_id=exchange.pk, paid_amount=exchange.pay_amount)
+        .exclude(paid_at__isnull=True)
+        .order_by("paid_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 # --- The student's own actions and the clock ---------------------------------------------------
@@ -400,6 +555,7 @@ def exchange_cancel(*, exchange_id: int, student: Student, at: datetime.datetime
                 code="state",
             )
         _end(locked, ExchangeStatus.CANCELLED, reason=_("Withdrawn by the student before paying."))
+        _collections_close_after_commit(locked)
         _request_close(locked, at=now, reason=_("The student withdrew the exchange before paying the difference."))
     return locked
 
@@ -422,6 +578,7 @@ def exchanges_lapse(*, now: datetime.datetime | None = None) -> int:
             if exchange is None or exchange.pay_deadline is None or exchange.pay_deadline >= now:
                 continue
             _end(exchange, ExchangeStatus.LAPSED, reason=_("The difference was not paid by the deadline."))
+            _collections_close_after_commit(exchange)
             _request_close(exchange, at=now, reason=_("The difference was not paid in time; the exchange lapsed."))
             lapsed += 1
     return lapsed
