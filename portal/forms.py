@@ -327,3 +327,60 @@ class LessonFeedbackForm(forms.Form):
         max_length=MAX_TEXT_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": MAX_TEXT_LENGTH}),
     )
+
+
+class ExchangeConfirmForm(forms.Form):
+    """The exchange she confirms: the new course, her reason and words, the difference she saw."""
+
+    course = forms.CharField(widget=forms.HiddenInput, error_messages={"required": _("Choose the new course.")})
+    reason = forms.ChoiceField(
+        label=_("Why do you want to change course?"),
+        choices=RefundReason.choices,
+        error_messages={
+            "required": _("Choose a reason from the list."),
+            "invalid_choice": _("Choose a reason from the list."),
+        },
+    )
+    details = _text_field(
+        label=_("Anything the reviewers should know"),
+        required=False,
+        placeholder=_("e.g. the weekday class clashes with my work; the weekend class suits me."),
+    )
+    seen_refund = forms.DecimalField(widget=forms.HiddenInput, max_digits=12, decimal_places=2)
+    seen_pay = forms.DecimalField(widget=forms.HiddenInput, max_digits=12, decimal_places=2)
+    confirm = forms.BooleanField(
+        label=_("I have read the calculation and want to change to this course"),
+        error_messages={"required": _("Please confirm that you have read the calculation.")},
+    )
+
+
+class ExchangePayForm(forms.Form):
+    """How she pays the difference."""
+
+    WAYS = (
+        ("wechat_h5", _("WeChat Pay on this phone")),
+        ("alipay_wap", _("Alipay on this phone")),
+        ("wechat_native", _("WeChat Pay: scan a QR code")),
+        ("alipay_qr", _("Alipay: scan a QR code")),
+    )
+    way = forms.ChoiceField(
+        label=_("Pay with"),
+        choices=WAYS,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose how to pay."), "invalid_choice": _("Choose how to pay.")},
+    )
+
+    @property
+    def channel(self) -> str:
+        return self.cleaned_data["way"].split("_", 1)[0]
+
+
+class ExchangeRatingForm(forms.Form):
+    rating = forms.TypedChoiceField(
+        label=_("How satisfied are you with the exchange?"),
+        choices=[(n, str(n)) for n in range(5, 0, -1)],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose a rating from 1 to 5 stars.")},
+    )
+    comment = _text_field(label=_("Your comment (optional)"), required=False)

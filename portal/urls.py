@@ -1,10 +1,11 @@
-from .views import helpcenter, inbox, lessons, orders, preferences, ratings, referrals, refunds, tickets
+from .views import exchanges, helpcenter, inbox, lessons, orders, preferences, ratings, referrals, refunds, tickets
 
 app_name = "portal"
 
 urlpatterns = [
     *orders.urlpatterns,
     *refunds.urlpatterns,
+    *exchanges.urlpatterns,
     *helpcenter.urlpatterns,
     *preferences.urlpatterns,
     *inbox.urlpatterns,

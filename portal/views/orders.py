@@ -11,6 +11,8 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET
 
+from exchanges.models import Exchange
+from exchanges.services import exchange_offer
 from refunds.models import RefundReason, RefundRequest
 from refunds.services.quoting import RefundPolicyMissing, refund_quote_estimate
 from service.selectors import feedback_questions_open
@@ -92,6 +94,9 @@ def order_detail(request: StudentRequest, order_no: str) -> HttpResponse:
         "history": history,
         "reason_label": RefundReason(selectors.GENERIC_REASON).label,
         "feedback_question": questions.first(),
+        "exchange_offer": exchange_offer(order=summary.order),
+        "exchanges": Exchange.objects.filter(old_order=summary.order).select_related("request", "target_course"),
+        "exchanged_from": getattr(summary.order, "exchange_in", None),
     }
     return render(request, "portal/order.html", context)
 

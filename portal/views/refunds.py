@@ -25,7 +25,7 @@ from orders.models import Order
 from payments.selectors import payout_arrival_note
 from refunds import rules
 from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
-from refunds.models import CLOSED_STATES, RefundReason, RefundRequest, RefundStatus
+from refunds.models import CLOSED_STATES, RefundReason, RefundRequest, RefundStatus, RequestKind
 from refunds.selectors import approval_settings_for, refund_policy_for_course
 from refunds.services import (
     RefundActionError,
@@ -166,9 +166,13 @@ def submitted(request: StudentRequest, request_no: str) -> HttpResponse:
 
 @require_GET
 @student_page
-def request_detail(request: StudentRequest, request_no: str) -> HttpResponse:
-    """Where the request is: the timeline, who has it, the amount, the evidence, every message sent."""
-    return _request_page(request, _refund_or_404(request, request_no))
+def request_detail(request: StudentRequest, request_no: str) -> HttpResponseBase:
+    """Where the request is: the timeline, who has it, the amount, the evidence, every message sent.
+    A course exchange has its own page."""
+    refund = _refund_or_404(request, request_no)
+    if refund.kind == RequestKind.EXCHANGE:
+        return redirect("portal:exchange", refund.request_no)
+    return _request_page(request, refund)
 
 
 def _request_page(
