@@ -598,7 +598,19 @@ def _stored_order_check(plan: _OrderPlan, *, facts: _Facts, refuse: Refuse) -> N
         if data.gateway_trade_no != order.gateway_trade_no:
             refuse("gateway_trade_no", _("The transaction number cannot change: the order has refund requests."))
 
-    plan.status = _status_for(requested=data.status, amount=data.amount_paid, refunded=order.refunded_total)
+    if order.status == OrderStatus.EXCHANGED:
+        # A course exchange closed it here: its value moved to another order, so the order system
+        # may send it again unchanged, but not cancel it or change its money or course.
+        exchanged = _("This order was exchanged for another course here; it cannot change any more.")
+        if data.status == CANCELLED:
+            refuse("status", exchanged)
+        if data.amount_paid != order.amount_paid:
+            refuse("amount_paid", exchanged)
+        if plan.course.pk != order.course_id:
+            refuse("course_code", exchanged)
+        plan.status = OrderStatus.EXCHANGED
+    else:
+        plan.status = _status_for(requested=data.status, amount=data.amount_paid, refunded=order.refunded_total)
     wanted = {
         "course_id": plan.course.pk,
         "amount_paid": data.amount_paid,

@@ -95,3 +95,22 @@ def test_refuses_to_run_in_production(db, settings):
     with pytest.raises(CommandError):
         call_command("seed_demo", stdout=io.StringIO())
     assert Campus.objects.count() == 0
+
+
+def test_the_demo_has_exchange_policies_courses_to_try_and_one_exchange_done(db):
+    from exchanges.models import Exchange, ExchangePolicy, ExchangeStatus
+    from exchanges.services import exchange_offer, exchange_quote
+    from finance.models import Voucher
+
+    _seed()
+    assert ExchangePolicy.objects.filter(is_active=True).count() == 2
+    done = Exchange.objects.get()
+    assert done.status == ExchangeStatus.COMPLETED and done.new_order is not None
+    assert Voucher.objects.filter(request=done.request, kind="exchange").exists()
+    # The first student login may try both ways: a cheaper and a dearer live class.
+    student = Student.objects.get(student_no="S000001")
+    mine = {order.course.code: order for order in Order.objects.filter(student=student, order_no__startswith="DEMO-EX")}
+    cheaper = exchange_quote(order=mine["bj-live"], target=Course.objects.get(code="bj-live-weekend"))
+    dearer = exchange_quote(order=mine["bj-live-next"], target=Course.objects.get(code="bj-live-intensive"))
+    assert cheaper.refund_amount > 0 and dearer.pay_amount > 0
+    assert exchange_offer(order=mine["bj-live"]).targets

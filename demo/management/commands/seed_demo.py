@@ -25,6 +25,7 @@ from django.utils import timezone
 from analytics.alerts import alert_rules_run
 from analytics.services import facts_listener_paused, facts_rebuild
 from analytics.weekly import last_week_start, weekly_reviews_build
+from demo.exchanges import seed_exchanges
 from demo.service import seed_service
 from demo.tickets import seed_tickets
 from notifications.models import NotificationTemplate
@@ -182,6 +183,7 @@ class Command(BaseCommand):
         self._history(rng, campuses, courses, now)
         for (campus, staff), spec in zip(campuses, CAMPUSES, strict=True):
             self.stdout.write(seed_service(campus, spec.prefix, staff, now))
+        self.stdout.write(seed_exchanges(campuses, [spec.prefix for spec in CAMPUSES], now))
         # The dashboard reads aggregates: built once here, kept by the refund events afterwards.
         rows = sum(written for _first, _last, written in facts_rebuild())
         self.stdout.write(f"  analytics facts rebuilt: {rows} rows")
