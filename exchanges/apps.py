@@ -7,5 +7,6 @@ class ExchangesConfig(AppConfig):
     verbose_name = _("Course exchange")
 
     def ready(self) -> None:
-        # services: the refund event writer that moves an exchange with its request; tasks: the beat.
-        from . import services, tasks  # noqa: F401
+        # services: the refund event writer that moves an exchange with its request; tasks: the beat;
+        # notices: the exchange's own notification events (registered on import).
+        from . import notices, services, tasks  # noqa: F401
