@@ -69,6 +69,7 @@ from students.selectors import HomeroomChooser
 
 from .calc import ExchangeNotOffered, ExchangeQuote, ExchangeTerms, SourceFacts, TargetFacts, calculate_exchange
 from .models import Exchange, ExchangePolicy, ExchangeStatus
+from .notices import exchange_completed_notify
 from .selectors import exchange_chain_length, exchange_policy_for, exchange_targets
 
 logger = logging.getLogger(__name__)
@@ -383,7 +384,10 @@ def exchange_complete(
     )
     request = RefundRequest.objects.select_for_update().get(pk=exchange.request_id)
     if request.status == RefundStatus.APPROVED:
-        refund_close_nothing_due(request=request, actor=None, at=at, reason=_("Course exchange completed."))
+        refund_close_nothing_due(
+            request=request, actor=None, at=at, reason=_("Course exchange completed."), exchange_completed=True
+        )
+    exchange_completed_notify(exchange=exchange, old_order=old, new_order=new, at=at)
     enrollment_news_announce([EnrollmentNews(enrollment.pk, EnrollmentNewsKind.PAID, "", at)])
     logger.info("Exchange %s completed: %s → %s", exchange.request.request_no, old.order_no, new.order_no)
     return new

@@ -107,7 +107,9 @@ def refund_event_audiences(*, event: RefundEvent, request: RefundRequest) -> lis
     """Who is told of ``event`` about ``request`` (see the table above), students first."""
     kind = event.kind
     audiences: list[Audience] = []
-    if kind in STUDENT_EVENTS:
+    # A completed exchange closes its request; the completion notice (exchanges) tells her instead.
+    told_elsewhere = kind == "closed" and (event.payload or {}).get("exchange_completed")
+    if kind in STUDENT_EVENTS and not told_elsewhere:
         student = request.student
         channels = [
             c for c in (request.quote.notify_channels or ["inbox"]) if c != "call_task" or kind in CALL_TASK_EVENTS

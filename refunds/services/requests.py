@@ -694,7 +694,12 @@ def refund_mark_payout_failed(*, request: RefundRequest, at: datetime.datetime, 
 
 
 def refund_close_nothing_due(
-    *, request: RefundRequest, actor: User | None, at: datetime.datetime, reason: str = ""
+    *,
+    request: RefundRequest,
+    actor: User | None,
+    at: datetime.datetime,
+    reason: str = "",
+    exchange_completed: bool = False,
 ) -> RefundRequest:
     """Close a request with nothing to pay (approved at 0.00, or closed by finance after a failed
     payment), in the caller's transaction: the order is free for a later request; the student is told."""
@@ -709,6 +714,7 @@ def refund_close_nothing_due(
         amount=request.approved_amount,
         reason=reason,
         by_finance=request.status == RefundStatus.PAYOUT_FAILED,
+        exchange_completed=exchange_completed,
     )
     return request
 
