@@ -8,5 +8,5 @@ class ExchangesConfig(AppConfig):
 
     def ready(self) -> None:
         # services: the refund event writer that moves an exchange with its request; tasks: the beat;
-        # notices: the exchange's own notification events (registered on import).
-        from . import notices, services, tasks  # noqa: F401
+        # notices: the exchange's own notification events; archive: its files in the request's archive ZIP.
+        from . import archive, notices, services, tasks  # noqa: F401

@@ -309,14 +309,17 @@ def exchanges_settle(*, now: datetime.datetime | None = None) -> int:
         | Q(status=ExchangeStatus.REFUNDING, request__status=RefundStatus.REFUNDED)
     ).values_list("pk", flat=True)
     for pk in list(behind):
-        with transaction.atomic():
-            exchange = Exchange.objects.select_for_update().select_related("request").get(pk=pk)
-            if exchange.status == ExchangeStatus.IN_REVIEW and exchange.request.status == RefundStatus.APPROVED:
-                _approved(exchange, at=exchange.request.decided_at or now)
-                moved += 1
-            elif exchange.status == ExchangeStatus.REFUNDING and exchange.request.status == RefundStatus.REFUNDED:
-                exchange_complete(exchange=exchange, at=now)
-                moved += 1
+        try:
+            with transaction.atomic():
+                exchange = Exchange.objects.select_for_update().select_related("request").get(pk=pk)
+                if exchange.status == ExchangeStatus.IN_REVIEW and exchange.request.status == RefundStatus.APPROVED:
+                    _approved(exchange, at=exchange.request.decided_at or now)
+                    moved += 1
+                elif exchange.status == ExchangeStatus.REFUNDING and exchange.request.status == RefundStatus.REFUNDED:
+                    exchange_complete(exchange=exchange, at=now)
+                    moved += 1
+        except ActionRefused as exc:  # e.g. the guard: the order no longer covers it; a person must look
+            logger.error("Exchange %s cannot move on: %s", pk, exc.message)
     return moved + exchanges_lapse(now=now) + exchange_duplicates_refund()
 
 

@@ -56,6 +56,23 @@ class _Part:
     modified: datetime.datetime | None = None
 
 
+# Public names for the apps above finance that add their own files to a request's archive.
+ArchivePart = _Part
+_providers: list[Callable[[RefundRequest], list[_Part]]] = []
+
+
+def archive_parts_provider(provider: Callable[[RefundRequest], list[_Part]]) -> Callable[[RefundRequest], list[_Part]]:
+    """Register ``provider(request)``: more files for the archive of ``request`` (e.g. a course
+    exchange's calculation and payments); it returns [] for requests that are not its own."""
+    if provider not in _providers:
+        _providers.append(provider)
+    return provider
+
+
+def archive_json(data: object) -> bytes:
+    return _json(data)
+
+
 def can_download_archive(user: User | AnonymousUser) -> bool:
     """Finance and campus heads (who export finance reports) and head office; the campus scoping
     of the request itself is the caller's."""
@@ -223,6 +240,8 @@ def _parts(request: RefundRequest) -> list[_Part]:
                 receipt.issued_at,
             )
         )
+    for provider in _providers:
+        parts += provider(request)
     return parts
 
 

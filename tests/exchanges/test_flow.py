@@ -6,12 +6,14 @@ then the old order closes as exchanged and the new one opens, booked by finance.
 from __future__ import annotations
 
 import datetime
+import json
 
 import pytest
 from django.utils import timezone
 
 from exchanges.models import Exchange, ExchangeStatus
 from exchanges.services import ExchangeError, exchange_cancel, exchange_pay, exchange_submit, exchanges_settle
+from finance.archive import archive_entries
 from finance.models import Voucher
 from orders.models import Order, OrderStatus, PaymentChannel
 from payments.models import Collection, CollectionStatus, Payout, PayoutStatus
@@ -126,6 +128,14 @@ def test_a_dearer_course_waits_for_the_difference_paid_online_then_opens(
     lines = list(voucher.lines.values_list("account_code", "debit", "credit"))
     assert lines[2][1:] == (D("600.00"), D("0.00")) and lines[3] == ("2203", D("0.00"), D("600.00"))
     assert sum(gateways.refunds_executed().values()) == 0
+    # The archive holds it all: the request's own parts and the exchange's.
+    files = {entry.name: entry for entry in archive_entries(exchange.request)}
+    assert {"exchange/exchange.json", "exchange/calculation.csv", "exchange/payments.json"} <= set(files)
+    assert {"decisions/steps.csv", "vouchers/vouchers.csv", "messages/notifications.csv"} <= set(files)
+    payments = json.loads(b"".join(files["exchange/payments.json"].content))
+    assert [p["status"] for p in payments] == ["paid"] and payments[0]["gateway"]
+    summary = json.loads(b"".join(files["exchange/exchange.json"].content))
+    assert summary["new_order"] == new.order_no and summary["pay_amount"] == "600.00"
 
 
 @pytest.mark.parametrize("fault", ["notify_bad_signature", "notify_wrong_amount"])
@@ -233,3 +243,25 @@ def test_a_large_difference_goes_to_the_campus_head(gateways, student, homeroom,
         PayoutStatus.SUCCEEDED,
         PayoutStatus.QUEUED,
     )
+
+
+def test_the_guard_never_lets_an_exchange_credit_more_than_is_left_on_the_order(
+    gateways, student, homeroom, supervisor, campus
+):
+    policy()
+    order, service = setup(student=student, homeroom=homeroom, campus=campus)
+    exchange = _submit(order, target(campus, "3000.00"))
+    # Meanwhile 2000.00 of the order went back by another way (recorded by the order system).
+    Order.objects.filter(pk=order.pk).update(refunded_total=D("2000.00"), status=OrderStatus.PARTIALLY_REFUNDED)
+    approve_all(exchange.request, service=service, supervisor=supervisor)
+    assert exchanges_settle() == 0  # the sweep tries again, and the guard refuses again
+
+    exchange = _fresh(exchange)
+    assert exchange.status == ExchangeStatus.IN_REVIEW and exchange.new_order is None
+    order.refresh_from_db()
+    assert (order.status, order.refunded_total, order.credited_total) == (
+        OrderStatus.PARTIALLY_REFUNDED,
+        D("2000.00"),
+        D("0.00"),
+    )
+    assert not Order.objects.filter(exchanged_from=order).exists()
