@@ -43,7 +43,7 @@ from django.utils.translation import gettext as _
 from notifications.services.outbox import notify
 from notifications.services.recipients import campus_robots, recipient_for_user, school_contact, site_url
 from orders.models import Course
-from refunds.models import MONEY_STATES, RefundRequest, RefundStatus, RefundTransition
+from refunds.models import MONEY_STATES, RefundRequest, RefundStatus, RefundTransition, RequestKind
 from schoolops.errors import ActionRefused
 from schoolops.history import history_note
 from schoolops.models import Campus, Staff, StaffRole, User
@@ -329,7 +329,10 @@ def _high_risk_conditions(
 ) -> dict[datetime.date, list[Condition]]:
     window = datetime.timedelta(days=max(rule.window_days, 1))
     approvals = RefundTransition.objects.filter(
-        to_status=RefundStatus.APPROVED, created_at__gte=_day_start(start), created_at__lt=_day_start(last + ONE_DAY)
+        request__kind=RequestKind.REFUND,
+        to_status=RefundStatus.APPROVED,
+        created_at__gte=_day_start(start),
+        created_at__lt=_day_start(last + ONE_DAY),
     )
     if rule.campus_id:
         approvals = approvals.filter(request__campus_id=rule.campus_id)
@@ -343,6 +346,7 @@ def _high_risk_conditions(
     }
     submitted: dict[int, list[datetime.datetime]] = defaultdict(list)
     requests = RefundRequest.objects.filter(
+        kind=RequestKind.REFUND,
         student_id__in=list(approved),
         status__in=[*MONEY_STATES, RefundStatus.REFUNDED],
         submitted_at__gte=_day_start(start) - window,

@@ -50,6 +50,7 @@ from refunds.models import (
     RefundRequest,
     RefundStatus,
     RefundTransition,
+    RequestKind,
     StepDecision,
 )
 from schoolops.models import Campus
@@ -125,7 +126,10 @@ def _refund_rows(campus_ids: list[int], runs: list[tuple[datetime.date, datetime
         return rows[key]
 
     applications = (
-        RefundRequest.objects.filter(_moments_in("submitted_at", runs), campus_id__in=campus_ids)
+        # Refunds only: a course exchange is not an application to leave (its own section counts it).
+        RefundRequest.objects.filter(
+            _moments_in("submitted_at", runs), campus_id__in=campus_ids, kind=RequestKind.REFUND
+        )
         .annotate(d=TruncDate("submitted_at", tzinfo=SHANGHAI))
         .values(
             "d", "campus_id", "order__course_id", "order__enrollment__homeroom_teacher_id", "order__channel", "reason"
@@ -145,7 +149,9 @@ def _refund_rows(campus_ids: list[int], runs: list[tuple[datetime.date, datetime
         row(key).applications = item["n"]
 
     moves = (
-        RefundTransition.objects.filter(_moments_in("created_at", runs), request__campus_id__in=campus_ids)
+        RefundTransition.objects.filter(
+            _moments_in("created_at", runs), request__campus_id__in=campus_ids, request__kind=RequestKind.REFUND
+        )
         .filter(
             Q(to_status__in=(RefundStatus.APPROVED, RefundStatus.REJECTED), from_status__in=PENDING_STATES)
             | Q(to_status=RefundStatus.REFUNDED, from_status=RefundStatus.PAYING)

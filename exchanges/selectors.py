@@ -4,12 +4,16 @@ length of an order's exchange chain, a student's exchanges."""
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
+from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 
 from orders.models import Course, Order
+from refunds.models import RefundReason
 
-from .models import CampusScope, Exchange, ExchangePolicy, TypeScope
+from .models import CampusScope, Exchange, ExchangePolicy, ExchangeStatus, TypeScope
 
 
 def exchange_policy_for(*, course: Course) -> ExchangePolicy | None:
@@ -52,3 +56,52 @@ def exchange_of_request(*, request_id: int) -> Exchange | None:
         .filter(request_id=request_id)
         .first()
     )
+
+
+@dataclass(frozen=True)
+class ExchangeFigures:
+    """Exchanges of one course (the course moved from) or one reason in a period."""
+
+    label: str
+    asked: int
+    completed: int
+    refunds_replaced: Decimal  # what a refund would have given when they asked, for the completed ones
+    difference_refunded: Decimal
+    difference_paid: Decimal
+
+
+def exchange_figures(
+    *, start: datetime.datetime, end: datetime.datetime, campus_ids: list[int] | None, by: str = "course"
+) -> list[ExchangeFigures]:
+    """Exchanges asked for between ``start`` and ``end`` (exclusive), by the course moved from or by
+    reason, most asked first: how many, how many completed, the refunds they replaced (each
+    request keeps the refund quote of the moment it was made) and the differences settled."""
+    exchanges = Exchange.objects.filter(request__submitted_at__gte=start, request__submitted_at__lt=end)
+    if campus_ids is not None:
+        exchanges = exchanges.filter(request__campus_id__in=campus_ids)
+    field = "old_order__course__name" if by == "course" else "request__reason"
+    done = Q(status=ExchangeStatus.COMPLETED)
+    zero = Value(Decimal("0.00"))
+    rows = (
+        exchanges.values(field)
+        .annotate(
+            asked=Count("pk"),
+            completed=Count("pk", filter=done),
+            replaced=Coalesce(Sum("request__quote__total", filter=done), zero),
+            refunded=Coalesce(Sum("refund_amount", filter=done), zero),
+            paid=Coalesce(Sum("pay_amount", filter=done), zero),
+        )
+        .order_by("-asked", field)
+    )
+    labels = dict(RefundReason.choices)
+    return [
+        ExchangeFigures(
+            label=str(labels.get(row[field], row[field])) if by == "reason" else row[field],
+            asked=row["asked"],
+            completed=row["completed"],
+            refunds_replaced=row["replaced"],
+            difference_refunded=row["refunded"],
+            difference_paid=row["paid"],
+        )
+        for row in rows
+    ]

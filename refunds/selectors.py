@@ -38,6 +38,7 @@ from .models import (
     RefundRequest,
     RefundStatus,
     RefundTransition,
+    RequestKind,
     StepDecision,
 )
 from .rules import TIER_ROLE
@@ -132,8 +133,10 @@ def approval_settings_for(*, campus: Campus | int) -> ApprovalSettings:
 
 
 def student_recent_refund_count(*, student_id: int, now: datetime.datetime, exclude_id: int | None = None) -> int:
-    """Refunds of the student in the 12 months before ``now``: paid out or on their way."""
+    """Refunds of the student in the 12 months before ``now``: paid out or on their way (course
+    exchanges are not refunds, even when a difference goes back)."""
     requests = RefundRequest.objects.filter(
+        kind=RequestKind.REFUND,
         student_id=student_id,
         submitted_at__gte=now - datetime.timedelta(days=365),
         status__in=[*MONEY_STATES, RefundStatus.REFUNDED],

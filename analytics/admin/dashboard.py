@@ -29,6 +29,7 @@ from finance.writers import xlsx_chunks
 from schoolops.admin_mixins import ReadOnlyAdminMixin, acting_user_with
 
 from ..desk import desk_section
+from ..exchanges import exchange_section
 from ..forms import DashboardFilterForm
 from ..models import RefundFact
 from ..presentation import EXPORT_COLUMNS, dashboard_view, export_file_name, export_rows
@@ -76,12 +77,13 @@ class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         user = acting_user_with(request, VIEW_DASHBOARD)
         form = DashboardFilterForm(request.GET, user=user)
-        view, desk, service = None, None, None
+        view, desk, service, exchanges = None, None, None, None
         if form.is_valid():
             filters = form.filters()
             view = dashboard_view(analytics_dashboard(user=user, filters=filters))
             desk = desk_section(user=user, filters=filters)
             service = service_section(user=user, filters=filters)
+            exchanges = exchange_section(user=user, filters=filters)
         query = request.GET.urlencode()
         context = {
             **self.admin_site.each_context(request),
@@ -91,6 +93,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "view": view,
             "desk": desk,
             "service": service,
+            "exchanges": exchanges,
             "risk_counts": open_risk_counts(user=user) if user.has_perm("analytics.view_alert") else None,
             "export_url": f"{reverse('admin:analytics_dashboard_export')}?{query}"
             if query
