@@ -29,7 +29,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
@@ -39,6 +40,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
@@ -277,6 +279,27 @@ class ExchangePolicyAdmin(SimpleHistoryAdmin):
         }
 
 
+def policy_terms_rows(terms: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) of stored terms (``calc.ExchangeTerms.as_dict``): the policy's field names
+    and choices, yes / no for a switch; keys the policy has no field for are left out."""
+    rows = []
+    for key, value in terms.items():
+        try:
+            field = ExchangePolicy._meta.get_field(key)
+        except FieldDoesNotExist:
+            continue
+        if not isinstance(field, models.Field):
+            continue
+        if isinstance(value, bool):
+            shown = gettext("Yes") if value else gettext("No")
+        elif getattr(field, "choices", None):
+            shown = str(dict(field.choices or ()).get(value, value))
+        else:
+            shown = str(value)
+        rows.append((capfirst(str(field.verbose_name)), shown))
+    return rows
+
+
 # --- Exchanges -------------------------------------------------------------------------------
 
 
@@ -312,7 +335,7 @@ class ExchangeAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
 
     campus_field = "request__campus"
     list_display = ["request_link", "student", "courses", "difference", "status", "rating_column"]
-    list_display_links = None
+    list_display_links = ["courses"]  # the request number leads to the decision page instead
     list_filter = ["status", ExchangeCampusFilter, ExchangeCourseFilter]
     list_select_related = ["request__student__user", "request__campus", "old_order__course", "target_course"]
     list_per_page = 50
@@ -325,7 +348,7 @@ class ExchangeAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
     search_help_text = _("Request number, order number, the student's number or name.")
     fieldsets = [
         (
-            _("Exchange"),
+            _("The exchange"),
             {
                 "fields": [
                     "request_link",
@@ -469,9 +492,9 @@ class ExchangeAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
 
     @admin.display(description=_("policy terms used"))
     def policy_terms_table(self, obj: Exchange) -> SafeString:
-        terms = obj.policy_terms or {}
+        """The terms the exchange was calculated under, named as the policy's page names them."""
         rows = format_html_join(
-            "", "<tr><th scope='row'>{}</th><td>{}</td></tr>", ((key, value) for key, value in terms.items())
+            "", "<tr><th scope='row'>{}</th><td>{}</td></tr>", policy_terms_rows(obj.policy_terms or {})
         )
         return format_html('<table class="exchange-terms"><tbody>{}</tbody></table>', rows)
 

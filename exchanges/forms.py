@@ -18,6 +18,8 @@ from typing import Any
 from django import forms
 from django.contrib.admin import AdminSite
 from django.contrib.admin.widgets import AutocompleteSelect
+from django.http import QueryDict
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -73,7 +75,9 @@ class ExchangeDeskForm(forms.Form):
     student = forms.ModelChoiceField(label=_("Student"), queryset=Student.objects.none())
     order = OrderChoiceField(label=_("Order to exchange"), queryset=Order.objects.none(), required=False)
     target = forms.ChoiceField(label=_("New course"), choices=[BLANK], required=False)
-    reason = forms.ChoiceField(label=_("Reason"), choices=[BLANK, *RefundReason.choices], required=False)
+    reason = forms.ChoiceField(
+        label=_("Reason for the exchange"), choices=[BLANK, *RefundReason.choices], required=False
+    )
     details = forms.CharField(
         label=_("What the student said"),
         required=False,
@@ -100,8 +104,17 @@ class ExchangeDeskForm(forms.Form):
     CONSENT_FIELDS = ("details", "consent_channel", "consent_at", "consent_note")
 
     def __init__(self, *args: Any, user: User, admin_site: AdminSite, at: datetime.datetime, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("consent_at", timezone.localtime(at).strftime(DATETIME_LOCAL))
         super().__init__(*args, **kwargs)
         self.at = at
+        if self.is_bound and not self.data.get("consent_at") and self.button != FILE:
+            # Before the consent is asked for, its time starts as now (as on the first page).
+            data = self.data.copy() if isinstance(self.data, QueryDict) else QueryDict(mutable=True)
+            if not isinstance(self.data, QueryDict):
+                data.update(self.data)
+            data["consent_at"] = self.initial["consent_at"]
+            self.data = data
         student_field = self.fields["student"]
         assert isinstance(student_field, forms.ModelChoiceField)  # noqa: S101 - narrows the type
         # The students of the user's campus, searched as she types (the admin's autocomplete).
@@ -109,11 +122,11 @@ class ExchangeDeskForm(forms.Form):
         student_field.widget.is_required = True
         students = scope_to_campus(Student.objects.select_related("user"), user=user, campus_field="campus")
         student_field.queryset = students
-        self.student = self._chosen_student(students)
+        self.chosen_student = self._chosen_student(students)
         self.orders: list[Order] = []
         self.offers: dict[int, ExchangeOffer] = {}
-        if self.student is not None:
-            self._offer_choices(self.student)
+        if self.chosen_student is not None:
+            self._offer_choices(self.chosen_student)
 
     @property
     def button(self) -> str:
@@ -150,7 +163,7 @@ class ExchangeDeskForm(forms.Form):
         return [(order, self.offers[order.pk]) for order in self.orders]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         order: Order | None = data.get("order")
         target = data.get("target") or ""
         if order is not None:

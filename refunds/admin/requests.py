@@ -50,6 +50,7 @@ from ..models import (
     RefundRequest,
     RefundStatus,
     RefundTransition,
+    RequestKind,
     StepDecision,
 )
 from ..selectors import next_in_queue, refund_request_decision_context
@@ -297,6 +298,8 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
     ) -> HttpResponse:
         if obj is not None:
             context.update(self.review_context(request, obj))
+            if obj.kind == RequestKind.EXCHANGE:
+                context["title"] = gettext("Course exchange request")
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def review_context(self, request: HttpRequest, obj: RefundRequest) -> dict[str, Any]:

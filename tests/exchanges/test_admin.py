@@ -25,7 +25,7 @@ from exchanges.desk import exchange_submit_for_student
 from exchanges.models import Exchange, ExchangePolicy, ExchangeStatus
 from exchanges.services import ExchangeError, exchange_submit
 from orders.models import CourseType
-from refunds.admin.decisions import ADJUST, APPROVE, DIRECT, REJECT, RETURN
+from refunds.admin.decisions import ADJUST, APPROVE, DIRECT, REJECT, RETURN, bulk_approve_plan
 from refunds.models import (
     ApprovalStep,
     ConsentChannel,
@@ -36,6 +36,7 @@ from refunds.models import (
     RefundTransition,
     RequestKind,
 )
+from refunds.selectors import approval_queue_for_admin
 from refunds.services import (
     RefundActionError,
     refund_adjust_amount,
@@ -44,6 +45,8 @@ from refunds.services import (
     refund_submit,
 )
 from schoolops.models import StaffRole
+from servicedesk.models import TicketCategory
+from servicedesk.services import ticket_open
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -344,6 +347,19 @@ def test_the_services_refuse_a_direct_approval_or_an_adjusted_amount_of_an_excha
     assert (request.status, request.approved_amount) == (RefundStatus.PENDING_SUPERVISOR, Decimal("0.00"))
 
 
+def test_the_page_is_titled_as_an_exchange_request(pay_exchange, supervisor):
+    page = login(supervisor.user).get(page_url(pay_exchange.request)).content.decode()
+    assert f"<h1>{zh('Course exchange request')}</h1>" in page
+
+
+def test_the_bulk_approval_of_small_requests_leaves_exchanges_out(pay_exchange, service, supervisor):
+    refund_approve(request_id=pay_exchange.request_id, actor=service.user)
+    rows = list(approval_queue_for_admin(user=supervisor.user))
+    plan = bulk_approve_plan(requests=rows, staff=supervisor, on=timezone.localdate())
+    assert [(item.request.pk, item.eligible) for item in plan] == [(pay_exchange.request_id, False)]
+    assert plan[0].skipped == gettext("A course exchange: decide it on its own page.")
+
+
 # --- The approval lists ------------------------------------------------------------------------
 
 
@@ -469,6 +485,16 @@ def test_the_desk_shows_her_orders_and_the_courses_each_may_move_to(policy, exch
     assert dearer_course.code in response.content.decode()  # offered under the order
 
 
+def test_the_desk_finds_students_of_its_own_campus_as_one_types(policy, service, other_service, student):
+    params = {"term": "王小", "app_label": "refunds", "model_name": "refundrequest", "field_name": "student"}
+    url = reverse("admin:autocomplete")
+    found = login(service.user).get(url, params).json()["results"]
+    assert [row["id"] for row in found] == [str(student.pk)]
+    assert login(other_service.user).get(url, params).json()["results"] == []
+    first = login(service.user).get(DESK_URL).content.decode()
+    assert 'id="desk-orders"' not in first and 'id="desk-no-orders"' not in first  # no student chosen yet
+
+
 def test_another_campus_service_user_cannot_file_for_the_student(
     policy, exchange_order, dearer_course, other_service, student
 ):
@@ -518,6 +544,24 @@ def test_only_customer_service_has_the_desk(policy, exchange_order, dearer_cours
 def test_the_desk_link_shows_for_customer_service_only(policy, service, supervisor):
     assert DESK_URL in login(service.user).get(EXCHANGES_URL).content.decode()
     assert DESK_URL not in login(supervisor.user).get(EXCHANGES_URL).content.decode()
+
+
+def test_the_ticket_page_leads_customer_service_to_the_desk_with_the_student_chosen(
+    policy, exchange_order, service, supervisor, student
+):
+    ticket = ticket_open(
+        student=student,
+        category=TicketCategory.COURSE_CHANGE,
+        subject="想换到周末班",
+        description="工作日晚上没时间上课，想换课。",
+        order_id=exchange_order.pk,
+    )
+    ticket_url = reverse("admin:servicedesk_ticket_change", args=[ticket.pk])
+    link = f"{DESK_URL}?student={student.pk}&amp;order={exchange_order.pk}"
+    assert link in login(service.user).get(ticket_url).content.decode()
+    assert DESK_URL not in login(supervisor.user).get(ticket_url).content.decode()
+    desk = login(service.user).get(DESK_URL, {"student": student.pk, "order": exchange_order.pk})
+    assert desk.context["form"].initial["order"] == str(exchange_order.pk)
 
 
 @pytest.mark.parametrize(
