@@ -118,6 +118,9 @@ class RequestPageView:
     permitted: Callable[[HttpRequest], bool]
 
 
+PANEL_BELOW, PANEL_TOP = "below", "top"  # where a panel goes in the decision panel
+
+
 @dataclass(frozen=True)
 class RequestPagePanel:
     """A piece of the request page's decision panel, below the decision buttons (``place``
@@ -128,10 +131,7 @@ class RequestPagePanel:
 
     template: str
     context: Callable[[HttpRequest, RefundRequest], dict[str, Any]]
-    place: str = "below"
-
-
-PANEL_BELOW, PANEL_TOP = "below", "top"
+    place: str = PANEL_BELOW
 
 
 REQUEST_PAGE_VIEWS: list[RequestPageView] = []
