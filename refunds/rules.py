@@ -31,6 +31,7 @@ from .models import (
     ApprovalTier,
     RefundRequest,
     RefundStatus,
+    RequestKind,
     StepDecision,
 )
 
@@ -173,6 +174,16 @@ def direct_approval_refusal(*, request: RefundRequest, staff: Staff, service_lim
     approved outright by customer service (whatever tier it waits at); above it, the normal route."""
     if staff.role != StaffRole.SERVICE:
         return Refusal(_("Only customer service may approve a request directly."), "forbidden")
+    if request.kind == RequestKind.EXCHANGE:
+        # Its route starts with customer service's own review: skipping the tiers after it would
+        # leave the teaching supervisor (and the campus head) out of an exchange.
+        return Refusal(
+            _(
+                "A course exchange is not approved directly: customer service reviews it as the first step of "
+                "its route."
+            ),
+            "exchange",
+        )
     if request.status not in PENDING_STATES:
         return Refusal(_("This request is not waiting for approval."), "state")
     if request.approved_amount > service_limit:
@@ -243,6 +254,20 @@ def adjust_amount_refusal(amount: Decimal, *, limit: Decimal) -> Refusal | None:
     """An approver's amount must lie between 0.00 and ``limit`` (``adjust_limit``)."""
     if not Decimal("0") <= amount <= limit:
         return Refusal(_("The amount must be between 0.00 and %(limit)s yuan.") % {"limit": limit}, "amount")
+    return None
+
+
+def amount_fixed_refusal(request: RefundRequest) -> Refusal | None:
+    """A course exchange's money comes from its calculation, which the student confirmed: no
+    approver changes it (they reject it, or return it for the student to look again)."""
+    if request.kind == RequestKind.EXCHANGE:
+        return Refusal(
+            _(
+                "The difference of a course exchange comes from its calculation, which the student confirmed; "
+                "it cannot be adjusted. Reject or return the request instead."
+            ),
+            "exchange",
+        )
     return None
 
 

@@ -36,6 +36,9 @@ _EVERY_STAFF = [
     "refunds.view_refundevidence",
     "refunds.view_approvalsettings",
     "refunds.view_approvalqueueitem",
+    # Course exchanges ride on the requests every staff member reads: their policies and records too.
+    "exchanges.view_exchangepolicy",
+    "exchanges.view_exchange",
     "notifications.view_inboxmessage",
     "notifications.view_notification",
     "notifications.view_calltask",
@@ -163,7 +166,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "finance.view_papercopyrequest",
     ],
     "finance": [*_EVERY_STAFF, *_FINANCE_PAYOUTS, *_FINANCE_REPORTS, *_ANALYTICS],
-    "service": [*_EVERY_STAFF, *_TICKETS, "service.view_contactlog"],
+    # The exchange desk: customer service files a course exchange for a student (exchanges.add_exchange).
+    "service": [*_EVERY_STAFF, *_TICKETS, "service.view_contactlog", "exchanges.add_exchange"],
     "quality": [*_EVERY_STAFF, "analytics.view_alert", *_REVIEWS, *_TICKETS_READ, "servicedesk.archive_ticket"],
     "operations": [
         *_EVERY_STAFF,
@@ -223,6 +227,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "refunds.delete_refundspecialrule",
         "refunds.add_approvalsettings",
         "refunds.change_approvalsettings",
+        "exchanges.add_exchangepolicy",
+        "exchanges.change_exchangepolicy",
         # Log-in throttling (django-axes): see who is locked out, and unlock (delete the attempts).
         "axes.view_accessattempt",
         "axes.delete_accessattempt",

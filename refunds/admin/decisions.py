@@ -37,6 +37,7 @@ from ..models import (
     ApprovalStep,
     ApprovalTier,
     RefundRequest,
+    RequestKind,
     StepDecision,
 )
 from ..selectors import approval_settings_for
@@ -49,7 +50,7 @@ from ..services.requests import (
     refund_return_for_info,
 )
 from .forms import AdjustAmountForm, ApproveForm, RejectForm, ReturnForm
-from .lists import is_flagged, staff_of
+from .lists import amount_words, is_flagged, kind_words, staff_of
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -77,6 +78,21 @@ class Decision:
     service: Callable[..., RefundRequest]
     done: StrOrPromise  # "%(no)s" and "%(status)s"
     css: str
+    # The same, of a course exchange (a request of kind "exchange"), where they differ.
+    exchange_heading: StrOrPromise = ""
+    exchange_done: StrOrPromise = ""
+
+    def heading_of(self, request_obj: RefundRequest) -> str:
+        exchange = request_obj.kind == RequestKind.EXCHANGE and self.exchange_heading
+        return str(self.exchange_heading if exchange else self.heading) % {"no": request_obj.request_no}
+
+    def done_of(self, request_obj: RefundRequest) -> str:
+        exchange = request_obj.kind == RequestKind.EXCHANGE and self.exchange_done
+        return str(self.exchange_done if exchange else self.done) % {
+            "no": request_obj.request_no,
+            "status": request_obj.get_status_display(),
+            "amount": request_obj.approved_amount,
+        }
 
 
 DECISIONS: dict[str, Decision] = {
@@ -90,6 +106,8 @@ DECISIONS: dict[str, Decision] = {
             refund_approve,
             gettext_lazy("Refund request %(no)s approved: %(status)s."),
             "decision-approve",
+            gettext_lazy("Approve exchange request %(no)s"),
+            gettext_lazy("Exchange request %(no)s approved: %(status)s."),
         ),
         Decision(
             DIRECT,
@@ -108,6 +126,8 @@ DECISIONS: dict[str, Decision] = {
             refund_reject,
             gettext_lazy("Refund request %(no)s rejected."),
             "decision-reject",
+            gettext_lazy("Reject exchange request %(no)s"),
+            gettext_lazy("Exchange request %(no)s rejected."),
         ),
         Decision(
             RETURN,
@@ -117,6 +137,8 @@ DECISIONS: dict[str, Decision] = {
             refund_return_for_info,
             gettext_lazy("Refund request %(no)s returned to the student for information."),
             "decision-return",
+            gettext_lazy("Return exchange request %(no)s for information"),
+            gettext_lazy("Exchange request %(no)s returned to the student for information."),
         ),
         Decision(
             ADJUST,
@@ -155,8 +177,9 @@ def decision_options(
     each step's ``request`` must be ``request_obj``.
     """
     step = pending_step_of(steps)
-    if staff is not None and staff.role == StaffRole.SERVICE:
-        # Customer service is on no route: its one decision is the refund desk's direct approval.
+    if staff is not None and staff.role == StaffRole.SERVICE and request_obj.current_tier != ApprovalTier.SERVICE:
+        # Customer service is on no refund's route: its one decision there is the refund desk's
+        # direct approval. (A course exchange starts with customer service's own tier: decided below.)
         limit = approval_settings_for(campus=request_obj.campus_id).service_limit
         refusal = rules.direct_approval_refusal(request=request_obj, staff=staff, service_limit=limit)
         return DecisionOptions((), refusal.message, step) if refusal else DecisionOptions((DIRECT,), "", step)
@@ -169,12 +192,14 @@ def decision_options(
     )
     if isinstance(right, rules.Refusal):
         return DecisionOptions((), right.message, step)
+    # A course exchange's difference is its calculation's: nobody adjusts it.
+    adjust = () if rules.amount_fixed_refusal(request_obj) else (ADJUST,)
     # The last person on the route of a contract course sets the amount before approving. (Whether
     # the amount still fits the order is asked by the approval itself: it needs the order's sums.)
     unset = rules.amount_unset_refusal(request_obj) if rules.is_last_person(request_obj) else None
     if unset is not None:
-        return DecisionOptions((REJECT, RETURN, ADJUST), unset.message, step, right.as_delegate)
-    return DecisionOptions((APPROVE, REJECT, RETURN, ADJUST), "", step, right.as_delegate)
+        return DecisionOptions((REJECT, RETURN, *adjust), unset.message, step, right.as_delegate)
+    return DecisionOptions((APPROVE, REJECT, RETURN, *adjust), "", step, right.as_delegate)
 
 
 # --- What will happen --------------------------------------------------------------------------
@@ -189,8 +214,21 @@ def _tier_label(tier: str) -> str:
 
 
 def approve_outcome(request_obj: RefundRequest) -> str:
-    """What an approval of the current tier does, in the approver's words."""
+    """What an approval of the current tier does, in the approver's words (of a course exchange,
+    in the words its app registered: a difference refunded, to pay, or none)."""
     ahead = list(request_obj.route[request_obj.route_position + 1 :])
+    words = kind_words(request_obj)
+    if words is not None:
+        if not ahead:
+            return words.outcome(request_obj)
+        text = _("The request goes on to %(tier)s (%(amount)s).") % {
+            "tier": _tier_label(ahead[0]),
+            "amount": amount_words(request_obj),
+        }
+        following = [_tier_label(tier) for tier in ahead[1:]]
+        if following:
+            text += " " + _("After that: %(tiers)s.") % {"tiers": " → ".join(following)}
+        return text
     amount = _yuan(request_obj.approved_amount)
     if not ahead:
         return _(APPROVED_OUTCOME) % {"amount": amount}
@@ -272,11 +310,7 @@ def decide_view(model_admin, request, object_id: str, action: str):
             except RefundActionError as exc:
                 messages.error(request, exc.message)
                 return redirect(change_url)
-            messages.success(
-                request,
-                decision.done
-                % {"no": done.request_no, "status": done.get_status_display(), "amount": done.approved_amount},
-            )
+            messages.success(request, decision.done_of(done))
             return redirect(change_url)
     else:
         initial = {"amount": obj.approved_amount} if action == ADJUST else {}
@@ -297,10 +331,11 @@ def decide_view(model_admin, request, object_id: str, action: str):
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
         "original": obj,
-        "title": decision.heading % {"no": obj.request_no},
+        "title": decision.heading_of(obj),
         "decision": decision,
         "form": form,
         "outcome": decision_outcome(action, obj, settings=settings),
+        "amount_words": amount_words(obj),
         "step": options.step,
         "as_delegate": options.as_delegate,
         "change_url": change_url,
@@ -341,6 +376,10 @@ def bulk_approve_plan(*, requests: list[RefundRequest], staff: Staff | None, on:
     thresholds = settings_by_campus(r.campus_id for r in requests)
     plan = []
     for request_obj in requests:
+        if request_obj.kind == RequestKind.EXCHANGE:
+            # Its amount is a difference refunded (a difference to pay is not in it): no measure of size.
+            plan.append(BulkItem(request_obj, skipped=_("A course exchange: decide it on its own page.")))
+            continue
         small_below = thresholds[request_obj.campus_id].small_below
         if request_obj.approved_amount >= small_below:
             plan.append(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,12 +20,14 @@ from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from schoolops.models import Campus, Staff
 from schoolops.scoping import visible_campus_ids
 
-from ..models import TIER_STATUS, ApprovalSettings, ApprovalTier, RefundRequest
+from ..models import TIER_STATUS, ApprovalSettings, ApprovalTier, RefundRequest, RequestKind
 from ..selectors import approval_settings_for
 
 if TYPE_CHECKING:
@@ -276,3 +280,49 @@ def _yuan(amount: Decimal) -> str:
 def is_flagged(obj) -> bool:
     """The queue's risk badge: risk findings on the request, or a high-risk student."""
     return bool(obj.risk_flags) or bool(obj.student.high_risk)
+
+
+# --- Requests of a kind that an app above refunds owns -------------------------------------------
+#
+# A course exchange is a request of kind "exchange": its money (a difference refunded, or one the
+# student pays) and what its approval does are the exchanges app's to say. refunds imports none of
+# it: exchanges registers a ``RequestKindWords`` (``request_page_extend(kinds=...)``) when its admin
+# loads, and the lists and the request page ask it for the words of such a request.
+
+
+@dataclass(frozen=True)
+class RequestKindWords:
+    """How the approval admin speaks of the requests of ``kind``.
+
+    ``related``: what ``amount`` and ``outcome`` read of a request, loaded with the lists' rows
+    (``select_related``), so a list makes no query per row. ``amount``: the money and which way it
+    goes (the lists' amount column, the request page). ``outcome``: what the last approval does."""
+
+    kind: str
+    related: tuple[str, ...]
+    amount: Callable[[RefundRequest], str]
+    outcome: Callable[[RefundRequest], str]
+
+
+REQUEST_KINDS: dict[str, RequestKindWords] = {}
+
+
+def kind_words(obj: RefundRequest) -> RequestKindWords | None:
+    return REQUEST_KINDS.get(obj.kind)
+
+
+def kinds_related() -> tuple[str, ...]:
+    """What the registered kinds read of a request's relations, for the lists' ``select_related``."""
+    return tuple(dict.fromkeys(name for words in REQUEST_KINDS.values() for name in words.related))
+
+
+def amount_words(obj: RefundRequest) -> str:
+    """The amount column: a refund's amount, or what the request's kind says of its money."""
+    words = kind_words(obj)
+    return words.amount(obj) if words is not None else f"¥{obj.approved_amount:,.2f}"
+
+
+def kind_badge(obj: RefundRequest) -> SafeString:
+    """退费 or 换课, marked so an exchange stands out in a list of refunds."""
+    css = "kind-exchange" if obj.kind == RequestKind.EXCHANGE else "kind-refund"
+    return format_html('<span class="kind-badge {}">{}</span>', css, obj.get_kind_display())

@@ -45,6 +45,9 @@ from .lists import (
     RiskFilter,
     StepAgeFilter,
     VisibleCampusFilter,
+    amount_words,
+    kind_badge,
+    kinds_related,
     staff_of,
 )
 from .requests import APPROVALS_CSS, risk_badge
@@ -77,6 +80,7 @@ class ApprovalQueueItemAdmin(ReadOnlyAdminMixin, RefundListMixin, admin.ModelAdm
         VisibleCampusFilter,
         CurrentTierFilter,
         DeadlineFilter,
+        "kind",
         "reason",
         AmountBandFilter,
         StepAgeFilter,
@@ -118,7 +122,9 @@ class ApprovalQueueItemAdmin(ReadOnlyAdminMixin, RefundListMixin, admin.ModelAdm
 
     def get_queryset(self, request):
         staff_of(request)  # once, cached for the filters and the columns
-        return approval_queue_for_admin(user=request.user, on=timezone.localdate())
+        queryset = approval_queue_for_admin(user=request.user, on=timezone.localdate())
+        related = kinds_related()  # what the amount column says of an exchange, joined to the rows
+        return queryset.select_related(*related) if related else queryset
 
     def get_ordering(self, request):
         return QUEUE_ORDERING
@@ -151,7 +157,7 @@ class ApprovalQueueItemAdmin(ReadOnlyAdminMixin, RefundListMixin, admin.ModelAdm
         def step(obj):
             return format_html('{}<br><span class="quiet">{}</span>', _tier(obj), _handler(obj, staff))
 
-        return ("request_no", "student_and_course", "reason", "amount", "risk", step, waiting, time_left)
+        return ("request_no", "kind_column", "student_and_course", "reason", "amount", "risk", step, waiting, time_left)
 
     def changelist_view(self, request, extra_context=None):
         title = capfirst(self.opts.verbose_name_plural)
@@ -161,9 +167,14 @@ class ApprovalQueueItemAdmin(ReadOnlyAdminMixin, RefundListMixin, admin.ModelAdm
     def student_and_course(self, obj) -> str:
         return format_html('{}<br><span class="quiet">{}</span>', obj.student.name, obj.order.course.name)
 
+    @admin.display(description=gettext_lazy("kind"), ordering="kind")
+    def kind_column(self, obj) -> str:
+        return kind_badge(obj)
+
     @admin.display(description=gettext_lazy("amount"), ordering="approved_amount")
     def amount(self, obj) -> str:
-        return f"¥{obj.approved_amount:,.2f}"
+        """A refund's amount; an exchange's difference with its direction (退还 / 补交 / 无差额)."""
+        return amount_words(obj)
 
     @admin.display(description=gettext_lazy("risk"))
     def risk(self, obj) -> str:

@@ -14,7 +14,9 @@ URLs (names under the ``admin`` namespace):
 Apps above refunds add their own pieces to the request page through the extension point below
 (``request_page_extend``): views of one request served under the request's URL (finance's dispute
 archive, ``refunds_refundrequest_archive`` at ``<id>/archive.zip``) and panels shown beside the
-decision buttons (finance's archive and e-receipt links). refunds itself imports none of them.
+decision buttons (finance's archive and e-receipt links) or at the top of the decision panel
+(the course exchange's box), and the words for requests of a kind they own (a course exchange's
+difference and direction: ``RequestKindWords``). refunds itself imports none of them.
 """
 
 from __future__ import annotations
@@ -48,18 +50,24 @@ from ..models import (
     RefundRequest,
     RefundStatus,
     RefundTransition,
+    RequestKind,
     StepDecision,
 )
 from ..selectors import next_in_queue, refund_request_decision_context
 from .decisions import APPROVE, DECISIONS, approve_outcome, decide_view, decision_options
 from .lists import (
+    REQUEST_KINDS,
     AgeFilter,
     AmountBandFilter,
     BoundedCountMixin,
     RefundListMixin,
+    RequestKindWords,
     RiskFilter,
     VisibleCampusFilter,
+    amount_words,
     is_flagged,
+    kind_badge,
+    kinds_related,
     staff_of,
 )
 
@@ -110,35 +118,49 @@ class RequestPageView:
     permitted: Callable[[HttpRequest], bool]
 
 
+PANEL_BELOW, PANEL_TOP = "below", "top"  # where a panel goes in the decision panel
+
+
 @dataclass(frozen=True)
 class RequestPagePanel:
-    """A piece of the request page's decision panel, below the decision buttons.
+    """A piece of the request page's decision panel, below the decision buttons (``place``
+    ``PANEL_BELOW``) or at its top, above the status (``PANEL_TOP``).
 
     ``context(request, obj)`` returns what ``template`` reads; it is merged into the page's context
     (so its keys are the panel's own), and an empty dict leaves the piece out."""
 
     template: str
     context: Callable[[HttpRequest, RefundRequest], dict[str, Any]]
+    place: str = PANEL_BELOW
 
 
 REQUEST_PAGE_VIEWS: list[RequestPageView] = []
 REQUEST_PAGE_PANELS: list[RequestPagePanel] = []
 
 
-def request_page_extend(*, views: Iterable[RequestPageView] = (), panels: Iterable[RequestPagePanel] = ()) -> None:
-    """Add views and panels to every request's page, in the order given; adding one twice adds it once."""
+def request_page_extend(
+    *,
+    views: Iterable[RequestPageView] = (),
+    panels: Iterable[RequestPagePanel] = (),
+    kinds: Iterable[RequestKindWords] = (),
+) -> None:
+    """Add views and panels to every request's page, in the order given, and the words for the
+    requests of a kind (one per kind, the last one given kept); adding one twice adds it once."""
     for view in views:
         if view not in REQUEST_PAGE_VIEWS:
             REQUEST_PAGE_VIEWS.append(view)
     for panel in panels:
         if panel not in REQUEST_PAGE_PANELS:
             REQUEST_PAGE_PANELS.append(panel)
+    for words in kinds:
+        REQUEST_KINDS[words.kind] = words
 
 
 @admin.register(RefundRequest)
 class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin):
     list_display = (
         "request_no",
+        "kind_column",
         "student_name",
         "course",
         "reason",
@@ -150,6 +172,7 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
     )
     list_filter = (
         "status",
+        "kind",
         "reason",
         VisibleCampusFilter,
         AmountBandFilter,
@@ -164,6 +187,7 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
             {
                 "fields": (
                     "request_no",
+                    "kind",
                     "status",
                     "student",
                     "order",
@@ -184,6 +208,7 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
     )
     readonly_fields = (
         "request_no",
+        "kind",
         "order",
         "student",
         "campus",
@@ -239,7 +264,10 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RefundRequest]:
         staff_of(request)  # once, cached on the user: the campus scoping reads it
-        return super().get_queryset(request)
+        queryset = super().get_queryset(request)
+        related = kinds_related()  # what the amount column says of an exchange, joined to the rows
+        # Named with the list's own: the changelist skips ``list_select_related`` once any is set.
+        return queryset.select_related(*self.list_select_related, *related) if related else queryset
 
     def history_view(
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
@@ -270,6 +298,8 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
     ) -> HttpResponse:
         if obj is not None:
             context.update(self.review_context(request, obj))
+            if obj.kind == RequestKind.EXCHANGE:
+                context["title"] = gettext("Course exchange request")
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def review_context(self, request: HttpRequest, obj: RefundRequest) -> dict[str, Any]:
@@ -298,6 +328,8 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
             "pending_step": options.step,
             "as_delegate": options.as_delegate,
             "approve_outcome": approve_outcome(obj) if APPROVE in options.actions else "",
+            # A refund's amount, or an exchange's difference and which way it goes.
+            "amount_words": amount_words(obj),
             "route_rows": _route_rows(obj),
             "flagged": is_flagged(obj),
             "now": now,
@@ -327,9 +359,14 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
     def course(self, obj: RefundRequest) -> str:
         return obj.order.course.name
 
-    @admin.display(description=_("amount to refund (CNY)"), ordering="approved_amount")
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_column(self, obj: RefundRequest) -> str:
+        return kind_badge(obj)
+
+    @admin.display(description=_("amount"), ordering="approved_amount")
     def amount(self, obj: RefundRequest) -> str:
-        return f"¥{obj.approved_amount:,.2f}"
+        """A refund's amount; an exchange's difference with its direction (退还 / 补交 / 无差额)."""
+        return amount_words(obj)
 
     @admin.display(description=_("risk"))
     def risk(self, obj: RefundRequest) -> str:
@@ -347,15 +384,16 @@ def risk_badge(obj: RefundRequest) -> str:
 
 
 def _panels_context(request: HttpRequest, obj: RefundRequest) -> dict[str, Any]:
-    """What the added panels read, and ``page_panels``: the templates of those that show."""
+    """What the added panels read, and the templates of those that show: ``page_panels_top`` at
+    the top of the decision panel, ``page_panels`` below its buttons."""
     context: dict[str, Any] = {}
-    templates: list[str] = []
+    templates: dict[str, list[str]] = {PANEL_TOP: [], PANEL_BELOW: []}
     for panel in REQUEST_PAGE_PANELS:
         extra = panel.context(request, obj)
         if extra:
             context.update(extra)
-            templates.append(panel.template)
-    return {**context, "page_panels": templates}
+            templates[PANEL_TOP if panel.place == PANEL_TOP else PANEL_BELOW].append(panel.template)
+    return {**context, "page_panels_top": templates[PANEL_TOP], "page_panels": templates[PANEL_BELOW]}
 
 
 ROUTE_STATE_AT_POSITION = {

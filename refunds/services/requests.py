@@ -319,6 +319,33 @@ def refund_submit_for_student(
     request then takes its route like any other (customer service may approve it directly when it
     is within the campus's limit); the student is told it was filed."""
     now = at or timezone.now()
+    student, filed = filed_for_student(
+        actor=actor,
+        student_id=student_id,
+        consent_channel=consent_channel,
+        consent_at=consent_at,
+        consent_note=consent_note,
+        now=now,
+    )
+    return refund_submit(
+        student=student, order_no=order_no, reason=reason, details=details, evidence=evidence, at=now, filed=filed
+    )
+
+
+def filed_for_student(
+    *,
+    actor: User,
+    student_id: int,
+    consent_channel: str,
+    consent_at: datetime.datetime | None,
+    consent_note: str = "",
+    now: datetime.datetime,
+) -> tuple[Student, FiledForStudent]:
+    """Who may file an after-sale request for a student, and with what consent: customer service,
+    for a student of its own campus, who agreed (how, and within ``CONSENT_MAX_AGE``, not in the
+    future). The refund desk and the exchange desk (``exchanges``) both ask it before filing;
+    ``RefundActionError`` (codes ``forbidden``, ``student``, ``consent_channel``, ``consent_at``)
+    when not. Writes nothing."""
     staff = _staff_of(actor)
     if staff.role != StaffRole.SERVICE:
         raise RefundActionError(_("Only customer service may file a request for a student."), code="forbidden")
@@ -340,9 +367,7 @@ def refund_submit_for_student(
         consent_at=consent_at,
         consent_note=(consent_note or "").strip()[:300],
     )
-    return refund_submit(
-        student=student, order_no=order_no, reason=reason, details=details, evidence=evidence, at=now, filed=filed
-    )
+    return student, filed
 
 
 def _new_request_no(now: datetime.datetime, *, kind: str = "refund") -> str:
@@ -482,6 +507,7 @@ def refund_adjust_amount(
     with transaction.atomic():
         request, _step, _staff, _as_delegate = _lock_for_decision(request_id=request_id, actor=actor, at=at)
         now = at or timezone.now()  # once the lock is ours: after any change we waited for
+        _refuse_if(rules.amount_fixed_refusal(request))
         limit = rules.adjust_limit(request, order_left=_order_left(request))
         _refuse_if(rules.adjust_amount_refusal(amount, limit=limit))
         previous = request.approved_amount
