@@ -99,7 +99,7 @@ def _exchange(exchange: Exchange) -> dict[str, Any]:
 
 def _calculation_rows(exchange: Exchange) -> Iterator[Row]:
     for number, line in enumerate(exchange.lines, start=1):
-        yield [number, line["label"], line["formula"], line["amount"], line["explanation"]]
+        yield (number, line["label"], line["formula"], line["amount"], line["explanation"])
 
 
 def _collection(collection: Collection) -> dict[str, Any]:

@@ -214,6 +214,7 @@ def exchange_submit(
             _("The calculation has changed since you looked at it; please check the new figures and confirm again."),
             code="changed",
         )
+    assert quote.terms.policy_id is not None  # noqa: S101 - quotes of saved policies
     policy = ExchangePolicy.objects.get(pk=quote.terms.policy_id)
     refund_now = refund_quote(order=order, reason=reason, at=now)
     holder: list[Exchange] = []

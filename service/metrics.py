@@ -40,6 +40,7 @@ from typing import Any
 from django.db.models import Case, Count, DurationField, F, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
+from orders.models import ACTIVE_ORDER_STATUSES
 from schoolops.models import Campus, Staff, StaffRole
 from servicedesk.metrics import SATISFIED_FROM
 from servicedesk.models import Rating
@@ -55,7 +56,6 @@ from .models import (
     TaskKind,
     TaskStatus,
 )
-from .selectors import ACTIVE_ORDER_STATUSES
 
 FOLLOW_UP_DAYS = 2  # an inactive student is followed up in time within this many days
 TREND_WEEKS = 8

@@ -22,13 +22,13 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import Course, OrderStatus
+from orders.models import ACTIVE_ORDER_STATUSES, Course, OrderStatus
 from schoolops.models import Campus
 from students.models import Enrollment
 
 from . import notices
 from .models import LessonFeedback, ServiceSettings, ServiceTask, TaskKind, TaskStatus
-from .selectors import ACTIVE_ORDER_STATUSES, FACT_FIELDS, service_settings_by_campus, student_facts
+from .selectors import FACT_FIELDS, service_settings_by_campus, student_facts
 
 logger = logging.getLogger(__name__)
 

@@ -55,13 +55,12 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from orders.models import Course
+from orders.models import ACTIVE_ORDER_STATUSES, Course
 from schoolops.models import Staff, StaffRole
 from schoolops.scoping import visible_campus_ids
 from students.models import Enrollment
 
 from .models import ServiceSettings
-from .selectors import ACTIVE_ORDER_STATUSES
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise

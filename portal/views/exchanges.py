@@ -162,9 +162,9 @@ def _stages(exchange: Exchange) -> list[tuple[str, str]]:
     request = exchange.request
     names = [str(ApprovalTier(tier).label) for tier in request.route]
     if exchange.refund_amount > 0:
-        settle = _("Difference refunded")
+        settle = _("Refund of the difference")
     elif exchange.pay_amount > 0:
-        settle = _("Difference paid")
+        settle = _("Payment of the difference")
     else:
         settle = ""
     steps = [_("Submitted"), *names, *([settle] if settle else []), _("New course open")]
@@ -193,7 +193,7 @@ def exchange_pay_view(request: StudentRequest, request_no: str) -> HttpResponseB
     exchange = _exchange_or_404(request, request_no)
     form = ExchangePayForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("way", [_("Choose how to pay.")])))
+        messages.error(request, " ".join(str(e) for e in form.errors.get("way") or [_("Choose how to pay.")]))
         return redirect("portal:exchange", request_no)
     try:
         collection = exchange_pay(
@@ -207,8 +207,8 @@ def exchange_pay_view(request: StudentRequest, request_no: str) -> HttpResponseB
     except ExchangeError as exc:
         messages.error(request, exc.message)
         return redirect("portal:exchange", request_no)
-    if collection.pay_url and form.cleaned_data["way"] in ("wechat_h5", "alipay_wap"):
-        return redirect(collection.pay_url)  # on to the gateway's own page on this phone
+    # Back to her page, which shows the code or the link to the gateway's own page: a link she taps,
+    # not a redirect of this form (the page's Content-Security-Policy keeps forms on this site).
     if not collection.pay_url:
         messages.error(request, collection.error_message or _("The payment could not be opened; please try again."))
     return redirect("portal:exchange", request_no)
@@ -253,7 +253,9 @@ def exchange_rate_view(request: StudentRequest, request_no: str) -> HttpResponse
     exchange = _exchange_or_404(request, request_no)
     form = ExchangeRatingForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("rating", [_("Choose a rating from 1 to 5 stars.")])))
+        messages.error(
+            request, " ".join(str(e) for e in form.errors.get("rating") or [_("Choose a rating from 1 to 5 stars.")])
+        )
         return redirect("portal:exchange", request_no)
     try:
         exchange_rate(

@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from orders.models import Order
+from orders.models import ACTIVE_ORDER_STATUSES, Order
 from service.models import FeedbackAnswer, LessonFeedback
-from service.selectors import ACTIVE_ORDER_STATUSES, lesson_feedback_for
+from service.selectors import lesson_feedback_for
 from service.services import ServiceError, feedback_answer
 
 from .. import selectors
