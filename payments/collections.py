@@ -71,7 +71,9 @@ from .gateways.base import (
     PaymentState,
     RefundCall,
     RefundGateway,
+    RefundStep,
     as_unknown,
+    refund_once,
 )
 from .gateways.config import notify_url
 from .gateways.registry import UnknownChannel, collection_gateway_for, gateway_class, gateway_for
@@ -657,25 +659,16 @@ def collection_refunds_check(*, now: datetime.datetime | None = None) -> int:
 def _refund_send(collection: Collection, *, needs_query: bool) -> Collection:
     """One attempt at the refund of a ``refunding`` collection: query first when it may have reached
     the gateway, and send it (under the same number) only if the gateway never heard of it."""
-    gateway = gateway_for(collection.channel)
-    call = _refund_call(collection)
-    calling = CollectionExchangeKind.REFUND_QUERY if needs_query else CollectionExchangeKind.REFUND
+    kinds = {RefundStep.QUERY: CollectionExchangeKind.REFUND_QUERY, RefundStep.REFUND: CollectionExchangeKind.REFUND}
     try:
-        if needs_query:
-            try:
-                answer = gateway.query(call)
-            except GatewayFinalError as exc:  # a failed query never says the refund was refused
-                raise as_unknown(exc, what="The refund query") from exc
-            _exchange(collection, kind=CollectionExchangeKind.REFUND_QUERY, answer=answer)
-            if answer.outcome == Outcome.NOT_FOUND:
-                calling = CollectionExchangeKind.REFUND
-                answer = gateway.refund(call)
-                _exchange(collection, kind=CollectionExchangeKind.REFUND, answer=answer)
-        else:
-            answer = gateway.refund(call)
-            _exchange(collection, kind=CollectionExchangeKind.REFUND, answer=answer)
+        answer = refund_once(
+            gateway_for(collection.channel),
+            _refund_call(collection),
+            needs_query=needs_query,
+            record=lambda step, answer: _exchange(collection, kind=kinds[step], answer=answer),
+        )
     except GatewayRetryableError as exc:
-        _exchange(collection, kind=calling, error=exc)
+        _exchange(collection, kind=kinds[getattr(exc, "step", RefundStep.REFUND)], error=exc)
         return _note_error(collection.pk, exc)
     except GatewayFinalError as exc:
         # Only a refund call gets here: the gateway refused it, so no money moved under the number.

@@ -65,7 +65,9 @@ from .gateways.base import (
     GatewayRetryableError,
     Outcome,
     RefundCall,
+    RefundStep,
     as_unknown,
+    refund_once,
 )
 from .gateways.config import notify_url
 from .gateways.registry import gateway_class, gateway_for, manual_channels
@@ -342,25 +344,16 @@ def payout_execute(*, payout_id: int, now: datetime.datetime | None = None) -> s
     if isinstance(claimed, str):
         return Step.BUSY
     payout, needs_query = claimed
-    gateway = gateway_for(payout.channel)
-    call = _refund_call(payout)
-    calling = ExchangeKind.QUERY if needs_query else ExchangeKind.REFUND
+    kinds = {RefundStep.QUERY: ExchangeKind.QUERY, RefundStep.REFUND: ExchangeKind.REFUND}
     try:
-        if needs_query:
-            try:
-                answer = gateway.query(call)
-            except GatewayFinalError as exc:  # a failed query never says the refund was refused
-                raise as_unknown(exc, what="The refund query") from exc
-            _exchange(payout, kind=ExchangeKind.QUERY, answer=answer)
-            if answer.outcome == Outcome.NOT_FOUND:
-                calling = ExchangeKind.REFUND
-                answer = gateway.refund(call)
-                _exchange(payout, kind=ExchangeKind.REFUND, answer=answer)
-        else:
-            answer = gateway.refund(call)
-            _exchange(payout, kind=ExchangeKind.REFUND, answer=answer)
+        answer = refund_once(
+            gateway_for(payout.channel),
+            _refund_call(payout),
+            needs_query=needs_query,
+            record=lambda step, answer: _exchange(payout, kind=kinds[step], answer=answer),
+        )
     except GatewayRetryableError as exc:
-        _exchange(payout, error=exc, kind=calling)
+        _exchange(payout, error=exc, kind=kinds[getattr(exc, "step", RefundStep.REFUND)])
         _mark_unknown(payout.pk, exc)
         return Step.RETRY
     except GatewayFinalError as exc:

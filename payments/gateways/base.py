@@ -24,6 +24,7 @@ collection service (``payments.collections``) decides what an answer means.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -295,3 +296,44 @@ class RefundGateway:
         the collection's refund number). Raises ``CallbackRejected`` for anything not vouched for.
         Matching the number and amount against our collection is the caller's job."""
         raise CallbackRejected(f"{self.channel} collects no payments")
+
+
+class RefundStep:
+    """Which call of ``refund_once`` is under way (and so, which one an error came from)."""
+
+    QUERY = "query"
+    REFUND = "refund"
+
+
+def refund_once(
+    gateway: RefundGateway,
+    call: RefundCall,
+    *,
+    needs_query: bool,
+    record: Callable[[str, GatewayAnswer], None],
+) -> GatewayAnswer:
+    """Refund ``call`` at most once under its fixed number: when it may have reached the gateway
+    (``needs_query``), ask first and send it again only if the gateway never heard of it. Each
+    answer is handed to ``record(step, answer)`` as it comes. Returns the last answer.
+
+    A ``GatewayRetryableError`` or ``GatewayFinalError`` propagates with ``exc.step`` set to the call
+    it came from; a query that fails for good is raised as unknown (it never says the refund was
+    refused), so a ``GatewayFinalError`` here always comes from a refund call: no money moved.
+    """
+    step = RefundStep.QUERY if needs_query else RefundStep.REFUND
+    try:
+        if needs_query:
+            try:
+                answer = gateway.query(call)
+            except GatewayFinalError as exc:
+                raise as_unknown(exc, what="The refund query") from exc
+            record(RefundStep.QUERY, answer)
+            if answer.outcome != Outcome.NOT_FOUND:
+                return answer
+            step = RefundStep.REFUND
+        answer = gateway.refund(call)
+        record(RefundStep.REFUND, answer)
+        return answer
+    except GatewayError as exc:
+        exc.step = step  # type: ignore[attr-defined]  # read back by the caller's error handling
+        raise
