@@ -60,6 +60,7 @@ from refunds.services import (
     refund_cancel,
     refund_close_nothing_due,
     refund_quote,
+    student_order_for_request,
 )
 from schoolops.errors import ActionRefused
 from schoolops.history import history_note
@@ -189,20 +190,10 @@ def exchange_submit(
     details = (details or "").strip()
     if reason not in RefundReason.values:
         raise ExchangeError(_("Choose a reason from the list."), code="reason")
-    order = (
-        Order.objects.select_related("course__campus", "enrollment__homeroom_teacher")
-        .filter(student=student, order_no=order_no)
-        .first()
-    )
-    if order is None:
-        raise ExchangeError(
-            _("There is no order %(order_no)s among your orders.") % {"order_no": order_no}, code="not_found"
-        )
-    if not hasattr(order, "enrollment"):
-        raise ExchangeError(
-            _("Order %(order_no)s has no enrollment yet; please contact the service desk.") % {"order_no": order_no},
-            code="no_enrollment",
-        )
+    try:
+        order = student_order_for_request(student=student, order_no=order_no)
+    except RefundActionError as exc:
+        raise ExchangeError(exc.message, code=exc.code) from exc
     target = Course.objects.select_related("campus").filter(code=target_code).first()
     if target is None:
         raise ExchangeError(_("Choose the new course from the list."), code="target")

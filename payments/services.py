@@ -596,7 +596,11 @@ def _claim(payout_id: int, *, now: datetime.datetime) -> tuple[Payout, bool] | s
 
 
 def _refund_call(payout: Payout) -> RefundCall:
+    # An order made by a course exchange keeps the first order's payment: the money goes back
+    # against that trade (its number and total), which the gateway knows.
     order = payout.order
+    while order.exchanged_from_id is not None:
+        order = Order.objects.get(pk=order.exchanged_from_id)
     return RefundCall(
         payout_no=payout.payout_no,
         order_no=order.order_no,

@@ -32,6 +32,7 @@ from .requests import (
     refund_steps_escalate,
     refund_submit,
     refund_submit_for_student,
+    student_order_for_request,
 )
 
 __all__ = [
@@ -60,4 +61,5 @@ __all__ = [
     "refund_steps_escalate",
     "refund_submit",
     "refund_submit_for_student",
+    "student_order_for_request",
 ]

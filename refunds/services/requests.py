@@ -103,20 +103,7 @@ def refund_submit(
     details = (details or "").strip()
     if reason not in RefundReason.values:
         raise RefundActionError(_("Choose a reason from the list."), code="reason")
-    order = (
-        Order.objects.select_related("course__campus", "enrollment__homeroom_teacher__manager")
-        .filter(student=student, order_no=order_no)
-        .first()
-    )
-    if order is None:
-        raise RefundActionError(
-            _("There is no order %(order_no)s among your orders.") % {"order_no": order_no}, code="not_found"
-        )
-    if not hasattr(order, "enrollment"):
-        raise RefundActionError(
-            _("Order %(order_no)s has no enrollment yet; please contact the service desk.") % {"order_no": order_no},
-            code="no_enrollment",
-        )
+    order = student_order_for_request(student=student, order_no=order_no)
     _refuse_if(rules.order_refusal(order))
     if RefundRequest.objects.filter(order=order).exclude(status__in=CLOSED_STATES).exists():
         raise RefundActionError(_("This order already has a refund request in progress."), code="open_request")
@@ -162,6 +149,27 @@ def refund_submit(
     )
     logger.info("Refund %s submitted for order %s, route %s", request.request_no, order.order_no, route)
     return request
+
+
+def student_order_for_request(*, student: Student, order_no: str) -> Order:
+    """The order ``order_no`` of ``student`` that a request (refund or exchange) is about, with its
+    course, campus and enrollment; ``RefundActionError`` when she has no such order or it has no
+    enrollment yet."""
+    order = (
+        Order.objects.select_related("course__campus", "enrollment__homeroom_teacher__manager")
+        .filter(student=student, order_no=order_no)
+        .first()
+    )
+    if order is None:
+        raise RefundActionError(
+            _("There is no order %(order_no)s among your orders.") % {"order_no": order_no}, code="not_found"
+        )
+    if not hasattr(order, "enrollment"):
+        raise RefundActionError(
+            _("Order %(order_no)s has no enrollment yet; please contact the service desk.") % {"order_no": order_no},
+            code="no_enrollment",
+        )
+    return order
 
 
 def _request_open(

@@ -265,3 +265,20 @@ def test_the_guard_never_lets_an_exchange_credit_more_than_is_left_on_the_order(
         D("0.00"),
     )
     assert not Order.objects.filter(exchanged_from=order).exists()
+
+
+def test_a_refund_of_the_new_order_goes_back_against_the_first_payment(gateways, student, homeroom, supervisor, campus):
+    from payments.services import _refund_call
+
+    policy()
+    order, service = setup(student=student, homeroom=homeroom, campus=campus)
+    exchange = _submit(order, target(campus, "2000.00"))
+    approve_all(exchange.request, service=service, supervisor=supervisor)
+    wait_until(lambda: _fresh(exchange).status == ExchangeStatus.COMPLETED, what="the exchange")
+    new = _fresh(exchange).new_order
+    refund = refund_submit(
+        student=student, order_no=new.order_no, reason="time_conflict", details="家里有事，无法继续学习。"
+    )
+    payout = Payout(request=refund, order=new, amount=D("100.00"), payout_no="PO-TEST", channel=new.channel)
+    call = _refund_call(payout)
+    assert (call.order_no, call.trade_no, call.order_total) == (order.order_no, order.gateway_trade_no, D("3000.00"))
