@@ -36,6 +36,7 @@ say "gateway simulator on https://127.0.0.1:${SIM_PORT}/ (log: $SIM_LOG)"
 (while sleep 300; do
     "$PY" manage.py escalate_tickets >>var/escalations.log 2>&1 || true
     "$PY" manage.py plan_service_tasks >>var/service-tasks.log 2>&1 || true
+    "$PY" manage.py settle_exchanges >>var/exchanges.log 2>&1 || true
 done) &
 esc_pid=$!
 trap 'kill "$sim_pid" "$esc_pid" 2>/dev/null || true' EXIT INT TERM

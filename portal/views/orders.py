@@ -96,7 +96,8 @@ def order_detail(request: StudentRequest, order_no: str) -> HttpResponse:
         "feedback_question": questions.first(),
         "exchange_offer": exchange_offer(order=summary.order),
         "exchanges": Exchange.objects.filter(old_order=summary.order).select_related("request", "target_course"),
-        "exchanged_from": getattr(summary.order, "exchange_in", None),
+        # The exchange that made this order (only an order made by one has it: no query otherwise).
+        "exchanged_from": getattr(summary.order, "exchange_in", None) if summary.order.exchanged_from_id else None,
     }
     return render(request, "portal/order.html", context)
 
