@@ -6,6 +6,12 @@
 #
 #   static/vendor/echarts/echarts.min.js   Apache ECharts, the minified full build
 #   static/vendor/echarts/LICENSE          its licence (Apache-2.0), and NOTICE
+#   static/vendor/htmx/htmx.min.js         htmx, for pages that update a part in place (the
+#                                          refund quote); every such page works without it
+#   static/vendor/htmx/LICENSE             its licence (0BSD)
+#   tests/browser/vendor/axe.min.js        axe-core, the accessibility checker the browser tests
+#                                          run inside the page (tests only, never served)
+#   tests/browser/vendor/LICENSE           its licence (MPL-2.0)
 #
 # npm ci runs in a temporary directory, so no node_modules/ is left in the checkout.
 set -euo pipefail
@@ -30,3 +36,19 @@ cp "$ECHARTS/LICENSE" "$DEST/LICENSE"
 [ -f "$ECHARTS/NOTICE" ] && cp "$ECHARTS/NOTICE" "$DEST/NOTICE"
 version=$(node -p "require('$ECHARTS/package.json').version" 2>/dev/null || echo "?")
 say "echarts $version -> static/vendor/echarts/"
+
+HTMX="$WORK/node_modules/htmx.org"
+DEST="$ROOT/static/vendor/htmx"
+mkdir -p "$DEST"
+cp "$HTMX/dist/htmx.min.js" "$DEST/htmx.min.js"
+cp "$HTMX/LICENSE" "$DEST/LICENSE"
+version=$(node -p "require('$HTMX/package.json').version" 2>/dev/null || echo "?")
+say "htmx $version -> static/vendor/htmx/"
+
+AXE="$WORK/node_modules/axe-core"
+DEST="$ROOT/tests/browser/vendor"
+mkdir -p "$DEST"
+cp "$AXE/axe.min.js" "$DEST/axe.min.js"
+cp "$AXE/LICENSE" "$DEST/LICENSE"
+version=$(node -p "require('$AXE/package.json').version" 2>/dev/null || echo "?")
+say "axe-core $version -> tests/browser/vendor/"
