@@ -1,6 +1,7 @@
 """E-mail through Django's configured e-mail backend (SMTP in production, the console otherwise).
 
-Plain text with an HTML alternative (the same text, escaped, and the link). The ``Message-ID`` is
+Plain text with an HTML alternative (the same text, escaped, its web addresses made links), and the
+request's link after it unless the text already gives it. The ``Message-ID`` is
 made from the delivery id, so a message sent again after a crash carries the same id and mail
 systems (and people reading headers) can tell it is one message; ``X-Schoolops-Delivery`` names
 the delivery row.
@@ -20,6 +21,8 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.utils.html import escape, linebreaks
+
+from schoolops.templatetags.text import linkify
 
 from .base import (
     Attachment,
@@ -73,9 +76,12 @@ class EmailChannel(Channel):
     def build(self, message: OutgoingMessage) -> EmailMultiAlternatives:
         recipient = message.recipient
         to = formataddr((recipient.name, recipient.email.strip())) if recipient.name else recipient.email.strip()
+        # The link is added once: a text that already gives it (审核入口：http://…) is not followed by
+        # it again.
+        extra_link = message.link if message.link and message.link not in message.body else ""
         email = EmailMultiAlternatives(
             subject=message.subject,
-            body=message.body + (f"\n\n{message.link}" if message.link else ""),
+            body=message.body + (f"\n\n{extra_link}" if extra_link else ""),
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[to],
             headers={
@@ -85,9 +91,9 @@ class EmailChannel(Channel):
                 "Auto-Submitted": "auto-generated",  # RFC 3834: no vacation replies, please
             },
         )
-        html = linebreaks(escape(message.body))
-        if message.link:
-            html += f'<p><a href="{escape(message.link)}">{escape(message.link)}</a></p>'
+        html = linebreaks(linkify(message.body))
+        if extra_link:
+            html += f'<p><a href="{escape(extra_link)}">{escape(extra_link)}</a></p>'
         email.attach_alternative(html, "text/html")
         for attachment in message.attachments:
             email.attach(attachment.file_name, _read(attachment), attachment.content_type)

@@ -146,3 +146,14 @@ def test_a_missing_attachment_is_a_permanent_error_naming_it_before_connecting(
 def test_email_is_the_channel_that_carries_attachments():
     assert channel_for("email").carries_attachments is True
     assert {name for name in ("inbox", "sms", "wechat", "webhook") if channel_for(name).carries_attachments} == set()
+
+
+def test_a_text_that_gives_the_link_is_not_followed_by_it_again(channel, smtp_server, make_message):
+    link = "https://schoolops.example.com/refunds/42/"
+    channel.send(make_message(body=f"请在截止时间前完成审核。\n审核入口：{link}"))
+
+    mail = smtp_server.messages[0]
+    assert mail.get_body(preferencelist=("plain",)).get_content().count(link) == 1
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    assert html.count(link) == 2  # once as the address, once as the text of its own <a>
+    assert f'审核入口：<a href="{link}"' in html
