@@ -161,7 +161,8 @@ class ApprovalSettingsAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
         return own + super().get_urls()
 
     def routes_view(self, request: HttpRequest) -> JsonResponse:
-        """The route diagram for thresholds as typed (not saved): the page redraws it as they change."""
+        """The route diagram for thresholds as typed (not saved): the page redraws it as they change.
+        Amounts that draw nothing are answered with why (an answer, not a failed request)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         defaults = ApprovalSettings()
@@ -173,10 +174,10 @@ class ApprovalSettingsAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
             except InvalidOperation:
                 value = Decimal("-1")
             if not value.is_finite() or value < 0 or value >= Decimal("1e10"):
-                return JsonResponse({"error": str(_("Type amounts of zero or more to see the routes."))}, status=400)
+                return JsonResponse({"error": str(_("Type amounts of zero or more to see the routes."))})
             values[name] = value.quantize(Decimal("0.01"))
         if values["large_above"] < values["small_below"]:
-            return JsonResponse({"error": str(_("The large threshold cannot be below the small one."))}, status=400)
+            return JsonResponse({"error": str(_("The large threshold cannot be below the small one."))})
         html = render_route_diagram(
             small_below=values["small_below"],
             large_above=values["large_above"],
