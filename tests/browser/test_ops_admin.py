@@ -127,3 +127,23 @@ def test_operations_see_the_route_diagram_follow_the_thresholds(request, live_se
         fits_the_phone(page)
     assert page.evaluate("window.__cspViolations || []") == []
     assert errors == []
+
+
+def test_the_template_preview_fits_a_phone(phone_page, live_server, operations):
+    errors = watch(phone_page)
+    admin_login(phone_page, live_server, operations.user)
+    phone_page.goto(f"{live_server.url}{reverse('admin:notifications_notificationtemplate_add')}")
+    phone_page.locator("#id_event").select_option("refund.approved")
+    phone_page.locator("#id_channel").select_option("wechat")
+    phone_page.locator("#id_subject").fill("退款已通过")
+    phone_page.locator("#id_body").fill(
+        "{{ student_name }}，您的退款 {{ amount }} 元已通过审批，预计 {{ arrival }} 到账。"
+    )
+    expect(phone_page.locator("#live-phone-body")).to_contain_text("王小明，您的退款 1,599.20 元已通过审批")
+    expect(phone_page.locator("#live-phone-subject")).to_have_text("退款已通过")
+    expect(phone_page.locator("#live-sms")).to_be_hidden()
+    phone_page.locator("#live-preview").scroll_into_view_if_needed()
+    shot(phone_page, "1-wechat")
+    fits_the_phone(phone_page)
+    assert phone_page.evaluate("window.__cspViolations || []") == []
+    assert errors == []
