@@ -3,24 +3,28 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import Http404
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
 from django.template.defaultfilters import linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import ngettext, pgettext_lazy
+from django.views.decorators.http import require_POST
 from simple_history.admin import SimpleHistoryAdmin
 
 from schoolops.admin_mixins import ReadOnlyAdminMixin
 from schoolops.scoping import SEE_ALL_CAMPUSES, CampusScopedAdminMixin
 
 from .channels.base import ChannelError, OutgoingMessage, Recipient, WebhookTarget, channel_for
+from .channels.sms import LONG_MESSAGE_PART_CHARS, SINGLE_MESSAGE_CHARS, sms_length
 from .models import (
     ROBOT_EVENTS,
     CallTask,
@@ -31,7 +35,7 @@ from .models import (
     NotificationTemplate,
     StaffWebhook,
 )
-from .rendering import CHANNELS, EVENTS, render_sample, template_errors
+from .rendering import CHANNELS, EVENTS, render_sample, template_errors, used_placeholders
 from .services import notifications_resend
 
 
@@ -71,7 +75,7 @@ class InboxMessageAdmin(CampusScopedAdminMixin, admin.ModelAdmin):
 
 class NotificationTemplateForm(forms.ModelForm):
     event = forms.ChoiceField(label=_("event"))
-    channel = forms.ChoiceField(label=_("channel"))
+    channel = forms.ChoiceField(label=pgettext_lazy("message", "channel"))
 
     class Meta:
         model = NotificationTemplate
@@ -80,15 +84,102 @@ class NotificationTemplateForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # The fields declared above; the form's ``fields`` is typed by their base class.
-        cast(forms.ChoiceField, self.fields["event"]).choices = [
-            (key, f"{spec.label} ({key})") for key, spec in sorted(EVENTS.items())
-        ]
-        cast(forms.ChoiceField, self.fields["channel"]).choices = [(name, name) for name in CHANNELS]
+        if "event" in self.fields:
+            cast(forms.ChoiceField, self.fields["event"]).choices = [
+                (key, f"{spec.label} ({key})") for key, spec in sorted(EVENTS.items())
+            ]
+        if "channel" in self.fields:
+            cast(forms.ChoiceField, self.fields["channel"]).choices = [(name, name) for name in CHANNELS]
         event = self.data.get("event") or self.initial.get("event") or getattr(self.instance, "event", "")
-        if event in EVENTS:
+        if event in EVENTS and "body" in self.fields:  # a reader's form has no fields: all read-only
             self.fields["body"].help_text = _("Placeholders: %(names)s") % {
                 "names": ", ".join(f"{{{{ {name} }}}}" for name in EVENTS[event].placeholders)
             }
+
+
+def _where(source: str, name: str) -> tuple[int, int] | None:
+    """Line and column (from 1) where ``source`` first reads the placeholder ``name``."""
+    tag = re.compile(r"\{\{\s*" + re.escape(name) + r"\b|\{%[^%]*?\b" + re.escape(name) + r"\b")
+    found = tag.search(source)
+    if found is None:
+        return None
+    before = source[: found.start()]
+    return before.count("\n") + 1, found.start() - (before.rfind("\n") + 1) + 1
+
+
+def unknown_placeholders(*, event: str, texts: dict[str, str]) -> list[dict[str, Any]]:
+    """The placeholders ``event`` does not offer, with the field and place each is first read."""
+    spec = EVENTS.get(event)
+    if spec is None:
+        return []
+    found = []
+    for field, source in texts.items():
+        for name in sorted(used_placeholders(source) - set(spec.placeholders)):
+            where = _where(source, name)
+            found.append(
+                {
+                    "field": field,
+                    "name": name,
+                    "line": where[0] if where else None,
+                    "column": where[1] if where else None,
+                }
+            )
+    return found
+
+
+def live_preview(*, event: str, channel: str, subject: str, body: str) -> dict[str, Any]:
+    """A template as typed, rendered with the event's sample values through the sandbox, or its
+    problems (an unknown placeholder named, with its field, line and column)."""
+    errors = template_errors(event=event, channel=channel, subject=subject, body=body)
+    if errors:
+        form_fields = NotificationTemplateForm.base_fields
+        labels = {name: form_fields[name].label or name for name in ("event", "channel", "subject", "body")}
+        unknown = unknown_placeholders(event=event, texts={"subject": subject, "body": body})
+        places = [
+            str(
+                _("%(field)s, line %(line)s, column %(column)s: {{ %(name)s }} is not a placeholder of this event.")
+                % {**item, "field": labels[item["field"]]}
+            )
+            for item in unknown
+            if item["line"] is not None
+        ]
+        return {
+            "ok": False,
+            "errors": [
+                {"field": field, "label": str(labels.get(field, field)), "message": message}
+                for field, messages_ in errors.items()
+                for message in messages_
+            ],
+            "unknown": unknown,
+            "places": places,
+        }
+    rendered_subject, rendered_body, fields = render_sample(event=event, subject=subject, body=body)
+    answer: dict[str, Any] = {
+        "ok": True,
+        "kind": "email" if channel == "email" else "phone",
+        "channel": channel,
+        "subject": rendered_subject,
+        "body": rendered_body,
+        "fields": fields,
+    }
+    if channel == "sms":
+        length = sms_length(rendered_body)
+        answer["sms"] = {
+            "characters": length.characters,
+            "segments": length.segments,
+            "signature": length.signature,
+            "text": ngettext(
+                "%(characters)d characters with the signature %(signature)s: %(segments)d message",
+                "%(characters)d characters with the signature %(signature)s: %(segments)d messages",
+                length.segments,
+            )
+            % {"characters": length.characters, "signature": length.signature, "segments": length.segments},
+            "rule": str(
+                _("One message holds %(single)d characters; a longer text goes in parts of %(part)d.")
+                % {"single": SINGLE_MESSAGE_CHARS, "part": LONG_MESSAGE_PART_CHARS}
+            ),
+        }
+    return answer
 
 
 @admin.register(NotificationTemplate)
@@ -101,6 +192,11 @@ class NotificationTemplateAdmin(SimpleHistoryAdmin):
     list_filter = ("event", "channel", "language", "is_active")
     search_fields = ("subject", "body")
     readonly_fields = ("sample",)
+    change_form_template = "admin/notifications/notificationtemplate/change_form.html"
+
+    class Media:
+        css = {"all": ("ops/template_preview.css",)}
+        js = ("ops/template_preview.js",)
 
     @admin.display(description=_("preview"))
     def preview_link(self, obj: NotificationTemplate) -> str:
@@ -120,9 +216,21 @@ class NotificationTemplateAdmin(SimpleHistoryAdmin):
                 "<int:pk>/preview/",
                 self.admin_site.admin_view(self.preview_view),
                 name="notifications_notificationtemplate_preview",
-            )
+            ),
+            path(
+                "live-preview/",
+                self.admin_site.admin_view(self.live_preview_view),
+                name="notifications_notificationtemplate_live_preview",
+            ),
         ]
         return urls + super().get_urls()
+
+    def live_preview_view(self, request: HttpRequest) -> JsonResponse:
+        """The template as typed in the editor, rendered with sample values (the page's live preview).
+        POST only, CSRF-checked by the admin; for those who may change templates."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        return _live_preview_post(request)
 
     def preview_view(self, request, pk: int):
         template = self.get_queryset(request).filter(pk=pk).first()
@@ -146,6 +254,19 @@ class NotificationTemplateAdmin(SimpleHistoryAdmin):
             "problems": [p for values in problems.values() for p in values],
         }
         return TemplateResponse(request, "admin/notifications/notificationtemplate/preview.html", context)
+
+
+@require_POST
+def _live_preview_post(request: HttpRequest) -> JsonResponse:
+    data = request.POST
+    return JsonResponse(
+        live_preview(
+            event=data.get("event", ""),
+            channel=data.get("channel", ""),
+            subject=data.get("subject", ""),
+            body=data.get("body", ""),
+        )
+    )
 
 
 @admin.register(Notification)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path, unquote
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -30,13 +31,64 @@ def scope_to_campus(queryset: QuerySet, *, user, campus_field: str) -> QuerySet:
     return queryset.filter(Q(**{lookup: ids}))
 
 
+def limit_campus_choices(field: Any, *, user) -> Any:
+    """A form field choosing a campus, limited to the campuses ``user`` may see, refusing any other
+    (a forged POST) with a message that says why. The one rule for every admin's campus choice."""
+    field.queryset = scope_to_campus(field.queryset, user=user, campus_field="")
+    field.error_messages["invalid_choice"] = _(
+        "You can only choose a campus you work for; that campus is not one of yours."
+    )
+    return field
+
+
+class CampusListFilter(admin.RelatedFieldListFilter):
+    """The admin's filter by a campus relation, offering only the campuses the user may see (and
+    so hidden from staff of one campus, who have nothing to choose)."""
+
+    def field_choices(self, field, request, model_admin):
+        ids = visible_campus_ids(request.user)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ids is None:
+            return field.get_choices(include_blank=False, ordering=ordering)
+        return field.get_choices(include_blank=False, ordering=ordering, limit_choices_to={"pk__in": ids})
+
+
+def _is_campus_path(model, path: str) -> bool:
+    from schoolops.models import Campus
+
+    try:
+        fields = get_fields_from_path(model, path)
+    except (FieldDoesNotExist, NotRelationField):
+        return False
+    return bool(fields) and getattr(fields[-1], "related_model", None) is Campus
+
+
 if TYPE_CHECKING:  # the mixin is only ever mixed into a ModelAdmin
     from simple_history.admin import SimpleHistoryAdmin as _AdminBase
 else:
     _AdminBase = object
 
 
-class CampusScopedAdminMixin(_AdminBase):
+class CampusChoicesAdminMixin(_AdminBase):
+    """Admin mixin: every campus a form or a list filter offers is one the user may see; a campus
+    chosen outside them is refused at its field (``limit_campus_choices``)."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        from schoolops.models import Campus
+
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and db_field.related_model is Campus and hasattr(field, "queryset"):
+            limit_campus_choices(field, user=request.user)
+        return field
+
+    def get_list_filter(self, request):
+        return [
+            (entry, CampusListFilter) if isinstance(entry, str) and _is_campus_path(self.model, entry) else entry
+            for entry in super().get_list_filter(request)
+        ]
+
+
+class CampusScopedAdminMixin(CampusChoicesAdminMixin):
     """Admin mixin: lists, pages and lookups show only rows of the campuses the user may see.
 
     ``campus_field`` is the lookup path from the model to its campus ("" for Campus itself).

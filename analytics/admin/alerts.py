@@ -29,7 +29,7 @@ else:
 from schoolops.admin_mixins import acting_user_with
 from schoolops.errors import ActionRefused
 from schoolops.models import Staff
-from schoolops.scoping import CampusScopedAdminMixin
+from schoolops.scoping import CampusChoicesAdminMixin, CampusScopedAdminMixin, limit_campus_choices
 
 from ..alerts import (
     HANDLE_PERMISSION,
@@ -84,7 +84,7 @@ class AlertRuleForm(forms.ModelForm):
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(SimpleHistoryAdmin):
+class AlertRuleAdmin(CampusChoicesAdminMixin, SimpleHistoryAdmin):
     form = AlertRuleForm
     list_display = (
         "name",
@@ -114,6 +114,7 @@ class AlertRuleAdmin(SimpleHistoryAdmin):
         rule_id = request.POST.get("rule_id", "")
         instance = AlertRule.objects.filter(pk=rule_id).first() if rule_id.isdigit() else None
         form = AlertRuleForm(request.POST, instance=instance)
+        limit_campus_choices(form.fields["campus"], user=request.user)
         preview = alert_rule_preview(form.save(commit=False)) if form.is_valid() else None
         context = {
             **self.admin_site.each_context(request),

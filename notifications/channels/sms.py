@@ -18,10 +18,12 @@ import json
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import requests
+from django.conf import settings
 from django.core.cache import cache
 
 from schoolops.http import PinnedCASession
@@ -41,6 +43,35 @@ logger = logging.getLogger(__name__)
 
 MAINLAND_MOBILE = re.compile(r"^1\d{10}$")
 MAX_FIELD_LENGTH = 35  # Aliyun's limit for one template variable's value
+# Chinese SMS billing: one message holds 70 characters; a longer one is sent in parts of 67 each
+# (the rest carries the joining header). The provider puts the signature 【SIGN_NAME】 before the
+# text, and it counts.
+SINGLE_MESSAGE_CHARS = 70
+LONG_MESSAGE_PART_CHARS = 67
+
+
+@dataclass(frozen=True)
+class SmsLength:
+    signature: str
+    characters: int  # the signature included
+    segments: int
+
+
+def sms_length(body: str, *, sign_name: str | None = None) -> SmsLength:
+    """How the provider counts ``body`` once signed: characters and billed messages."""
+    if sign_name is None:
+        sign_name = str(getattr(settings, "SMS", {}).get("SIGN_NAME") or "")
+    signature = f"【{sign_name}】" if sign_name else ""
+    characters = len(signature) + len(body)
+    if characters == 0:
+        segments = 0
+    elif characters <= SINGLE_MESSAGE_CHARS:
+        segments = 1
+    else:
+        segments = -(-characters // LONG_MESSAGE_PART_CHARS)
+    return SmsLength(signature=signature, characters=characters, segments=segments)
+
+
 NONCE_NAMESPACE = uuid.UUID("5b0e7c52-6f0a-4b8e-9d1e-2f3c4a5b6c7d")
 NONCE_GENERATION_TTL = 2 * 24 * 3600
 

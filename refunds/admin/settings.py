@@ -9,12 +9,16 @@ a page: settings exist once someone decided them, and their history starts with 
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.core.validators import MinValueValidator
-from django.urls import reverse
+from django.http import HttpRequest, JsonResponse
+from django.template.loader import render_to_string
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -25,9 +29,26 @@ from schoolops.models import Campus
 from schoolops.scoping import CampusScopedAdminMixin, scope_to_campus
 
 from ..models import TIER_STATUS, ApprovalSettings
+from .route_diagram import route_scenarios
 
 SLA_FIELDS = tuple(f"sla_{tier}_hours" for tier in TIER_STATUS)
 RECENT_CHANGES = 5
+
+
+ROUTE_THRESHOLDS = ("small_below", "large_above", "exchange_head_above")
+
+
+def render_route_diagram(
+    *, small_below: Decimal, large_above: Decimal, exchange_head_above: Decimal, routes_url: str = ""
+) -> SafeString:
+    """The route diagram of these thresholds (``routes_url``: where the page asks for it again)."""
+    scenarios = route_scenarios(
+        small_below=small_below, large_above=large_above, exchange_head_above=exchange_head_above
+    )
+    html = render_to_string(
+        "admin/refunds/approvalsettings/route_diagram.html", {"scenarios": scenarios, "routes_url": routes_url}
+    )
+    return SafeString(html)
 
 
 class ApprovalSettingsForm(forms.ModelForm):
@@ -95,6 +116,7 @@ class ApprovalSettingsAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
     fieldsets = (
         (None, {"fields": ("campus",)}),
         (_("Routes by amount"), {"fields": ("small_below", "large_above", "service_limit")}),
+        (_("Approval routes"), {"fields": ("route_diagram",)}),
         (
             _("Automatic check and risk"),
             {"fields": ("auto_max_progress", "auto_max_recent_refunds", "risk_refunds_per_year")},
@@ -104,6 +126,10 @@ class ApprovalSettingsAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
         (_("Hours to decide, per tier"), {"fields": SLA_FIELDS}),
     )
 
+    class Media:
+        css = {"all": ("ops/routes.css",)}
+        js = ("ops/routes.js",)
+
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None:
@@ -111,7 +137,7 @@ class ApprovalSettingsAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
         return (*fieldsets, (_("Recent changes"), {"fields": ("recent_changes",)}))
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = tuple(super().get_readonly_fields(request, obj))
+        readonly = (*super().get_readonly_fields(request, obj), "route_diagram")
         if obj is None:
             return readonly
         # A row belongs to its campus for good; another campus gets its own row.
@@ -123,6 +149,50 @@ class ApprovalSettingsAdmin(CampusScopedAdminMixin, SimpleHistoryAdmin):
             # Only on the add form (the campus is read-only once saved): campuses still on the defaults.
             field.queryset = field.queryset.filter(approval_settings__isnull=True)
         return field
+
+    def get_urls(self):
+        own = [
+            path(
+                "routes/",
+                self.admin_site.admin_view(self.routes_view),
+                name="refunds_approvalsettings_routes",
+            )
+        ]
+        return own + super().get_urls()
+
+    def routes_view(self, request: HttpRequest) -> JsonResponse:
+        """The route diagram for thresholds as typed (not saved): the page redraws it as they change.
+        Amounts that draw nothing are answered with why (an answer, not a failed request)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        defaults = ApprovalSettings()
+        values: dict[str, Decimal] = {}
+        for name in ROUTE_THRESHOLDS:
+            raw = request.GET.get(name, "").strip().replace(",", "")
+            try:
+                value = Decimal(raw) if raw else getattr(defaults, name)
+            except InvalidOperation:
+                value = Decimal("-1")
+            if not value.is_finite() or value < 0 or value >= Decimal("1e10"):
+                return JsonResponse({"error": str(_("Type amounts of zero or more to see the routes."))})
+            values[name] = value.quantize(Decimal("0.01"))
+        if values["large_above"] < values["small_below"]:
+            return JsonResponse({"error": str(_("The large threshold cannot be below the small one."))})
+        html = render_route_diagram(
+            small_below=values["small_below"],
+            large_above=values["large_above"],
+            exchange_head_above=values["exchange_head_above"],
+        )
+        return JsonResponse({"html": html})
+
+    @admin.display(description=_("approval route per amount"))
+    def route_diagram(self, obj: ApprovalSettings) -> SafeString:
+        return render_route_diagram(
+            small_below=obj.small_below,
+            large_above=obj.large_above,
+            exchange_head_above=obj.exchange_head_above,
+            routes_url=reverse("admin:refunds_approvalsettings_routes"),
+        )
 
     def changelist_view(self, request, extra_context=None):
         on_defaults = scope_to_campus(
