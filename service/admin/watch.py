@@ -23,7 +23,7 @@ from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from finance.exports import streamed_file
@@ -261,7 +261,7 @@ class LearningWatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": _g("Learning watch"),
+            "title": gettext("Learning watch"),
             "form": form,
             "watch": watch,
             "headings": _headings(params, form.sort),
@@ -323,5 +323,5 @@ class LearningWatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if fmt == ExportFormat.CSV:
             chunks = csv_chunks(EXPORT_COLUMNS, rows)
         else:
-            chunks = xlsx_chunks(EXPORT_COLUMNS, rows, sheet_name=_g("Learning watch"))
+            chunks = xlsx_chunks(EXPORT_COLUMNS, rows, sheet_name=gettext("Learning watch"))
         return streamed_file(chunks, fmt=fmt, file_name=export_file_name(fmt, now))

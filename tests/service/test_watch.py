@@ -496,3 +496,13 @@ def test_enrollments_keep_their_figures_untouched_by_the_page(client, live_schoo
 
     assert list(Enrollment.objects.order_by("pk").values()) == before
     assert Staff.objects.filter(pk=homeroom.pk).exists()
+
+
+def test_the_page_is_titled_in_chinese(client, live_school, homeroom):
+    client.force_login(homeroom.user)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    with translation.override("zh-hans"):
+        page = client.get(WATCH).content.decode()
+
+    assert "<title>学习看板" in page
+    assert "Learning watch" not in page
