@@ -209,7 +209,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "finance.view_exportjob",
         "finance.view_receipt",
         "finance.view_papercopyrequest",
-        "schoolops.view_all_campuses",
         "schoolops.change_campus",
         # Manager and delegate of anyone; not role, campus or account (schoolops.change_staff_role,
         # which no role holds: superusers only until there is an HR role), so not adding staff.

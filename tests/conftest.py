@@ -8,6 +8,7 @@ import uuid
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.db import connection, connections
 from django.utils import timezone
@@ -136,7 +137,18 @@ def finance(campus):
 
 @pytest.fixture
 def operations(campus):
-    return factories.make_staff(role=StaffRole.OPERATIONS, campus=campus, name="周运营")
+    """Head-office operations: the grant to see every campus is the person's, not the role's."""
+    staff = factories.make_staff(role=StaffRole.OPERATIONS, campus=campus, name="周运营")
+    staff.user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="schoolops", codename="view_all_campuses")
+    )
+    return staff
+
+
+@pytest.fixture
+def campus_operations(campus):
+    """Operations of one campus (no head-office grant): her campus only, like every staff member."""
+    return factories.make_staff(role=StaffRole.OPERATIONS, campus=campus, name="吴运营")
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Campus choices in the admin: staff of one campus are offered, and may choose, only their campus
 (one rule, ``schoolops.scoping.limit_campus_choices`` / ``CampusListFilter``); head office
-(``schoolops.view_all_campuses``: operations, superusers) is offered every campus."""
+(``schoolops.view_all_campuses``, granted to a person, and superusers) is offered every campus; operations
+of one campus, without the grant, are offered their own."""
 
 from __future__ import annotations
 
@@ -148,3 +149,27 @@ def test_the_robot_list_filter_offers_staff_of_one_campus_no_other_campus(client
     response = client.get(reverse("admin:notifications_staffwebhook_changelist"))
     assert response.status_code == 200
     assert f"campus__id__exact={other_campus.pk}" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "admin:refunds_approvalsettings_add",
+        "admin:service_servicesettings_add",
+        "admin:servicedesk_desksettings_add",
+        "admin:analytics_alertrule_add",
+    ],
+)
+def test_operations_of_one_campus_are_offered_only_their_campus(
+    client, campus, other_campus, campus_operations, url_name
+):
+    client.force_login(campus_operations.user)
+    response = client.get(reverse(url_name))
+    assert response.status_code == 200
+    assert offered(response) == {campus.pk}
+
+
+def test_operations_of_one_campus_cannot_open_another_campus_settings(client, campus, other_campus, campus_operations):
+    foreign = ApprovalSettings.objects.create(campus=other_campus)
+    client.force_login(campus_operations.user)
+    assert client.get(reverse("admin:refunds_approvalsettings_change", args=[foreign.pk])).status_code == 404

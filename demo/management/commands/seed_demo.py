@@ -140,12 +140,14 @@ class Command(BaseCommand):
         ops_campus, ops_staff = campuses[0]
         ops = self._staff(f"{CAMPUSES[0].prefix}-ops", "周运营", StaffRole.OPERATIONS, ops_campus, None)
         ops_staff[StaffRole.OPERATIONS] = [ops]
-        logins.append((str(StaffRole.OPERATIONS.label), ops.user.username, DEMO_PASSWORD))
+        # Head office is a grant to the person, not to a role: the demo's operations and one
+        # finance clerk work for every campus; every other staff member sees her own campus.
+        every_campus = Permission.objects.get(content_type__app_label="schoolops", codename="view_all_campuses")
+        ops.user.user_permissions.add(every_campus)
+        logins.append((f"{StaffRole.OPERATIONS.label} (总部 / head office)", ops.user.username, DEMO_PASSWORD))
         # Head-office finance: every campus's payouts, exports and the gateways' statements.
         hq_finance = self._staff("hq-finance", "总部王会计", StaffRole.FINANCE, ops_campus, None)
-        hq_finance.user.user_permissions.add(
-            Permission.objects.get(content_type__app_label="schoolops", codename="view_all_campuses")
-        )
+        hq_finance.user.user_permissions.add(every_campus)
         logins.append((f"{StaffRole.FINANCE.label} (总部 / head office)", hq_finance.user.username, DEMO_PASSWORD))
 
         courses = {
