@@ -32,7 +32,7 @@ from service.models import LessonFeedback
 from servicedesk.models import HelpArticle
 from servicedesk.services import ticket_open, ticket_reply
 from tests import factories
-from tests.exchanges.helpers import policy, target
+from tests.exchanges.helpers import approve_all, policy, target
 from tests.refunds.helpers import approved_refund, order_at, submit
 
 from .conftest import PHONE, _context, login, shot
@@ -86,6 +86,13 @@ def student_pages(student, homeroom, supervisor, campus) -> list[StudentPage]:
     )
 
     agent = factories.make_staff(role=StaffRole.SERVICE, campus=campus, name="客服小刘")
+    to_pay = exchange_submit(
+        student=student,
+        order_no=order_at(student=student, homeroom=homeroom, campus=campus, price="3000.00").order_no,
+        target_code=dearer.code,
+        reason="time_conflict",
+    )
+    approve_all(to_pay.request, service=agent, supervisor=supervisor)
     ticket = ticket_open(
         student=student,
         category="technical",
@@ -132,7 +139,12 @@ def student_pages(student, homeroom, supervisor, campus) -> list[StudentPage]:
         StudentPage("ticket-new", url("ticket_new")),
         StudentPage("ticket", url("ticket", ticket.ticket_no)),
         StudentPage("exchange-start", url("exchange_start", order.order_no)),
+        StudentPage(
+            "exchange-start-calculation",
+            url("exchange_start", order.order_no) + f"?course={dearer.code}&reason=time_conflict",
+        ),
         StudentPage("exchange", url("exchange", exchange.request.request_no)),
+        StudentPage("exchange-to-pay", url("exchange", to_pay.request.request_no)),
         StudentPage("referral", url("referral")),
         StudentPage("lesson-feedback", url("lesson_feedback", order.order_no)),
         StudentPage("404", "/orders/NO-SUCH-ORDER/", status=404),
