@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from servicedesk.models import HelpArticle
 from servicedesk.services import ticket_open, ticket_reply
 from tests import factories
 from tests.exchanges.helpers import approve_all, policy, target
-from tests.refunds.helpers import approved_refund, order_at, submit
+from tests.refunds.helpers import approved_refund, order_at, submit, zh
 
 from .conftest import PHONE, _context, login, shot
 
@@ -56,6 +57,23 @@ class StudentPage:
     path: str
     status: int = 200
     logged_in: bool = True
+    then: Callable | None = None  # what to do on the page before it is checked (a form sent back)
+
+
+def _wrong_password(tab) -> None:
+    tab.get_by_label("用户名或手机号").fill("13800138000")
+    tab.get_by_label("密码").fill("wrong-password")
+    tab.get_by_role("button", name="登录").click()
+    tab.get_by_role("alert").wait_for()
+
+
+def _urgent_without_a_reason(tab) -> None:
+    tab.get_by_label(zh("What is it about?")).select_option(value="technical")
+    tab.get_by_label(zh("Subject")).fill("直播回放打不开")
+    tab.get_by_label(zh("Your question or problem")).fill("昨晚的直播回放一直显示加载中。")
+    tab.get_by_role("checkbox", name=zh("It is urgent")).check()
+    tab.get_by_role("button", name=zh("Send to customer service")).click()
+    tab.locator(".error-summary").wait_for()
 
 
 @pytest.fixture
@@ -117,6 +135,7 @@ def student_pages(student, homeroom, supervisor, campus) -> list[StudentPage]:
 
     return [
         StudentPage("login", reverse("login"), logged_in=False),
+        StudentPage("login-wrong-password", reverse("login"), logged_in=False, then=_wrong_password),
         StudentPage("home", url("home")),
         StudentPage("order", url("order", order.order_no)),
         StudentPage("estimate", url("estimate", order.order_no) + "?lessons=10"),
@@ -137,6 +156,7 @@ def student_pages(student, homeroom, supervisor, campus) -> list[StudentPage]:
         StudentPage("help-article", url("help_article", article.pk)),
         StudentPage("tickets", url("tickets")),
         StudentPage("ticket-new", url("ticket_new")),
+        StudentPage("ticket-new-refused", url("ticket_new"), then=_urgent_without_a_reason),
         StudentPage("ticket", url("ticket", ticket.ticket_no)),
         StudentPage("exchange-start", url("exchange_start", order.order_no)),
         StudentPage(
@@ -168,6 +188,9 @@ def _walk(browser, live_server, student, pages: list[StudentPage], options: dict
                 f"{described.name} ({described.path}): {response and response.status}"
             )
             tab.wait_for_load_state("load")
+            if described.then is not None:
+                described.then(tab)
+                tab.wait_for_load_state("load")
             yield described, tab
     finally:
         for tab in contexts.values():
