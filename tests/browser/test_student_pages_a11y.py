@@ -273,6 +273,12 @@ def test_no_student_page_scrolls_sideways_on_a_390px_phone(browser, live_server,
             found.append(
                 f"{described.name} ({described.path}): {scroll_width}px on a {inner_width}px screen; widest: {widest}"
             )
+        # Every menu entry is in view, none hidden off to the right of the menu's own scroll.
+        menu_right = tab.evaluate(
+            "Math.max(0, ...[...document.querySelectorAll('.mainnav a')].map(a => a.getBoundingClientRect().right))"
+        )
+        if menu_right > inner_width + 1:
+            found.append(f"{described.name} ({described.path}): the menu runs to {menu_right}px")
     assert inner_width == 390
     assert not found, "pages wider than the phone:\n" + "\n".join(found)
 
