@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -36,6 +37,7 @@ from .models import (
     PayoutStatus,
     RejectedCallback,
 )
+from .selectors import AWAITING_TRANSFER, payout_awaits_finance, payout_state_display
 
 RECORD_TRANSFER = "payments.record_transfer"
 RETRY_PAYOUT = "payments.retry_payout"
@@ -53,6 +55,21 @@ class NeedsCheckFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() == "yes":
             return queryset.filter(needs_check_since__isnull=False).exclude(status=PayoutStatus.SUCCEEDED)
+        return queryset
+
+
+class AwaitingTransferFilter(admin.SimpleListFilter):
+    """Bank-card and offline refunds nobody but finance will pay: the transfers to make."""
+
+    title = _("bank transfer")
+    parameter_name = "awaits_transfer"
+
+    def lookups(self, request, model_admin):
+        return [("yes", AWAITING_TRANSFER)]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status=PayoutStatus.QUEUED, channel__in=services.MANUAL_CHANNELS)
         return queryset
 
 
@@ -83,6 +100,10 @@ class TransferForm(forms.Form):
         return scan
 
 
+# What a worker uses to hold and retry a payout: nothing finance reads or acts on.
+WORKER_INTERNALS = ("status", "attempts", "lease_until")
+
+
 @admin.register(Payout)
 class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin):
     campus_field = "request__campus"
@@ -91,26 +112,27 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
         "request",
         "channel",
         "amount",
-        "status",
+        "state",
         "attempts",
         "needs_check_since",
         "gateway_refund_id",
         "created_at",
         "finished_at",
     )
-    list_filter = ("status", NeedsCheckFilter, "channel")
+    list_filter = ("status", AwaitingTransferFilter, NeedsCheckFilter, "channel")
     search_fields = ("payout_no", "gateway_refund_id", "request__request_no", "order__order_no", "bank_reference")
     list_select_related = ("request", "order")
     date_hierarchy = "created_at"
     show_full_result_count = False
-    exclude = ("transfer_scan",)
-    readonly_fields = (
+    fields = (
         "payout_no",
         "request",
         "order",
         "channel",
         "amount",
+        "state",
         "status",
+        "payee",
         "gateway_refund_id",
         "attempts",
         "lease_until",
@@ -127,9 +149,40 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
         "sent_at",
         "finished_at",
     )
+    readonly_fields = fields
     inlines = [PayoutExchangeInline]
     actions = ["check_now"]
     change_form_template = "admin/payments/payout/change_form.html"
+
+    class Media:
+        css = {"all": ("css/admin_finance.css",)}
+
+    def get_list_display(self, request: HttpRequest):
+        shown = super().get_list_display(request)
+        if request.user.is_superuser:
+            return shown
+        return tuple(name for name in shown if name not in WORKER_INTERNALS)
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        shown = super().get_fields(request, obj)
+        if request.user.is_superuser:
+            return shown
+        return [name for name in shown if name not in WORKER_INTERNALS]
+
+    @admin.display(description=_("status"), ordering="status")
+    def state(self, obj: Payout) -> str:
+        if payout_awaits_finance(obj):
+            return format_html('<span class="payout-awaits-finance">{}</span>', AWAITING_TRANSFER)
+        return payout_state_display(obj)
+
+    @admin.display(description=_("payee account"))
+    def payee(self, obj: Payout) -> str:
+        """Name, bank, branch and the card's last four digits; the full number is on the transfer page."""
+        if not obj.payee_account_no:
+            return "-"
+        return " ".join(
+            part for part in (obj.payee_name, obj.payee_bank, obj.payee_branch, obj.payee_account_masked) if part
+        )
 
     @admin.action(description=_("Check the selected payouts with the gateway now"), permissions=["retry"])
     def check_now(self, request: HttpRequest, queryset) -> None:
@@ -221,6 +274,10 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
             "payout": payout,
             "form": form,
             "today": timezone.localdate(),
+            # The full number: only finance (who may record the transfer) reaches this page.
+            "account_no_grouped": " ".join(
+                payout.payee_account_no[i : i + 4] for i in range(0, len(payout.payee_account_no), 4)
+            ),
             "title": _("Record a bank transfer"),
         }
         return render(request, "admin/payments/payout/record_transfer.html", context)
@@ -252,6 +309,7 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
         payout = self.get_queryset(request).filter(pk=object_id).select_related("request").first()
         extra = dict(extra_context or {})
         if payout is not None:
+            extra["awaits_finance"] = payout_awaits_finance(payout)
             waiting = payout.request.status in (RefundStatus.APPROVED, RefundStatus.PAYOUT_FAILED)
             manual = payout.channel in services.MANUAL_CHANNELS
             extra["can_send_again"] = (
