@@ -88,6 +88,19 @@ class PayoutExchangeInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
 
 
+class PayeeForm(forms.Form):
+    """The account the student gave for a transfer made by hand."""
+
+    name = forms.CharField(label=_("Payee name"), max_length=60)
+    bank = forms.CharField(label=_("Bank"), max_length=60)
+    branch = forms.CharField(label=_("Branch"), max_length=100, required=False)
+    account_no = forms.CharField(
+        label=_("Card or account number"),
+        max_length=40,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+
 class TransferForm(forms.Form):
     bank_reference = forms.CharField(label=_("bank reference"), max_length=64)
     transferred_on = forms.DateField(label=_("transferred on"), widget=forms.DateInput(attrs={"type": "date"}))
@@ -213,6 +226,11 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
                 name="payments_payout_record_transfer",
             ),
             path(
+                "<int:payout_id>/payee/",
+                self.admin_site.admin_view(self.payee_view),
+                name="payments_payout_payee",
+            ),
+            path(
                 "<int:payout_id>/close-unpaid/",
                 self.admin_site.admin_view(self.close_unpaid_view),
                 name="payments_payout_close_unpaid",
@@ -278,9 +296,38 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
             "account_no_grouped": " ".join(
                 payout.payee_account_no[i : i + 4] for i in range(0, len(payout.payee_account_no), 4)
             ),
+            "can_edit_payee": payout_awaits_finance(payout),
             "title": _("Record a bank transfer"),
         }
         return render(request, "admin/payments/payout/record_transfer.html", context)
+
+    def payee_view(self, request: HttpRequest, payout_id: int):
+        """Finance records (or corrects) the account the student gave for the transfer."""
+        payout = self._payout_or_404(request, payout_id)
+        user = acting_user_with(request, RECORD_TRANSFER)
+        initial = {
+            "name": payout.payee_name,
+            "bank": payout.payee_bank,
+            "branch": payout.payee_branch,
+            "account_no": payout.payee_account_no,
+        }
+        form = PayeeForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.payout_payee_record(payout_id=payout.pk, actor=user, **form.cleaned_data)
+            except services.PayoutError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, _("Payee account saved."))
+                return HttpResponseRedirect(reverse("admin:payments_payout_record_transfer", args=[payout.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "payout": payout,
+            "form": form,
+            "title": _("Payee account"),
+        }
+        return render(request, "admin/payments/payout/payee.html", context)
 
     def close_unpaid_view(self, request: HttpRequest, payout_id: int):
         payout = self._payout_or_404(request, payout_id)

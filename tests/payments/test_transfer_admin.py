@@ -155,3 +155,44 @@ def test_an_online_payout_takes_no_payee(student, homeroom, campus, finance):
             payout_id=payout.pk, actor=finance.user, name="王", bank="工行", branch="", account_no="6222"
         )
     assert refused.value.code == "state"
+
+
+def test_finance_enters_the_payee_the_student_gave_then_sees_it_above_the_transfer(
+    client, student, homeroom, campus, finance
+):
+    _request, payout = approved_request(student=student, homeroom=homeroom, campus=campus, channel=PaymentChannel.CARD)
+    client.force_login(finance.user)
+    assert _url("payee", payout.pk) in client.get(_url("record_transfer", payout.pk)).content.decode()
+    response = client.post(
+        _url("payee", payout.pk),
+        {"name": "李雷", "bank": "招商银行", "branch": "深圳科技园支行", "account_no": "6225 8812 3456 7788"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == _url("record_transfer", payout.pk)
+    payout.refresh_from_db()
+    assert (payout.payee_name, payout.payee_bank, payout.payee_account_no) == ("李雷", "招商银行", "6225881234567788")
+    assert payout.history.first().history_user == finance.user
+    page = client.get(_url("record_transfer", payout.pk)).content.decode()
+    assert "6225 8812 3456 7788" in page
+
+
+def test_a_bad_payee_number_is_shown_back_and_nothing_is_saved(client, card_refund, finance):
+    _request, payout = card_refund
+    client.force_login(finance.user)
+    response = client.post(
+        _url("payee", payout.pk), {"name": "李雷", "bank": "招商银行", "branch": "", "account_no": "62-25"}
+    )
+    assert response.status_code == 200
+    assert "errornote" in response.content.decode() or "errorlist" in response.content.decode()
+    payout.refresh_from_db()
+    assert payout.payee_account_no == CARD_NO
+
+
+def test_an_approver_without_the_permission_cannot_enter_a_payee(client, card_refund, campus_head):
+    _request, payout = card_refund
+    client.force_login(campus_head.user)
+    assert client.get(_url("payee", payout.pk)).status_code == 403
+    response = client.post(_url("payee", payout.pk), {"name": "X", "bank": "Y", "account_no": "1111222233334444"})
+    assert response.status_code == 403
+    payout.refresh_from_db()
+    assert payout.payee_account_no == CARD_NO
