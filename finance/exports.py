@@ -185,6 +185,29 @@ def export_job_create(*, report: str, fmt: str, filters: ReportFilters, user: Us
     return job
 
 
+def export_record_streamed(*, report: str, fmt: str, filters: ReportFilters, user: User) -> ExportJob:
+    """Keep an export streamed straight to the browser in the user's list of exports ("My
+    exports"), as done: no file is kept (it can be downloaded again from its filters)."""
+    now = timezone.now()
+    return ExportJob.objects.create(
+        report=report,
+        format=fmt,
+        filters={**filters.as_json(), LANGUAGE_KEY: translation.get_language()},
+        description=describe(report=report, fmt=fmt, filters=filters),
+        file_name=REPORTS[report].file_name(fmt, filters),
+        requested_by=user,
+        status=ExportStatus.DONE,
+        created_at=now,
+        started_at=now,
+        finished_at=now,
+    )
+
+
+def export_job_filters(job: ExportJob) -> ReportFilters:
+    """The report filters a job was asked with (without the language kept beside them)."""
+    return ReportFilters.from_json({k: v for k, v in job.filters.items() if k != LANGUAGE_KEY})
+
+
 def export_job_enqueue(job_id: int) -> None:
     """Hand a job to a worker (in-process when tasks run eagerly). The task is looked up by its
     name: ``finance.tasks`` imports this module to call ``export_job_run``, not the other way round."""
@@ -221,7 +244,7 @@ def _run(job: ExportJob) -> None:
         user = get_user_model().objects.get(pk=job.requested_by_id)  # today's scope and permissions
         if not (user.is_active and user.has_perm(EXPORT_PERMISSION)):
             raise PermissionDenied(f"{user} may no longer export finance reports.")
-        filters = ReportFilters.from_json({k: v for k, v in job.filters.items() if k != LANGUAGE_KEY})
+        filters = export_job_filters(job)
         count = 0
 
         def counted(rows: Iterable[tuple]) -> Iterator[tuple]:

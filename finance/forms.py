@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
     from schoolops.models import User
 
+# A browser's date field takes and gives ISO days whatever the page's language.
+ISO_DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 EXPORTABLE = [(value, label) for value, label in ExportReport.choices if value != ExportReport.RECONCILIATION]
 
 
@@ -35,8 +37,8 @@ class ExportForm(forms.Form):
         initial=DateField.PAID,
         help_text=_("The voucher journal always goes by the voucher's date; the summary by the payment date."),
     )
-    date_from = forms.DateField(label=_("first day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("last day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=_("first day"), required=False, widget=ISO_DATE)
+    date_to = forms.DateField(label=_("last day"), required=False, widget=ISO_DATE)
     campus = forms.ModelChoiceField(label=_("campus"), queryset=Campus.objects.none(), required=False)
     channel = forms.ChoiceField(label=_("channel"), choices=[("", _("All"))] + PaymentChannel.choices, required=False)
     status = forms.ChoiceField(

@@ -22,10 +22,17 @@ from django.utils.translation import gettext_lazy
 
 from orders.models import Order, OrderStatus, PaymentChannel
 from payments.models import Payout, PayoutStatus
-from refunds.models import ApprovalStep, ApprovalTier, QuoteLineKind, QuoteSnapshotLine, StepDecision
+from refunds.models import (
+    ApprovalStep,
+    ApprovalTier,
+    QuoteLineKind,
+    QuoteSnapshotLine,
+    RefundEvidence,
+    StepDecision,
+)
 from schoolops.scoping import scope_to_campus
 
-from .models import VoucherKind, VoucherLine
+from .models import Voucher, VoucherKind, VoucherLine
 from .writers import Column, Kind, Row
 
 if TYPE_CHECKING:
@@ -442,3 +449,38 @@ __all__ = [
     "summary_rows",
     "voucher_rows",
 ]
+
+
+# --- The voucher on paper ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoucherSheet:
+    """What a printed voucher (记账凭证) shows beside its lines: totals, the number of
+    attachments (原始凭证) and who prepared it (制单)."""
+
+    lines: list[VoucherLine]
+    total_debit: Decimal
+    total_credit: Decimal
+    attachments: int
+    prepared_by: str
+
+
+def voucher_sheet(*, voucher: Voucher) -> VoucherSheet:
+    """The printed voucher's lines and totals. Attachments are the papers behind it: the refund's
+    evidence files and the transfer slip finance uploaded. A voucher the system wrote when the
+    gateway confirmed the refund was prepared by "the system"."""
+    lines = list(voucher.lines.order_by("position"))
+    payout = voucher.payout
+    request_id = voucher.request_id or (payout.request_id if payout is not None else None)
+    attachments = RefundEvidence.objects.filter(request_id=request_id).count() if request_id else 0
+    if payout is not None and payout.transfer_scan:
+        attachments += 1
+    by = voucher.created_by
+    return VoucherSheet(
+        lines=lines,
+        total_debit=sum((line.debit for line in lines), Decimal("0.00")),
+        total_credit=sum((line.credit for line in lines), Decimal("0.00")),
+        attachments=attachments,
+        prepared_by=(by.name or by.username) if by else _("System"),
+    )

@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -36,6 +37,7 @@ from .models import (
     PayoutStatus,
     RejectedCallback,
 )
+from .selectors import AWAITING_TRANSFER, payout_awaits_finance, payout_state_display
 
 RECORD_TRANSFER = "payments.record_transfer"
 RETRY_PAYOUT = "payments.retry_payout"
@@ -56,6 +58,21 @@ class NeedsCheckFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AwaitingTransferFilter(admin.SimpleListFilter):
+    """Bank-card and offline refunds nobody but finance will pay: the transfers to make."""
+
+    title = _("bank transfer")
+    parameter_name = "awaits_transfer"
+
+    def lookups(self, request, model_admin):
+        return [("yes", AWAITING_TRANSFER)]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status=PayoutStatus.QUEUED, channel__in=services.MANUAL_CHANNELS)
+        return queryset
+
+
 class CloseUnpaidForm(forms.Form):
     reason = forms.CharField(
         label=_("Why nothing more is to be paid (the student reads it)"),
@@ -71,6 +88,19 @@ class PayoutExchangeInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
 
 
+class PayeeForm(forms.Form):
+    """The account the student gave for a transfer made by hand."""
+
+    name = forms.CharField(label=_("Payee name"), max_length=60)
+    bank = forms.CharField(label=_("Bank"), max_length=60)
+    branch = forms.CharField(label=_("Branch"), max_length=100, required=False)
+    account_no = forms.CharField(
+        label=_("Card or account number"),
+        max_length=40,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+
 class TransferForm(forms.Form):
     bank_reference = forms.CharField(label=_("bank reference"), max_length=64)
     transferred_on = forms.DateField(label=_("transferred on"), widget=forms.DateInput(attrs={"type": "date"}))
@@ -83,6 +113,10 @@ class TransferForm(forms.Form):
         return scan
 
 
+# What a worker uses to hold and retry a payout: nothing finance reads or acts on.
+WORKER_INTERNALS = ("status", "attempts", "lease_until")
+
+
 @admin.register(Payout)
 class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin):
     campus_field = "request__campus"
@@ -91,26 +125,27 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
         "request",
         "channel",
         "amount",
-        "status",
+        "state",
         "attempts",
         "needs_check_since",
         "gateway_refund_id",
         "created_at",
         "finished_at",
     )
-    list_filter = ("status", NeedsCheckFilter, "channel")
+    list_filter = ("status", AwaitingTransferFilter, NeedsCheckFilter, "channel")
     search_fields = ("payout_no", "gateway_refund_id", "request__request_no", "order__order_no", "bank_reference")
     list_select_related = ("request", "order")
     date_hierarchy = "created_at"
     show_full_result_count = False
-    exclude = ("transfer_scan",)
-    readonly_fields = (
+    fields = (
         "payout_no",
         "request",
         "order",
         "channel",
         "amount",
+        "state",
         "status",
+        "payee",
         "gateway_refund_id",
         "attempts",
         "lease_until",
@@ -127,9 +162,40 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
         "sent_at",
         "finished_at",
     )
+    readonly_fields = fields
     inlines = [PayoutExchangeInline]
     actions = ["check_now"]
     change_form_template = "admin/payments/payout/change_form.html"
+
+    class Media:
+        css = {"all": ("css/admin_finance.css",)}
+
+    def get_list_display(self, request: HttpRequest):
+        shown = super().get_list_display(request)
+        if request.user.is_superuser:
+            return shown
+        return tuple(name for name in shown if name not in WORKER_INTERNALS)
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        shown = super().get_fields(request, obj)
+        if request.user.is_superuser:
+            return shown
+        return [name for name in shown if name not in WORKER_INTERNALS]
+
+    @admin.display(description=_("status"), ordering="status")
+    def state(self, obj: Payout) -> str:
+        if payout_awaits_finance(obj):
+            return format_html('<span class="payout-awaits-finance">{}</span>', AWAITING_TRANSFER)
+        return payout_state_display(obj)
+
+    @admin.display(description=_("payee account"))
+    def payee(self, obj: Payout) -> str:
+        """Name, bank, branch and the card's last four digits; the full number is on the transfer page."""
+        if not obj.payee_account_no:
+            return "-"
+        return " ".join(
+            part for part in (obj.payee_name, obj.payee_bank, obj.payee_branch, obj.payee_account_masked) if part
+        )
 
     @admin.action(description=_("Check the selected payouts with the gateway now"), permissions=["retry"])
     def check_now(self, request: HttpRequest, queryset) -> None:
@@ -158,6 +224,11 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
                 "<int:payout_id>/record-transfer/",
                 self.admin_site.admin_view(self.record_transfer_view),
                 name="payments_payout_record_transfer",
+            ),
+            path(
+                "<int:payout_id>/payee/",
+                self.admin_site.admin_view(self.payee_view),
+                name="payments_payout_payee",
             ),
             path(
                 "<int:payout_id>/close-unpaid/",
@@ -221,9 +292,42 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
             "payout": payout,
             "form": form,
             "today": timezone.localdate(),
+            # The full number: only finance (who may record the transfer) reaches this page.
+            "account_no_grouped": " ".join(
+                payout.payee_account_no[i : i + 4] for i in range(0, len(payout.payee_account_no), 4)
+            ),
+            "can_edit_payee": payout_awaits_finance(payout),
             "title": _("Record a bank transfer"),
         }
         return render(request, "admin/payments/payout/record_transfer.html", context)
+
+    def payee_view(self, request: HttpRequest, payout_id: int):
+        """Finance records (or corrects) the account the student gave for the transfer."""
+        payout = self._payout_or_404(request, payout_id)
+        user = acting_user_with(request, RECORD_TRANSFER)
+        initial = {
+            "name": payout.payee_name,
+            "bank": payout.payee_bank,
+            "branch": payout.payee_branch,
+            "account_no": payout.payee_account_no,
+        }
+        form = PayeeForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.payout_payee_record(payout_id=payout.pk, actor=user, **form.cleaned_data)
+            except services.PayoutError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, _("Payee account saved."))
+                return HttpResponseRedirect(reverse("admin:payments_payout_record_transfer", args=[payout.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "payout": payout,
+            "form": form,
+            "title": _("Payee account"),
+        }
+        return render(request, "admin/payments/payout/payee.html", context)
 
     def close_unpaid_view(self, request: HttpRequest, payout_id: int):
         payout = self._payout_or_404(request, payout_id)
@@ -252,6 +356,7 @@ class PayoutAdmin(ReadOnlyAdminMixin, CampusScopedAdminMixin, SimpleHistoryAdmin
         payout = self.get_queryset(request).filter(pk=object_id).select_related("request").first()
         extra = dict(extra_context or {})
         if payout is not None:
+            extra["awaits_finance"] = payout_awaits_finance(payout)
             waiting = payout.request.status in (RefundStatus.APPROVED, RefundStatus.PAYOUT_FAILED)
             manual = payout.channel in services.MANUAL_CHANNELS
             extra["can_send_again"] = (

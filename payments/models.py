@@ -42,6 +42,14 @@ class PayoutStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+def mask_account_no(number: str) -> str:
+    """A card or account number with all but its last four digits hidden: "**** 1234"."""
+    digits = "".join(number.split())
+    if not digits:
+        return ""
+    return f"**** {digits[-4:]}" if len(digits) > 4 else "****"
+
+
 FINAL_PAYOUT_STATES = (PayoutStatus.SUCCEEDED, PayoutStatus.FAILED)
 # A payout in one of these may still move money: no second payout may be opened beside it.
 LIVE_PAYOUT_STATES = (PayoutStatus.QUEUED, PayoutStatus.SENT, PayoutStatus.UNKNOWN, PayoutStatus.SUCCEEDED)
@@ -104,6 +112,11 @@ class Payout(models.Model):
     arrival_account = models.CharField(_("account credited"), max_length=100, blank=True)
     arrival_earliest = models.DateField(_("expected arrival from"), null=True, blank=True)
     arrival_latest = models.DateField(_("expected arrival by"), null=True, blank=True)
+    # Where a transfer made by hand goes (bank-card and offline orders): the student's account.
+    payee_name = models.CharField(_("payee name"), max_length=60, blank=True)
+    payee_bank = models.CharField(_("payee bank"), max_length=60, blank=True)
+    payee_branch = models.CharField(_("payee bank branch"), max_length=100, blank=True)
+    payee_account_no = models.CharField(_("payee card or account number"), max_length=34, blank=True)
     bank_reference = models.CharField(_("bank reference"), max_length=64, blank=True)
     transfer_scan = models.FileField(_("transfer slip"), upload_to=transfer_scan_upload_to, max_length=200, blank=True)
     recorded_by = models.ForeignKey(
@@ -157,6 +170,10 @@ class Payout(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_PAYOUT_STATES
+
+    @property
+    def payee_account_masked(self) -> str:
+        return mask_account_no(self.payee_account_no)
 
 
 class ExchangeKind(models.TextChoices):

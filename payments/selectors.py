@@ -11,9 +11,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from refunds.models import RefundRequest
 
+from .gateways.registry import manual_channels
 from .models import (
     PAYABLE_COLLECTION_STATES,
     ArrivalKind,
@@ -23,6 +25,21 @@ from .models import (
     Payout,
     PayoutStatus,
 )
+
+# Shown instead of "Queued" for a payout that waits for finance's transfer, not for a worker.
+AWAITING_TRANSFER = gettext_lazy("Awaiting finance's bank transfer")
+
+
+def payout_awaits_finance(payout: Payout) -> bool:
+    """Nothing happens to the payout until finance makes the bank transfer and records it:
+    a bank-card or offline order's payout, still queued."""
+    return payout.status == PayoutStatus.QUEUED and payout.channel in manual_channels()
+
+
+def payout_state_display(payout: Payout) -> str:
+    """The payout's status as finance reads it: "awaiting finance's bank transfer" where finance
+    must act, otherwise the status itself."""
+    return str(AWAITING_TRANSFER) if payout_awaits_finance(payout) else str(payout.get_status_display())
 
 
 def payout_arrival_note(*, refund_request: RefundRequest) -> str:

@@ -331,6 +331,38 @@ def payout_record_transfer(
     return payout
 
 
+def payout_payee_record(
+    *,
+    payout_id: int,
+    actor: User | None,
+    name: str,
+    bank: str,
+    branch: str,
+    account_no: str,
+) -> Payout:
+    """Record the account a transfer made by hand goes to (the student's name, bank, branch and
+    card or account number), as the student gave it. Only for a payout still waiting for finance;
+    the change is kept in the payout's history."""
+    account_no = "".join(account_no.split())
+    if not (name.strip() and bank.strip() and account_no):
+        raise PayoutError(_("Give the payee's name, bank and card or account number."), code="payee")
+    if not account_no.isdigit():
+        raise PayoutError(_("A card or account number has digits only."), code="payee")
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
+        if payout is None:
+            raise PayoutError(_("No such payout."), code="not_found")
+        if payout.channel not in MANUAL_CHANNELS or payout.status != PayoutStatus.QUEUED:
+            raise PayoutError(_("Only a payout waiting for a bank transfer takes a payee account."), code="state")
+        payout.payee_name = name.strip()
+        payout.payee_bank = bank.strip()
+        payout.payee_branch = branch.strip()
+        payout.payee_account_no = account_no
+        payout._history_user = actor  # type: ignore[attr-defined]  # simple_history's audit of who
+        payout.save(update_fields=["payee_name", "payee_bank", "payee_branch", "payee_account_no", "updated_at"])
+    return payout
+
+
 # --- Executing -------------------------------------------------------------------------------
 
 

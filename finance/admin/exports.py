@@ -21,16 +21,21 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from schoolops.models import User
+
 from ..exports import (
     CONTENT_TYPES,
     EXPORT_PERMISSION,
     content_disposition,
     export_job_create,
+    export_job_filters,
     export_needs_job,
+    export_record_streamed,
     export_response,
 )
 from ..forms import ExportForm
 from ..models import ExportJob, ExportStatus
+from ..periods import quick_range, quick_ranges, shanghai_today
 from ..selectors import ReportFilters
 
 
@@ -38,9 +43,11 @@ def export_start(request: HttpRequest, *, report: str, fmt: str, filters: Report
     """Stream the export if it is small enough; otherwise queue it and send the user to their
     list of exports. Shared by the export page and the admin lists' actions."""
     user = request.user
-    if not (user.is_authenticated and user.has_perm(EXPORT_PERMISSION)):
+    if not (isinstance(user, User) and user.has_perm(EXPORT_PERMISSION)):
         raise PermissionDenied
     if not export_needs_job(report=report, filters=filters, user=user):
+        # Listed under "My exports" like a prepared one (it was not, before: the list stayed empty).
+        export_record_streamed(report=report, fmt=fmt, filters=filters, user=user)
         return export_response(report=report, fmt=fmt, filters=filters, user=user)
     job = export_job_create(report=report, fmt=fmt, filters=filters, user=user)
     messages.success(
@@ -56,6 +63,10 @@ class ExportJobAdmin(admin.ModelAdmin):
     """The user's own exports; "add" is the export page."""
 
     list_display = ("description", "status", "row_count", "file_size", "created_at", "finished_at", "download")
+
+    class Media:
+        css = {"all": ("css/admin_finance.css",)}
+
     list_filter = ("status", "report")
     readonly_fields = (
         "report",
@@ -96,6 +107,13 @@ class ExportJobAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("download"))
     def download(self, job: ExportJob) -> str:
+        if job.status == ExportStatus.DONE and not job.file:  # streamed at once: made again on request
+            return format_html(
+                '<a href="{}">{}</a> <span class="export-streamed">({})</span>',
+                reverse("admin:finance_exportjob_download", args=[job.pk]),
+                job.file_name,
+                _("downloaded at once; download again with today's data"),
+            )
         if job.status == ExportStatus.DONE:
             return format_html(
                 '<a href="{}">{}</a>', reverse("admin:finance_exportjob_download", args=[job.pk]), job.file_name
@@ -118,7 +136,14 @@ class ExportJobAdmin(admin.ModelAdmin):
         """The export page: choose a report and its filters; POST streams it or queues it."""
         if not request.user.has_perm(EXPORT_PERMISSION):
             raise PermissionDenied
-        form = ExportForm(request.POST or None, user=request.user, initial={"report": request.GET.get("report")})
+        today = shanghai_today()
+        initial: dict[str, Any] = {"report": request.GET.get("report")}
+        chosen = request.GET.get("range", "")
+        try:  # a quick range's link (it works without JavaScript): the form opens with its days
+            initial["date_from"], initial["date_to"] = quick_range(chosen, today=today)
+        except KeyError:
+            chosen = ""
+        form = ExportForm(request.POST or None, user=request.user, initial=initial)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             return export_start(request, report=data["report"], fmt=data["format"], filters=form.filters())
@@ -127,16 +152,23 @@ class ExportJobAdmin(admin.ModelAdmin):
             **(extra_context or {}),
             "opts": self.model._meta,
             "form": form,
+            "quick_ranges": quick_ranges(today=today),
+            "chosen_range": chosen,
+            "report_param": request.GET.get("report", ""),
             "title": _("Export reports"),
         }
         return TemplateResponse(request, "admin/finance/export_form.html", context)
 
-    def download_view(self, request: HttpRequest, job_id: int) -> FileResponse:
+    def download_view(self, request: HttpRequest, job_id: int) -> HttpResponseBase:
         if not request.user.has_perm(EXPORT_PERMISSION):
             raise PermissionDenied
         job = self.get_queryset(request).filter(pk=job_id, status=ExportStatus.DONE).first()
-        if job is None or not job.file:
+        if job is None:
             raise Http404
+        if not job.file:  # an export streamed at once: the same report and filters, made again
+            return export_response(
+                report=job.report, fmt=job.format, filters=export_job_filters(job), user=request.user
+            )
         response = FileResponse(job.file.open("rb"), content_type=CONTENT_TYPES[job.format])
         response["Content-Disposition"] = content_disposition(job.file_name)
         response["Cache-Control"] = "private, no-store"

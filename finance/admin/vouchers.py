@@ -21,7 +21,7 @@ from schoolops.models import User
 from schoolops.scoping import CampusScopedAdminMixin
 
 from ..models import Voucher, VoucherKind, VoucherLine
-from ..selectors import ReportFilters
+from ..selectors import ReportFilters, voucher_sheet
 from ..vouchers import VoucherError, voucher_reverse
 from .export_actions import ExportActionsMixin
 
@@ -64,6 +64,10 @@ class VoucherAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixi
     inlines = [VoucherLineInline]
     actions = ["export_csv", "export_xlsx"]
     export_report = "vouchers"
+
+    class Media:
+        css = {"all": ("css/admin_finance.css",)}
+        js = ("finance/voucher_print.js",)
 
     def export_filters(self, ids: tuple[int, ...]) -> ReportFilters:
         return ReportFilters(voucher_ids=ids)
@@ -116,7 +120,11 @@ class VoucherAdmin(ExportActionsMixin, ReadOnlyAdminMixin, CampusScopedAdminMixi
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         voucher = self.get_queryset(request).filter(pk=object_id).first()
-        extra = {"can_reverse": voucher is not None and self._can_reverse(request, voucher), **(extra_context or {})}
+        extra = {
+            "can_reverse": voucher is not None and self._can_reverse(request, voucher),
+            "sheet": voucher_sheet(voucher=voucher) if voucher is not None else None,
+            **(extra_context or {}),
+        }
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def reverse_view(self, request: HttpRequest, voucher_id: int) -> HttpResponseBase:
