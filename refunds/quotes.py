@@ -662,13 +662,12 @@ def quote_plain_lines(quote: Quote) -> tuple[PlainLine, ...]:
     rule = terms.special_rule_for(quote.reason) if quote.method == QuoteMethod.SPECIAL_RULE else None
     out: list[PlainLine] = []
     for line in quote.lines:
-        money = money_display(line.amount)
         kind = line.kind
         zero = line.amount == 0
         text: str = ""
         amount: Decimal | None = line.amount
         if kind == QuoteLineKind.PAID:
-            text = _("You paid %(amount)s.") % {"amount": money}
+            text = _("Amount you paid")
         elif kind == QuoteLineKind.COOLING_OFF:
             day = (
                 quote.day_from_start if terms.cooling_off_anchor == DayAnchor.COURSE_START else quote.day_from_purchase
@@ -676,18 +675,17 @@ def quote_plain_lines(quote: Quote) -> tuple[PlainLine, ...]:
             if day == 0:
                 text = _("Before the course starts you are within the cooling-off window: no lessons or time deducted.")
             else:
-                text = _("Day %(day)s, within the %(days)s-day cooling-off window: no lessons or time deducted.") % {
-                    "day": day,
-                    "days": terms.cooling_off_days,
-                }
+                text = _(
+                    "Day %(day)s counted from %(anchor)s, within the %(days)s-day cooling-off window: "
+                    "no lessons or time deducted."
+                ) % {"day": day, "days": terms.cooling_off_days, "anchor": _anchor_name(terms.cooling_off_anchor)}
             amount = None
         elif kind == QuoteLineKind.CONSUMPTION:
             if zero:
                 continue
-            text = _consumption_sentence(terms.consumption_basis, quote.units_consumed, quote.lessons) % {
+            text = _consumption_sentence(terms.consumption_basis) % {
                 "used": quote.units_consumed,
                 "lessons": quote.lessons,
-                "amount": money,
             }
             if quote.is_estimate:
                 text = " ".join(
@@ -699,10 +697,10 @@ def quote_plain_lines(quote: Quote) -> tuple[PlainLine, ...]:
             day = quote.day_from_start if terms.tier_anchor == DayAnchor.COURSE_START else quote.day_from_purchase
             tier = _tier_for(terms.tiers, day)
             if tier.percent == 0:
-                text = _("Day %(day)s: the time rules refund nothing of what remains, so %(amount)s is deducted.")
+                text = _("Day %(day)s: past the refund period, nothing of what remains is refunded.")
             else:
-                text = _("Day %(day)s: %(percent)s%% of what remains is refunded, so %(amount)s is deducted.")
-            text = text % {"day": day, "percent": _pct(tier.percent), "amount": money}
+                text = _("Day %(day)s: %(percent)s%% of what remains is refunded; the rest is deducted.")
+            text = text % {"day": day, "percent": _pct(tier.percent)}
         elif kind == QuoteLineKind.SPECIAL_RULE:
             label = RefundReason(quote.reason).label
             if zero:
@@ -711,12 +709,9 @@ def quote_plain_lines(quote: Quote) -> tuple[PlainLine, ...]:
                 }
                 amount = None
             else:
-                text = _(
-                    "Special circumstances (“%(reason)s”): %(percent)s%% is refunded, so %(amount)s is deducted."
-                ) % {
+                text = _("Special circumstances (“%(reason)s”): %(percent)s%% is refunded; the rest is deducted.") % {
                     "reason": label,
                     "percent": _pct(rule.percent if rule is not None else ZERO),
-                    "amount": money,
                 }
             if rule is not None and rule.ignore_consumption and terms.consumption_basis != ConsumptionBasis.NONE:
                 text = " ".join([text, _("Lessons already used are not deducted under this rule.")])
@@ -725,20 +720,17 @@ def quote_plain_lines(quote: Quote) -> tuple[PlainLine, ...]:
                 text = _("No handling fee in these circumstances.")
                 amount = None
             else:
-                text = _("Handling fee of %(percent)s%%: %(amount)s.") % {
-                    "percent": _pct(terms.handling_fee_percent),
-                    "amount": money,
-                }
+                text = _("Handling fee (%(percent)s%%)") % {"percent": _pct(terms.handling_fee_percent)}
         elif kind == QuoteLineKind.MATERIALS:
             if zero:
                 text = _("The materials are not deducted in these circumstances.")
                 amount = None
             else:
-                text = _("Materials already delivered to you: %(amount)s.") % {"amount": money}
+                text = _("Materials already delivered to you")
         elif kind == QuoteLineKind.REFUNDED:
-            text = _("Already refunded on this order: %(amount)s.") % {"amount": money}
+            text = _("Already refunded on this order")
         elif kind == QuoteLineKind.IN_FLIGHT:
-            text = _("Being refunded in another request: %(amount)s.") % {"amount": money}
+            text = _("Being refunded in another request")
         elif kind == QuoteLineKind.FLOOR:
             text = _("The deductions are more than what is left, so nothing more is refundable now.")
         elif kind == QuoteLineKind.CAP:
@@ -756,14 +748,14 @@ def quote_plain_lines(quote: Quote) -> tuple[PlainLine, ...]:
     return tuple(out)
 
 
-def _consumption_sentence(basis: str, used: int, lessons: int) -> str:
+def _consumption_sentence(basis: str) -> str:
     if basis == ConsumptionBasis.WATCHED:
-        return _("You have watched %(used)s of %(lessons)s lessons: %(amount)s for them is deducted.")
+        return _("You have watched %(used)s of %(lessons)s lessons; their share of the price is deducted.")
     if basis == ConsumptionBasis.LIVE:
-        return _("You have attended %(used)s of %(lessons)s live sessions: %(amount)s for them is deducted.")
+        return _("You have attended %(used)s of %(lessons)s live sessions; their share of the price is deducted.")
     if basis == ConsumptionBasis.HOURS:
-        return _("You have used %(used)s of %(lessons)s one-on-one hours: %(amount)s for them is deducted.")
-    return _("You have taken %(used)s of %(lessons)s lessons: %(amount)s for them is deducted.")
+        return _("You have used %(used)s of %(lessons)s one-on-one hours; their share of the price is deducted.")
+    return _("You have taken %(used)s of %(lessons)s lessons; their share of the price is deducted.")
 
 
 def quote_timeline(quote: Quote) -> QuoteTimeline | None:

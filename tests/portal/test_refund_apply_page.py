@@ -167,8 +167,11 @@ def test_a_zero_cooling_off_line_stays_because_it_explains_the_full_amount(as_st
     plain = plain_list(text(response))
     assert "kind-cooling_off" in plain
     with translation.override("zh-hans"):
-        sentence = gettext("Day %(day)s, within the %(days)s-day cooling-off window: no lessons or time deducted.")
-    assert sentence % {"day": response.context["quote"].day_from_start, "days": 7} in plain
+        sentence = gettext(
+            "Day %(day)s counted from %(anchor)s, within the %(days)s-day cooling-off window: "
+            "no lessons or time deducted."
+        ) % {"day": response.context["quote"].day_from_start, "days": 7, "anchor": gettext("the course start")}
+    assert sentence in plain
 
 
 def test_the_plain_sentences_cover_every_line_that_changes_the_amount(buy):
