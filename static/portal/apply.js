@@ -119,6 +119,13 @@
     sync(picker);
   });
 
+  // After htmx put the new quote in place, say its total (a screen reader hears no page load).
+  document.addEventListener("htmx:afterSwap", function () {
+    var status = document.getElementById("quote-status");
+    var total = document.querySelector("#apply-quote .quote-total");
+    if (status) { status.textContent = total ? total.textContent.replace(/\s+/g, " ").trim() : ""; }
+  });
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", focusSummary);
   } else {

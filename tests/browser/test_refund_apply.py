@@ -59,6 +59,7 @@ def test_choosing_a_reason_updates_the_quote_in_place_and_evidence_previews_can_
     total = page.locator(".quote-total-amount")
     expect(total).to_have_text("¥4,320.00")  # day 4, cooling-off: 4800 less the 10 % fee
     assert page.evaluate("window.__samePage") == "still here"
+    expect(page.locator("#quote-status")).to_contain_text("¥4,320.00")  # said to a screen reader
     assert page.url.endswith("?reason=time_conflict")  # the address follows, for reload and sharing
     expect(page.locator(".days-seg.current .days-here")).to_be_visible()
     expect(page.locator("#submit-summary")).to_contain_text("¥4,320.00")
