@@ -616,3 +616,212 @@ def _m(fen: int) -> str:
 def _pct(percent: Decimal) -> str:
     """80.00 -> "80", 12.50 -> "12.5"."""
     return format(Decimal(percent).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP).normalize(), "f")
+
+
+# --- Presentation: the quote in plain sentences, and the policy's days as a bar -------------------
+#
+# The lines above carry the arithmetic (label, formula, explanation) and are stored with every
+# request. A student deciding whether to apply first needs the short version: one sentence per
+# line that changes the amount, zero lines only where they explain something (the cooling-off
+# window, a fee waived by a special rule), no sign of the internal "take the rest to 0" line of a
+# contract course. The formulas stay available on demand from the same lines.
+
+
+@dataclass(frozen=True)
+class PlainLine:
+    kind: str
+    text: str
+    amount: Decimal | None  # signed, as on the line; None where the sentence says it all
+
+
+@dataclass(frozen=True)
+class TimelineSegment:
+    label: str
+    detail: str
+    current: bool
+    cooling_off: bool
+
+
+@dataclass(frozen=True)
+class QuoteTimeline:
+    """The policy's days (cooling-off window, then tiers) with the student's day marked."""
+
+    segments: tuple[TimelineSegment, ...]
+    where: str
+    note: str
+
+
+def money_display(amount: Decimal) -> str:
+    """¥4,800.00: how the student reads an amount (the sign is the caller's)."""
+    return f"¥{abs(Decimal(amount)):,.2f}"
+
+
+def quote_plain_lines(quote: Quote) -> tuple[PlainLine, ...]:
+    """One plain sentence per line that matters to the student; see the section comment."""
+    terms = quote.terms
+    rule = terms.special_rule_for(quote.reason) if quote.method == QuoteMethod.SPECIAL_RULE else None
+    out: list[PlainLine] = []
+    for line in quote.lines:
+        kind = line.kind
+        zero = line.amount == 0
+        text: str = ""
+        amount: Decimal | None = line.amount
+        if kind == QuoteLineKind.PAID:
+            text = _("Amount you paid")
+        elif kind == QuoteLineKind.COOLING_OFF:
+            day = (
+                quote.day_from_start if terms.cooling_off_anchor == DayAnchor.COURSE_START else quote.day_from_purchase
+            )
+            if day == 0:
+                text = _("Before the course starts you are within the cooling-off window: no lessons or time deducted.")
+            else:
+                text = _(
+                    "Day %(day)s counted from %(anchor)s, within the %(days)s-day cooling-off window: "
+                    "no lessons or time deducted."
+                ) % {"day": day, "days": terms.cooling_off_days, "anchor": _anchor_name(terms.cooling_off_anchor)}
+            amount = None
+        elif kind == QuoteLineKind.CONSUMPTION:
+            if zero:
+                continue
+            text = _consumption_sentence(terms.consumption_basis) % {
+                "used": quote.units_consumed,
+                "lessons": quote.lessons,
+            }
+            if quote.is_estimate:
+                text = " ".join(
+                    [text, _("This is an estimate with the number you entered, not your recorded progress.")]
+                )
+        elif kind == QuoteLineKind.TIME_TIER:
+            if zero:
+                continue
+            day = quote.day_from_start if terms.tier_anchor == DayAnchor.COURSE_START else quote.day_from_purchase
+            tier = _tier_for(terms.tiers, day)
+            if tier.percent == 0:
+                text = _("Day %(day)s: past the refund period, nothing of what remains is refunded.")
+            else:
+                text = _("Day %(day)s: %(percent)s%% of what remains is refunded; the rest is deducted.")
+            text = text % {"day": day, "percent": _pct(tier.percent)}
+        elif kind == QuoteLineKind.SPECIAL_RULE:
+            label = RefundReason(quote.reason).label
+            if zero:
+                text = _("Special circumstances (“%(reason)s”): refunded in full, whatever the day.") % {
+                    "reason": label
+                }
+                amount = None
+            else:
+                text = _("Special circumstances (“%(reason)s”): %(percent)s%% is refunded; the rest is deducted.") % {
+                    "reason": label,
+                    "percent": _pct(rule.percent if rule is not None else ZERO),
+                }
+            if rule is not None and rule.ignore_consumption and terms.consumption_basis != ConsumptionBasis.NONE:
+                text = " ".join([text, _("Lessons already used are not deducted under this rule.")])
+        elif kind == QuoteLineKind.HANDLING_FEE:
+            if zero:
+                text = _("No handling fee in these circumstances.")
+                amount = None
+            else:
+                text = _("Handling fee (%(percent)s%%)") % {"percent": _pct(terms.handling_fee_percent)}
+        elif kind == QuoteLineKind.MATERIALS:
+            if zero:
+                text = _("The materials are not deducted in these circumstances.")
+                amount = None
+            else:
+                text = _("Materials already delivered to you")
+        elif kind == QuoteLineKind.REFUNDED:
+            text = _("Already refunded on this order")
+        elif kind == QuoteLineKind.IN_FLIGHT:
+            text = _("Being refunded in another request")
+        elif kind == QuoteLineKind.FLOOR:
+            text = _("The deductions are more than what is left, so nothing more is refundable now.")
+        elif kind == QuoteLineKind.CAP:
+            text = line.explanation
+        elif kind == QuoteLineKind.CONTRACT:
+            # Never "−¥19800.00": nothing is deducted, the reviewer has not set the amount yet.
+            text = _(
+                "Under your contract the reviewer sets the amount, at most %(amount)s; your account manager "
+                "confirms it with you before anything is paid."
+            ) % {"amount": money_display(quote.refundable)}
+            amount = None
+        else:
+            text = line.explanation
+        out.append(PlainLine(kind=kind, text=str(text), amount=amount))
+    return tuple(out)
+
+
+def _consumption_sentence(basis: str) -> str:
+    if basis == ConsumptionBasis.WATCHED:
+        return _("You have watched %(used)s of %(lessons)s lessons; their share of the price is deducted.")
+    if basis == ConsumptionBasis.LIVE:
+        return _("You have attended %(used)s of %(lessons)s live sessions; their share of the price is deducted.")
+    if basis == ConsumptionBasis.HOURS:
+        return _("You have used %(used)s of %(lessons)s one-on-one hours; their share of the price is deducted.")
+    return _("You have taken %(used)s of %(lessons)s lessons; their share of the price is deducted.")
+
+
+def quote_timeline(quote: Quote) -> QuoteTimeline | None:
+    """The cooling-off window and the time tiers as segments, the student's day marked; None for
+    a contract course or a policy with neither."""
+    terms = quote.terms
+    if terms.mode == PolicyMode.CONTRACT:
+        return None
+    anchor = terms.tier_anchor if terms.tiers else terms.cooling_off_anchor
+    day = quote.day_from_start if anchor == DayAnchor.COURSE_START else quote.day_from_purchase
+    spans: list[tuple[int, int | None, str, bool]] = []  # from, to, detail, cooling-off
+    cool_end = -1
+    if terms.cooling_off_days is not None and terms.cooling_off_anchor == anchor:
+        cool_end = terms.cooling_off_days
+        start = 0 if cool_end == 0 else 1
+        spans.append((start, cool_end, str(_("Full refund (cooling-off)")), True))
+    for tier in terms.tiers:
+        if tier.to_day is not None and tier.to_day <= cool_end:
+            continue
+        percent = _("%(percent)s%% of what remains") % {"percent": _pct(tier.percent)}
+        spans.append((max(tier.from_day, cool_end + 1), tier.to_day, str(percent), False))
+    if not terms.tiers and spans:
+        spans.append((cool_end + 1, None, str(_("Unused part refunded")), False))
+    if not spans:
+        return None
+    current = next(
+        (i for i, (start, end, _d, _c) in enumerate(spans) if start <= day and (end is None or day <= end)),
+        0 if day <= spans[0][0] else len(spans) - 1,
+    )
+    segments = tuple(
+        TimelineSegment(label=_span_label(start, end), detail=detail, current=i == current, cooling_off=cool)
+        for i, (start, end, detail, cool) in enumerate(spans)
+    )
+    if day == 0:
+        where = _("Before the course starts") if anchor == DayAnchor.COURSE_START else _("Before the purchase")
+    else:
+        where = _("Day %(day)s counted from %(anchor)s") % {"day": day, "anchor": _anchor_name(anchor)}
+    note = ""
+    ceiling = terms.cooling_off_progress_ceiling
+    if terms.cooling_off_days is not None and ceiling is not None and ceiling < 100:
+        note = _("The cooling-off full refund holds while your progress is at most %(ceiling)s%%.") % {
+            "ceiling": _pct(ceiling)
+        }
+    return QuoteTimeline(segments=segments, where=str(where), note=str(note))
+
+
+def _span_label(start: int, end: int | None) -> str:
+    if start == 0 and end == 0:
+        return str(_("Before the start"))
+    if end is None:
+        return str(_("Day %(start)s on") % {"start": start})
+    if start == end:
+        return str(_("Day %(start)s") % {"start": start})
+    return str(_("Days %(start)s–%(end)s") % {"start": start, "end": end})
+
+
+def quote_progress_basis(quote: Quote) -> str:
+    """Which measure of her progress the refund counts, in its own unit (节, 场, 小时), with the share."""
+    values = {"used": quote.units_consumed, "lessons": quote.lessons, "percent": _pct(quote.progress_percent)}
+    basis = quote.terms.consumption_basis
+    if basis == ConsumptionBasis.WATCHED:
+        text = _("Lessons watched: %(used)s of %(lessons)s (%(percent)s%%)")
+    elif basis == ConsumptionBasis.LIVE:
+        text = _("Live sessions attended: %(used)s of %(lessons)s (%(percent)s%%)")
+    elif basis == ConsumptionBasis.HOURS:
+        text = _("One-on-one hours used: %(used)s of %(lessons)s (%(percent)s%%)")
+    else:
+        text = _("Lessons taken: %(used)s of %(lessons)s (%(percent)s%%)")
+    return str(text % values)

@@ -9,12 +9,15 @@ buttons to show and why one is missing.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.cache import cache
 from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -26,6 +29,7 @@ from payments.selectors import payout_arrival_note
 from refunds import rules
 from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
 from refunds.models import CLOSED_STATES, RefundReason, RefundRequest, RefundStatus, RequestKind
+from refunds.quotes import money_display
 from refunds.selectors import approval_settings_for, refund_policy_for_course
 from refunds.services import (
     RefundActionError,
@@ -95,7 +99,32 @@ def apply(request: StudentRequest, order_no: str) -> HttpResponse:
 def _apply_page(
     request: StudentRequest, order: Order, *, reason: str, form: RefundApplyForm | None = None
 ) -> HttpResponse:
-    context = {"order": order, "reasons": RefundReason.choices, "reason": reason, **EVIDENCE_LIMITS}
+    """The whole page, or for htmx (choosing a reason) only the part below the reason: the same
+    context either way, so the fragment shows the same figures as the page."""
+    context = _apply_context(request, order, reason=reason, form=form)
+    if _wants_fragment(request):
+        if not context.get("reason_stage"):
+            # The order changed under her (a request opened elsewhere, a cancellation): the whole page.
+            response = HttpResponse(status=204)
+            response["HX-Refresh"] = "true"
+            return response
+        response = render(request, "portal/_apply_quote.html", context)
+    else:
+        response = render(request, "portal/apply.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _wants_fragment(request: StudentRequest) -> bool:
+    """An htmx request for the quote; a history restore (the back button) gets the whole page."""
+    return request.headers.get("HX-Request") == "true" and "HX-History-Restore-Request" not in request.headers
+
+
+def _apply_context(
+    request: StudentRequest, order: Order, *, reason: str, form: RefundApplyForm | None
+) -> dict[str, Any]:
+    context: dict[str, Any] = {"order": order, "reasons": RefundReason.choices, "reason": reason, **EVIDENCE_LIMITS}
+    context.update(_evidence_client_checks())
     open_request_no = (
         RefundRequest.objects.filter(order=order)
         .exclude(status__in=CLOSED_STATES)
@@ -104,33 +133,64 @@ def _apply_page(
     )
     if open_request_no:
         context["open_request_no"] = open_request_no
-        return render(request, "portal/apply.html", context)
+        return context
     refusal = rules.order_refusal(order)
     if refusal is not None:
         context["cancelled"] = refusal.message
-        return render(request, "portal/apply.html", context)
+        return context
     if order.refundable_remaining <= 0:
         context["nothing_refundable"] = True
-        return render(request, "portal/apply.html", context)
+        return context
+    context["reason_stage"] = True
     if reason not in RefundReason.values:
         context["reason"] = ""
         context["reason_invalid"] = bool(reason)
-        return render(request, "portal/apply.html", context)
+        return context
     context["reason_label"] = RefundReason(reason).label
     try:
         quote = refund_quote(order=order, reason=reason)
     except RefundPolicyMissing:
         context["no_policy"] = True
-        return render(request, "portal/apply.html", context)
+        return context
     context["quote"] = quote
+    context["total_display"] = money_display(quote.total)
+    context["refundable_display"] = money_display(quote.refundable)
+    context["channel_label"] = order.get_channel_display()
+    context["arrival"] = arrival_note(order.channel)
     context["policy"] = refund_policy_for_course(course=order.course)  # the terms in plain words
     if rules.apply_refusal(quote) is not None:
         context["nothing_for_reason"] = True
-        return render(request, "portal/apply.html", context)
+        return context
     context["form"] = form or RefundApplyForm(initial={"reason": reason})
+    context["error_summary"] = _error_summary(context["form"])
     # Browsers never send a chosen file twice: after a refusal the student picks them again.
     context["choose_files_again"] = form is not None and bool(request.FILES)
-    return render(request, "portal/apply.html", context)
+    return context
+
+
+def _evidence_client_checks() -> dict[str, Any]:
+    """The limits and the words of refunds.evidence, for the picker to say at once what the server
+    would refuse ({name} stands for the file's name)."""
+    max_mb = MAX_EVIDENCE_BYTES // (1024 * 1024)
+    return {
+        "max_bytes": MAX_EVIDENCE_BYTES,
+        "msg_size": _("%(name)s is larger than %(max)d MB.") % {"name": "{name}", "max": max_mb},
+        "msg_type": _("%(name)s is not a PDF, JPEG or PNG file.") % {"name": "{name}"},
+        "msg_count": _("At most %(max)d files per request.") % {"max": MAX_EVIDENCE_FILES},
+    }
+
+
+def _error_summary(form: RefundApplyForm) -> list[tuple[str, str]]:
+    """(anchor, message) for every error of a bound form, in the order of the fields; the anchor is
+    the field's id ("" for errors of the whole form)."""
+    if not form.is_bound:
+        return []
+    summary = [("", str(message)) for message in form.non_field_errors()]
+    for field in form:
+        # The reason's field is hidden: the choice is made in the list above the quote.
+        anchor = "id_reason_select" if field.name == "reason" else field.id_for_label or ""
+        summary.extend((anchor, str(message)) for message in field.errors)
+    return summary
 
 
 def _submit_allowed(student: Student) -> bool:

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from notifications.models import InboxMessage
 from refunds.models import RefundRequest, RefundStatus
+from refunds.quotes import money_display
 from refunds.services import refund_return_for_info
 from refunds.services.quoting import refund_quote_estimate
 from tests import factories
@@ -86,12 +87,12 @@ def test_estimate_apply_with_an_upload_follow_the_timeline_and_cancel(
     page.get_by_role("link", name="自助查询").click()
     page.wait_for_url("**/estimate/")
     expect(page.get_by_role("heading", name="自助查询")).to_be_visible()
-    page.get_by_label("已使用课时").fill("10")
+    page.locator("#id_lessons").fill("10")  # labelled in the unit the policy counts (已观看节数 here)
     page.get_by_role("button", name="试算").click()
     page.wait_for_url("**/estimate/?lessons=10*")
     what_if_card = page.locator(".compare .card").filter(has=page.get_by_role("heading", name="假如已使用 10 / 30"))
     expect(what_if_card.locator(".quote-total")).to_contain_text("预估可退")
-    expect(what_if_card.locator(".quote-total")).to_contain_text(f"¥{what_if.total}")
+    expect(what_if_card.locator(".quote-total")).to_contain_text(money_display(what_if.total))
     expect(page.locator(".compare .card").filter(has_text="按您的实际学习记录")).to_contain_text("¥900.00")
     both("3-estimate")
 
@@ -99,15 +100,14 @@ def test_estimate_apply_with_an_upload_follow_the_timeline_and_cancel(
     page.get_by_role("link", name="申请退费").click()
     page.wait_for_url(f"**/orders/{order.order_no}/refund/")
     expect(page.get_by_role("heading", name="申请退费", exact=True)).to_be_visible()
-    page.get_by_label("退费原因").select_option(label="生病或怀孕")
-    page.get_by_role("button", name="更新测算").click()
+    page.get_by_label("退费原因").select_option(label="生病或怀孕")  # the quote updates in place (htmx)
     page.wait_for_url("**/refund/?reason=illness")
     expect(page.locator(".evidence-needed")).to_contain_text("需提供的证明材料：")
     expect(page.locator(".evidence-needed")).to_contain_text("诊断证明")
-    expect(page.locator(".quote-total").first).to_contain_text("¥1000.00")  # illness: no fee, no time limit
+    expect(page.locator(".quote-total").first).to_contain_text("¥1,000.00")  # illness: no fee, no time limit
     both("4-apply")
     page.get_by_label("情况说明").fill("住院治疗三个月，无法继续上课。")
-    page.locator("input[name=evidence]").set_input_files(
+    page.locator("#id_evidence").set_input_files(
         files=[{"name": "诊断证明.pdf", "mimeType": "application/pdf", "buffer": PDF}]
     )
     page.get_by_label("我已阅读退费政策和测算明细").check()

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from orders.models import CourseType, Order, OrderStatus
 from portal import selectors
@@ -182,8 +183,8 @@ def test_list_quotes_are_those_of_the_quoting_service(student, campus, homeroom,
 def test_order_page_explains_every_line_of_the_quote(logged_in, order):
     page = _page(logged_in, "portal:order", order.order_no)
     assert "冷静期全额退费" in page
-    assert "3000.00 × 10% = 300.00" in page
-    assert "¥2700.00" in page
+    assert "3000.00 × 10% = 300.00" in page  # the formula, on demand (查看计算公式)
+    assert "¥2,700.00" in page
 
 
 def test_order_page_describes_the_policy_in_plain_words(logged_in, order):
@@ -195,12 +196,21 @@ def test_order_page_describes_the_policy_in_plain_words(logged_in, order):
 
 def test_order_page_shows_progress_refunded_and_request_history(logged_in, order, student):
     order.enrollment.lessons_consumed = 4
+    order.enrollment.lessons_watched = 4
     order.enrollment.save()
     first = _submit(order)
     refund_cancel(request_id=first.pk, student=student)
     second = _submit(order)
     page = _page(logged_in, "portal:order", order.order_no)
-    assert "已消耗 4 / 30 课时" in page
+    # One measure, the one the refund counts (a recorded course: lessons watched), in its own unit.
+    with translation.override("zh-hans"):
+        counted = gettext("Lessons watched: %(used)s of %(lessons)s (%(percent)s%%)") % {
+            "used": 4,
+            "lessons": 30,
+            "percent": "13.33",
+        }
+    assert counted in page
+    assert "已消耗 4 / 30 课时" not in page  # not a second measure beside it
     assert "已退金额" in page
     assert first.request_no in page and second.request_no in page
     assert page.index(second.request_no) < page.index(first.request_no)  # newest first
@@ -225,8 +235,8 @@ def test_estimate_with_lessons_changes_the_consumption_line(logged_in, order):
     page = _page(logged_in, "portal:estimate", order.order_no, lessons=12)
     assert "已消耗课时扣除" in page
     assert "3000.00 × 12 ÷ 30 = 1200.00" in page
-    assert "¥1620.00" in page  # (3000 − 1200) less 10 %
-    assert "¥2700.00" in page  # the real quote stays next to it
+    assert "¥1,620.00" in page  # (3000 − 1200) less 10 %
+    assert "¥2,700.00" in page  # the real quote stays next to it
 
 
 def test_estimate_with_another_number_gives_another_line(logged_in, order):
