@@ -6,74 +6,88 @@
    text is updated only where it still equals the text 0003 shipped: one operations edited is
    left as they wrote it.
 2. ``refund.advanced``: the student hears that one review step passed her request and which one
-   decides next, by when, on the student channels, in both languages (only what is missing is added).
+   decides next, by when; every channel in both languages (only what is missing is added).
 """
 
 import importlib
 
 from django.db import migrations
 
-# Where the shipped texts name the amount, and what they say instead. {event: {language: [(old, new)]}}
+# Where the shipped texts name the amount, and what they say instead, in the full texts (inbox,
+# e-mail: ``by_contract`` chooses the words) and the short ones (SMS, WeChat, robots, call tasks:
+# ``amount_words``, never empty, as WeChat wants every field filled).
+# {event: {language: {"full": [(old, new)], "short": [(old, new)]}}}
 CONTRACT_WORDING = {
     "refund.submitted": {
-        "zh-hans": [
-            (
-                "申请金额 {{ amount }} 元，",
-                "{% if by_contract %}退费金额由审核人按合同确定，审核通过时我们会告知您确定的金额，"
-                "{% else %}申请金额 {{ amount }} 元，{% endif %}",
-            ),
-            ("金额{{ amount }}元，", "{% if by_contract %}金额由审核人按合同确定，{% else %}金额{{ amount }}元，{% endif %}"),
-        ],
-        "en": [
-            (
-                "of {{ amount }} yuan, submitted",
-                "{% if by_contract %}(the amount is set by the reviewer under your contract; we tell you the amount "
-                "when it is approved){% else %}of {{ amount }} yuan{% endif %}, submitted",
-            ),
-            (
-                "({{ amount }} yuan)",
-                "({% if by_contract %}amount set by the reviewer under your contract{% else %}{{ amount }} yuan"
-                "{% endif %})",
-            ),
-        ],
+        "zh-hans": {
+            "full": [
+                (
+                    "申请金额 {{ amount }} 元，",
+                    "{% if by_contract %}退费金额由审核人按合同确定，审核通过时我们会告知您确定的金额，"
+                    "{% else %}申请金额 {{ amount }} 元，{% endif %}",
+                ),
+            ],
+            "short": [("金额{{ amount }}元，", "{{ amount_words }}，")],
+        },
+        "en": {
+            "full": [
+                (
+                    "of {{ amount }} yuan, submitted",
+                    "{% if by_contract %}(the amount is set by the reviewer under your contract; we tell you the "
+                    "amount when it is approved){% else %}of {{ amount }} yuan{% endif %}, submitted",
+                ),
+            ],
+            "short": [("({{ amount }} yuan)", "({{ amount_words }})")],
+        },
     },
     "refund.assigned": {
-        "zh-hans": [
-            (
-                "金额 {{ amount }} 元，请在",
-                "{% if by_contract %}金额需您按合同确定，{% else %}金额 {{ amount }} 元，{% endif %}请在",
-            ),
-            ("退费{{ amount }}元，", "退费{% if by_contract %}（金额按合同确定）{% else %}{{ amount }}元{% endif %}，"),
-        ],
-        "en": [
-            (
-                "), {{ amount }} yuan, waits",
-                "), {% if by_contract %}amount to set under the contract{% else %}{{ amount }} yuan{% endif %}, waits",
-            ),
-            (
-                ", {{ amount }} yuan, due",
-                ", {% if by_contract %}amount by contract{% else %}{{ amount }} yuan{% endif %}, due",
-            ),
-        ],
+        "zh-hans": {
+            "full": [
+                (
+                    "金额 {{ amount }} 元，请在",
+                    "{% if by_contract %}金额需您按合同确定，{% else %}金额 {{ amount }} 元，{% endif %}请在",
+                ),
+            ],
+            "short": [("退费{{ amount }}元，", "退费，{{ amount_words }}，")],
+        },
+        "en": {
+            "full": [
+                (
+                    "), {{ amount }} yuan, waits",
+                    "), {% if by_contract %}amount to set under the contract{% else %}{{ amount }} yuan{% endif %}, "
+                    "waits",
+                ),
+            ],
+            "short": [(", {{ amount }} yuan, due", ", {{ amount_words }}, due")],
+        },
     },
     "refund.escalated": {
-        "zh-hans": [
-            (
-                "（金额 {{ amount }} 元）",
-                "{% if by_contract %}（金额按合同确定）{% else %}（金额 {{ amount }} 元）{% endif %}",
-            ),
-            ("》{{ amount }}元，", "》{% if by_contract %}（金额按合同确定）{% else %}{{ amount }}元{% endif %}，"),
-        ],
-        "en": [
-            (
-                "({{ amount }} yuan)",
-                "({% if by_contract %}amount by contract{% else %}{{ amount }} yuan{% endif %})",
-            ),
-        ],
+        "zh-hans": {
+            "full": [
+                (
+                    "（金额 {{ amount }} 元）",
+                    "{% if by_contract %}（金额按合同确定）{% else %}（金额 {{ amount }} 元）{% endif %}",
+                ),
+            ],
+            "short": [("》{{ amount }}元，", "》{{ amount_words }}，")],
+        },
+        "en": {
+            "full": [
+                (
+                    "({{ amount }} yuan)",
+                    "({% if by_contract %}amount by contract{% else %}{{ amount }} yuan{% endif %})",
+                ),
+            ],
+            "short": [("({{ amount }} yuan)", "({{ amount_words }})")],
+        },
     },
 }
 
-STUDENT_CHANNELS = ("inbox", "email", "sms", "wechat")
+CHANNELS = ("inbox", "email", "sms", "wechat", "webhook", "call_task")
+CALL_NOTE = {
+    "zh-hans": "请致电学员说明：{{ student_name }}《{{ course }}》（订单 {{ order_no }}）—— ",
+    "en": "Please call the student to explain: {{ student_name }}, {{ course }} (order {{ order_no }}) — ",
+}
 
 # event: {language: (subject, full text for inbox / e-mail, short text for SMS / WeChat)}
 TEXTS = {
@@ -101,19 +115,24 @@ TEXTS = {
 }
 
 
-def _reworded(event, language, text):
-    for old, new in CONTRACT_WORDING.get(event, {}).get(language, []):
+def _reworded(event, channel, language, text):
+    kind = "full" if channel in ("inbox", "email") else "short"
+    for old, new in CONTRACT_WORDING.get(event, {}).get(language, {}).get(kind, []):
         text = text.replace(old, new)
     return text
 
 
 def templates():
+    """Every channel in both languages, like every refund event (only the student's are used: the
+    event goes to nobody else)."""
     for event, languages in TEXTS.items():
         for language, (subject, full, short) in languages.items():
-            for channel in STUDENT_CHANNELS:
+            for channel in CHANNELS:
                 if channel in ("inbox", "email"):
                     yield event, channel, language, subject, full
-                else:  # SMS and WeChat: short, no links
+                elif channel == "call_task":
+                    yield event, channel, language, subject, CALL_NOTE[language] + short
+                else:  # SMS, WeChat and robots: short, no links
                     yield event, channel, language, "", short
 
 
@@ -123,7 +142,8 @@ def seed(apps, schema_editor):
     for event, channel, language, subject, body in shipped.templates():
         if event not in CONTRACT_WORDING:
             continue
-        new_subject, new_body = _reworded(event, language, subject), _reworded(event, language, body)
+        new_subject = _reworded(event, channel, language, subject)
+        new_body = _reworded(event, channel, language, body)
         if (new_subject, new_body) == (subject, body):
             continue
         NotificationTemplate.objects.filter(
@@ -148,8 +168,8 @@ def unseed(apps, schema_editor):
             event=event,
             channel=channel,
             language=language,
-            subject=_reworded(event, language, subject),
-            body=_reworded(event, language, body),
+            subject=_reworded(event, channel, language, subject),
+            body=_reworded(event, channel, language, body),
         ).update(subject=subject, body=body)
 
 

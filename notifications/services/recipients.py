@@ -230,7 +230,10 @@ def _refund_context(
     # A contract course before the reviewer set its amount: say so, never "0.00".
     if request.quote.needs_approver_amount and not request.amount_confirmed:
         context["amount"] = _text(WORDS, "by_contract")
+        context["amount_words"] = context["amount"]
         context["by_contract"] = "1"
+    else:
+        context["amount_words"] = _text(WORDS, "amount_words").format(amount=context["amount"])
     if kind == "submitted":
         context["next_steps"] = review_promise(request, at=event.created_at) or context["next_steps"]
     elif kind == "advanced":
@@ -400,8 +403,9 @@ WORDS = {
     "withdrawn": {"zh-hans": "您已主动撤回申请。", "en": "You withdrew it."},
     "by_contract": {
         "zh-hans": "金额由审核人按合同确定",
-        "en": "set by the reviewer under your contract",
+        "en": "amount set by the reviewer under the contract",
     },
+    "amount_words": {"zh-hans": "金额 {amount} 元", "en": "{amount} yuan"},
     "nothing_due": {
         "zh-hans": "经审核，按退费规则本订单可退金额为 0 元",
         "en": "After review, nothing on this order is refundable under the refund rules",
