@@ -10,9 +10,10 @@ Placeholders per event (all values are text, already formatted):
 ======================  ==========================================================================
 event                   placeholders (besides the common ones below)
 ======================  ==========================================================================
-refund.submitted        amount
-refund.assigned         amount, deadline, reason
-refund.escalated        amount, deadline, reason
+refund.submitted        amount, amount_words, by_contract
+refund.assigned         amount, amount_words, deadline, reason, by_contract
+refund.advanced         amount, amount_words, deadline (next decision by), passed_tier, next_tier, by_contract
+refund.escalated        amount, amount_words, deadline, reason, by_contract
 refund.returned         reason (what is missing), deadline (supply by)
 refund.approved         amount, arrival
 refund.rejected         reason, deadline (appeal until)
@@ -23,6 +24,12 @@ refund.payout_failed    amount, channel, reason
 refund.payout_needs_check  amount, channel, reason (what the gateway last said)
 refund.closed           amount, reason (why it closed with nothing to pay)
 ======================  ==========================================================================
+
+``amount`` is the amount to refund ("1,599.20"); for a contract course whose amount the reviewer has
+not set yet it is that sentence instead ("金额由审核人按合同确定"), never "0.00", and ``by_contract``
+is "1" (else empty) so a text can say it in its own words: ``{% if by_contract %}…{% else %}…{% endif %}``.
+``amount_words`` is the amount with its unit or that sentence ("金额 1,599.20 元" / "金额由审核人按合同确定"),
+never empty: short texts whose fields must all be filled (WeChat) use it instead of the flag.
 
 Common to every refund event: ``student_name, recipient_name, order_no, request_no, course,
 status, date, next_steps, contact, link``. Later features add their events with
@@ -85,6 +92,10 @@ _SAMPLE = {
     "link": "https://school.example.com/me/refunds/RF20260301001/",
     "arrival": "2026-03-02 至 2026-03-09",
     "channel": "微信支付",
+    "by_contract": "",
+    "amount_words": "金额 1,599.20 元",
+    "passed_tier": "班主任初审",
+    "next_tier": "教学主管复核",
 }
 
 EVENTS: dict[str, EventSpec] = {}
@@ -112,9 +123,18 @@ def event_register(
 
 
 for _key, _label, _extra in (
-    ("refund.submitted", _("Refund submitted"), ("amount",)),
-    ("refund.assigned", _("Refund waiting for an approver"), ("amount", "deadline", "reason")),
-    ("refund.escalated", _("Approval escalated"), ("amount", "deadline", "reason")),
+    ("refund.submitted", _("Refund submitted"), ("amount", "amount_words", "by_contract")),
+    (
+        "refund.assigned",
+        _("Refund waiting for an approver"),
+        ("amount", "amount_words", "deadline", "reason", "by_contract"),
+    ),
+    (
+        "refund.advanced",
+        _("Refund passed a review step (to the student)"),
+        ("amount", "amount_words", "deadline", "passed_tier", "next_tier", "by_contract"),
+    ),
+    ("refund.escalated", _("Approval escalated"), ("amount", "amount_words", "deadline", "reason", "by_contract")),
     ("refund.returned", _("Returned for information"), ("reason", "deadline")),
     ("refund.approved", _("Refund approved"), ("amount", "arrival")),
     ("refund.rejected", _("Refund rejected"), ("reason", "deadline")),

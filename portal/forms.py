@@ -83,6 +83,7 @@ class RefundAppealForm(forms.Form):
         placeholder=_("Tell us what the reviewer may have missed."),
     )
     reason.error_messages["required"] = _("Tell us why you disagree with the decision.")
+    evidence = _evidence_field()
 
 
 class RefundCancelForm(forms.Form):

@@ -95,7 +95,9 @@ def order_list_for_student(*, student: Student) -> QuerySet[Order]:
 def _orders_for_summaries(*, student: Student) -> QuerySet[Order]:
     """Her orders with what a quote reads loaded: the in-flight sum annotated, the requests prefetched."""
     return orders_with_in_flight(order_list_for_student(student=student)).prefetch_related(
-        Prefetch("refund_requests", queryset=RefundRequest.objects.order_by("-submitted_at", "-pk"))
+        Prefetch(
+            "refund_requests", queryset=RefundRequest.objects.select_related("quote").order_by("-submitted_at", "-pk")
+        )
     )
 
 

@@ -44,6 +44,11 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 DONE, CURRENT, UPCOMING, STOPPED = "done", "current", "upcoming", "stopped"
+# The last entry of a request that ended without paying anything back (withdrawn, not approved,
+# closed): not a success, so not drawn like one (its tone is ``timeline_outcome``).
+END = "end"
+# How a request ended when it pays nothing back: the timeline's tone (grey, or red when not approved).
+WITHDRAWN, NOT_APPROVED, CLOSED_EMPTY = "withdrawn", "not-approved", "closed"
 
 STATUS_TITLES: dict[str, StrOrPromise] = {
     RefundStatus.PENDING_HOMEROOM: gettext_lazy("Homeroom teacher reviewing"),
@@ -56,12 +61,14 @@ STATUS_TITLES: dict[str, StrOrPromise] = {
     RefundStatus.PAYING: gettext_lazy("Refunding"),
     RefundStatus.PAYOUT_FAILED: gettext_lazy("Refunding"),
     RefundStatus.REFUNDED: gettext_lazy("Refunded"),
-    RefundStatus.REJECTED: gettext_lazy("Rejected"),
+    RefundStatus.REJECTED: gettext_lazy("Not approved"),
     RefundStatus.CANCELLED: gettext_lazy("Cancelled"),
     RefundStatus.CLOSED: gettext_lazy("Closed, nothing to refund"),
 }
 # States after which nothing more happens to the request.
 FINISHED = (RefundStatus.REFUNDED, RefundStatus.CANCELLED, RefundStatus.CLOSED)
+# States in which the request pays nothing back (a rejection may still be appealed).
+PAYS_NOTHING = (RefundStatus.CANCELLED, RefundStatus.REJECTED, RefundStatus.CLOSED)
 # Log rows that are the staff's business, not the student's.
 HIDDEN_TRANSITIONS = frozenset({"escalate"})
 
@@ -69,7 +76,7 @@ HIDDEN_TRANSITIONS = frozenset({"escalate"})
 @dataclass(frozen=True)
 class TimelineEntry:
     title: str
-    state: str  # DONE, CURRENT, UPCOMING, or STOPPED (a review the request left without a decision)
+    state: str  # DONE, CURRENT, UPCOMING, STOPPED (a review left without a decision), or END (ended unpaid)
     at: datetime.datetime | None = None
     detail: str = ""
 
@@ -146,7 +153,7 @@ def timeline_build(
         )
         entries.append(
             TimelineEntry(
-                _status_title(transition.to_status),
+                _transition_title(transition),
                 STOPPED if left_undecided else DONE,
                 transition.created_at,
                 detail,
@@ -155,7 +162,10 @@ def timeline_build(
         last_state_index = len(entries) - 1
     entries.extend(_auto_entry(step) for step in auto_steps)  # a check with no matching log row: keep it
 
-    if last_state_index is not None and request.status not in FINISHED:
+    if last_state_index is not None and request.status in PAYS_NOTHING:
+        last = entries[last_state_index]
+        entries[last_state_index] = TimelineEntry(last.title, END, last.at, last.detail)
+    elif last_state_index is not None and request.status not in FINISHED:
         current = entries[last_state_index]
         detail = current.detail
         waiting = pending_step(request)
@@ -169,6 +179,17 @@ def timeline_build(
 
     entries.extend(_upcoming(request, settings=settings))
     return entries
+
+
+def timeline_outcome(request: RefundRequest) -> str:
+    """How the request ended when it pays nothing back (WITHDRAWN, NOT_APPROVED, CLOSED_EMPTY), else ""."""
+    if request.status == RefundStatus.REJECTED:
+        return NOT_APPROVED
+    if request.status == RefundStatus.CLOSED:
+        return CLOSED_EMPTY
+    if request.status == RefundStatus.CANCELLED:
+        return WITHDRAWN
+    return ""
 
 
 def pending_step(request: RefundRequest) -> ApprovalStep | None:
@@ -223,6 +244,15 @@ def arrival_note(channel: str) -> str:
 def _status_title(status: str) -> str:
     title = STATUS_TITLES.get(status)
     return str(title) if title is not None else str(RefundStatus(status).label)
+
+
+def _transition_title(transition: RefundTransition) -> str:
+    """The name of the state a change led to, in her words: she withdrew it, or it lapsed."""
+    if transition.name == "cancel":
+        return _("Withdrawn")
+    if transition.name == "expire":
+        return _("Closed")
+    return _status_title(transition.to_status)
 
 
 def _tier_title(tier: str) -> str:

@@ -13,6 +13,7 @@ submitted            the student (confirmation)
 assigned             the approver of the new step; a pool tier (quality, finance): every active
                      staff of that role at the campus. Submission opens the first step, so the
                      first approver's task is this event.
+advanced             the student (one tier passed it, which one decides next and by when)
 escalated            the assignee it was taken from and the person it was escalated to
 returned             the student (what is missing, by when)
 approved             the student (amount, expected arrival)
@@ -70,6 +71,7 @@ STAFF_CHANNELS = ("inbox", "email")
 CALL_TASK_EVENTS = {"submitted", "approved", "rejected", "payout_succeeded", "closed"}
 STUDENT_EVENTS = {
     "submitted",
+    "advanced",
     "returned",
     "approved",
     "rejected",
@@ -223,9 +225,21 @@ def _refund_context(
         "reason": "",
         "arrival": "",
         "channel": "",
+        "by_contract": "",
     }
+    # A contract course before the reviewer set its amount: say so, never "0.00".
+    if request.quote.needs_approver_amount and not request.amount_confirmed:
+        context["amount"] = _text(WORDS, "by_contract")
+        context["amount_words"] = context["amount"]
+        context["by_contract"] = "1"
+    else:
+        context["amount_words"] = _text(WORDS, "amount_words").format(amount=context["amount"])
     if kind == "submitted":
         context["next_steps"] = review_promise(request, at=event.created_at) or context["next_steps"]
+    elif kind == "advanced":
+        context["passed_tier"] = _tier_label(payload.get("passed_tier"))
+        context["next_tier"] = _tier_label(payload.get("next_tier"))
+        context["deadline"] = _when(payload.get("due_at")) or due_of_pending_step()
     elif kind in ("assigned", "escalated"):
         context["reason"] = f"{request.get_reason_display()}：{request.details}".strip("：")
         context["deadline"] = _when(payload.get("due_at")) or due_of_pending_step()
@@ -256,6 +270,11 @@ def _refund_context(
     if request.kind == RequestKind.EXCHANGE:
         _exchange_context(context, event=event, request=request)
     return {name: str(value) for name, value in context.items()}
+
+
+def _tier_label(tier: object) -> str:
+    """A tier's name in the reader's language ("班主任初审"), or "" for none."""
+    return str(ApprovalTier(str(tier)).label) if tier in ApprovalTier.values else ""
 
 
 def _exchange_context(context: dict[str, str], *, event: RefundEvent, request: RefundRequest) -> None:
@@ -320,6 +339,13 @@ NEXT_STEPS = {
         "en": "We will review it within 24 hours; you can follow it on the request page.",
     },
     "assigned": {"zh-hans": "请在截止时间前完成审核。", "en": "Please review it before the deadline."},
+    "advanced": {
+        "zh-hans": "目前无需您做任何操作，每一步审核完成后我们都会通知您；审核通过前如需撤回，可在申请页面操作。",
+        "en": (
+            "There is nothing for you to do now: we tell you after every step. Until it is approved you can "
+            "still withdraw it on the request page."
+        ),
+    },
     "escalated": {
         "zh-hans": "该申请已超过审核时限，请尽快处理。",
         "en": "The request waited past its deadline; please decide it now.",
@@ -375,6 +401,11 @@ WORDS = {
     },
     "expired": {"zh-hans": "补充材料已超过期限。", "en": "No information arrived before the deadline."},
     "withdrawn": {"zh-hans": "您已主动撤回申请。", "en": "You withdrew it."},
+    "by_contract": {
+        "zh-hans": "金额由审核人按合同确定",
+        "en": "amount set by the reviewer under the contract",
+    },
+    "amount_words": {"zh-hans": "金额 {amount} 元", "en": "{amount} yuan"},
     "nothing_due": {
         "zh-hans": "经审核，按退费规则本订单可退金额为 0 元",
         "en": "After review, nothing on this order is refundable under the refund rules",

@@ -74,7 +74,7 @@ def home(request: StudentRequest) -> HttpResponse:
 @student_page
 def request_list(request: StudentRequest) -> HttpResponse:
     """我的申请: every refund request of hers, newest first, 20 a page."""
-    requests = RefundRequest.objects.filter(student=request.student).select_related("order__course")
+    requests = RefundRequest.objects.filter(student=request.student).select_related("order__course", "quote")
     page = Paginator(requests.order_by("-submitted_at", "-pk"), 20).get_page(request.GET.get("page"))
     rows = [RequestRow(r, reverse("portal:request", args=[r.request_no])) for r in page.object_list]
     return render(request, "portal/requests.html", {"rows": rows, "page": page})

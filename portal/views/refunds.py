@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from finance.models import PaperCopyRequest, PaperCopyStatus
 from finance.receipts import ReceiptError, paper_copy_request, receipt_issue, receipt_pdf_response
-from notifications.selectors import messages_for_student_request
+from notifications.selectors import message_groups_for_student_request
 from orders.models import Order
 from payments.selectors import payout_arrival_note
 from refunds import rules
@@ -55,6 +55,7 @@ from ..timeline import (
     refund_request_for_student,
     rejection_reason,
     timeline_build,
+    timeline_outcome,
 )
 from .common import StudentRequest, student_page
 from .ratings import rating_context
@@ -248,6 +249,8 @@ def _request_page(
     context = {
         "refund": refund,
         "timeline": timeline_build(refund, settings=settings, now=now),
+        "outcome": timeline_outcome(refund),
+        "contract_amount": refund.quote.needs_approver_amount and not refund.amount_confirmed,
         "handler": current_handler(refund),
         "step": pending_step(refund),
         "actions": actions,
@@ -255,7 +258,7 @@ def _request_page(
         "amount_note": amount_note(refund),
         "arrival": (refund.status == RefundStatus.REFUNDED and payout_arrival_note(refund_request=refund))
         or arrival_note(refund.order.channel),
-        "messages_sent": messages_for_student_request(user=request.user, refund_request=refund),
+        "messages_sent": message_groups_for_student_request(user=request.user, refund_request=refund),
         "cancel_form": RefundCancelForm() if actions.can_cancel else None,
         "receipt_url": _receipt_url(refund),
         "paper_copies": paper_copies,
@@ -383,22 +386,27 @@ def resubmit(request: StudentRequest, request_no: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @student_page
 def appeal(request: StudentRequest, request_no: str) -> HttpResponse:
-    """Appeal a rejection, once, before the deadline; it goes to the tier above."""
+    """Appeal a rejection, once, before the deadline, with files if she has them; it goes to the tier above."""
     refund = _refund_or_404(request, request_no)
     settings = approval_settings_for(campus=refund.campus_id)
     actions = rules.student_actions(refund, settings=settings, now=timezone.now())
-    form = RefundAppealForm(request.POST) if request.method == "POST" else RefundAppealForm()
+    form = RefundAppealForm(request.POST, request.FILES) if request.method == "POST" else RefundAppealForm()
     if request.method == "GET" and actions.appeal is not None:
         messages.info(request, actions.appeal.message)
         return redirect("portal:request", request_no=refund.request_no)
     if request.method == "POST" and form.is_valid():
         try:
-            refund_appeal(request_id=refund.pk, student=request.student, reason=form.cleaned_data["reason"])
+            refund_appeal(
+                request_id=refund.pk,
+                student=request.student,
+                reason=form.cleaned_data["reason"],
+                evidence=form.cleaned_data["evidence"],
+            )
         except RefundActionError as exc:
-            if exc.code != "comment":
+            if exc.code not in ("comment", "evidence"):
                 messages.error(request, exc.message)
                 return redirect("portal:request", request_no=refund.request_no)
-            form.add_error("reason", exc.message)
+            form.add_error("reason" if exc.code == "comment" else "evidence", exc.message)
         else:
             messages.success(request, _("Your appeal was received; a reviewer above the last one will decide it."))
             return redirect("portal:request", request_no=refund.request_no)
@@ -407,6 +415,9 @@ def appeal(request: StudentRequest, request_no: str) -> HttpResponse:
         "form": form,
         "deadline": actions.appeal_deadline,
         "rejection": rejection_reason(refund),
+        # Browsers never send a chosen file twice: after a refusal the student picks them again.
+        "choose_files_again": form.is_bound and bool(request.FILES),
+        **EVIDENCE_LIMITS,
     }
     return render(request, "portal/appeal.html", context)
 

@@ -72,6 +72,7 @@ class RefundTransition(models.Model):
 class RefundEventKind(models.TextChoices):
     SUBMITTED = "submitted", _("Submitted")
     ASSIGNED = "assigned", _("Assigned to an approver")
+    ADVANCED = "advanced", _("Passed a review step, on to the next")
     ESCALATED = "escalated", _("Escalated")
     RETURNED = "returned", _("Returned for information")
     RESUBMITTED = "resubmitted", _("Information supplied")

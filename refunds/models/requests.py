@@ -285,6 +285,9 @@ class RefundEvidence(models.Model):
     size = models.PositiveIntegerField(_("size (bytes)"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    for_appeal = models.BooleanField(
+        _("appeal evidence"), default=False, help_text=_("Uploaded with the student's appeal of a rejection.")
+    )
 
     campus_lookup = "request__campus"
 

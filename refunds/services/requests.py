@@ -34,7 +34,7 @@ from students.models import Student
 
 from .. import routing, rules
 from ..events import refund_event_record
-from ..evidence import checked_files_store, evidence_check, stored_files_delete
+from ..evidence import CheckedFile, checked_files_store, evidence_check, stored_files_delete
 from ..models import (
     CLOSED_STATES,
     TIER_STATUS,
@@ -442,7 +442,19 @@ def refund_approve(
         if rules.is_last_person(request):
             _refuse_if(rules.final_approval_refusal(request, order_left=_order_left(request)))
         _step_close(step, decision=StepDecision.APPROVED, by=staff, delegate=as_delegate, comment=comment, at=now)
-        _advance(request, position=request.route_position + 1, actor=actor, comment=comment, at=now)
+        opened = _advance(request, position=request.route_position + 1, actor=actor, comment=comment, at=now)
+        if opened is not None:
+            # The student hears that one tier passed it and who decides next, by when (the
+            # approver of the next tier hears it through ``assigned``).
+            refund_event_record(
+                request=request,
+                kind=RefundEventKind.ADVANCED,
+                actor=actor,
+                at=now,
+                passed_tier=step.tier,
+                next_tier=opened.tier,
+                due_at=opened.due_at,
+            )
     return request
 
 
@@ -629,12 +641,39 @@ def refund_resubmit(
 
 
 def refund_appeal(
-    *, request_id: int, student: Student, reason: str, at: datetime.datetime | None = None
+    *,
+    request_id: int,
+    student: Student,
+    reason: str,
+    evidence: list[UploadedFile] | None = None,
+    at: datetime.datetime | None = None,
 ) -> RefundRequest:
-    """The student appeals a rejection, once, within the campus's appeal window."""
+    """The student appeals a rejection, once, within the campus's appeal window, with files if she
+    has them (kept as the appeal's evidence, checked like the application's: all or nothing)."""
     reason = (reason or "").strip()
     if not reason:
         raise RefundActionError(_("Tell us why you disagree with the decision."), code="comment")
+    try:
+        checked = evidence_check(evidence or [])  # the appeal's own files: up to the limit again
+    except ValidationError as exc:
+        raise RefundActionError(" ".join(exc.messages), code="evidence") from exc
+    saved_files: list[str] = []
+    try:
+        return _appeal(request_id=request_id, student=student, reason=reason, checked=checked, saved=saved_files, at=at)
+    except BaseException:
+        stored_files_delete(saved_files)
+        raise
+
+
+def _appeal(
+    *,
+    request_id: int,
+    student: Student,
+    reason: str,
+    checked: list[CheckedFile],
+    saved: list[str],
+    at: datetime.datetime | None,
+) -> RefundRequest:
     with transaction.atomic():
         request = _lock_for_student(request_id=request_id, student=student)
         now = at or timezone.now()  # once the lock is ours: after any change we waited for
@@ -661,12 +700,14 @@ def refund_appeal(
                     comment=reason,
                     event=RefundEventKind.APPEALED,
                     reason=reason,
+                    files=len(checked),
                 )
         except IntegrityError as exc:
             raise RefundActionError(
                 _("This order has another refund request in progress; it cannot be appealed now."),
                 code="open_request",
             ) from exc
+        checked_files_store(checked, row=partial(RefundEvidence, request=request, for_appeal=True), saved=saved)
         _step_open(request, settings=settings, at=now)
     return request
 
@@ -929,8 +970,9 @@ def _advance(
     comment: str,
     at: datetime.datetime,
     name: str = "approve",
-) -> None:
-    """Move past the current tier to ``position``: the next tier, the automatic check, or approved."""
+) -> ApprovalStep | None:
+    """Move past the current tier to ``position``: the next tier, the automatic check, or approved.
+    The step opened for the next tier, or None when the request left review."""
     settings = approval_settings_for(campus=request.campus_id)
     if position < len(request.route) and request.route[position] == ApprovalTier.AUTO:
         result = _auto_check(request, settings=settings, at=at)
@@ -944,8 +986,8 @@ def _advance(
     if position < len(request.route):
         target = TIER_STATUS[request.route[position]]
         _transition(request, partial(request.advance, target), name=name, actor=actor, at=at, comment=comment)
-        _step_open(request, settings=settings, at=at)
-    elif request.approved_amount > 0 or request.kind == RequestKind.EXCHANGE:
+        return _step_open(request, settings=settings, at=at)
+    if request.approved_amount > 0 or request.kind == RequestKind.EXCHANGE:
         # An exchange stays approved until its difference is settled (``exchanges`` closes it).
         request.decided_at = at
         # Payments hears the event inside this transaction (a ``refund_event_writer``) and opens the
@@ -966,6 +1008,7 @@ def _advance(
             request, partial(request.advance, RefundStatus.APPROVED), name=name, actor=actor, at=at, comment=comment
         )
         refund_close_nothing_due(request=request, actor=None, at=at)
+    return None
 
 
 def _auto_check(request: RefundRequest, *, settings: ApprovalSettings, at: datetime.datetime) -> AutoCheckResult:

@@ -18,6 +18,7 @@ from orders.models import CourseType, OrderStatus, PaymentChannel
 from portal.timeline import (
     CURRENT,
     DONE,
+    END,
     STOPPED,
     UPCOMING,
     refund_request_for_student,
@@ -461,7 +462,7 @@ def test_a_rejected_request_shows_the_reason_and_the_appeal_deadline(as_student,
     refund = submit(buy())
     refund_reject(request_id=refund.pk, actor=homeroom.user, reason="课程已过退费期")
     refund.refresh_from_db()
-    assert entries_of(refund)[-1] == ("Rejected", CURRENT)
+    assert entries_of(refund)[-1] == ("Not approved", END)
     response = as_student.get(request_url(refund))
     page = page_of(response)
     deadline = refund.decided_at + datetime.timedelta(days=7)
@@ -476,7 +477,7 @@ def test_a_cancelled_request_ends_the_timeline(as_student, buy):
     assert entries_of(refund) == [
         ("Submitted", DONE),
         ("Homeroom teacher reviewing", STOPPED),  # withdrawn before the teacher decided
-        ("Cancelled", DONE),
+        ("Withdrawn", END),
     ]
 
 
