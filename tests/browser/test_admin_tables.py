@@ -60,7 +60,8 @@ def _admin_login(page, live_server, user) -> None:
 
 WIDEST = """() => [...document.querySelectorAll('body *')]
     .filter(el => el.getBoundingClientRect().right > 391 && !el.closest('.results, .table-scroll'))
-    .slice(0, 6).map(el => el.tagName + '#' + el.id + '.' + el.className + ' ' + Math.round(el.getBoundingClientRect().right))"""
+    .slice(0, 6)
+    .map(el => `${el.tagName}#${el.id}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`)"""
 
 
 def _no_sideways_scroll(page) -> None:
