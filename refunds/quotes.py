@@ -64,6 +64,10 @@ SCHOOL_TZ = ZoneInfo("Asia/Shanghai")
 ZERO = Decimal("0.00")
 _FULL_BP = 10_000  # 100.00 % in hundredths of a percent
 _REASONS = frozenset(RefundReason.values)
+# Whom the explanations address: the student ("You paid …") or staff ("The student paid …").
+# Only the wording differs; every line, amount and formula is the same.
+STUDENT = "student"
+STAFF = "staff"
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,29 @@ class PolicyTerms:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (with DjangoJSONEncoder for the decimals), for the snapshot."""
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PolicyTerms:
+        """The terms as ``as_dict`` gave them, read back from a snapshot's JSON (decimals as strings)."""
+
+        def dec(value: Any) -> Decimal | None:
+            return None if value is None else Decimal(str(value))
+
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        values["tiers"] = tuple(
+            TierTerms(from_day=t["from_day"], to_day=t["to_day"], percent=Decimal(str(t["percent"])))
+            for t in data.get("tiers", ())
+        )
+        values["special_rules"] = tuple(
+            SpecialRuleTerms(**{**r, "percent": Decimal(str(r["percent"]))}) for r in data.get("special_rules", ())
+        )
+        values["notify_channels"] = tuple(data.get("notify_channels", ()))
+        for name in ("handling_fee_percent", "materials_fee"):
+            if name in values:
+                values[name] = dec(values[name])
+        values["cooling_off_progress_ceiling"] = dec(data.get("cooling_off_progress_ceiling"))
+        return cls(**values)
 
     def special_rule_for(self, reason: str) -> SpecialRuleTerms | None:
         for rule in self.special_rules:
@@ -215,11 +242,13 @@ def calculate_quote(
     at: datetime.datetime,
     in_flight: Decimal = ZERO,
     consumed_override: int | None = None,
+    audience: str = STUDENT,
 ) -> Quote:
     """The quote for ``order`` under ``terms`` at ``at``; see the module docstring for the rules.
 
     ``consumed_override`` (the what-if estimate) replaces the units used; it must be within
-    0..lessons, else ``ValidationError`` on ``lessons``.
+    0..lessons, else ``ValidationError`` on ``lessons``. ``audience`` (``STUDENT`` or ``STAFF``)
+    chooses only the wording of the explanations: "You paid …" or "The student paid …".
     """
     if reason not in _REASONS:
         raise ValidationError({"reason": _("Choose one of the listed reasons.")})
@@ -250,13 +279,18 @@ def calculate_quote(
     def day_for(anchor: str) -> int:
         return day_start if anchor == DayAnchor.COURSE_START else day_purchase
 
-    lines = _Lines()
+    lines = _Lines(staff=audience == STAFF)
     lines.add(
         QuoteLineKind.PAID,
         paid,
         _("Amount paid"),
         _m(paid),
-        _("You paid %(amount)s yuan for this order.") % {"amount": _m(paid)},
+        (
+            _("The student paid %(amount)s yuan for this order.")
+            if lines.staff
+            else _("You paid %(amount)s yuan for this order.")
+        )
+        % {"amount": _m(paid)},
     )
 
     rule = terms.special_rule_for(reason)
@@ -382,9 +416,10 @@ def calculate_quote(
 
 
 class _Lines:
-    def __init__(self) -> None:
+    def __init__(self, *, staff: bool = False) -> None:
         self.items: list[QuoteLine] = []
         self.running = 0
+        self.staff = staff  # explanations worded for staff (the student in the third person)
 
     def add(self, kind: str, fen: int, label: str, formula: str, explanation: str) -> None:
         self.items.append(QuoteLine(str(kind), str(label), _yuan(fen), formula, str(explanation)))
@@ -408,11 +443,23 @@ def _cooling_off_line(lines: _Lines, terms: PolicyTerms, day: int, used: int, le
         "progress": progress,
         "ceiling": ceiling,
     }
-    if day == 0:
+    if day == 0 and lines.staff:
+        text = _(
+            "The course had not started yet, which is inside the cooling-off window, and the student's progress "
+            "of %(progress)s%% is not above %(ceiling)s%%, so the full amount is refundable with no deduction "
+            "for lessons or time."
+        )
+    elif day == 0:
         text = _(
             "The course has not started yet, which is inside the cooling-off window, and your progress of "
             "%(progress)s%% is not above %(ceiling)s%%, so the full amount is refundable with no deduction "
             "for lessons or time."
+        )
+    elif lines.staff:
+        text = _(
+            "It was day %(day)s counted from %(anchor)s, within the %(days)s-day cooling-off window, and the "
+            "student's progress of %(progress)s%% is not above %(ceiling)s%%, so the full amount is refundable "
+            "with no deduction for lessons or time."
         )
     else:
         text = _(
@@ -428,7 +475,9 @@ def _consumption_line(lines: _Lines, terms: PolicyTerms, paid: int, used: int, l
     deduction = _div_half_up(paid * used, lessons)
     values = {"consumed": used, "lessons": lessons, "amount": _m(deduction)}
     basis = terms.consumption_basis
-    if basis == ConsumptionBasis.WATCHED:
+    if lines.staff:
+        text = _staff_consumption_text(basis, terms.count_replays)
+    elif basis == ConsumptionBasis.WATCHED:
         text = _(
             "You have watched %(consumed)s of %(lessons)s lessons; their share of the price, %(amount)s yuan, "
             "is deducted."
@@ -455,12 +504,43 @@ def _consumption_line(lines: _Lines, terms: PolicyTerms, paid: int, used: int, l
         )
     explanation = text % values
     if is_estimate:
-        explanation = " ".join(
-            [explanation, _("This is an estimate with the number you entered, not your recorded progress.")]
+        note = (
+            _("This is an estimate with a number the student entered, not the recorded progress.")
+            if lines.staff
+            else _("This is an estimate with the number you entered, not your recorded progress.")
         )
+        explanation = " ".join([explanation, note])
     formula = f"{_m(paid)} × {used} ÷ {lessons} = {_m(deduction)}"
     lines.add(QuoteLineKind.CONSUMPTION, -deduction, _("Consumed lessons deduction"), formula, explanation)
     return deduction
+
+
+def _staff_consumption_text(basis: str, count_replays: bool) -> str:
+    """The consumption sentence for staff: the same facts, the student in the third person."""
+    if basis == ConsumptionBasis.WATCHED:
+        return _(
+            "The student has watched %(consumed)s of %(lessons)s lessons; their share of the price, "
+            "%(amount)s yuan, is deducted."
+        )
+    if basis == ConsumptionBasis.LIVE and count_replays:
+        return _(
+            "The student has attended %(consumed)s of %(lessons)s live sessions (a missed session watched as a "
+            "replay counts as attended); their share of the price, %(amount)s yuan, is deducted."
+        )
+    if basis == ConsumptionBasis.LIVE:
+        return _(
+            "The student has attended %(consumed)s of %(lessons)s live sessions; their share of the price, "
+            "%(amount)s yuan, is deducted."
+        )
+    if basis == ConsumptionBasis.HOURS:
+        return _(
+            "The student has used %(consumed)s of %(lessons)s one-on-one hours; their share of the price, "
+            "%(amount)s yuan, is deducted."
+        )
+    return _(
+        "The student has taken %(consumed)s of %(lessons)s lessons; their share of the price, %(amount)s yuan, "
+        "is deducted."
+    )
 
 
 def _percent_line(
@@ -569,7 +649,14 @@ def _fee_and_materials(lines: _Lines, terms: PolicyTerms, value: int, rule: Spec
         deduction = min(materials, max(value, 0))
         formula = _m(materials) if deduction == materials else f"min({_m(materials)}, {_m(value)}) = {_m(deduction)}"
         values = {"materials": terms.materials_description, "fee": _m(materials), "amount": _m(deduction)}
-        if terms.materials_description:
+        if lines.staff and terms.materials_description:
+            text = _(
+                "The materials already delivered to the student (%(materials)s) cost %(fee)s yuan; "
+                "%(amount)s yuan is deducted."
+            )
+        elif lines.staff:
+            text = _("The materials already delivered to the student cost %(fee)s yuan; %(amount)s yuan is deducted.")
+        elif terms.materials_description:
             text = _(
                 "The materials already delivered to you (%(materials)s) cost %(fee)s yuan; %(amount)s yuan is deducted."
             )

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db.models import (
     Avg,
     Count,
@@ -32,6 +33,8 @@ from .models import (
     PENDING_STATES,
     ApprovalSettings,
     ApprovalStep,
+    ConsumptionBasis,
+    QuoteSnapshot,
     QuoteSnapshotLine,
     RefundEvidence,
     RefundPolicy,
@@ -41,6 +44,7 @@ from .models import (
     RequestKind,
     StepDecision,
 )
+from .quotes import STAFF, OrderFacts, PolicyTerms, Progress, QuoteLine, calculate_quote
 from .rules import TIER_ROLE
 
 
@@ -279,7 +283,7 @@ class RefundDecisionContext:
     recent_refunds: list[RefundRequest]
     recent_refunds_money: Decimal  # of those, the money approved, paying or paid out
     course_stats: CourseRefundStats
-    quote_lines: list[QuoteSnapshotLine]
+    quote_lines: list[QuoteLine] | list[QuoteSnapshotLine]  # worded for staff (quote_lines_for_staff)
     evidence: list[RefundEvidence]
     steps: list[ApprovalStep]
     transitions: list[RefundTransition]
@@ -402,7 +406,7 @@ def refund_request_decision_context(
             Decimal("0.00"),
         ),
         course_stats=course_refund_stats(course=course),
-        quote_lines=list(request.quote.lines.all()),
+        quote_lines=quote_lines_for_staff(snapshot=request.quote, order=request.order),
         evidence=list(request.evidence.all()),
         steps=list(request.steps.all()),
         transitions=list(request.transitions.all()),
@@ -411,3 +415,50 @@ def refund_request_decision_context(
         history=history_rows[:REVIEW_LIST_LIMIT],
         history_more=len(history_rows) > REVIEW_LIST_LIMIT,
     )
+
+
+def quote_lines_for_staff(*, snapshot: QuoteSnapshot, order: Order) -> list[QuoteLine] | list[QuoteSnapshotLine]:
+    """The snapshot's lines with their explanations worded for staff ("The student paid …").
+
+    The snapshot keeps the student's wording ("You paid …"). The lines are computed again by the same
+    ``calculate_quote`` from the snapshot's own inputs (its copy of the policy terms, amounts, units
+    and time) with ``audience=STAFF``: no rule is written twice. Should the result differ from the
+    kept lines in anything but wording (the order's dates changed since, say), the kept lines are
+    shown as they are. No query beyond the snapshot's lines (``order.course`` loaded).
+    """
+    kept = list(snapshot.lines.all())
+    basis = snapshot.consumption_basis
+    units = snapshot.units_consumed
+    if basis == ConsumptionBasis.WATCHED:
+        progress = Progress(lessons_watched=units)
+    elif basis == ConsumptionBasis.LIVE:
+        progress = Progress(live_sessions_attended=units)
+    else:
+        progress = Progress(lessons_consumed=units)
+    money_left = snapshot.amount_paid - snapshot.refunded_before - snapshot.in_flight
+    try:
+        quote = calculate_quote(
+            terms=PolicyTerms.from_dict(snapshot.policy_terms),
+            order=OrderFacts(
+                amount_paid=snapshot.amount_paid,
+                paid_at=order.paid_at,
+                course_starts_at=order.course.starts_at,
+                lessons=snapshot.lessons,
+                refunded=snapshot.refunded_before,
+                order_id=order.pk,
+                # Nothing refundable although money was left: the order was cancelled then.
+                cancelled=snapshot.refundable == 0 and money_left > 0,
+            ),
+            progress=progress,
+            reason=snapshot.reason,
+            at=snapshot.quoted_at,
+            in_flight=snapshot.in_flight,
+            consumed_override=units if snapshot.is_estimate else None,
+            audience=STAFF,
+        )
+    except (ValueError, TypeError, KeyError, ArithmeticError, ValidationError):
+        return kept
+    same = [(line.kind, line.amount, line.formula) for line in quote.lines] == [
+        (line.kind, line.amount, line.formula) for line in kept
+    ]
+    return list(quote.lines) if same else kept

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.decorators.http import require_GET
 
 from portal.forms import LoginForm
+from schoolops.admin_tables import all_tables_view
 from students.api_urls import learning_urls, order_urls
 
 
@@ -27,6 +28,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/learning/", include(learning_urls)),
     path("api/orders/", include(order_urls)),
+    path("admin/tables/", all_tables_view, name="admin_all_tables"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
 ]

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from notifications.models import Notification
 from orders.models import CourseType
@@ -21,6 +21,7 @@ from refunds.models import (
     RefundTransition,
     StepDecision,
 )
+from refunds.selectors import quote_lines_for_staff
 from refunds.services import refund_approve, refund_reject, refund_return_for_info, refund_steps_escalate
 from tests import factories
 
@@ -123,7 +124,11 @@ def test_the_page_shows_the_courses_refund_rate_and_average_rating(client, stude
 
 def test_the_page_shows_the_quote_lines_the_route_and_the_log(client, refund, homeroom):
     page = _page(client, homeroom.user, refund)
-    for line in refund.quote.lines.all():
+    # The lines as staff read them: computed again from the snapshot, in the page's language.
+    with translation.override("zh-hans"):
+        lines = quote_lines_for_staff(snapshot=refund.quote, order=refund.order)
+    assert len(lines) == refund.quote.lines.count()
+    for line in lines:
         assert line.label in page
     assert "¥900.00" in page
     assert zh("Teaching supervisor review") in page  # the tier ahead

@@ -22,10 +22,10 @@ from .helpers import order_at, submit
 pytestmark = pytest.mark.django_db
 
 HOME = reverse("admin:index")
-# Session, user, the user's permissions (2), the admin log; the queue's staff lookup and its
-# aggregate, the staff row for the campus scope, overdue steps, failed payouts.
-HOME_QUERIES_STAFF = 10
-# Head office: the same without the campus-scope staff lookup (they see every campus).
+# The home by role (analytics.home). Session, user, the user's permissions (2), the staff row; a
+# supervisor's queue: its staff lookup, its counts, its first requests, the campus's overdue steps.
+HOME_QUERIES_STAFF = 9
+# Operations: the same first five, then approval settings, templates, alert rules, open alerts.
 HOME_QUERIES_HEAD_OFFICE = 9
 COUNTS_QUERIES = 5  # with the user's permissions already cached, as on the home page
 
@@ -137,18 +137,17 @@ def test_a_decided_step_is_no_longer_overdue(student, homeroom, supervisor, camp
 # --- The page ---------------------------------------------------------------------------------
 
 
-def test_the_home_shows_the_cards_with_their_counts_and_links(client, student, homeroom, campus):
+def test_the_home_shows_her_queue_with_its_counts_and_links(client, student, homeroom, campus):
+    """The home is by role now (analytics.home): the queue's section replaces the "today" cards."""
     _request(student, homeroom, campus)
     client.force_login(homeroom.user)
     response = client.get(HOME)
     assert response.status_code == 200
     page = response.content.decode()
-    assert 'id="today-module"' in page
-    for key in ("waiting", "escalated", "overdue", "payouts_failed"):
-        assert f'class="today-{key}"' in page
-    waiting = page[page.index('class="today-waiting"') :]
+    assert 'id="home-approver"' in page
+    waiting = page[page.index("home-count-waiting") :]
     assert f'href="{queue_url()}"' in waiting[:400].replace("&amp;", "&")
-    assert "<strong>1</strong>" in waiting[: waiting.index("</tr>")]
+    assert '<span class="home-count-n">1</span>' in waiting[: waiting.index("</li>")]
     assert reverse("admin:schoolops_staff_my_delegate") in page
 
 
@@ -269,7 +268,8 @@ def test_the_home_page_takes_a_pinned_number_of_queries_whatever_the_data(
     _many(student, homeroom, supervisor, campus, 5)
     with django_assert_num_queries(queries):
         page = client.get(HOME).content.decode()
-    assert "<strong>5</strong>" in page
+    if who == "supervisor":  # the five escalated to her, waiting
+        assert '<span class="home-count-n">5</span>' in page
 
 
 def test_the_counts_query_once_each_with_no_row_loaded(student, homeroom, supervisor, campus):
