@@ -463,7 +463,16 @@ def alert_raise(firing: Firing, *, now: datetime.datetime | None = None) -> Aler
                 "rule": firing.rule.name,
             }
             student_flag_high_risk(student_id=alert.student_id, note=with_note, at=now)
-        if alert.kind == AlertKind.COURSE_REFUND_RATE and alert.course_id and alert.campus_id:
+        if (
+            alert.kind == AlertKind.COURSE_REFUND_RATE
+            and alert.course_id
+            and alert.campus_id
+            # One open quality review per course: a course crossing the line again while its
+            # review is still open adds the alert, not a second review of the same course.
+            and not CourseReview.objects.filter(
+                course_id=alert.course_id, campus_id=alert.campus_id, status=CourseReviewStatus.OPEN
+            ).exists()
+        ):
             _review_open(alert, course_id=alert.course_id, campus_id=alert.campus_id, now=now)
         _tell(alert)
     logger.info("Alert %s raised: %s", alert.pk, alert.occurrence)

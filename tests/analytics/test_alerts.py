@@ -332,6 +332,24 @@ def test_a_streak_that_goes_on_fires_once_and_a_new_streak_fires_again(courses):
     assert AlertRule.objects.get(pk=course_rule.pk).evaluated_through == D + 13 * DAY
 
 
+def test_a_new_streak_while_the_course_review_is_open_adds_the_alert_not_a_second_review(courses, supervisor):
+    rule(AlertKind.COURSE_REFUND_RATE, streak_days=3)
+    daily_rate(courses["north"], D, 10, refunded_amount="200.00")
+    daily_rate(courses["north"], D + 10 * DAY, 1, refunded_amount="0")
+    daily_rate(courses["north"], D + 11 * DAY, 3, refunded_amount="200.00")
+    alert_rules_run(today=D + 6 * DAY)
+    first = CourseReview.objects.get()
+    alert_rules_run(today=D + 14 * DAY)
+    assert Alert.objects.count() == 2
+    assert list(CourseReview.objects.all()) == [first]
+    # Once its review is closed, the course's next streak opens a new one.
+    CourseReview.objects.filter(pk=first.pk).update(status=CourseReviewStatus.CLOSED)
+    daily_rate(courses["north"], D + 14 * DAY, 1, refunded_amount="0")
+    daily_rate(courses["north"], D + 15 * DAY, 3, refunded_amount="200.00")
+    alert_rules_run(today=D + 18 * DAY)
+    assert CourseReview.objects.count() == 2
+
+
 def test_a_course_with_too_few_orders_stays_quiet(courses):
     daily_rate(courses["north"], D - 29 * DAY, 30, refunded_amount="500.00")
     assert rule_firings(rule(AlertKind.COURSE_REFUND_RATE, minimum=2), D, D) == []
