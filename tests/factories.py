@@ -6,6 +6,7 @@ import datetime
 import itertools
 from decimal import Decimal
 
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from orders.models import Course, CourseType, Order, PaymentChannel
@@ -36,6 +37,16 @@ def make_user(*, username: str | None = None, name: str = "", phone: str | None 
 def make_staff(*, role: str, campus: Campus, manager: Staff | None = None, name: str = "", **extra) -> Staff:
     user = make_user(name=name or f"{StaffRole(role).label}{_n()}")
     return Staff.objects.create(user=user, role=role, campus=campus, manager=manager, **extra)
+
+
+def make_head_office(*, role: str, campus: Campus, **extra) -> Staff:
+    """Staff who see every campus: the head-office grant (schoolops.view_all_campuses) is the
+    person's, on top of any role."""
+    staff = make_staff(role=role, campus=campus, **extra)
+    staff.user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="schoolops", codename="view_all_campuses")
+    )
+    return staff
 
 
 def make_student(*, campus: Campus, name: str = "", phone: str | None = None, **extra) -> Student:

@@ -66,7 +66,7 @@ def test_a_campus_head_sees_only_her_campus_alerts(client, alerts, campus_head):
 
 
 def test_operations_see_every_alert_and_the_open_counts_on_the_dashboard(client, alerts, campus):
-    ops = factories.make_staff(role=StaffRole.OPERATIONS, campus=campus)
+    ops = factories.make_head_office(role=StaffRole.OPERATIONS, campus=campus)
     client.force_login(ops.user)
     assert set(client.get(ALERTS).context["cl"].result_list) == set(alerts.values())
     page = client.get(reverse("admin:analytics_dashboard"))
@@ -135,7 +135,7 @@ def test_operations_preview_a_rule_as_edited_without_saving(client, campus):
     for n in range(1, 11):
         applications(north, trailing_day - n * DAY, 1)
     applications(north, trailing_day, 6)
-    ops = factories.make_staff(role=StaffRole.OPERATIONS, campus=campus)
+    ops = factories.make_head_office(role=StaffRole.OPERATIONS, campus=campus)
     client.force_login(ops.user)
     form = {
         "name": "试算",

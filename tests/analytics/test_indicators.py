@@ -48,7 +48,7 @@ WEEK = Filters(start=datetime.date(2026, 3, 2), end=datetime.date(2026, 3, 8))
 def school():
     north = factories.make_campus(code="bei", name="北校区")
     south = factories.make_campus(code="nan", name="南校区")
-    ops = factories.make_staff(role="operations", campus=north, name="运营")
+    ops = factories.make_head_office(role="operations", campus=north, name="运营")
     head_south = factories.make_staff(role="campus_head", campus=south, name="南校长")
     head_north = factories.make_staff(role="campus_head", campus=north, name="北校长")
     a1 = factories.make_staff(role="homeroom", campus=north, name="甲老师")

@@ -244,7 +244,7 @@ def test_campus_heads_and_head_office_may_download(client, campus, refunded, rol
 
 
 def test_head_office_downloads_another_campus_request(client, other_campus, refunded):
-    head_office = factories.make_staff(role=StaffRole.OPERATIONS, campus=other_campus)
+    head_office = factories.make_head_office(role=StaffRole.OPERATIONS, campus=other_campus)
     assert download(client, head_office.user, refunded).status_code == 200
 
 

@@ -307,7 +307,7 @@ def test_finance_of_the_campus_downloads_the_receipt(client, receipt, finance):
 
 
 def test_head_office_downloads_any_campus_receipt(client, receipt, other_campus):
-    head_office = factories.make_staff(role=StaffRole.OPERATIONS, campus=other_campus)
+    head_office = factories.make_head_office(role=StaffRole.OPERATIONS, campus=other_campus)
     client.force_login(head_office.user)
 
     assert client.get(_admin_url(receipt)).status_code == 200

@@ -54,7 +54,7 @@ def users(
         "service": factories.make_staff(role=StaffRole.SERVICE, campus=campus).user,
         "quality": factories.make_staff(role=StaffRole.QUALITY, campus=campus).user,
         "other_campus_homeroom": other_campus_homeroom.user,
-        "other_campus_operations": factories.make_staff(role=StaffRole.OPERATIONS, campus=other_campus).user,
+        "other_campus_operations": factories.make_head_office(role=StaffRole.OPERATIONS, campus=other_campus).user,
         "outsider": outsider,
         "staff_without_role": factories.make_user(is_staff=True),
     }

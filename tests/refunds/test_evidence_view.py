@@ -64,7 +64,7 @@ def test_staff_of_another_campus_get_404(client, other_campus_homeroom, evidence
 
 
 def test_head_office_who_see_every_campus_get_the_file(client, other_campus, evidence):
-    operations = factories.make_staff(role=StaffRole.OPERATIONS, campus=other_campus)
+    operations = factories.make_head_office(role=StaffRole.OPERATIONS, campus=other_campus)
     assert operations.user.has_perm("schoolops.view_all_campuses")
     assert fetch(client, operations.user, evidence).status_code == 200
 
