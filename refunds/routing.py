@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.utils.translation import gettext
+
 from .models import ApprovalTier, RefundReason
 
 QUALITY_REASONS = frozenset({RefundReason.QUALITY, RefundReason.CONTENT_MISMATCH})
@@ -103,3 +105,15 @@ def route_for_appeal(*, route: list[str], position: int) -> tuple[list[str], int
     if ApprovalTier.FINANCE not in rest:
         rest.append(str(ApprovalTier.FINANCE))
     return route[: position + 1] + [appeal_tier, *rest], position + 1
+
+
+def route_step_words(*, route: list[str], position: int) -> str:
+    """ "Step 2 of 3: teaching supervisor review" for a request at ``position`` of ``route``;
+    "—" once it has passed every step (or never had one)."""
+    if not 0 <= position < len(route):
+        return "—"
+    return gettext("Step %(n)d of %(total)d: %(tier)s") % {
+        "n": position + 1,
+        "total": len(route),
+        "tier": ApprovalTier(route[position]).label,
+    }

@@ -45,6 +45,7 @@ from .models import (
     StepDecision,
 )
 from .quotes import STAFF, OrderFacts, PolicyTerms, Progress, QuoteLine, calculate_quote
+from .routing import route_step_words
 from .rules import TIER_ROLE
 
 
@@ -394,6 +395,8 @@ def refund_request_decision_context(
     history_rows = list(
         request.history.select_related("history_user").order_by("-history_date", "-history_id")[: REVIEW_LIST_LIMIT + 1]
     )
+    for record in history_rows:  # the step in words, not "6 / 5" once the route is done
+        record.step_words = route_step_words(route=record.route, position=record.route_position)
     recent = student_refunds_last_year(student_id=request.student_id, now=now, exclude_id=request.pk)
     enrollment = getattr(request.order, "enrollment", None)
     course = request.order.course

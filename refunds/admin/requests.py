@@ -53,6 +53,7 @@ from ..models import (
     RequestKind,
     StepDecision,
 )
+from ..routing import route_step_words
 from ..selectors import next_in_queue, refund_request_decision_context
 from .decisions import APPROVE, DECISIONS, approve_outcome, decide_view, decision_options
 from .lists import (
@@ -234,6 +235,21 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
     class Media:
         css = APPROVALS_CSS
 
+    def get_fieldsets(self, request: HttpRequest, obj: RefundRequest | None = None) -> Any:
+        """Only what applies to this request: "set by the approver" for a by-contract amount, the
+        appeal's fields for an appealed request."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        by_contract = obj.quote_id is not None and obj.quote.needs_approver_amount
+        shown = []
+        for name, options in fieldsets:
+            fields = tuple(f for f in options["fields"] if by_contract or f != "amount_confirmed")
+            if "appealed_at" in fields and obj.appealed_at is None:
+                continue
+            shown.append((name, {**options, "fields": fields}))
+        return shown
+
     def get_urls(self) -> list[URLPattern]:
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         decide = self.admin_site.admin_view(self.decide_view)
@@ -345,11 +361,7 @@ class RefundRequestAdmin(RefundListMixin, ReadOnlyAdminMixin, CampusScopedAdminM
     def route_step(self, obj: RefundRequest) -> str:
         if obj.current_tier is None:
             return "—"
-        return gettext("Step %(n)d of %(total)d: %(tier)s") % {
-            "n": obj.route_position + 1,
-            "total": len(obj.route),
-            "tier": ApprovalTier(obj.current_tier).label,
-        }
+        return route_step_words(route=obj.route, position=obj.route_position)
 
     @admin.display(description=_("student"), ordering="student__user__name")
     def student_name(self, obj: RefundRequest) -> str:
