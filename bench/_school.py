@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from orders.models import Course, CourseType, Order
+from refunds.payee import Payee
 from refunds.services import refund_submit
 from schoolops.models import Campus, Staff, StaffRole, User
 from students.models import Enrollment, Student
@@ -55,7 +56,11 @@ def submitted_requests(count: int, *, channels: Sequence[str]) -> tuple[Staff, l
         )
         Enrollment.objects.create(order=order, homeroom_teacher=homeroom)
         request = refund_submit(
-            student=student, order_no=order.order_no, reason="time_conflict", details="上班时间调整，无法继续上课。"
+            student=student,
+            order_no=order.order_no,
+            reason="time_conflict",
+            details="上班时间调整，无法继续上课。",
+            payee=Payee(name=student.name, bank="中国工商银行", branch="", account_no=f"6222{order.pk:015d}"),
         )
         ids.append(request.pk)
     return homeroom, ids

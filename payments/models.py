@@ -22,6 +22,7 @@ from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from orders.models import PaymentChannel
+from refunds.payee import mask_account_no
 from schoolops.fields import MoneyField
 
 if TYPE_CHECKING:
@@ -40,14 +41,6 @@ class PayoutStatus(models.TextChoices):
     UNKNOWN = "unknown", _("Outcome unknown: checking with the gateway")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
-
-
-def mask_account_no(number: str) -> str:
-    """A card or account number with all but its last four digits hidden: "**** 1234"."""
-    digits = "".join(number.split())
-    if not digits:
-        return ""
-    return f"**** {digits[-4:]}" if len(digits) > 4 else "****"
 
 
 FINAL_PAYOUT_STATES = (PayoutStatus.SUCCEEDED, PayoutStatus.FAILED)

@@ -35,6 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Q, Sum
@@ -45,6 +46,7 @@ from django.utils.translation import gettext as _
 from orders.models import Order, OrderStatus, PaymentChannel
 from refunds.events import refund_event_record
 from refunds.models import RefundEvent, RefundEventKind, RefundRequest, RefundStatus
+from refunds.payee import payee_clean
 from refunds.services import (
     refund_close_nothing_due,
     refund_mark_paying,
@@ -153,6 +155,11 @@ def payout_open(*, request: RefundRequest, at: datetime.datetime) -> Payout:
 def _payout_new(request: RefundRequest, *, at: datetime.datetime, **fields: Any) -> Payout:
     """A new payout of the request's approved amount, by the order's channel, under a new number."""
     fields.setdefault("channel", request.order.channel)
+    if fields["channel"] in MANUAL_CHANNELS:  # the account she named when applying, if she did
+        fields.setdefault("payee_name", request.payee_name)
+        fields.setdefault("payee_bank", request.payee_bank)
+        fields.setdefault("payee_branch", request.payee_branch)
+        fields.setdefault("payee_account_no", request.payee_account_no)
     return Payout.objects.create(
         request=request,
         order=request.order,
@@ -343,21 +350,18 @@ def payout_payee_record(
     """Record the account a transfer made by hand goes to (the student's name, bank, branch and
     card or account number), as the student gave it. Only for a payout still waiting for finance;
     the change is kept in the payout's history."""
-    account_no = "".join(account_no.split())
-    if not (name.strip() and bank.strip() and account_no):
-        raise PayoutError(_("Give the payee's name, bank and card or account number."), code="payee")
-    if not account_no.isdigit():
-        raise PayoutError(_("A card or account number has digits only."), code="payee")
+    try:
+        payee = payee_clean(name=name, bank=bank, branch=branch, account_no=account_no)
+    except ValidationError as exc:
+        raise PayoutError(" ".join(exc.messages), code="payee") from exc
     with transaction.atomic():
         payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
         if payout is None:
             raise PayoutError(_("No such payout."), code="not_found")
         if payout.channel not in MANUAL_CHANNELS or payout.status != PayoutStatus.QUEUED:
             raise PayoutError(_("Only a payout waiting for a bank transfer takes a payee account."), code="state")
-        payout.payee_name = name.strip()
-        payout.payee_bank = bank.strip()
-        payout.payee_branch = branch.strip()
-        payout.payee_account_no = account_no
+        payout.payee_name, payout.payee_bank = payee.name, payee.bank
+        payout.payee_branch, payout.payee_account_no = payee.branch, payee.account_no
         payout._history_user = actor  # type: ignore[attr-defined]  # simple_history's audit of who
         payout.save(update_fields=["payee_name", "payee_bank", "payee_branch", "payee_account_no", "updated_at"])
     return payout

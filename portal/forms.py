@@ -8,16 +8,18 @@ evidence files are checked by content inside the refund services, which refuse w
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from notifications.models import NotificationPreference
 from orders.models import Course, Order
 from refunds.forms import MultipleFileField, MultipleFileInput
 from refunds.models import RefundReason, RefundRequest
+from refunds.payee import payee_clean
 from service.models import FeedbackAnswer
 from servicedesk.models import TicketCategory
 from students.models import Student
@@ -63,10 +65,54 @@ class RefundApplyForm(forms.Form):
         placeholder=_("Tell us in your own words why you ask for a refund."),
     )
     evidence = _evidence_field()
+    # The account a refund paid by hand goes to: asked only for an order paid by bank card or
+    # offline (``needs_payee``), checked by refunds.payee.
+    payee_name = forms.CharField(label=_("Account holder"), required=False, max_length=60)
+    payee_bank = forms.CharField(
+        label=_("Bank"),
+        required=False,
+        max_length=60,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. 中国工商银行")}),
+    )
+    payee_branch = forms.CharField(
+        label=_("Branch (if you know it)"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. 北京海淀支行")}),
+    )
+    payee_account_no = forms.CharField(
+        label=_("Card or account number"),
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"}),
+    )
     confirm = forms.BooleanField(
         label=_("I have read the refund policy and the quote breakdown"),
         error_messages={"required": _("Please confirm that you have read the refund policy and the quote.")},
     )
+
+    def __init__(self, *args: Any, needs_payee: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.needs_payee = needs_payee
+        if not needs_payee:
+            for name in PAYEE_FIELDS:
+                del self.fields[name]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.needs_payee:
+            try:
+                cleaned["payee"] = payee_clean(
+                    **{name.removeprefix("payee_"): cleaned.get(name, "") for name in PAYEE_FIELDS}
+                )
+            except ValidationError as exc:
+                for field, messages in exc.message_dict.items():
+                    for message in messages:
+                        self.add_error(f"payee_{field}", message)
+        return cleaned
+
+
+PAYEE_FIELDS = ("payee_name", "payee_bank", "payee_branch", "payee_account_no")
 
 
 class RefundResubmitForm(forms.Form):

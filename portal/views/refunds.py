@@ -29,6 +29,7 @@ from payments.selectors import payout_arrival_note
 from refunds import rules
 from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
 from refunds.models import CLOSED_STATES, RefundReason, RefundRequest, RefundStatus, RequestKind
+from refunds.payee import mask_account_no, payee_needed
 from refunds.quotes import money_display
 from refunds.selectors import approval_settings_for, refund_policy_for_course
 from refunds.services import (
@@ -78,7 +79,7 @@ def apply(request: StudentRequest, order_no: str) -> HttpResponse:
     if not _submit_allowed(request.student):
         context = {"order": order, "rate_limited": True, "limit": SUBMITS_PER_HOUR}
         return render(request, "portal/apply.html", context, status=429)
-    form = RefundApplyForm(request.POST, request.FILES)
+    form = RefundApplyForm(request.POST, request.FILES, needs_payee=payee_needed(order))
     if form.is_valid():
         try:
             refund = refund_submit(
@@ -87,6 +88,7 @@ def apply(request: StudentRequest, order_no: str) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
                 details=form.cleaned_data["details"],
                 evidence=form.cleaned_data["evidence"],
+                payee=form.cleaned_data.get("payee"),
             )
         except RefundActionError as exc:
             # A second click, the back button, another tab: the open request is shown, not an error.
@@ -162,7 +164,8 @@ def _apply_context(
     if rules.apply_refusal(quote) is not None:
         context["nothing_for_reason"] = True
         return context
-    context["form"] = form or RefundApplyForm(initial={"reason": reason})
+    context["form"] = form or RefundApplyForm(initial={"reason": reason}, needs_payee=payee_needed(order))
+    context["needs_payee"] = payee_needed(order)
     context["error_summary"] = _error_summary(context["form"])
     # Browsers never send a chosen file twice: after a refusal the student picks them again.
     context["choose_files_again"] = form is not None and bool(request.FILES)
@@ -251,6 +254,7 @@ def _request_page(
         "timeline": timeline_build(refund, settings=settings, now=now),
         "outcome": timeline_outcome(refund),
         "contract_amount": refund.quote.needs_approver_amount and not refund.amount_confirmed,
+        "payee_masked": mask_account_no(refund.payee_account_no),
         "handler": current_handler(refund),
         "step": pending_step(refund),
         "actions": actions,

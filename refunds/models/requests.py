@@ -163,6 +163,12 @@ class RefundRequest(ConcurrentTransitionMixin, models.Model):
     consent_note = models.CharField(
         _("consent record"), max_length=300, blank=True, help_text=_("e.g. the call recording's number, her words.")
     )
+    # Where a refund paid by hand goes (an order paid by bank card or offline): the account she
+    # named when applying (refunds.payee), copied onto the payout.
+    payee_name = models.CharField(_("account holder"), max_length=60, blank=True)
+    payee_bank = models.CharField(_("payee bank"), max_length=60, blank=True)
+    payee_branch = models.CharField(_("payee bank branch"), max_length=100, blank=True)
+    payee_account_no = models.CharField(_("payee card or account number"), max_length=34, blank=True)
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

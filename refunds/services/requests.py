@@ -51,6 +51,7 @@ from ..models import (
     RequestKind,
     StepDecision,
 )
+from ..payee import Payee, payee_needed
 from ..quotes import Quote
 from ..rules import POOL_TIERS, TIER_ROLE, Refusal
 from ..selectors import approval_settings_for, order_money_left, student_recent_refund_count
@@ -96,9 +97,12 @@ def refund_submit(
     evidence: list[UploadedFile] | None = None,
     at: datetime.datetime | None = None,
     filed: FiledForStudent | None = None,
+    payee: Payee | None = None,
 ) -> RefundRequest:
     """The student asks for her money back on one of her orders (``filed``: customer service asks
-    for her, with her consent; see ``refund_submit_for_student``)."""
+    for her, with her consent; see ``refund_submit_for_student``). An order paid by bank card or
+    offline is refunded by a transfer to the account she names (``payee``); without one, customer
+    service's filing leaves it for finance to enter, the student's own application is refused."""
     now = at or timezone.now()
     details = (details or "").strip()
     if reason not in RefundReason.values:
@@ -107,6 +111,12 @@ def refund_submit(
     _refuse_if(rules.order_refusal(order))
     if RefundRequest.objects.filter(order=order).exclude(status__in=CLOSED_STATES).exists():
         raise RefundActionError(_("This order already has a refund request in progress."), code="open_request")
+    if payee is None and filed is None and payee_needed(order):
+        raise RefundActionError(
+            _("This order was paid by %(channel)s: give the bank account the refund should go to.")
+            % {"channel": order.get_channel_display()},
+            code="payee",
+        )
     try:
         quote = refund_quote(order=order, reason=reason, at=now)
     except RefundPolicyMissing as exc:
@@ -146,6 +156,7 @@ def refund_submit(
         files=checked,
         settings=settings,
         at=now,
+        payee=payee if payee_needed(order) else None,
     )
     logger.info("Refund %s submitted for order %s, route %s", request.request_no, order.order_no, route)
     return request
@@ -188,6 +199,7 @@ def _request_open(
     settings: ApprovalSettings,
     at: datetime.datetime,
     attach: Callable[[RefundRequest], None] | None = None,
+    payee: Payee | None = None,
 ) -> RefundRequest:
     """Save a new request of ``kind`` on ``order`` in one transaction: the quote's snapshot, the
     evidence, the log row and the submitted event, then its first step (or straight back to the
@@ -220,6 +232,9 @@ def _request_open(
                 risk_flags=flags,
                 submitted_at=at,
             )
+            if payee is not None:
+                request.payee_name, request.payee_bank = payee.name, payee.bank
+                request.payee_branch, request.payee_account_no = payee.branch, payee.account_no
             if filed is not None:
                 request.filed_by = filed.by
                 request.consent_channel = filed.consent_channel

@@ -27,6 +27,7 @@ from refunds.models import (
     RefundTier,
     RefundTransition,
 )
+from refunds.payee import Payee
 from refunds.quotes import OrderFacts, PolicyTerms, Progress, Quote, TierTerms, calculate_quote
 from refunds.selectors import approval_settings_for
 from refunds.services import RefundActionError, quote_snapshot_create, refund_quote, refund_submit
@@ -135,7 +136,12 @@ def order_at(*, student, homeroom, campus, price: str, course_type: str = Course
     return factories.make_order(student=student, course=course, homeroom_teacher=homeroom, **enrollment)
 
 
+# The account a student names for a refund paid by hand (card or offline orders; ignored otherwise).
+PAYEE = Payee(name="李小明", bank="中国工商银行", branch="北京海淀支行", account_no="6222020200112233445")
+
+
 def submit(order, *, reason: str = "time_conflict", details: str = "上班时间调整，无法继续上课。", **kwargs):
+    kwargs.setdefault("payee", PAYEE)
     return refund_submit(student=order.student, order_no=order.order_no, reason=reason, details=details, **kwargs)
 
 

@@ -32,6 +32,7 @@ from notifications.models import NotificationTemplate
 from orders.models import Course, CourseType, Order, PaymentChannel
 from payments.services import MANUAL_CHANNELS, PayoutError, payout_record_transfer
 from refunds.models import PENDING_STATES, RefundRequest, RefundStatus
+from refunds.payee import Payee
 from refunds.services import (
     RefundActionError,
     refund_appeal,
@@ -368,7 +369,12 @@ class Command(BaseCommand):
             at = now - datetime.timedelta(days=n % 4, hours=len(pool) + 2)
             try:
                 request = refund_submit(
-                    student=order.student, order_no=order.order_no, reason=reason, details=details, at=at
+                    student=order.student,
+                    order_no=order.order_no,
+                    reason=reason,
+                    details=details,
+                    at=at,
+                    payee=demo_payee(order),
                 )
             except RefundActionError:
                 continue  # e.g. nothing refundable on this order any more
@@ -526,6 +532,7 @@ class Command(BaseCommand):
                 details=details,
                 evidence=evidence,
                 at=at,
+                payee=demo_payee(order),
             )
         except RefundActionError:
             return
@@ -656,3 +663,9 @@ def _learning_events(rng: random.Random, order: Order, now: datetime.datetime) -
     if done >= 3:
         add(LearningEventKind.RATING, None, rating=rng.choice([3, 4, 4, 5, 5, 5]))
     return events
+
+
+def demo_payee(order: Order) -> Payee:
+    """The bank account a demo student names for a refund paid by hand (used only for orders paid
+    by card or offline): her own name, a made-up 19-digit card."""
+    return Payee(name=order.student.name, bank="中国工商银行", branch="北京海淀支行", account_no=f"6222{order.pk:015d}")
