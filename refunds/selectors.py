@@ -44,7 +44,7 @@ from .models import (
     RequestKind,
     StepDecision,
 )
-from .quotes import STAFF, OrderFacts, PolicyTerms, Progress, QuoteLine, calculate_quote
+from .quotes import STAFF, STUDENT, OrderFacts, PolicyTerms, Progress, Quote, QuoteLine, calculate_quote
 from .routing import route_step_words
 from .rules import TIER_ROLE
 
@@ -420,15 +420,12 @@ def refund_request_decision_context(
     )
 
 
-def quote_lines_for_staff(*, snapshot: QuoteSnapshot, order: Order) -> list[QuoteLine] | list[QuoteSnapshotLine]:
-    """The snapshot's lines with their explanations worded for staff ("The student paid …").
-
-    The snapshot keeps the student's wording ("You paid …"). The lines are computed again by the same
-    ``calculate_quote`` from the snapshot's own inputs (its copy of the policy terms, amounts, units
-    and time) with ``audience=STAFF``: no rule is written twice. Should the result differ from the
-    kept lines in anything but wording (the order's dates changed since, say), the kept lines are
-    shown as they are. No query beyond the snapshot's lines (``order.course`` loaded).
-    """
+def quote_from_snapshot(*, snapshot: QuoteSnapshot, order: Order, audience: str = STUDENT) -> Quote | None:
+    """The quote a snapshot kept, computed again by the same ``calculate_quote`` from the snapshot's
+    own inputs (its copy of the policy terms, amounts, units and time), worded for ``audience``; None
+    when the result differs from the kept lines in anything but wording (the order's dates changed
+    since, say), so a page shows the kept lines as they are. No rule is written twice, and no query
+    beyond the snapshot's lines (``order.course`` loaded)."""
     kept = list(snapshot.lines.all())
     basis = snapshot.consumption_basis
     units = snapshot.units_consumed
@@ -457,11 +454,18 @@ def quote_lines_for_staff(*, snapshot: QuoteSnapshot, order: Order) -> list[Quot
             at=snapshot.quoted_at,
             in_flight=snapshot.in_flight,
             consumed_override=units if snapshot.is_estimate else None,
-            audience=STAFF,
+            audience=audience,
         )
     except (ValueError, TypeError, KeyError, ArithmeticError, ValidationError):
-        return kept
+        return None
     same = [(line.kind, line.amount, line.formula) for line in quote.lines] == [
         (line.kind, line.amount, line.formula) for line in kept
     ]
-    return list(quote.lines) if same else kept
+    return quote if same else None
+
+
+def quote_lines_for_staff(*, snapshot: QuoteSnapshot, order: Order) -> list[QuoteLine] | list[QuoteSnapshotLine]:
+    """The snapshot's lines with their explanations worded for staff ("The student paid …"), or the
+    kept lines (the student's wording) when they cannot be computed again (``quote_from_snapshot``)."""
+    quote = quote_from_snapshot(snapshot=snapshot, order=order, audience=STAFF)
+    return list(quote.lines) if quote is not None else list(snapshot.lines.all())

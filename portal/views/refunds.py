@@ -31,7 +31,7 @@ from refunds.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
 from refunds.models import CLOSED_STATES, RefundReason, RefundRequest, RefundStatus, RequestKind
 from refunds.payee import mask_account_no, payee_needed
 from refunds.quotes import money_display
-from refunds.selectors import approval_settings_for, refund_policy_for_course
+from refunds.selectors import approval_settings_for, quote_from_snapshot, refund_policy_for_course
 from refunds.services import (
     RefundActionError,
     RefundPolicyMissing,
@@ -255,6 +255,9 @@ def _request_page(
         "outcome": timeline_outcome(refund),
         "contract_amount": refund.quote.needs_approver_amount and not refund.amount_confirmed,
         "payee_masked": mask_account_no(refund.payee_account_no),
+        # The quote she confirmed, in plain sentences with the formula on demand (as she saw it
+        # when applying); the kept lines as they are if it cannot be computed again.
+        "live_quote": quote_from_snapshot(snapshot=refund.quote, order=refund.order),
         "handler": current_handler(refund),
         "step": pending_step(refund),
         "actions": actions,

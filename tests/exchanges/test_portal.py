@@ -35,7 +35,7 @@ def test_she_sees_only_the_allowed_courses_and_the_calculation_line_by_line(
     page = client.get(url, {"course": cheaper.code, "reason": "time_conflict"})
     quote = page.context["quote"]
     assert (quote.carried_value, quote.target_price, quote.refund_amount) == (D("3000.00"), D("2000.00"), D("1000.00"))
-    assert "¥1000.00" in page.content.decode()
+    assert "¥1,000.00" in page.content.decode()
 
 
 @pytest.mark.django_db

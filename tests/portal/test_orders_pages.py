@@ -75,7 +75,7 @@ def test_a_user_who_is_not_a_student_is_refused_every_order_page(client, order, 
 def test_list_shows_what_is_refundable_now_with_a_link_to_the_breakdown(logged_in, order):
     page = _page(logged_in, "portal:home")
     assert "当前可退" in page
-    assert "¥2700.00" in page  # day 4 of the course, inside the cooling-off window: 3000 less the 10% fee
+    assert "¥2,700.00" in page  # day 4 of the course, inside the cooling-off window: 3000 less the 10% fee
     assert reverse("portal:order", args=[order.order_no]) in page
 
 

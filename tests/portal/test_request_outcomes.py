@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 from notifications.models import Notification, NotificationStatus
 from orders.models import CourseType
 from portal.timeline import DONE, END, NOT_APPROVED, WITHDRAWN
-from refunds.models import QuoteLineKind, RefundEvidence, RefundStatus
+from refunds.models import QuoteLineKind, QuoteSnapshot, RefundEvidence, RefundStatus
 from refunds.services import refund_adjust_amount, refund_approve, refund_reject
 from tests.refunds.helpers import PDF, PNG, order_at, submit
 
@@ -332,3 +332,30 @@ def test_an_appeal_past_its_window_keeps_none_of_its_files(as_student, rejected)
     assert rejected.status == RefundStatus.REJECTED
     assert not RefundEvidence.objects.filter(request=rejected, for_appeal=True).exists()
     assert stored_files() == before
+
+
+# --- The calculation she confirmed -------------------------------------------------------------------
+
+
+def test_the_request_page_reads_the_calculation_in_plain_sentences_with_the_formula_on_demand(as_student, buy):
+    refund = submit(buy("1000.00"))
+    response = as_student.get(url(refund))
+    page = page_of(response)
+    assert response.context["live_quote"] is not None
+    assert [line.amount for line in response.context["live_quote"].lines] == [
+        line.amount for line in refund.quote.lines.all()
+    ]
+    plain = page.split('<ul class="plain-lines">', 1)[1].split("</ul>", 1)[0]
+    assert "×" not in plain and "≤" not in plain  # the formulas are behind "show the formula"
+    assert '<details class="quote-formulas">' in page
+    assert "¥900.00" in page  # 1,000.00 less the 10% fee, as applied for
+
+
+def test_a_snapshot_that_cannot_be_computed_again_is_shown_as_kept(as_student, buy):
+    refund = submit(buy("1000.00"))
+    # Terms kept by an older version, say (written under the model's write-once guard).
+    QuoteSnapshot.objects.filter(pk=refund.quote_id).update(policy_terms={})
+    response = as_student.get(url(refund))
+    assert response.context["live_quote"] is None
+    assert '<ul class="plain-lines">' not in page_of(response)
+    assert "¥900.00" in page_of(response)
