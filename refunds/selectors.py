@@ -468,4 +468,7 @@ def quote_lines_for_staff(*, snapshot: QuoteSnapshot, order: Order) -> list[Quot
     """The snapshot's lines with their explanations worded for staff ("The student paid …"), or the
     kept lines (the student's wording) when they cannot be computed again (``quote_from_snapshot``)."""
     quote = quote_from_snapshot(snapshot=snapshot, order=order, audience=STAFF)
-    return list(quote.lines) if quote is not None else list(snapshot.lines.all())
+    if quote is None:
+        kept: list[QuoteSnapshotLine] = list(snapshot.lines.all())
+        return kept
+    return list(quote.lines)
