@@ -173,14 +173,7 @@ def describe(*, report: str, fmt: str, filters: ReportFilters) -> str:
 def export_job_create(*, report: str, fmt: str, filters: ReportFilters, user: User) -> ExportJob:
     """Queue a large export; a worker prepares the file after the commit."""
     with transaction.atomic():
-        job = ExportJob.objects.create(
-            report=report,
-            format=fmt,
-            filters={**filters.as_json(), LANGUAGE_KEY: translation.get_language()},
-            description=describe(report=report, fmt=fmt, filters=filters),
-            file_name=REPORTS[report].file_name(fmt, filters),
-            requested_by=user,
-        )
+        job = ExportJob.objects.create(**_job_fields(report=report, fmt=fmt, filters=filters, user=user))
         transaction.on_commit(lambda: export_job_enqueue(job.pk))
     return job
 
@@ -190,17 +183,25 @@ def export_record_streamed(*, report: str, fmt: str, filters: ReportFilters, use
     exports"), as done: no file is kept (it can be downloaded again from its filters)."""
     now = timezone.now()
     return ExportJob.objects.create(
-        report=report,
-        format=fmt,
-        filters={**filters.as_json(), LANGUAGE_KEY: translation.get_language()},
-        description=describe(report=report, fmt=fmt, filters=filters),
-        file_name=REPORTS[report].file_name(fmt, filters),
-        requested_by=user,
+        **_job_fields(report=report, fmt=fmt, filters=filters, user=user),
         status=ExportStatus.DONE,
         created_at=now,
         started_at=now,
         finished_at=now,
     )
+
+
+def _job_fields(*, report: str, fmt: str, filters: ReportFilters, user: User) -> dict[str, Any]:
+    """What every export job records: the report, its format and filters (with the language to
+    write it in), its description and file name, who asked."""
+    return {
+        "report": report,
+        "format": fmt,
+        "filters": {**filters.as_json(), LANGUAGE_KEY: translation.get_language()},
+        "description": describe(report=report, fmt=fmt, filters=filters),
+        "file_name": REPORTS[report].file_name(fmt, filters),
+        "requested_by": user,
+    }
 
 
 def export_job_filters(job: ExportJob) -> ReportFilters:
