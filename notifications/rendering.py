@@ -159,6 +159,11 @@ EXCHANGE_PLACEHOLDERS = ("new_course", "difference")
 for _key, _label, _extra in (
     ("exchange.submitted", _("Course exchange submitted"), ("amount",)),
     ("exchange.assigned", _("Course exchange waiting for an approver"), ("amount", "deadline", "reason")),
+    (
+        "exchange.advanced",
+        _("Course exchange passed a review step (to the student)"),
+        ("amount", "deadline", "passed_tier", "next_tier"),
+    ),
     ("exchange.escalated", _("Course exchange approval escalated"), ("amount", "deadline", "reason")),
     ("exchange.returned", _("Course exchange returned for information"), ("reason", "deadline")),
     ("exchange.approved", _("Course exchange approved"), ("amount", "deadline")),

@@ -227,6 +227,7 @@ SEEDING_MIGRATIONS = {
     "notifications.migrations.0006_closed_and_check_templates",
     "notifications.migrations.0008_exchange_templates",
     "notifications.migrations.0009_contract_amount_and_advanced",
+    "notifications.migrations.0010_exchange_advanced",
     "analytics.migrations.0004_default_rules",
     "analytics.migrations.0006_weekly_review_service_part",
     "servicedesk.migrations.0002_default_templates",

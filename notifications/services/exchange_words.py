@@ -23,6 +23,13 @@ EXCHANGE_NEXT_STEPS: dict[str, dict[str, str]] = {
             "and decide before the deadline."
         ),
     },
+    "advanced": {
+        "zh-hans": "目前无需您做任何操作，每一步审核完成后我们都会通知您；在此期间，您的原课程照常学习。",
+        "en": (
+            "There is nothing for you to do now: we tell you after every step. Meanwhile your current course "
+            "goes on as before."
+        ),
+    },
     "escalated": {
         "zh-hans": "该换课申请已超过审核时限，学员正在等待结果，请尽快处理。",
         "en": "The exchange waited past its deadline and the student is waiting for an answer; please decide it now.",

@@ -30,7 +30,10 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-SEEDED = list(importlib.import_module("notifications.migrations.0008_exchange_templates").templates())
+SEEDED = [
+    *importlib.import_module("notifications.migrations.0008_exchange_templates").templates(),
+    *importlib.import_module("notifications.migrations.0010_exchange_advanced").templates(),
+]
 EXCHANGE_EVENTS = sorted(key for key in EVENTS if key.startswith("exchange."))
 
 DOUBLED = re.compile(r"[。，、；：！？]{2,}|[。！？][，、；]|）。，|，。|。\.|\.\.(?!\.)")
@@ -290,6 +293,12 @@ def test_the_exchange_events_of_the_request_are_now_told_in_their_own_words(
     assert Notification.objects.filter(event="exchange.assigned", recipient_id=service_staff.user_id).exists()
 
     refund_approve(request_id=exchange.request_id, actor=service_staff.user)
+    # Customer service passed it: she hears it went on to the supervisor, in the exchange's words.
+    advanced = Notification.objects.filter(event="exchange.advanced", recipient_id=student.user_id)
+    assert sorted(advanced.values_list("channel", flat=True)) == ["email", "inbox", "sms"]
+    advanced_text = advanced.get(channel="inbox").body
+    assert target.name in advanced_text and "换课申请" in advanced_text and "进入教学主管" in advanced_text
+    assert "原课程照常学习" in advanced_text
     refund_approve(request_id=exchange.request_id, actor=supervisor.user)
     exchange.refresh_from_db()
     assert exchange.status == ExchangeStatus.AWAITING_PAYMENT
