@@ -156,7 +156,7 @@ for _key, _label, _extra in (
 # The same events of a course exchange (an after-sale request of kind "exchange"), in their own
 # words: which course she moves to and what happens to the difference.
 EXCHANGE_PLACEHOLDERS = ("new_course", "difference")
-for _key, _label, _extra in (
+for _key, _label, _exchange_extra in (
     ("exchange.submitted", _("Course exchange submitted"), ("amount",)),
     ("exchange.assigned", _("Course exchange waiting for an approver"), ("amount", "deadline", "reason")),
     (
@@ -182,7 +182,7 @@ for _key, _label, _extra in (
     event_register(
         _key,
         label=_label,
-        placeholders=(*COMMON, *_extra, *EXCHANGE_PLACEHOLDERS),
+        placeholders=(*COMMON, *_exchange_extra, *EXCHANGE_PLACEHOLDERS),
         sample={"new_course": "高中数学强化班（秋季）", "difference": "退还差额 ¥600.00"},
         robot=_key
         in ("exchange.assigned", "exchange.escalated", "exchange.payout_failed", "exchange.payout_needs_check"),
