@@ -116,7 +116,7 @@ def test_reversal_is_numbered_in_the_month_it_is_made(voucher, finance):
 
 def test_a_voucher_is_reversed_only_once(voucher, finance):
     voucher_reverse(voucher_id=voucher.pk, actor=finance.user, reason="第一次")
-    with pytest.raises(VoucherError, match="already been reversed"):
+    with pytest.raises(VoucherError, match="已被冲销"):
         voucher_reverse(voucher_id=voucher.pk, actor=finance.user, reason="第二次")
     assert Voucher.objects.filter(kind=VoucherKind.REVERSAL).count() == 1
     assert Voucher.objects.order_by("-number").first().number == 2  # no number spent on the refusal
@@ -139,12 +139,12 @@ def test_the_database_allows_one_reversal_per_voucher(voucher, finance):
 
 def test_a_reversal_cannot_be_reversed(voucher, finance):
     reversal = voucher_reverse(voucher_id=voucher.pk, actor=finance.user, reason="冲销")
-    with pytest.raises(VoucherError, match="itself a reversal"):
+    with pytest.raises(VoucherError, match="本身就是冲销凭证"):
         voucher_reverse(voucher_id=reversal.pk, actor=finance.user, reason="再冲")
 
 
 def test_a_reversal_needs_a_reason(voucher, finance):
-    with pytest.raises(VoucherError, match="reason"):
+    with pytest.raises(VoucherError, match="冲销原因"):
         voucher_reverse(voucher_id=voucher.pk, actor=finance.user, reason="   ")
     assert not Voucher.objects.filter(kind=VoucherKind.REVERSAL).exists()
 
