@@ -38,6 +38,7 @@ from refunds.models import (
     StepDecision,
 )
 from refunds.rules import TIER_ROLE, appeal_deadline
+from schoolops.templatetags.money import yuan
 from students.models import Student
 
 if TYPE_CHECKING:
@@ -262,7 +263,7 @@ def _tier_title(tier: str) -> str:
 
 
 def _money(amount: Decimal) -> str:
-    return f"¥{amount:.2f}"
+    return yuan(amount)
 
 
 def _when(moment: datetime.datetime) -> str:

@@ -230,6 +230,9 @@ def test_a_message_sent_on_three_channels_is_listed_once_with_each_channel_and_s
     assert page.count('class="message-group') == 1
     for channel in ("inbox", "sms", "email"):
         assert f'data-channel="{channel}"' in page
+    # The addresses in it are links to tap.
+    link = re.search(r"https?://\S+?/refunds/\S+?/", inbox_copy.body)
+    assert link and f'<a href="{link.group(0)}"' in page
 
 
 def test_an_event_whose_every_copy_failed_is_not_listed(shipped_data, as_student, buy, student):
