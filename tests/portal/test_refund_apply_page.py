@@ -240,3 +240,12 @@ def test_files_from_both_evidence_inputs_are_kept_together(as_student, buy):
     )
     assert response.status_code == 302
     assert RefundRequest.objects.get().evidence.count() == 2
+
+
+def test_nothing_refundable_for_a_reason_is_not_shown_as_good_news(as_student, buy):
+    # A trial after its start refunds nothing for the generic reason (its quality rule still would).
+    late = buy("99.00", course_type=CourseType.TRIAL)
+    page = text(as_student.get(apply_url(late), {"reason": "time_conflict"}))
+    assert 'class="quote-total-amount nothing"' in page
+    fine = text(as_student.get(apply_url(buy()), {"reason": "time_conflict"}))
+    assert 'class="quote-total-amount"' in fine
