@@ -32,7 +32,6 @@ from payments.gateways.registry import manual_channels
 from payments.models import Payout, PayoutStatus
 from refunds.admin.lists import DeadlineFilter
 from refunds.admin.queue import duration
-from refunds.dashboard import queue_url
 from refunds.models import ApprovalSettings, ApprovalStep, RefundRequest, RefundStatus, StepDecision
 from refunds.rules import TIER_ROLE
 from refunds.selectors import QUEUE_ORDERING, refund_queue_for_staff
@@ -87,6 +86,11 @@ class HomeSection:
     counts: list[HomeCount]
     rows: list[QueueRow] = field(default_factory=list)
     links: list[tuple[StrOrPromise, str]] = field(default_factory=list)
+
+
+def queue_url() -> str:
+    """The approver's queue in the admin."""
+    return reverse("admin:refunds_approvalqueueitem_changelist")
 
 
 def staff_home(*, user, now: datetime.datetime | None = None) -> list[HomeSection]:
