@@ -27,6 +27,7 @@ from refunds.services import (
 )
 from schoolops.models import Staff
 from tests import factories
+from tests.refunds.helpers import PAYEE
 
 from .helpers import facts_rows, rebuild
 
@@ -96,7 +97,9 @@ class School:
     def op_submit(self, pick: int, at: datetime.datetime) -> None:
         order = self.orders[pick % len(self.orders)]
         reason, details = [("time_conflict", "上班时间调整，无法继续上课。"), ("other", "不想上了")][pick % 2]
-        refund_submit(student=order.student, order_no=order.order_no, reason=reason, details=details, at=at)
+        refund_submit(
+            student=order.student, order_no=order.order_no, reason=reason, details=details, at=at, payee=PAYEE
+        )
 
     def _decide(self, pick: int, at: datetime.datetime, action) -> None:
         request = self.requests(*PENDING_STATES)[pick % 7]
