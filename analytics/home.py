@@ -37,6 +37,7 @@ from refunds.rules import TIER_ROLE
 from refunds.selectors import QUEUE_ORDERING, refund_queue_for_staff
 from schoolops.models import Staff, StaffRole
 from schoolops.scoping import scope_to_campus
+from schoolops.templatetags.money import yuan
 
 from .models import Alert, AlertRule, AlertStatus
 
@@ -136,7 +137,7 @@ def approver_section(*, user, now: datetime.datetime) -> HomeSection:
                 request_no=refund.request_no,
                 student=refund.student.name,
                 course=refund.order.course.name,
-                amount=f"¥{refund.approved_amount}",
+                amount=yuan(refund.approved_amount),
                 time_left=left,
                 overdue=late,
                 escalated=bool(refund.step_escalated),  # type: ignore[attr-defined]

@@ -58,6 +58,8 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from schoolops.templatetags.money import yuan
+
 from .models import ConsumptionBasis, DayAnchor, PolicyMode, QuoteLineKind, QuoteMethod, RefundReason
 
 SCHOOL_TZ = ZoneInfo("Asia/Shanghai")
@@ -739,8 +741,9 @@ class QuoteTimeline:
 
 
 def money_display(amount: Decimal) -> str:
-    """¥4,800.00: how the student reads an amount (the sign is the caller's)."""
-    return f"¥{abs(Decimal(amount)):,.2f}"
+    """¥4,800.00: how the student reads an amount (the sign is the caller's; written by the one
+    ``yuan`` of every page)."""
+    return yuan(abs(Decimal(amount)))
 
 
 def quote_plain_lines(quote: Quote) -> tuple[PlainLine, ...]:

@@ -16,6 +16,8 @@ from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 
+from schoolops.templatetags.money import yuan
+
 from ..models import ApprovalTier, RefundReason
 from ..routing import route_for, route_for_exchange
 
@@ -92,9 +94,10 @@ def bands_for(route: Callable[[Decimal], list[str]], thresholds: list[Decimal]) 
     ]
 
 
-def yuan(amount: Decimal) -> str:
-    text = f"{amount:,.2f}"
-    return "¥" + (text[:-3] if text.endswith(".00") else text)
+def _threshold(amount: Decimal) -> str:
+    """A threshold as people say it: ¥2,000 (the project's ``yuan`` without whole-yuan cents)."""
+    text = yuan(amount)
+    return text[:-3] if text.endswith(".00") else text
 
 
 def band_label(band: Band) -> str:
@@ -103,17 +106,17 @@ def band_label(band: Band) -> str:
         if lower is None:
             return str(_("any amount"))
         sign = "≥" if lower.included else ">"
-        return f"{sign} {yuan(lower.amount)}"
+        return f"{sign} {_threshold(lower.amount)}"
     if lower is None:
         sign = "≤" if upper.included else "<"
-        return f"{sign} {yuan(upper.amount)}"
+        return f"{sign} {_threshold(upper.amount)}"
     if lower.amount == upper.amount:
-        return yuan(lower.amount)
+        return _threshold(lower.amount)
     if lower.included and upper.included:
-        return f"{yuan(lower.amount)} – {yuan(upper.amount)}"
+        return f"{_threshold(lower.amount)} – {_threshold(upper.amount)}"
     low = "≥" if lower.included else ">"
     high = "≤" if upper.included else "<"
-    return f"{low} {yuan(lower.amount)}, {high} {yuan(upper.amount)}"
+    return f"{low} {_threshold(lower.amount)}, {high} {_threshold(upper.amount)}"
 
 
 def route_scenarios(*, small_below: Decimal, large_above: Decimal, exchange_head_above: Decimal) -> list[Scenario]:
