@@ -36,6 +36,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from celery import current_app
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
@@ -379,15 +381,47 @@ def facts_listener_paused() -> Iterator[None]:
 
 def facts_on_refund_event(event_id: int) -> None:
     """Refund event listener (after the commit): hand the refresh of the days the event touched to
-    a worker, so the person who acted never waits for it (in-process when tasks run eagerly). The
-    task is looked up by name: ``analytics.tasks`` imports this module. A broker that is down is
-    logged; the beat job's refresh of yesterday and today, or a rebuild, catches up."""
+    a worker, so the person who acted never waits for it. The task is looked up by name:
+    ``analytics.tasks`` imports this module. A broker that is down is logged; the beat job's
+    refresh of yesterday and today, or a rebuild, catches up.
+
+    With workers, refreshes are gathered: the first event of a (day, campus) queues its refresh
+    ``ANALYTICS_REFRESH_DELAY_SECONDS`` later, and the events until then ride along with it (a
+    refund's five or six events, and a busy campus's hundreds a minute, cost one refresh, not one
+    each). In-process (tasks run eagerly) each event refreshes at once."""
     if _listener_paused.get():
         return
     try:
-        current_app.tasks[REFRESH_FOR_EVENT_TASK].delay(event_id)
+        if current_app.conf.task_always_eager:
+            current_app.tasks[REFRESH_FOR_EVENT_TASK].delay(event_id)
+            return
+        _queue_gathered_refresh(event_id)
     except Exception:  # the broker's errors vary by transport
         logger.warning("Analytics facts of refund event %s not refreshed now; beat will.", event_id, exc_info=True)
+
+
+def _queue_gathered_refresh(event_id: int) -> None:
+    row = (
+        RefundEvent.objects.filter(pk=event_id)
+        .values_list("created_at", "request__submitted_at", "request__campus_id")
+        .first()
+    )
+    if row is None:
+        return
+    created_at, submitted_at, campus_id = row
+    delay = settings.ANALYTICS_REFRESH_DELAY_SECONDS
+    days = {local_day(created_at), local_day(submitted_at)}
+    keys = {f"analytics:facts-due:{day.isoformat()}:{campus_id}": (day.isoformat(), campus_id) for day in days}
+    # The key lives a little less than the wait, so an event after it expired queues a refresh of
+    # its own rather than find the slice taken by a refresh that already read the rows.
+    due = [keys[key] for key in sorted(keys) if cache.add(key, 1, timeout=delay)]
+    if not due:
+        return
+    try:
+        current_app.tasks[REFRESH_SLICES_TASK].apply_async(args=(due,), countdown=delay + 1)
+    except Exception:
+        cache.delete_many([key for key in keys if keys[key] in due])  # the next event tries again
+        raise
 
 
 # The Celery task that refreshes the revenue slices the order intake touched (analytics.tasks).

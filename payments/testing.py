@@ -14,6 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from schoolops import queues
 from schoolops.celery import app as celery_app
 
 ROOT = Path(settings.BASE_DIR)
@@ -39,10 +40,20 @@ def worker_env(*, sim, notify_base_url: str, **extra: str) -> dict[str, str]:
 
 
 class WorkerProcess:
-    """``celery worker`` consuming one queue, as a child process that can be killed outright."""
+    """``celery worker`` consuming ``queue``'s set of queues (``consumes``: only those of
+    ``schoolops.queues``' names; default every one), as a child process that can be killed outright."""
 
-    def __init__(self, *, queue: str, env: dict[str, str], log_dir: Path, concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        queue: str,
+        env: dict[str, str],
+        log_dir: Path,
+        concurrency: int = 1,
+        consumes: tuple[str, ...] = queues.ALL,
+    ) -> None:
         self.queue = queue
+        self.consumes = consumes
         self.env = env
         self.log_dir = log_dir
         self.concurrency = concurrency
@@ -60,7 +71,7 @@ class WorkerProcess:
             "schoolops",
             "worker",
             "-Q",
-            self.queue,
+            ",".join(routed_queues(self.queue, self.consumes)),
             "-n",
             f"{name}@%h",
             "-c",
@@ -106,17 +117,40 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")[-6000:] if self.log_path else ""
 
 
+def queue_prefix(queue: str) -> str:
+    """The prefix of the set of queues named after ``queue`` (``queue`` itself is its default one)."""
+    return f"{queue}."
+
+
+def routed_queues(queue: str, which: tuple[str, ...] = queues.ALL) -> list[str]:
+    """The Redis queues of ``queue``'s set: ``queue`` for the default, ``queue.payouts`` and so on."""
+    return [queue if name == queues.DEFAULT else queues.queue_name(name, prefix=queue_prefix(queue)) for name in which]
+
+
 def route_tasks_to(queue: str) -> dict:
-    """Send this process's tasks to ``queue`` on Redis instead of running them eagerly."""
-    overrides = {"broker_url": os.environ["REDIS_URL"], "task_always_eager": False, "task_default_queue": queue}
+    """Send this process's tasks to ``queue``'s set of queues on Redis (routed as in production:
+    payouts to ``queue.payouts`` and so on) instead of running them eagerly."""
+    overrides = {
+        "broker_url": os.environ["REDIS_URL"],
+        "task_always_eager": False,
+        "task_default_queue": queue,
+        "task_routes": queues.task_routes(prefix=queue_prefix(queue)),
+    }
     saved = {key: celery_app.conf[key] for key in overrides}
     celery_app.conf.update(overrides)
     return saved
 
 
+def queue_env(queue: str) -> dict[str, str]:
+    """A worker's environment for ``queue``'s set: what it queues itself is routed the same way."""
+    return {"CELERY_TASK_DEFAULT_QUEUE": queue, "CELERY_QUEUE_PREFIX": queue_prefix(queue)}
+
+
 def purge_queue(queue: str) -> None:
+    """Empty and delete ``queue``'s whole set."""
     with celery_app.connection_for_write() as conn:
-        bound = celery_app.amqp.queues[queue](conn.default_channel)
-        bound.declare()
-        bound.purge()
-        bound.delete()
+        for name in routed_queues(queue):
+            bound = celery_app.amqp.queues[name](conn.default_channel)
+            bound.declare()
+            bound.purge()
+            bound.delete()

@@ -16,6 +16,8 @@ from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from schoolops import queues
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SCHOOLOPS_VAR_DIR", BASE_DIR / "var"))
 
@@ -208,7 +210,15 @@ MEDIA_URL = "/media/"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# Refund events' analytics refreshes are gathered per (day, campus) for this long before one runs.
+ANALYTICS_REFRESH_DELAY_SECONDS = int(os.environ.get("ANALYTICS_REFRESH_DELAY_SECONDS", "10"))
+# Separate queues (schoolops.queues): payouts never wait behind receipts, exports or notifications.
+# CELERY_QUEUE_PREFIX puts the whole set under one name (tests and benchmarks).
+CELERY_QUEUE_PREFIX = os.environ.get("CELERY_QUEUE_PREFIX", "")
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get(
+    "CELERY_TASK_DEFAULT_QUEUE", queues.queue_name(queues.DEFAULT, prefix=CELERY_QUEUE_PREFIX)
+)
+CELERY_TASK_ROUTES = queues.task_routes(prefix=CELERY_QUEUE_PREFIX)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

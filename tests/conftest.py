@@ -14,6 +14,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from payments.callbacks_refused import counter_keys
+from payments.testing import purge_queue, route_tasks_to, routed_queues
 from schoolops.celery import app as celery_app
 from schoolops.models import StaffRole
 
@@ -84,22 +85,15 @@ def _close_worker_connections(**kwargs) -> None:
 def celery_worker_queue(_require_redis):
     """A Celery worker thread consuming a queue of its own on Redis, with eager mode off meanwhile."""
     queue = f"test-{uuid.uuid4().hex}"
-    overrides = {
-        "broker_url": os.environ["REDIS_URL"],
-        "task_always_eager": False,
-        "task_default_queue": queue,
-    }
-    saved = {key: celery_app.conf[key] for key in overrides}
-    celery_app.conf.update(overrides)
+    saved = route_tasks_to(queue)  # routed as in production, to this test's set of queues
     task_postrun.connect(_close_worker_connections, weak=False)
     try:
-        with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=[queue], shutdown_timeout=30):
+        with start_worker(
+            celery_app, pool="solo", perform_ping_check=False, queues=routed_queues(queue), shutdown_timeout=30
+        ):
             yield queue
         # Leave no bindings behind in Redis: the channel forgets them unless the queue is declared on it.
-        with celery_app.connection_for_write() as connection:
-            bound = celery_app.amqp.queues[queue](connection.default_channel)
-            bound.declare()
-            bound.delete()
+        purge_queue(queue)
     finally:
         task_postrun.disconnect(_close_worker_connections)
         celery_app.conf.update(saved)

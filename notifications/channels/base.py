@@ -15,6 +15,7 @@ may cure). ``send`` sorts the medium's answers into ``ChannelTemporaryError`` an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -120,6 +121,9 @@ class Channel:
     retry: ClassVar[RetryPolicy] = RetryPolicy(attempts=5, first_wait=30, max_wait=1800)
     # Whether the medium takes files: the outbox keeps a message's attachments only on such rows.
     carries_attachments: ClassVar[bool] = False
+    # Whether the medium is a table of our own (the inbox): its messages are written in the
+    # transaction that records them as sent.
+    sends_in_database: ClassVar[bool] = False
 
     def is_transient(self, error: Exception) -> bool:
         """Whether another attempt may succeed after ``send`` raised ``error``.
@@ -140,6 +144,18 @@ class Channel:
         Raises ``ChannelTemporaryError`` or ``ChannelPermanentError``.
         """
         raise NotImplementedError
+
+    def send_many(self, messages: Sequence[OutgoingMessage]) -> list[str | Exception]:
+        """Hand a batch over: per message, in order, the medium's id or the exception ``send``
+        raised. Channels that can share one connection for a batch (e-mail) or write all rows at
+        once (the inbox) do so; the others send one by one."""
+        answers: list[str | Exception] = []
+        for message in messages:
+            try:
+                answers.append(self.send(message))
+            except Exception as exc:  # the caller asks ``is_transient`` what it means
+                answers.append(exc)
+        return answers
 
     def check_template(self, *, subject: str, body: str, fields: dict[str, str]) -> list[str]:
         """Problems with a rendered sample of a template on this channel (lengths, required fields)."""

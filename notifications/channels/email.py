@@ -13,13 +13,17 @@ again cannot bring it back), any other storage failure is tried again.
 
 from __future__ import annotations
 
+import logging
 import smtplib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from email.utils import formataddr, parseaddr
 from typing import ClassVar
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.utils.html import escape, linebreaks
 
 from schoolops.templatetags.text import linkify
@@ -34,6 +38,8 @@ from .base import (
     RetryPolicy,
     register_channel,
 )
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_SMTP_TIMEOUT = 30.0  # seconds, when EMAIL_TIMEOUT is not set (Django's default is none)
 
@@ -100,6 +106,39 @@ class EmailChannel(Channel):
         return email
 
     def send(self, message: OutgoingMessage) -> str:
+        email = self._prepared(message)
+        with _smtp_errors(), get_connection(fail_silently=False, timeout=_timeout()) as connection:
+            connection.send_messages([email])
+        return message_id(message.delivery_id)
+
+    def send_many(self, messages: Sequence[OutgoingMessage]) -> list[str | Exception]:
+        """The batch over one SMTP connection (opened once, opened again after a failure)."""
+        answers: list[str | Exception] = []
+        prepared: list[tuple[int, EmailMultiAlternatives]] = []
+        for index, message in enumerate(messages):
+            try:
+                prepared.append((index, self._prepared(message)))
+                answers.append(message_id(message.delivery_id))
+            except Exception as exc:  # a permanent content error, or storage trouble: per message
+                answers.append(exc)
+        if not prepared:
+            return answers
+        connection = get_connection(fail_silently=False, timeout=_timeout())
+        try:
+            for index, email in prepared:
+                try:
+                    with _smtp_errors():
+                        connection.open()
+                        connection.send_messages([email])
+                except Exception as exc:  # this message's answer; the batch goes on
+                    answers[index] = exc
+                    _close_quietly(connection)  # the next message starts on a new connection
+        finally:
+            _close_quietly(connection)
+        return answers
+
+    def _prepared(self, message: OutgoingMessage) -> EmailMultiAlternatives:
+        """The e-mail of ``message``, checked before any connection."""
         if not self.can_reach(message.recipient):
             raise ChannelPermanentError("the recipient has no e-mail address", code="no-email")
         try:
@@ -107,31 +146,45 @@ class EmailChannel(Channel):
             email.message()  # header and address problems show here, before any connection
         except (BadHeaderError, ValueError) as exc:
             raise ChannelPermanentError(f"cannot build the e-mail: {exc}", code="content") from exc
-        timeout = getattr(settings, "EMAIL_TIMEOUT", None) or DEFAULT_SMTP_TIMEOUT
-        try:
-            with get_connection(fail_silently=False, timeout=timeout) as connection:
-                connection.send_messages([email])
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            text = "; ".join(f"{addr}: {code} {_text(reply)}" for addr, (code, reply) in exc.recipients.items())
-            if codes and all(_code_class(code) == 5 for code in codes):
-                raise ChannelPermanentError(f"recipient refused: {text}", code=str(codes[0])) from exc
-            raise ChannelTemporaryError(f"recipient deferred: {text}", code=str(codes[0] if codes else "")) from exc
-        except smtplib.SMTPDataError as exc:
-            # 5xx on the content (too big, rejected as spam): sending it again is refused again.
-            error = ChannelPermanentError if _code_class(exc.smtp_code) == 5 else ChannelTemporaryError
-            raise error(f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}", code=str(exc.smtp_code)) from exc
-        except smtplib.SMTPResponseException as exc:
-            # Sender refused, authentication, HELO...: our server's configuration or its mood.
-            raise ChannelTemporaryError(
-                f"SMTP server said {exc.smtp_code} {_text(exc.smtp_error)}", code=str(exc.smtp_code)
-            ) from exc
-        except ValueError as exc:  # an address Django cannot encode
-            raise ChannelPermanentError(f"cannot send the e-mail: {exc}", code="content") from exc
-        except (smtplib.SMTPException, OSError) as exc:  # timeouts are OSErrors too
-            # Connection refused / reset / timed out, server disconnected: try again later.
-            raise ChannelTemporaryError(f"SMTP server unreachable: {exc}", code="network") from exc
-        return message_id(message.delivery_id)
+        return email
+
+
+def _timeout() -> float:
+    return getattr(settings, "EMAIL_TIMEOUT", None) or DEFAULT_SMTP_TIMEOUT
+
+
+def _close_quietly(connection: BaseEmailBackend) -> None:
+    try:
+        connection.close()
+    except Exception:  # closing a connection that broke: nothing to keep
+        logger.debug("Closing the SMTP connection failed", exc_info=True)
+
+
+@contextmanager
+def _smtp_errors() -> Iterator[None]:
+    """The SMTP server's answers as the channel's errors: permanent (5xx, content) or temporary."""
+    try:
+        yield
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        text = "; ".join(f"{addr}: {code} {_text(reply)}" for addr, (code, reply) in exc.recipients.items())
+        if codes and all(_code_class(code) == 5 for code in codes):
+            raise ChannelPermanentError(f"recipient refused: {text}", code=str(codes[0])) from exc
+        raise ChannelTemporaryError(f"recipient deferred: {text}", code=str(codes[0] if codes else "")) from exc
+    except smtplib.SMTPDataError as exc:
+        # 5xx on the content (too big, rejected as spam): sending it again is refused again.
+        error = ChannelPermanentError if _code_class(exc.smtp_code) == 5 else ChannelTemporaryError
+        raise error(f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}", code=str(exc.smtp_code)) from exc
+    except smtplib.SMTPResponseException as exc:
+        # Sender refused, authentication, HELO...: our server's configuration or its mood.
+        raise ChannelTemporaryError(
+            f"SMTP server said {exc.smtp_code} {_text(exc.smtp_error)}", code=str(exc.smtp_code)
+        ) from exc
+    except ValueError as exc:  # an address Django cannot encode
+        raise ChannelPermanentError(f"cannot send the e-mail: {exc}", code="content") from exc
+    except (smtplib.SMTPException, OSError) as exc:  # timeouts are OSErrors too
+        # Connection refused / reset / timed out, server disconnected: try again later.
+        raise ChannelTemporaryError(f"SMTP server unreachable: {exc}", code="network") from exc
 
 
 def _read(attachment: Attachment) -> bytes:

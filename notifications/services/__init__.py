@@ -5,7 +5,7 @@
 - ``outbox``: the rows written with the event, one per (event, channel, recipient), and their
   hand-over to the workers after the commit; ``notify`` for any other registered event; the
   beat job for what stayed queued; the admin's resend.
-- ``delivery``: one row sent by a worker through its channel, retried as the channel says.
+- ``delivery``: a batch of rows sent by a worker through their channels, retried as each channel says.
 - ``inbox``: what the student does with her inbox (all read).
 
 Callers import from here (``from notifications.services import notify``); the modules are the
@@ -13,7 +13,7 @@ place to read.
 """
 
 from ..channels.base import Attachment
-from .delivery import Outcome, message_for, notification_deliver
+from .delivery import Outcome, message_for, notification_deliver, notifications_deliver
 from .inbox import inbox_mark_all_read
 from .outbox import (
     notifications_broker_reset,
@@ -32,6 +32,7 @@ __all__ = [
     "Outcome",
     "message_for",
     "notification_deliver",
+    "notifications_deliver",
     "notifications_broker_reset",
     "notifications_enqueue",
     "notifications_for_refund_event",

@@ -1,31 +1,47 @@
-"""Delivery: a worker sends one outbox row through its channel and records what happened.
+"""Delivery: a worker sends a batch of outbox rows through their channels and records what happened.
 
-``notification_deliver`` is what the worker's task (``notifications.tasks.deliver_notification``)
-calls with a row's primary key. It follows the rule for every external call: claim the row in a
-short transaction, call the channel outside any transaction, record the result in a new one.
+``notifications_deliver`` is what the worker's task (``notifications.tasks.deliver_notifications``)
+calls with the rows' primary keys (an event's rows come as one batch). It follows the rule for
+every external call: claim the rows in a short transaction, call the channels outside any
+transaction, record the results in a new one.
 
-- Two workers never send the same row at once: the claim takes the row lock with ``skip_locked``
-  and marks it sending under a lease (``LEASE``); a row another worker holds, or one already
+- Two workers never send the same row at once: the claim takes the row locks with ``skip_locked``
+  and marks them sending under a lease (``LEASE``); a row another worker holds, or one already
   sent, failed or not yet due, is skipped. A row left sending past its lease (its worker died)
   may be claimed again: the channel is told the same ``delivery_id``, its idempotency key.
-- The result is written only if the row is still this attempt's claim (status and attempt
+- A result is written only if the row is still this attempt's claim (status and attempt
   number), so a late answer cannot overwrite a newer one.
 - The channel decides what a failure means (``Channel.is_transient``) and how it is retried
   (``Channel.retry``: attempts and backoff). A transient failure puts the row back in the queue
-  with its next attempt time, which the task also waits before retrying; after the channel's
-  last attempt, or on a permanent error, the row fails and keeps the error for the admin.
+  with its next attempt time, which the task also waits before sending it again; after the
+  channel's last attempt, or on a permanent error, the row fails and keeps the error for the admin.
+- A batch costs a few queries whatever its size: the claim (one read, one update), the inbox's
+  rows (one insert, one read), one update per result; e-mails share one SMTP connection.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+from collections import defaultdict
+from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..channels.base import Attachment, ChannelError, OutgoingMessage, Recipient, WebhookTarget, channel_for
+from schoolops.db import commit_without_waiting_for_disk
+
+from ..channels.base import (
+    Attachment,
+    Channel,
+    ChannelError,
+    OutgoingMessage,
+    Recipient,
+    WebhookTarget,
+    channel_for,
+)
 from ..models import Notification, NotificationStatus
 
 logger = logging.getLogger(__name__)
@@ -34,7 +50,7 @@ LEASE = datetime.timedelta(minutes=5)
 
 
 class Outcome:
-    """What ``notification_deliver`` did with a row (the task's return value)."""
+    """What ``notifications_deliver`` did with a row."""
 
     SENT = "sent"
     RETRY = "retry"
@@ -71,73 +87,131 @@ def message_for(notification: Notification) -> OutgoingMessage:
 
 
 def notification_deliver(*, notification_id: int, now: datetime.datetime | None = None) -> tuple[str, float | None]:
-    """Send one outbox row: claim it under a row lock, call its channel outside any transaction,
-    record the result. Returns the outcome and, for a retry, the seconds to wait.
+    """Send one outbox row (``notifications_deliver`` with one id): its outcome and, for a retry,
+    the seconds to wait."""
+    return notifications_deliver(ids=[notification_id], now=now)[notification_id]
+
+
+def notifications_deliver(
+    *, ids: Iterable[int], now: datetime.datetime | None = None
+) -> dict[int, tuple[str, float | None]]:
+    """Send a batch of outbox rows (an event's, as the outbox hands them over): claim them in one
+    short transaction, send each through its channel outside any transaction (one connection per
+    channel for the batch), record every result in one transaction. Returns each id's outcome and,
+    for a retry, the seconds to wait.
 
     A row another worker holds, or one already sent, failed or not yet due, is skipped: two
-    workers never send the same row at once.
+    workers never send the same row at once. A channel that keeps its messages in our own
+    database (the inbox) writes them in the recording transaction, so a row is sent exactly when
+    its message exists.
     """
     now = now or timezone.now()
+    ids = list(dict.fromkeys(ids))
+    results: dict[int, tuple[str, float | None]] = {pk: (Outcome.SKIPPED, None) for pk in ids}
+    rows = _claim(ids, now=now)
+    if not rows:
+        return results
+    by_channel: dict[str, list[Notification]] = defaultdict(list)
+    for row in rows:
+        by_channel[row.channel].append(row)
+    answers: dict[int, str | Exception] = {}
+    later: list[tuple[Channel, list[Notification]]] = []
+    for name, group in by_channel.items():
+        try:
+            channel = channel_for(name)
+        except KeyError as exc:  # a channel not installed here: no attempt can help
+            answers.update({row.pk: _NotInstalled(str(exc.args[0])) for row in group})
+            continue
+        if channel.sends_in_database:
+            later.append((channel, group))
+        else:
+            answers.update(_send(channel, group))
     with transaction.atomic():
-        notification = (
+        for channel, group in later:
+            answers.update(_send(channel, group))
+        for row in rows:
+            results[row.pk] = _record(row, answers[row.pk])
+    return results
+
+
+class _NotInstalled(Exception):
+    pass
+
+
+def _claim(ids: list[int], *, now: datetime.datetime) -> list[Notification]:
+    """Take the due rows among ``ids`` for this attempt: sending, one more attempt, under a lease.
+
+    The claim's commit need not wait for the disk (``synchronous_commit`` off, PostgreSQL): if the
+    database lost it in a crash, the row is queued again, exactly as if this worker had died
+    after claiming it, and the recording transaction, which waits, makes it durable anyway.
+    """
+    due = Q(status=NotificationStatus.QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    stale = Q(status=NotificationStatus.SENDING) & (Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+    with transaction.atomic():
+        commit_without_waiting_for_disk()
+        rows = list(
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("recipient")
-            .filter(pk=notification_id)
-            .first()
+            .filter(due | stale, pk__in=ids)
+            .order_by("pk")
         )
-        if notification is None:
-            return Outcome.SKIPPED, None
-        due = notification.status == NotificationStatus.QUEUED and (
-            notification.next_attempt_at is None or notification.next_attempt_at <= now
-        )
-        stale = notification.status == NotificationStatus.SENDING and (
-            notification.lease_until is None or notification.lease_until <= now
-        )
-        if not (due or stale):
-            return Outcome.SKIPPED, None
-        notification.status = NotificationStatus.SENDING
-        notification.attempts += 1
-        notification.lease_until = now + LEASE
-        notification.save(update_fields=["status", "attempts", "lease_until"])
-    attempt = notification.attempts
-    claimed = Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING, attempts=attempt)
-    try:
-        channel = channel_for(notification.channel)
-    except KeyError as exc:  # a channel not installed here: no attempt can help
-        claimed.update(status=NotificationStatus.FAILED, lease_until=None, last_error=str(exc.args[0]))
-        return Outcome.FAILED, None
-    try:
-        provider_id = channel.send(message_for(notification))
-    except Exception as exc:  # the channel says which errors are worth another attempt
-        error = _error(exc)
-        if not isinstance(exc, ChannelError):
-            logger.exception("Notification %s: unexpected error from channel %s", notification.pk, notification.channel)
-        if not channel.is_transient(exc):
-            claimed.update(status=NotificationStatus.FAILED, lease_until=None, last_error=error)
-            logger.warning("Notification %s failed for good: %s", notification.pk, error)
-            return Outcome.FAILED, None
-        if attempt >= channel.retry.attempts:
-            claimed.update(
-                status=NotificationStatus.FAILED,
-                lease_until=None,
-                last_error=_("Gave up after %(n)d attempts: %(error)s") % {"n": attempt, "error": error},
+        if rows:
+            lease_until = now + LEASE
+            Notification.objects.filter(pk__in=[row.pk for row in rows]).update(
+                status=NotificationStatus.SENDING, attempts=F("attempts") + 1, lease_until=lease_until
             )
-            return Outcome.FAILED, None
-        wait = channel.retry.wait(attempt)
+            for row in rows:
+                row.status, row.attempts, row.lease_until = NotificationStatus.SENDING, row.attempts + 1, lease_until
+    return rows
+
+
+def _send(channel: Channel, rows: list[Notification]) -> dict[int, str | Exception]:
+    """The channel's answer per row: its id for the message, or what it raised."""
+    answers = channel.send_many([message_for(row) for row in rows])
+    return {row.pk: answer for row, answer in zip(rows, answers, strict=True)}
+
+
+def _record(row: Notification, answer: str | Exception) -> tuple[str, float | None]:
+    """Write one row's result, if the row is still this attempt's claim (a late answer never
+    overwrites a newer one)."""
+    attempt = row.attempts
+    claimed = Notification.objects.filter(pk=row.pk, status=NotificationStatus.SENDING, attempts=attempt)
+    if not isinstance(answer, Exception):
         claimed.update(
-            status=NotificationStatus.QUEUED,
-            lease_until=None,
-            last_error=error,
-            next_attempt_at=timezone.now() + datetime.timedelta(seconds=wait),
+            status=NotificationStatus.SENT, lease_until=None, provider_id=(answer or "")[:128], sent_at=timezone.now()
         )
-        return Outcome.RETRY, wait
+        return Outcome.SENT, None
+    if isinstance(answer, _NotInstalled):
+        claimed.update(status=NotificationStatus.FAILED, lease_until=None, last_error=str(answer))
+        return Outcome.FAILED, None
+    channel = channel_for(row.channel)
+    error = _error(answer)
+    if not isinstance(answer, ChannelError):
+        logger.error(
+            "Notification %s: unexpected error from channel %s",
+            row.pk,
+            row.channel,
+            exc_info=(type(answer), answer, answer.__traceback__),
+        )
+    if not channel.is_transient(answer):
+        claimed.update(status=NotificationStatus.FAILED, lease_until=None, last_error=error)
+        logger.warning("Notification %s failed for good: %s", row.pk, error)
+        return Outcome.FAILED, None
+    if attempt >= channel.retry.attempts:
+        claimed.update(
+            status=NotificationStatus.FAILED,
+            lease_until=None,
+            last_error=_("Gave up after %(n)d attempts: %(error)s") % {"n": attempt, "error": error},
+        )
+        return Outcome.FAILED, None
+    wait = channel.retry.wait(attempt)
     claimed.update(
-        status=NotificationStatus.SENT,
+        status=NotificationStatus.QUEUED,
         lease_until=None,
-        provider_id=(provider_id or "")[:128],
-        sent_at=timezone.now(),
+        last_error=error,
+        next_attempt_at=timezone.now() + datetime.timedelta(seconds=wait),
     )
-    return Outcome.SENT, None
+    return Outcome.RETRY, wait
 
 
 def _error(exc: Exception) -> str:

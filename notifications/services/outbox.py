@@ -3,8 +3,8 @@
 ``notifications_for_refund_event`` runs inside ``refund_event_record``'s transaction (it is a
 ``refund_event_writer``): it asks ``recipients`` who is told and in which words, drops the
 channels a recipient turned off or cannot be reached on, renders the texts and writes the rows.
-Nothing leaves the building inside the transaction: after the commit each row is handed to a
-worker, which sends it (``delivery.notification_deliver``). ``notify`` does the same for any other
+Nothing leaves the building inside the transaction: after the commit the rows are handed to a
+worker together, which sends them (``delivery.notifications_deliver``). ``notify`` does the same for any other
 registered event.
 
 The rules that keep a message from being lost or sent twice:
@@ -47,7 +47,8 @@ from .recipients import Audience, ContextFor, refund_event_audiences, refund_eve
 logger = logging.getLogger(__name__)
 
 OPTIONAL_CHANNELS = ("email", "sms", "wechat")  # what a user may turn off; never the inbox
-DELIVER_TASK = "notifications.tasks.deliver_notification"
+DELIVER_TASK = "notifications.tasks.deliver_notifications"
+DELIVER_BATCH = 100  # rows per task at most (an event's rows go together)
 
 
 # --- Writing -------------------------------------------------------------------------------------
@@ -238,14 +239,16 @@ def notifications_enqueue(*, dedupe_key: str | None = None, ids: Iterable[int] |
             "pk", flat=True
         )
     handed = 0
-    for pk in list(ids):
+    ids = list(ids)
+    for start in range(0, len(ids), DELIVER_BATCH):
+        batch = ids[start : start + DELIVER_BATCH]
         try:
-            celery_app.signature(DELIVER_TASK, args=(pk,)).apply_async(retry=False)
-        except Exception:  # the broker's errors vary by transport; the row stays queued either way
+            celery_app.signature(DELIVER_TASK, args=(batch,)).apply_async(retry=False)
+        except Exception:  # the broker's errors vary by transport; the rows stay queued either way
             _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
-            logger.warning("Could not queue notification %s; the periodic job will send it.", pk, exc_info=True)
+            logger.warning("Could not queue notifications %s; the periodic job will send them.", batch, exc_info=True)
             return handed
-        handed += 1
+        handed += len(batch)
     return handed
 
 

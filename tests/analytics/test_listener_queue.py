@@ -36,3 +36,33 @@ def test_a_paused_listener_queues_nothing(monkeypatch):
     monkeypatch.setattr(task, "delay", lambda *a, **k: pytest.fail("queued while paused"))
     with services.facts_listener_paused():
         facts_on_refund_event(12345)
+
+
+@pytest.mark.django_db
+def test_with_workers_the_events_of_a_day_and_campus_are_gathered_into_one_refresh(
+    monkeypatch, settings, student, homeroom, campus
+):
+    from django.core.cache import cache
+
+    from refunds.models import RefundEvent
+    from tests.refunds.helpers import order_at, submit
+
+    cache.clear()
+    settings.ANALYTICS_REFRESH_DELAY_SECONDS = 10
+    first = submit(order_at(student=student, homeroom=homeroom, campus=campus, price="300.00"))
+    second = submit(order_at(student=student, homeroom=homeroom, campus=campus, price="500.00"))
+    events = list(RefundEvent.objects.filter(request__in=[first, second]).values_list("pk", flat=True))
+    assert len(events) >= 2
+    queued = []
+    monkeypatch.setitem(current_app.conf, "task_always_eager", False)
+    monkeypatch.setattr(
+        current_app.tasks[services.REFRESH_SLICES_TASK],
+        "apply_async",
+        lambda args, countdown: queued.append((args, countdown)),
+    )
+
+    for event_id in events:
+        facts_on_refund_event(event_id)
+
+    today = services.local_day(first.submitted_at).isoformat()
+    assert queued == [(([(today, campus.pk)],), 11)]

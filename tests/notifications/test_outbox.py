@@ -6,7 +6,8 @@ import datetime
 import time
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from notifications.channels.base import Attachment, Recipient, RetryPolicy
@@ -14,6 +15,7 @@ from notifications.models import InboxMessage, Notification, NotificationStatus
 from notifications.services import (
     Outcome,
     notification_deliver,
+    notifications_deliver,
     notifications_enqueue,
     notifications_for_refund_event,
     notifications_resend,
@@ -267,3 +269,47 @@ def test_a_broken_writer_does_not_stop_the_refund_and_the_beat_job_catches_up(
     assert notifications_send_pending(now=later(1), grace_seconds=0) == 4
     assert not RefundEvent.objects.filter(request=refund, handled_at__isnull=True).exists()
     assert set(Notification.objects.values_list("status", flat=True)) == {NotificationStatus.SENT}
+
+
+def test_an_events_rows_go_to_a_worker_as_one_batch(channels, refund, monkeypatch):
+    key = Notification.objects.filter(refund_request=refund).earliest("pk").dedupe_key
+    rows = sorted(Notification.objects.filter(dedupe_key=key).values_list("pk", flat=True))
+    assert len(rows) >= 3
+    handed = []
+
+    class Signature:
+        def __init__(self, name, args):
+            self.name, self.args = name, args
+
+        def apply_async(self, **options):
+            handed.append((self.name, sorted(self.args[0])))
+
+    monkeypatch.setattr(outbox.celery_app, "signature", Signature)
+
+    assert notifications_enqueue(dedupe_key=key) == len(rows)
+
+    assert handed == [(outbox.DELIVER_TASK, rows)]
+
+
+def test_a_batch_is_claimed_sent_and_recorded_in_a_few_queries_whatever_its_size(channels, student, homeroom, campus):
+    for _ in range(4):
+        submit(order_at(student=student, homeroom=homeroom, campus=campus, price="300.00"))
+    ids = list(Notification.objects.values_list("pk", flat=True))
+    assert len(ids) >= 8
+
+    with CaptureQueriesContext(connection) as captured:
+        results = notifications_deliver(ids=ids, now=later())
+
+    assert {outcome for outcome, _wait in results.values()} == {Outcome.SENT}
+    assert set(Notification.objects.values_list("status", flat=True)) == {NotificationStatus.SENT}
+    inbox_rows = Notification.objects.filter(channel="inbox")
+    assert InboxMessage.objects.filter(delivery__in=inbox_rows).count() == inbox_rows.count()
+    # The claim (read, update), the inbox's rows (insert, read), one update per row's result, and
+    # the savepoints of the two transactions: at most three a row, amortised.
+    assert len(captured) <= len(ids) + 10, [query["sql"] for query in captured.captured_queries]
+    assert len(captured) <= 3 * len(ids)
+
+    # Delivered once: the same batch again sends nothing.
+    sent = {name: len(double.sent) for name, double in channels.items()}
+    assert set(notifications_deliver(ids=ids, now=later(120)).values()) == {(Outcome.SKIPPED, None)}
+    assert {name: len(double.sent) for name, double in channels.items()} == sent

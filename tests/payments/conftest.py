@@ -7,7 +7,8 @@ import uuid
 import pytest
 
 from gatewaysim.testing import callback_receiver, gateway_settings, gateway_sim  # noqa: F401
-from payments.testing import WorkerProcess, purge_queue, route_tasks_to, worker_env
+from payments.testing import WorkerProcess, purge_queue, queue_env, route_tasks_to, worker_env
+from schoolops import queues
 from schoolops.celery import app as celery_app
 
 # Short backoffs and leases for tests with real workers, so they wait seconds, not minutes; the
@@ -52,11 +53,9 @@ def start_worker(queue, gateways, live_server, tmp_path, settings):
         setattr(settings, key, float(value) if "." in value else int(value))
     started: list[WorkerProcess] = []
 
-    def start(**extra: str) -> WorkerProcess:
-        env = worker_env(
-            sim=gateways, notify_base_url=live_server.url, CELERY_TASK_DEFAULT_QUEUE=queue, **FAST, **extra
-        )
-        worker = WorkerProcess(queue=queue, env=env, log_dir=tmp_path).start()
+    def start(*, consumes: tuple[str, ...] = queues.ALL, **extra: str) -> WorkerProcess:
+        env = worker_env(sim=gateways, notify_base_url=live_server.url, **queue_env(queue), **FAST, **extra)
+        worker = WorkerProcess(queue=queue, env=env, log_dir=tmp_path, consumes=consumes).start()
         started.append(worker)
         return worker
 

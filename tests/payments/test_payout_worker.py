@@ -12,10 +12,13 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
+from finance.models import Receipt
+from notifications.models import Notification, NotificationStatus
 from orders.models import PaymentChannel
 from payments.models import Payout, PayoutStatus
 from payments.tasks import check_payouts
 from refunds.models import RefundRequest, RefundStatus
+from schoolops import queues
 from tests import factories
 
 from .conftest import FAST
@@ -56,6 +59,35 @@ def test_two_hundred_refunds_across_both_gateways_are_paid_exactly_once_despite_
     # The failures really happened, and were retried (querying first) rather than paid again.
     retried = Payout.objects.filter(exchanges__outcome="error").distinct().count()
     assert 20 <= retried <= 70, retried
+
+
+def test_payouts_never_wait_behind_notifications_or_receipts(gateways, start_worker, student, homeroom, campus):
+    # Only the payouts queue has a worker: the refund is paid while its messages and its
+    # e-receipt wait in queues of their own.
+    payouts = start_worker(consumes=(queues.PAYOUTS,))
+    request, _payout = approved_request(student=student, homeroom=homeroom, campus=campus)
+    wait_until(
+        lambda: RefundRequest.objects.get(pk=request.pk).status == RefundStatus.REFUNDED,
+        timeout=60,
+        interval=0.2,
+        what=f"the payout to be confirmed by the payouts worker alone (log:\n{payouts.log()})",
+    )
+    waiting = Notification.objects.filter(refund_request=request)
+    assert waiting.exists() and set(waiting.values_list("status", flat=True)) == {NotificationStatus.QUEUED}
+    assert not Receipt.objects.filter(request=request).exists()
+
+    # The other queues' worker then sends the messages and issues the receipt.
+    others = start_worker(consumes=(queues.NOTIFICATIONS, queues.DOCUMENTS, queues.DEFAULT))
+    wait_until(
+        lambda: (
+            not waiting.filter(status__in=(NotificationStatus.QUEUED, NotificationStatus.SENDING)).exists()
+            and Receipt.objects.filter(request=request).exists()
+        ),
+        timeout=90,
+        interval=0.3,
+        what=f"messages sent and the receipt issued by the other queues' worker (log:\n{others.log()})",
+    )
+    assert waiting.filter(status=NotificationStatus.SENT, channel="inbox").exists()
 
 
 def test_a_worker_killed_after_the_gateway_paid_and_before_we_stored_it_pays_once(

@@ -36,7 +36,14 @@ class SmtpCollector:
 
     received: list[ReceivedMail] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
+    greetings: int = 0  # EHLOs: one per connection
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str, responses: list) -> list:  # noqa: N802
+        with self._lock:
+            self.greetings += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list) -> str:  # noqa: N802
         if address in self.refuse:

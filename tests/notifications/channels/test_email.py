@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -13,7 +15,7 @@ from notifications.channels.base import (
     Recipient,
     channel_for,
 )
-from notifications.channels.email import EmailChannel
+from notifications.channels.email import EmailChannel, message_id
 
 from .smtp import free_port
 
@@ -157,3 +159,29 @@ def test_a_text_that_gives_the_link_is_not_followed_by_it_again(channel, smtp_se
     html = mail.get_body(preferencelist=("html",)).get_content()
     assert html.count(link) == 2  # once as the address, once as the text of its own <a>
     assert f'审核入口：<a href="{link}"' in html
+
+
+def test_a_batch_goes_over_one_connection_and_a_refused_recipient_spoils_only_its_own(
+    channel, smtp_server, make_message, recipient
+):
+    refused = dataclasses.replace(recipient, email="nobody@example.com")
+    smtp_server.refuse["nobody@example.com"] = "550 5.1.1 <nobody@example.com>: user unknown"
+    messages = [make_message(), make_message(recipient=refused), make_message(), make_message(), make_message()]
+
+    answers = channel.send_many(messages)
+
+    assert isinstance(answers[1], ChannelPermanentError) and answers[1].code == "550"
+    sent = [answer for index, answer in enumerate(answers) if index != 1]
+    assert sent == [message_id(m.delivery_id) for i, m in enumerate(messages) if i != 1]
+    assert len(smtp_server.messages) == 4
+    # One connection for the first message and the refused one, a new one after the refusal.
+    assert smtp_server.greetings == 2
+
+
+def test_a_batch_with_the_server_down_is_a_temporary_error_for_each(channel, smtp_server, make_message, settings):
+    settings.EMAIL_PORT = free_port()  # nobody listens there
+
+    answers = channel.send_many([make_message(), make_message()])
+
+    assert [type(answer) for answer in answers] == [ChannelTemporaryError, ChannelTemporaryError]
+    assert {answer.code for answer in answers} == {"network"}
