@@ -234,3 +234,18 @@ SEEDING_MIGRATIONS = {
     "servicedesk.migrations.0003_ratings",
     "service.migrations.0002_default_templates",
 }
+
+
+@pytest.fixture(scope="module")
+def replica_database(django_db_setup, django_db_blocker):
+    """The alias ``replica`` on a second real database for the tests of a module (see
+    ``tests/replica.py``); PostgreSQL only, like production."""
+    from .replica import replica_add, replica_remove
+
+    if connections["default"].vendor != "postgresql":
+        pytest.fail("The replica tests need PostgreSQL: set DATABASE_URL (make test does).")
+    with django_db_blocker.unblock():
+        replica_add()
+    yield
+    with django_db_blocker.unblock():
+        replica_remove()
