@@ -236,16 +236,27 @@ SEEDING_MIGRATIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def replica_database(django_db_setup, django_db_blocker):
-    """The alias ``replica`` on a second real database for the tests of a module (see
-    ``tests/replica.py``); PostgreSQL only, like production."""
-    from .replica import replica_add, replica_remove
+@pytest.fixture(scope="session")
+def _replica_test_database(django_db_setup, django_db_blocker):
+    """The replica's test database, made once per run (only if a test asks for it)."""
+    from .replica import replica_create, replica_destroy
 
     if connections["default"].vendor != "postgresql":
         pytest.fail("The replica tests need PostgreSQL: set DATABASE_URL (make test does).")
     with django_db_blocker.unblock():
-        replica_add()
-    yield
+        replica = replica_create()
+    yield replica
     with django_db_blocker.unblock():
-        replica_remove()
+        replica_destroy(replica)
+
+
+@pytest.fixture(scope="module")
+def replica_database(_replica_test_database):
+    """The alias ``replica`` on a second real database, for the tests of one module and gone after
+    them (see ``tests/replica.py``). The module's tests declare
+    ``pytest.mark.django_db(databases={"default", "replica"})``."""
+    from .replica import replica_add, replica_remove
+
+    replica_add(_replica_test_database)
+    yield
+    replica_remove()

@@ -20,26 +20,39 @@ from django.test.utils import override_settings
 from schoolops.db_router import REPLICA
 
 
-def replica_add() -> str:
-    """Define the ``replica`` alias on a new test database with the models' tables; its name."""
+def replica_create() -> dict:
+    """A new test database for the replica, with the models' tables; its settings."""
     primary = connections[DEFAULT_DB_ALIAS].settings_dict
-    name = f"{primary['NAME']}_replica"
     replica = copy.deepcopy(primary)
     # MIGRATE False: the tables straight from the models (what replication would give it).
+    name = f"{primary['NAME']}_replica"
     replica["TEST"] = {**replica["TEST"], "NAME": name, "MIRROR": None, "MIGRATE": False, "SERIALIZE": False}
+    replica_add(replica)
+    try:
+        # The router keeps migrations off the replica; this database has no primary to replicate.
+        with override_settings(DATABASE_ROUTERS=[]):
+            connections[REPLICA].creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        return copy.deepcopy(connections[REPLICA].settings_dict)
+    finally:
+        replica_remove()
+
+
+def replica_destroy(replica: dict) -> None:
+    replica_add(replica)
+    try:
+        connections[REPLICA].creation.destroy_test_db(replica["NAME"], verbosity=0)
+    finally:
+        replica_remove()
+
+
+def replica_add(replica: dict) -> None:
+    """Define the alias ``replica`` (after settings were read, as DATABASE_REPLICA_URL would have)."""
     settings.DATABASES[REPLICA] = replica
-    if REPLICA not in connections.settings:  # a copy of settings.DATABASES in some Django versions
-        connections.settings[REPLICA] = replica
-    # The router keeps migrations off the replica; this database has no primary to replicate.
-    with override_settings(DATABASE_ROUTERS=[]):
-        connections[REPLICA].creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    return name
+    connections.settings[REPLICA] = replica  # the same dict as settings.DATABASES, or a copy of it
 
 
 def replica_remove() -> None:
-    connection = connections[REPLICA]
-    connection.close()
-    connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
+    connections[REPLICA].close()
     del connections[REPLICA]
     settings.DATABASES.pop(REPLICA, None)
     connections.settings.pop(REPLICA, None)
@@ -52,7 +65,11 @@ def replicate() -> None:
     tables = sorted(set(replica.introspection.table_names()) & set(primary.introspection.table_names()))
     quote = replica.ops.quote_name
     with replica.cursor() as target, primary.cursor() as source:
+        # A second copy in the same test: the first one's foreign keys are checked now (their
+        # checks wait for the commit, and TRUNCATE refuses tables with checks pending).
+        target.execute("SET CONSTRAINTS ALL IMMEDIATE")
         target.execute(f"TRUNCATE {', '.join(quote(t) for t in tables)} CASCADE")
+        target.execute("SET CONSTRAINTS ALL DEFERRED")
         for table in tables:
             columns = ", ".join(quote(c.name) for c in replica.introspection.get_table_description(target, table))
             buffer = io.StringIO()
