@@ -143,8 +143,9 @@ def _database(url_variable: str, pooler_variable: str, default: str | None = Non
         # In transaction mode each transaction may run on another server connection. A
         # server-side cursor (what .iterator() declares on PostgreSQL) outlives the transaction
         # that opened it and would be looked for on the wrong server connection, and so would a
-        # prepared statement or any SET: Django fetches client-side instead (psycopg2 prepares
-        # nothing and the app sets no session state).
+        # prepared statement or a SET: Django fetches client-side instead. (psycopg2 prepares
+        # nothing; the time zone Django sets is a parameter PgBouncer carries to every server
+        # connection.)
         database["DISABLE_SERVER_SIDE_CURSORS"] = True
     return database
 
