@@ -28,6 +28,12 @@ TEST_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/schoolops
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # The broker for `make worker` / `make beat` when REDIS_URL is not already set.
 REDIS_URL ?= redis://127.0.0.1:6379/0
+# The Celery queues `make worker` consumes (comma separated) and its worker processes: one worker
+# for everything by default; `make worker QUEUES=payouts CONCURRENCY=2` for one queue, as the
+# worker-payouts service of docker-compose.yml runs it.
+QUEUES ?= payouts,notifications,documents,celery
+CONCURRENCY ?= 2
+comma := ,
 
 .PHONY: help venv dev-venv migrate run test lint typecheck check-deploy migrations-check bench worker beat
 
@@ -40,7 +46,8 @@ help:
 	@echo "make migrations-check  fail if a model change has no migration"
 	@echo "make bench             run every bench/bench_*.py"
 	@echo "make worker / beat     a real Celery worker / beat against REDIS_URL ($(REDIS_URL));"
-	@echo "                       start the web app with the same REDIS_URL=... make run to queue tasks to them"
+	@echo "                       start the web app with the same REDIS_URL=... make run to queue tasks to them;"
+	@echo "                       QUEUES=payouts CONCURRENCY=2 for one queue (default: all four, 2 processes)"
 	@echo "make migrate           apply migrations to the database (SQLite in var/ unless DATABASE_URL is set)"
 
 # --- The virtualenv --------------------------------------------------------------------------
@@ -89,7 +96,8 @@ run: migrate
 	@DJANGO_DEBUG=1 PY=$(PY) PORT=$(PORT) exec bash scripts/run-dev.sh
 
 worker: migrate
-	REDIS_URL=$(REDIS_URL) exec $(VENV)/bin/celery -A schoolops worker -l info
+	REDIS_URL=$(REDIS_URL) exec $(VENV)/bin/celery -A schoolops worker -l info \
+	  -Q $(QUEUES) --concurrency=$(CONCURRENCY) --hostname=$(subst $(comma),-,$(QUEUES))@%h
 
 beat: migrate
 	REDIS_URL=$(REDIS_URL) exec $(VENV)/bin/celery -A schoolops beat -l info
@@ -123,7 +131,9 @@ check-deploy: $(RUNTIME_STAMP)
 	DJANGO_CSRF_TRUSTED_ORIGINS=https://schoolops.example.com \
 	LEARNING_PLATFORM_SECRET="$$lp_secret" \
 	SCHOOLOPS_ORDER_SYSTEM_SECRET="$$order_secret" \
-	DATABASE_URL=postgres://schoolops:schoolops@127.0.0.1:5432/schoolops \
+	DATABASE_URL=postgres://schoolops:schoolops@127.0.0.1:6432/schoolops \
+	DATABASE_POOLER=transaction \
+	DATABASE_REPLICA_URL=postgres://schoolops:schoolops@127.0.0.1:5433/schoolops \
 	REDIS_URL=redis://127.0.0.1:6379/0 \
 	$(PY) manage.py check --deploy --fail-level WARNING
 

@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.models import Course, PaymentChannel
 from refunds.models import ApprovalTier, RefundReason
+from schoolops.db_router import replica_reads
 from schoolops.models import Campus, Staff, User
 from schoolops.scoping import visible_campus_ids
 
@@ -477,6 +478,7 @@ def campus_ids_in_view(*, user: User, filters: Filters) -> list[int] | None:
     return _campus_ids(user, filters)
 
 
+@replica_reads()  # a manager's report: the figures may lag the primary by the replication delay
 def analytics_dashboard(*, user: User, filters: Filters) -> Dashboard:
     """Everything the dashboard shows for ``filters``, within the campuses ``user`` may see."""
     return analytics_figures(filters=filters, campus_ids=_campus_ids(user, filters))

@@ -127,15 +127,32 @@ TEMPLATES = [
     },
 ]
 
+
 # --- Database: a SQLite file unless DATABASE_URL names another (PostgreSQL in production).
-DATABASES = {
-    "default": dj_database_url.config(
-        env="DATABASE_URL",
-        default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
+def _database(url_variable: str, pooler_variable: str, default: str | None = None) -> dj_database_url.DBConfig:
+    """An alias read from a URL variable; ``<pooler_variable>=transaction`` when it connects
+    through a pooler in transaction mode (deploy/production.env.example)."""
+    pooled = os.environ.get(pooler_variable, "").strip().lower() == "transaction"
+    database = dj_database_url.config(
+        env=url_variable,
+        default=default,
+        # Seconds Django keeps a connection open between requests. Through the pooler this is a
+        # client connection to PgBouncer, which costs the database nothing: keep it longer.
+        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE") or (600 if pooled else 60)),
         conn_health_checks=True,
     )
-}
+    if pooled:
+        # In transaction mode each transaction may run on another server connection. A
+        # server-side cursor (what .iterator() declares on PostgreSQL) outlives the transaction
+        # that opened it and would be looked for on the wrong server connection, and so would a
+        # prepared statement or a SET: Django fetches client-side instead. (psycopg2 prepares
+        # nothing; the time zone Django sets is a parameter PgBouncer carries to every server
+        # connection.)
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+    return database
+
+
+DATABASES = {"default": _database("DATABASE_URL", "DATABASE_POOLER", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
@@ -143,6 +160,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # PostgreSQL constraint; SQLite (the embedded default) cannot declare it. Facts are written only
     # by analytics.services.facts_refresh, which replaces whole slices, so they stay unique anyway.
     SILENCED_SYSTEM_CHECKS = ["models.W047"]
+# A streaming replica of the primary, read only by the report paths inside
+# schoolops.db_router.replica_reads(); everything else stays on "default" (see that module).
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = _database("DATABASE_REPLICA_URL", "DATABASE_REPLICA_POOLER")
+DATABASE_ROUTERS = ["schoolops.db_router.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Users

@@ -228,3 +228,29 @@ SEEDING_MIGRATIONS = {
     "servicedesk.migrations.0003_ratings",
     "service.migrations.0002_default_templates",
 }
+
+
+@pytest.fixture(scope="session")
+def _replica_test_database(django_db_setup, django_db_blocker):
+    """The replica's test database, made once per run (only if a test asks for it)."""
+    from .replica import replica_create, replica_destroy
+
+    if connections["default"].vendor != "postgresql":
+        pytest.fail("The replica tests need PostgreSQL: set DATABASE_URL (make test does).")
+    with django_db_blocker.unblock():
+        replica = replica_create()
+    yield replica
+    with django_db_blocker.unblock():
+        replica_destroy(replica)
+
+
+@pytest.fixture(scope="module")
+def replica_database(_replica_test_database):
+    """The alias ``replica`` on a second real database, for the tests of one module and gone after
+    them (see ``tests/replica.py``). The module's tests declare
+    ``pytest.mark.django_db(databases={"default", "replica"})``."""
+    from .replica import replica_add, replica_remove
+
+    replica_add(_replica_test_database)
+    yield
+    replica_remove()

@@ -37,6 +37,7 @@ from finance.reconciliation import ReconciliationError, reconciliation_run_creat
 from finance.statements import StatementError
 from finance.writers import Column, Kind, Row, csv_chunks, xlsx_chunks
 from payments.gateways.registry import statement_kind_choices
+from schoolops.db_router import replica_has, replica_iter
 from schoolops.models import User
 from schoolops.scoping import SEE_ALL_CAMPUSES
 
@@ -276,6 +277,10 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
         if fmt not in ExportFormat.values:
             raise Http404
         columns, rows = _line_columns(), _line_rows(run)
+        if replica_has(ReconciliationRun, run.pk):
+            # The lines from the replica; a run just made may not be there yet (its lines arrive
+            # with it, in one transaction): then from the primary.
+            rows = replica_iter(rows)
         if fmt == ExportFormat.CSV:
             chunks = csv_chunks(columns, rows)
         else:
