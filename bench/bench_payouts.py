@@ -41,9 +41,10 @@ from orders.models import PaymentChannel  # noqa: E402
 from payments.gateways.alipay import AlipayGateway  # noqa: E402
 from payments.gateways.base import RefundCall  # noqa: E402
 from payments.gateways.wechat import WeChatPayGateway  # noqa: E402
-from payments.testing import WorkerProcess, purge_queue, route_tasks_to, worker_env  # noqa: E402
+from payments.testing import WorkerProcess, purge_queue, queue_env, route_tasks_to, routed_queues, worker_env  # noqa: E402
 from refunds.models import RefundRequest, RefundStatus  # noqa: E402
 from refunds.services import refund_approve  # noqa: E402
+from schoolops import queues  # noqa: E402
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -106,7 +107,7 @@ def end_to_end(
     homeroom, ids = submitted_requests(count, channels=(PaymentChannel.ALIPAY, PaymentChannel.WECHAT))
     queue = f"bench-payouts-{uuid.uuid4().hex[:8]}"
     saved = route_tasks_to(queue)
-    env = worker_env(sim=sim, notify_base_url=notify_url, CELERY_TASK_DEFAULT_QUEUE=queue)
+    env = worker_env(sim=sim, notify_base_url=notify_url, **queue_env(queue))
 
     def approve_all() -> float:
         begin = time.perf_counter()
@@ -115,7 +116,11 @@ def end_to_end(
         return time.perf_counter() - begin
 
     approving = approve_all() if approve_first else 0.0
-    started = [WorkerProcess(queue=queue, env=env, log_dir=log_dir).start() for _ in range(workers)]
+    # The payout workers consume the payouts queue only, as in production: the messages, receipts
+    # and analytics refreshes the refunds cause wait in their own queues for their own workers.
+    started = [
+        WorkerProcess(queue=queue, env=env, log_dir=log_dir, consumes=(queues.PAYOUTS,)).start() for _ in range(workers)
+    ]
     try:
         start = time.perf_counter()
         if not approve_first:
@@ -126,6 +131,7 @@ def end_to_end(
                 raise RuntimeError(f"not all refunded after 600 s:\n{started[0].log()}")
             time.sleep(0.05)
         done = time.perf_counter()
+        left = waiting_tasks(queue)
     finally:
         for worker in started:
             worker.stop()
@@ -141,7 +147,18 @@ def end_to_end(
         "end_to_end_per_s": count / (done - start),
         "seconds": done - start,
         "max_moves_per_number": max(executed.values()) if executed else 0,
+        "left": left,
     }
+
+
+def waiting_tasks(queue: str) -> dict[str, int]:
+    """Tasks waiting in each of the other queues (what the refunds left for their workers)."""
+    from schoolops.celery import app
+
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        others = (queues.NOTIFICATIONS, queues.DOCUMENTS, queues.DEFAULT)
+        return {name: client.llen(key) for name, key in zip(others, routed_queues(queue, others), strict=True)}
 
 
 def main() -> None:
@@ -188,6 +205,8 @@ def main() -> None:
                     )
                     assert result["max_moves_per_number"] == 1, result
                     timed = f"{result['end_to_end_per_s']:,.1f} ({result['seconds']:.1f} s)"
+                    left = ", ".join(f"{name} {count / args.refunds:.1f}" for name, count in result["left"].items())
+                    print(f"|   tasks per refund left for the other queues ({workers} payout worker(s)) | {left} |")
                     if approve_first:
                         print(f"| queue drained (approved beforehand), {workers} worker process(es) | {timed} |")
                     else:

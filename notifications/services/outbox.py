@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
@@ -198,8 +199,23 @@ def _write(
     if not rows:
         return 0
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    transaction.on_commit(lambda: notifications_enqueue(dedupe_key=dedupe_key))
+    _pending.keys = [*getattr(_pending, "keys", []), dedupe_key]
+    transaction.on_commit(_enqueue_pending)
     return len(rows)
+
+
+# The events written in this thread's transaction whose rows wait for its commit: one hand-over
+# for them all (a payout's success and the rating question it brings go as one batch). Every
+# write registers the same callback, so a write in a savepoint that was rolled back (whose
+# callback is dropped) cannot hold up the others; the first callback to run takes every key, the
+# rest find none. A key whose rows were rolled back finds no queued row.
+_pending = threading.local()
+
+
+def _enqueue_pending() -> None:
+    keys, _pending.keys = getattr(_pending, "keys", []), []
+    if keys:
+        notifications_enqueue(dedupe_keys=keys)
 
 
 def _recipient_key(recipient: Recipient) -> str:
@@ -228,15 +244,21 @@ BROKER_BACKOFF_SECONDS = 30.0
 _broker_down_until = 0.0
 
 
-def notifications_enqueue(*, dedupe_key: str | None = None, ids: Iterable[int] | None = None) -> int:
-    """Hand queued rows to the workers. A broker that is down is logged, not raised: the beat job
+def notifications_enqueue(
+    *, dedupe_key: str | None = None, dedupe_keys: Iterable[str] = (), ids: Iterable[int] | None = None
+) -> int:
+    """Hand queued rows to the workers (those of the events ``dedupe_key`` / ``dedupe_keys``, or
+    ``ids``), in batches. A broker that is down is logged, not raised: the beat job
     ``send_pending_notifications`` sends what stayed queued."""
     global _broker_down_until
     if time.monotonic() < _broker_down_until:
         return 0
     if ids is None:
-        ids = Notification.objects.filter(dedupe_key=dedupe_key, status=NotificationStatus.QUEUED).values_list(
-            "pk", flat=True
+        keys = [*dedupe_keys, *([dedupe_key] if dedupe_key is not None else [])]
+        ids = (
+            Notification.objects.filter(dedupe_key__in=keys, status=NotificationStatus.QUEUED)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
     handed = 0
     ids = list(ids)

@@ -313,3 +313,43 @@ def test_a_batch_is_claimed_sent_and_recorded_in_a_few_queries_whatever_its_size
     sent = {name: len(double.sent) for name, double in channels.items()}
     assert set(notifications_deliver(ids=ids, now=later(120)).values()) == {(Outcome.SKIPPED, None)}
     assert {name: len(double.sent) for name, double in channels.items()} == sent
+
+
+def test_the_events_of_one_transaction_go_to_a_worker_as_one_batch_even_after_a_rolled_back_savepoint(
+    channels, student, operations, django_capture_on_commit_callbacks, monkeypatch
+):
+    from notifications.models import NotificationTemplate
+    from notifications.rendering import event_register
+
+    event_register("test.alert", label="Alert", placeholders=("recipient_name", "course"))
+    NotificationTemplate.objects.create(
+        event="test.alert", channel="inbox", language="zh-hans", subject="提醒：{{ course }}", body="请注意。"
+    )
+    recipient = Recipient(user_id=operations.user.pk, name="周运营")
+    handed = []
+
+    class Signature:
+        def __init__(self, name, args):
+            self.args = args
+
+        def apply_async(self, **options):
+            handed.append(sorted(self.args[0]))
+
+    monkeypatch.setattr(outbox.celery_app, "signature", Signature)
+
+    def alert(key: str) -> None:
+        notify(key=key, event="test.alert", recipients=[recipient], context={"course": key}, channels=["inbox"])
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        try:
+            with transaction.atomic():
+                alert("alert:gone")
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        alert("alert:a")
+        alert("alert:b")
+
+    kept = sorted(Notification.objects.filter(dedupe_key__in=["alert:a", "alert:b"]).values_list("pk", flat=True))
+    assert len(kept) == 2 and not Notification.objects.filter(dedupe_key="alert:gone").exists()
+    assert handed == [kept]
