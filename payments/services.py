@@ -628,6 +628,8 @@ def _claim(payout_id: int, *, now: datetime.datetime) -> tuple[Payout, bool] | s
         if request.status == RefundStatus.APPROVED:
             refund_mark_paying(request=request, actor=None, at=now, comment=payout.payout_no)
     payout.request = request
+    if payout.order_id == request.order_id:
+        payout.order = request.order  # loaded with the request: the refund call reads it
     return payout, needs_query
 
 
@@ -659,7 +661,10 @@ def _lock_payout(payout_id: int) -> Payout:
 
 def _lock_request(request_id: int) -> RefundRequest:
     request = (
-        RefundRequest.objects.select_for_update(of=("self",)).select_related("order").filter(pk=request_id).first()
+        RefundRequest.objects.select_for_update(of=("self",))
+        .select_related("order", "student__user")
+        .filter(pk=request_id)
+        .first()
     )
     if request is None:
         raise PayoutError(_("No such refund request."), code="not_found")
@@ -748,6 +753,9 @@ def _succeed(
 ) -> None:
     """The money left: payout, request, order, voucher and event, in the caller's transaction."""
     now = at or timezone.now()
+    payout.request = request  # the payout event's writers read both (payments.events)
+    if payout.order_id == request.order_id:
+        payout.order = request.order
     if answer.amount is not None and answer.amount != payout.amount:
         logger.error(
             "Gateway reports %s for payout %s of %s; not applied.", answer.amount, payout.payout_no, payout.amount

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
+from typing import Any, overload
 
 from django.db import transaction
 
@@ -27,13 +27,27 @@ logger = logging.getLogger(__name__)
 Listener = Callable[[int], None]
 _listeners: list[Listener] = []
 Writer = Callable[[RefundEvent], None]
-_writers: list[Writer] = []
+_writers: list[tuple[Writer, frozenset[str] | None]] = []
 
 
-def refund_event_writer(writer: Writer) -> Writer:
-    """Register ``writer(event)`` to run in the transaction of every recorded event."""
-    if writer not in _writers:
-        _writers.append(writer)
+@overload
+def refund_event_writer(writer: Writer, *, kinds: Iterable[str] | None = None) -> Writer: ...
+
+
+@overload
+def refund_event_writer(writer: None = None, *, kinds: Iterable[str] | None = None) -> Callable[[Writer], Writer]: ...
+
+
+def refund_event_writer(
+    writer: Writer | None = None, *, kinds: Iterable[str] | None = None
+) -> Writer | Callable[[Writer], Writer]:
+    """Register ``writer(event)`` to run in the transaction of every recorded event, or only of
+    events of ``kinds`` (the others cost it nothing, not even its savepoint). Also a decorator,
+    with or without ``kinds``."""
+    if writer is None:
+        return partial(refund_event_writer, kinds=kinds)
+    if all(registered is not writer for registered, _kinds in _writers):
+        _writers.append((writer, frozenset(kinds) if kinds is not None else None))
     return writer
 
 
@@ -49,7 +63,9 @@ def refund_event_record(
 ) -> RefundEvent:
     """Record that ``kind`` happened to ``request`` (in the current transaction)."""
     event = RefundEvent.objects.create(request=request, kind=kind, actor=actor, payload=payload, created_at=at)
-    for writer in _writers:
+    for writer, kinds in _writers:
+        if kinds is not None and kind not in kinds:
+            continue
         try:
             with transaction.atomic():
                 writer(event)

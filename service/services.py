@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from orders.models import Order
 from refunds.events import refund_event_writer
-from refunds.models import RefundEvent, RefundEventKind, RefundRequest
+from refunds.models import RefundEvent, RefundEventKind
 from schoolops.models import Staff, User
 from students.events import EnrollmentNews, EnrollmentNewsKind, enrollment_news_writer
 from students.models import Enrollment, Student
@@ -346,14 +346,11 @@ def enrollment_news_written(news: Sequence[EnrollmentNews]) -> None:
         )
 
 
-@refund_event_writer
+@refund_event_writer(kinds=[RefundEventKind.PAYOUT_SUCCEEDED])
 def close_tasks_when_refunded(event: RefundEvent) -> None:
     """Writer, in the refund event's transaction: once the money is back and the order no longer
     stands, her open service tasks close at once (the clock would close them within 5 minutes)."""
     if event.kind != RefundEventKind.PAYOUT_SUCCEEDED:
         return
-    order_id = RefundRequest.objects.filter(pk=event.request_id).values_list("order_id", flat=True).first()
-    if order_id is None:
-        return
-    enrollment_ids = Enrollment.objects.filter(order_id=order_id).values_list("pk", flat=True)
+    enrollment_ids = Enrollment.objects.filter(order_id=event.request.order_id).values_list("pk", flat=True)
     tasks_close_for_left(now=event.created_at, enrollment_ids=enrollment_ids)

@@ -128,7 +128,7 @@ def _checked(score: int | str, comment: str) -> tuple[int, str]:
     return value, text
 
 
-@refund_event_writer
+@refund_event_writer(kinds=ASK_ON)
 def ask_for_refund_rating(event: RefundEvent) -> None:
     """Writer, in the event's transaction: when a refund is finished, ask the student to rate it."""
     if event.kind not in ASK_ON:

@@ -20,6 +20,7 @@ from payments.tasks import check_payouts
 from refunds.models import RefundRequest, RefundStatus
 from schoolops import queues
 from tests import factories
+from tests.conftest import reseed_shipped_data
 
 from .conftest import FAST
 from .helpers import approved_request, wait_until
@@ -64,6 +65,7 @@ def test_two_hundred_refunds_across_both_gateways_are_paid_exactly_once_despite_
 def test_payouts_never_wait_behind_notifications_or_receipts(gateways, start_worker, student, homeroom, campus):
     # Only the payouts queue has a worker: the refund is paid while its messages and its
     # e-receipt wait in queues of their own.
+    reseed_shipped_data(templates=True)  # the messages are written from the shipped templates
     payouts = start_worker(consumes=(queues.PAYOUTS,))
     request, _payout = approved_request(student=student, homeroom=homeroom, campus=campus)
     wait_until(
