@@ -33,7 +33,7 @@ What each format needs from the database:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from django.db import connections
@@ -47,20 +47,34 @@ ILLEGAL_XML = "".join(chr(c) for c in [*range(1, 9), 11, 12, *range(14, 32)])
 _KEYS = ("k1", "k2")  # the keyset's columns in the inner SELECT: created_at, pk
 
 
-class _Chunk:
-    """Receives one COPY's output (psycopg2 hands it over row by row) and gives it back whole."""
+PIECE_BYTES = 256 * 1024
 
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
+
+class _Pieces:
+    """Receives a COPY's output (psycopg2 hands it over one row at a time) and passes it on in
+    pieces of about ``PIECE_BYTES``, each whole rows, through ``transform``: memory holds one
+    piece, not the chunk."""
+
+    def __init__(self, write: Callable[[bytes], object], transform: Callable[[bytes], bytes]) -> None:
+        self._write = write
+        self._transform = transform
+        self._buffer = bytearray()
 
     def write(self, data: Any) -> int:  # bytes or a memoryview, as psycopg2 passes them
-        self.parts.append(bytes(data))
+        self._buffer += data
+        if len(self._buffer) >= PIECE_BYTES:
+            self.flush()
         return len(data)
 
-    def take(self) -> bytes:
-        data = b"".join(self.parts)
-        self.parts.clear()
-        return data
+    def flush(self) -> None:
+        if self._buffer:
+            self._write(self._transform(bytes(self._buffer)))
+            self._buffer.clear()
+
+
+def one_line(data: bytes) -> bytes:
+    """XLSX rows without the LF that ends each COPY row (their own LFs are written &#10;)."""
+    return data.replace(b"\n", b"")
 
 
 def crlf(data: bytes) -> bytes:
@@ -183,12 +197,13 @@ def copy_chunks(
     *,
     fmt: str,
     tz_name: str,
-    counter: list[int] | None = None,
-) -> Iterator[bytes]:
-    """The rows of ``queryset`` (ordered by ``created_at, pk``) as ``fmt`` ("csv": CSV records
-    without the heading; "xlsx": the sheet's ``<row>`` elements from row 2), one chunk of
-    ``CHUNK`` rows at a time. ``values`` are the columns' raw values; ``counter[0]`` counts the
-    rows written."""
+    write: Callable[[bytes], object],
+) -> Iterator[int]:
+    """Write the rows of ``queryset`` (ordered by ``created_at, pk``) as ``fmt`` through
+    ``write`` ("csv": CSV records without the heading; "xlsx": the sheet's ``<row>`` elements
+    from row 2), in pieces of whole rows; ``values`` are the columns' raw values. Yields the
+    number of rows written so far after each chunk of ``CHUNK`` rows, when the caller may pass
+    on what it was given."""
     if len(values) != len(columns):
         raise ValueError("One value per column.")
     alias = queryset.db
@@ -205,18 +220,14 @@ def copy_chunks(
             chunk = chunk.filter(Q(created_at__lte=created_at) & (Q(created_at__lt=created_at) | Q(pk__lte=pk)))
         inner, inner_params = chunk.query.get_compiler(using=alias).as_sql()
         outer = _outer_sql(fmt, columns, inner, tz_name, written + 2)
-        sink = _Chunk()
+        sink = _Pieces(write, crlf if fmt == "csv" else one_line)
         with connection.cursor() as cursor:
             sql = cursor.mogrify(outer, inner_params)
             options = "FORMAT csv" if fmt == "csv" else "FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01'"
             cursor.copy_expert(f"COPY ({sql.decode()}) TO STDOUT WITH ({options})", sink)
-            count = cursor.rowcount
-        written += count
-        if counter is not None:
-            counter[0] = written
-        data = sink.take()
-        if data:
-            yield crlf(data) if fmt == "csv" else data.replace(b"\n", b"")
+            written += cursor.rowcount
+        sink.flush()
+        yield written
         if not last:
             return
         after = Q(created_at__gte=created_at) & (Q(created_at__gt=created_at) | Q(pk__gt=pk))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -214,21 +214,22 @@ class LedgerRows(Iterator[Row]):
         self.count += 1
         return row
 
-    def database_chunks(self, columns: list[Column], fmt: str) -> Iterator[bytes] | None:
-        """The rows as ``fmt`` written by PostgreSQL (see ``finance.copy_out``), or None where it
-        cannot (another database, other columns, rows already read)."""
+    def database_write(self, columns: list[Column], fmt: str, write: Callable[[bytes], object]) -> Iterator[int] | None:
+        """The rows written as ``fmt`` by PostgreSQL through ``write`` (see ``finance.copy_out``),
+        or None where it cannot (another database, other columns, rows already read)."""
         queryset = self._queryset()
         if connections[queryset.db].vendor != "postgresql" or columns != LEDGER_COLUMNS or self._rows is not None:
             return None
         self._rows = iter(())
-        return self._counted(queryset, columns, fmt)
+        return self._written(queryset, columns, fmt, write)
 
-    def _counted(self, queryset: QuerySet[Payout], columns: list[Column], fmt: str) -> Iterator[bytes]:
+    def _written(
+        self, queryset: QuerySet[Payout], columns: list[Column], fmt: str, write: Callable[[bytes], object]
+    ) -> Iterator[int]:
         # Built as the chunks are pulled: labels and times in the language and zone active then.
-        counter = [0]
-        for chunk in copy_chunks(queryset, columns, _ledger_sql_values(), fmt=fmt, tz_name=_tz_name(), counter=counter):
-            self.count = counter[0]
-            yield chunk
+        for count in copy_chunks(queryset, columns, _ledger_sql_values(), fmt=fmt, tz_name=_tz_name(), write=write):
+            self.count = count
+            yield count
 
     def _queryset(self) -> QuerySet[Payout]:
         queryset = ledger_queryset(self.filters, user=self.user)
@@ -366,7 +367,7 @@ def _ledger_sql_values() -> list[Expression | F]:
                     ),
                     output_field=TextField(),
                 ),
-                delimiter=Value("；"),
+                delimiter="；",
                 order_by=("decided_at", "pk"),
             )
         )

@@ -20,7 +20,7 @@ import datetime
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -62,12 +62,15 @@ class DatabaseWritable(Protocol):
     """Rows the database can write as a file's body itself (``finance.copy_out``): the writers
     ask first and fall back to writing the rows in Python when the answer is None."""
 
-    def database_chunks(self, columns: list[Column], fmt: str) -> Iterator[bytes] | None:
-        """``fmt`` "csv": the CSV records after the heading; "xlsx": the sheet's rows from row 2."""
+    def database_write(self, columns: list[Column], fmt: str, write: Callable[[bytes], object]) -> Iterator[int] | None:
+        """Pass the body to ``write`` in pieces of whole rows ("csv": the records after the
+        heading; "xlsx": the sheet's rows from row 2), yielding after each chunk of rows."""
 
 
-def _database_chunks(rows: Iterable[Sequence[Any]], columns: Sequence[Column], fmt: str) -> Iterator[bytes] | None:
-    return rows.database_chunks(list(columns), fmt) if isinstance(rows, DatabaseWritable) else None
+def _database_write(
+    rows: Iterable[Sequence[Any]], columns: Sequence[Column], fmt: str, write: Callable[[bytes], object]
+) -> Iterator[int] | None:
+    return rows.database_write(list(columns), fmt, write) if isinstance(rows, DatabaseWritable) else None
 
 
 def neutralise(text: str) -> str:
@@ -142,9 +145,13 @@ def csv_chunks(columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> Iter
     yield "\ufeff".encode() + buffer.getvalue().encode("utf-8")
     buffer.seek(0)
     buffer.truncate()
-    body = _database_chunks(rows, columns, "csv")
-    if body is not None:
-        yield from body
+    pieces: list[bytes] = []
+    written = _database_write(rows, columns, "csv", pieces.append)
+    if written is not None:
+        for _ in written:
+            if pieces:
+                yield b"".join(pieces)
+                pieces.clear()
         return
     for row in rows:
         writer.writerow([_text_value(value, kind, tz) for value, kind in zip(row, kinds, strict=True)])
@@ -294,14 +301,13 @@ def xlsx_chunks(
                     f'<cols>{widths}</cols><sheetData><row r="1">{header}</row>'
                 ).encode()
             )
-            body = _database_chunks(rows, columns, "xlsx")
-            for data in body or ():
-                sheet.write(data)
+            written = _database_write(rows, columns, "xlsx", sheet.write)
+            for _ in written or ():
                 if sink.ready():
                     yield sink.take()
             parts: list[str] = []
             size = 0
-            for number, row in enumerate(() if body is not None else rows, start=2):
+            for number, row in enumerate(() if written is not None else rows, start=2):
                 cells = "".join(
                     _cell(f"{letter}{number}", value, kind, tz)
                     for letter, value, kind in zip(letters, row, kinds, strict=True)

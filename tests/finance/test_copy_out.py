@@ -17,7 +17,7 @@ from finance.selectors import LEDGER_COLUMNS, DateField, ReportFilters, ledger_r
 from finance.writers import csv_chunks, xlsx_chunks
 from orders.models import Course, PaymentChannel
 from payments.models import Payout, PayoutStatus
-from refunds.models import ApprovalStep, QuoteLineKind, QuoteSnapshotLine, RefundRequest, StepDecision
+from refunds.models import ApprovalStep, ApprovalTier, QuoteLineKind, QuoteSnapshotLine, RefundRequest, StepDecision
 from schoolops.models import Campus, User
 from tests import factories
 
@@ -71,6 +71,27 @@ def ledger(campus, other_campus, homeroom, finance, other_campus_homeroom):
     # A payout that failed (no amount paid back, no paid time), one still queued.
     Payout.objects.filter(pk=payouts[1].pk).update(status=PayoutStatus.FAILED)
     Payout.objects.filter(pk=payouts[3].pk).update(status=PayoutStatus.QUEUED)
+    # Two approvers, in the order they decided (the second step decided first, on an earlier id).
+    two = requests[payouts[8].pk]
+    step = ApprovalStep.objects.filter(request=two, decision=StepDecision.APPROVED).get()
+    ApprovalStep.objects.create(
+        request=two,
+        tier=ApprovalTier.FINANCE,
+        decision=StepDecision.APPROVED,
+        decided_by=finance,
+        created_at=step.created_at,
+        due_at=step.due_at,
+        decided_at=step.decided_at + datetime.timedelta(minutes=5),
+    )
+    ApprovalStep.objects.create(
+        request=two,
+        tier=ApprovalTier.SUPERVISOR,
+        decision=StepDecision.APPROVED,
+        decided_by=None,
+        created_at=step.created_at,
+        due_at=step.due_at,
+        decided_at=step.decided_at - datetime.timedelta(minutes=5),
+    )
     # Nobody approved by name (an automatic pass), nobody at all, no handling fee.
     ApprovalStep.objects.filter(request=requests[payouts[4].pk]).update(decided_by=None)
     ApprovalStep.objects.filter(request=requests[payouts[5].pk]).update(decision=StepDecision.SKIPPED)
@@ -136,7 +157,7 @@ def test_database_csv_is_the_python_csv_byte_for_byte(ledger, campus, other_camp
             assert database_written(filters, reader, csv_chunks, monkeypatch) == expected, filters
 
 
-def test_the_csv_compared_holds_what_it_should(ledger, finance, other_campus, monkeypatch):
+def test_the_csv_compared_holds_what_it_should(ledger, other_campus_homeroom, monkeypatch):
     superuser = factories.make_user(is_superuser=True, is_staff=True)
     with translation.override("en"):
         rows = csv_rows(database_written(ReportFilters(), superuser, csv_chunks, monkeypatch))
@@ -161,6 +182,10 @@ def test_the_csv_compared_holds_what_it_should(ledger, finance, other_campus, mo
     assert by_payout[ledger[9].payout_no][2].startswith("user")
     assert by_payout[ledger[4].payout_no][17] == "Homeroom teacher review：automatic"
     assert by_payout[ledger[5].payout_no][17] == ""
+    assert by_payout[ledger[8].payout_no][17] == (
+        f"Teaching supervisor review：automatic；Homeroom teacher review：{other_campus_homeroom.user.name}；"
+        "Finance approval：李会计"
+    )
     assert by_payout[ledger[6].payout_no][12] == "0.00"
     assert by_payout[ledger[7].payout_no][3] == '\'-1+1, "课程"'
     assert by_payout[ledger[0].payout_no][12] == f"{Decimal(ledger[0].order.amount_paid) * Decimal('0.1'):.2f}"
@@ -188,19 +213,20 @@ def test_database_xlsx_has_the_python_xlsx_cells(ledger, campus, other_campus, l
 
 def test_other_columns_or_rows_already_read_are_written_in_python(ledger, finance):
     rows = ledger_rows(ReportFilters(), user=finance.user)
-    assert rows.database_chunks(LEDGER_COLUMNS[:-1], "csv") is None
+    assert rows.database_write(LEDGER_COLUMNS[:-1], "csv", print) is None
     assert next(rows)[0]
-    assert rows.database_chunks(LEDGER_COLUMNS, "csv") is None  # already being read row by row
+    assert rows.database_write(LEDGER_COLUMNS, "csv", print) is None  # already being read row by row
     assert rows.count == 1
 
 
-def test_database_chunks_are_flat_in_memory_one_chunk_at_a_time(ledger, monkeypatch):
+def test_database_writes_one_chunk_of_rows_at_a_time(ledger, monkeypatch):
     monkeypatch.setattr(copy_out, "CHUNK", 2)
     superuser = factories.make_user(is_superuser=True, is_staff=True)
     rows = ledger_rows(ReportFilters(), user=superuser)
-    chunks = rows.database_chunks(LEDGER_COLUMNS, "csv")
-    assert chunks is not None
-    first = next(chunks)
-    assert first.count(b"\r\n") >= 2 and rows.count == 2
-    rest = list(chunks)
-    assert rows.count == len(ledger) and len(rest) == (len(ledger) + 1) // 2 - 1
+    pieces: list[bytes] = []
+    counts = rows.database_write(LEDGER_COLUMNS, "csv", pieces.append)
+    assert counts is not None
+    assert next(counts) == 2 == rows.count
+    assert b"".join(pieces).count(b"\r\n") >= 2
+    assert list(counts) == [4, 6, 8, 10, 10]
+    assert rows.count == len(ledger)
