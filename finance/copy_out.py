@@ -4,17 +4,20 @@ cell already formatted by the database the way ``finance.writers`` formats it in
 Why: on a million rows, turning each value into a Python object and back into text costs three
 to four times what the database takes to write the same rows; here Python only moves bytes.
 
-How the pieces combine. A report gives its scoped, filtered queryset (ordered by its keyset,
-``created_at, pk``) and one expression per column, in the columns' order, giving the raw value
-(labels already translated, NULL for an empty cell). Each chunk is one ``COPY`` of::
+How the pieces combine. A report gives its scoped, filtered queryset (ordered by ``created_at,
+pk``) and one expression per column, in the columns' order, giving the raw value (labels already
+translated, NULL for an empty cell). The export is one ``COPY`` of::
 
-    SELECT <cells formatted per column kind> FROM (<the queryset's SELECT>) t ORDER BY <keyset>
+    SELECT <cells formatted per column kind> FROM (<the queryset's SELECT>) t ORDER BY created_at, pk
 
-bounded by the keyset: after the last row of the chunk before, up to the ``CHUNK``-th row after
-it (found by a cheap query on the index first), so each chunk is whole rows, nothing stays open
-between chunks, the first rows leave at once and memory holds one chunk (a few MB) whatever the
-number of rows. Rows are only ever read from ``connections[alias]``, the alias the queryset reads
-from (a replica when the router says so).
+planned once for all its rows (hash joins and one sort: keyset chunks of a few thousand rows
+were planned as nested loops, one and a half times the work per row). psycopg2's ``copy_expert``
+only returns at the end, so it runs in a worker thread on the same connection and hands its
+output over a queue of at most ``QUEUE_PIECES`` pieces of about ``PIECE_BYTES`` (whole rows each):
+the COPY waits when the reader is slower, memory holds those pieces whatever the number of rows,
+and a reader that stops early (a download cancelled) cancels the COPY. The first rows come after
+the sort (seconds on a million rows); the heading has gone out before. Rows are only read from
+``connections[alias]``, the alias the queryset reads from (a replica when the router says so).
 
 The Python writers stay the reference: CSV comes out byte for byte as ``csv_chunks`` writes it
 (tests/finance/test_copy_out.py compares), XLSX with the same cells and types as ``xlsx_chunks``.
@@ -33,43 +36,44 @@ What each format needs from the database:
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from django.db import connections
-from django.db.models import Expression, F, Q, QuerySet
+from django.db.models import F, QuerySet
+from django.db.models.expressions import Combinable
 
 from .writers import FORMULA_STARTS, Column, Kind
 
-CHUNK = 5000
+PIECE_BYTES = 256 * 1024
+QUEUE_PIECES = 8
 # Characters XML 1.0 forbids (writers._ILLEGAL_XML without NUL, which PostgreSQL text never holds).
 ILLEGAL_XML = "".join(chr(c) for c in [*range(1, 9), 11, 12, *range(14, 32)])
-_KEYS = ("k1", "k2")  # the keyset's columns in the inner SELECT: created_at, pk
-
-
-PIECE_BYTES = 256 * 1024
 
 
 class _Pieces:
-    """Receives a COPY's output (psycopg2 hands it over one row at a time) and passes it on in
-    pieces of about ``PIECE_BYTES``, each whole rows, through ``transform``: memory holds one
-    piece, not the chunk."""
+    """Receives a COPY's output (psycopg2 hands it over one row per call, as libpq gives it) and
+    puts it on ``out`` in pieces of about ``PIECE_BYTES`` of whole rows, with their number."""
 
-    def __init__(self, write: Callable[[bytes], object], transform: Callable[[bytes], bytes]) -> None:
-        self._write = write
-        self._transform = transform
+    def __init__(self, out: queue.Queue[tuple[bytes | None, Any]]) -> None:
+        self._out = out
         self._buffer = bytearray()
+        self._rows = 0
 
     def write(self, data: Any) -> int:  # bytes or a memoryview, as psycopg2 passes them
         self._buffer += data
+        self._rows += 1
         if len(self._buffer) >= PIECE_BYTES:
             self.flush()
         return len(data)
 
     def flush(self) -> None:
         if self._buffer:
-            self._write(self._transform(bytes(self._buffer)))
+            self._out.put((bytes(self._buffer), self._rows))
             self._buffer.clear()
+            self._rows = 0
 
 
 def one_line(data: bytes) -> bytes:
@@ -190,44 +194,61 @@ def _outer_sql(fmt: str, columns: Sequence[Column], inner: str, tz_name: str, fi
     return f"SELECT {row} FROM ({numbered}) t ORDER BY t.k1, t.k2"  # noqa: S608 (our expressions)
 
 
-def copy_chunks(
+def copy_rows(
     queryset: QuerySet[Any],
     columns: Sequence[Column],
-    values: Sequence[Expression | F],
+    values: Sequence[Combinable],
     *,
     fmt: str,
     tz_name: str,
     write: Callable[[bytes], object],
 ) -> Iterator[int]:
-    """Write the rows of ``queryset`` (ordered by ``created_at, pk``) as ``fmt`` through
-    ``write`` ("csv": CSV records without the heading; "xlsx": the sheet's ``<row>`` elements
-    from row 2), in pieces of whole rows; ``values`` are the columns' raw values. Yields the
-    number of rows written so far after each chunk of ``CHUNK`` rows, when the caller may pass
-    on what it was given."""
+    """Write the rows of ``queryset`` (ordered by ``created_at, pk``) as ``fmt`` through ``write``
+    ("csv": CSV records without the heading; "xlsx": the sheet's ``<row>`` elements from row 2),
+    in pieces of whole rows; ``values`` are the columns' raw values. Yields the number of rows
+    written so far after each piece, when the caller may pass on what it was given."""
     if len(values) != len(columns):
         raise ValueError("One value per column.")
     alias = queryset.db
     connection = connections[alias]
     named = {f"c{i}": value for i, value in enumerate(values)}
-    rows = queryset.annotate(**named, k1=F("created_at"), k2=F("pk")).values_list(*named, *_KEYS)
-    after = Q()
-    written = 0
-    while True:
-        last = list(queryset.filter(after).values_list("created_at", "pk")[CHUNK - 1 : CHUNK])
-        chunk = rows.filter(after)
-        if last:
-            created_at, pk = last[0]
-            chunk = chunk.filter(Q(created_at__lte=created_at) & (Q(created_at__lt=created_at) | Q(pk__lte=pk)))
-        inner, inner_params = chunk.query.get_compiler(using=alias).as_sql()
-        outer = _outer_sql(fmt, columns, inner, tz_name, written + 2)
-        sink = _Pieces(write, crlf if fmt == "csv" else one_line)
-        with connection.cursor() as cursor:
-            sql = cursor.mogrify(outer, inner_params)
-            options = "FORMAT csv" if fmt == "csv" else "FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01'"
-            cursor.copy_expert(f"COPY ({sql.decode()}) TO STDOUT WITH ({options})", sink)
-            written += cursor.rowcount
-        sink.flush()
-        yield written
-        if not last:
-            return
-        after = Q(created_at__gte=created_at) & (Q(created_at__gt=created_at) | Q(pk__gt=pk))
+    rows = queryset.annotate(**named, k1=F("created_at"), k2=F("pk")).values_list(*named, "k1", "k2")
+    inner, params = rows.query.get_compiler(using=alias).as_sql()
+    with connection.cursor() as cursor:
+        select = cursor.mogrify(_outer_sql(fmt, columns, inner, tz_name, 2), params).decode()
+    options = "FORMAT csv" if fmt == "csv" else "FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01'"
+    transform = crlf if fmt == "csv" else one_line
+    raw = connection.connection  # psycopg2's, shared with the worker while the reader waits
+    pieces: queue.Queue[tuple[bytes | None, Any]] = queue.Queue(maxsize=QUEUE_PIECES)
+
+    def copy() -> None:
+        try:
+            with raw.cursor() as cursor:
+                sink = _Pieces(pieces)
+                cursor.copy_expert(f"COPY ({select}) TO STDOUT WITH ({options})", sink)
+                sink.flush()
+            result: Any = None
+        except BaseException as exc:  # handed to the reader, raised there
+            result = exc
+        pieces.put((None, result))
+
+    worker = threading.Thread(target=copy, name=f"copy-out-{alias}", daemon=True)
+    worker.start()
+    written, finished = 0, False
+    try:
+        while True:
+            data, result = pieces.get()
+            if data is None:
+                finished = True
+                if result is not None:
+                    raise result
+                return
+            write(transform(data))
+            written += result
+            yield written
+    finally:
+        if not finished:  # the reader stopped early (or failed): stop the COPY, let the worker end
+            raw.cancel()
+            while pieces.get()[0] is not None:
+                pass
+        worker.join()

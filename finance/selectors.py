@@ -20,7 +20,6 @@ from django.db.models import (
     Case,
     CharField,
     DecimalField,
-    Expression,
     F,
     OuterRef,
     Q,
@@ -31,6 +30,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, Concat, NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -48,7 +48,7 @@ from refunds.models import (
 )
 from schoolops.scoping import scope_to_campus
 
-from .copy_out import copy_chunks
+from .copy_out import copy_rows
 from .models import Voucher, VoucherKind, VoucherLine
 from .writers import Column, Kind, Row
 
@@ -227,7 +227,7 @@ class LedgerRows(Iterator[Row]):
         self, queryset: QuerySet[Payout], columns: list[Column], fmt: str, write: Callable[[bytes], object]
     ) -> Iterator[int]:
         # Built as the chunks are pulled: labels and times in the language and zone active then.
-        for count in copy_chunks(queryset, columns, _ledger_sql_values(), fmt=fmt, tz_name=_tz_name(), write=write):
+        for count in copy_rows(queryset, columns, _ledger_sql_values(), fmt=fmt, tz_name=_tz_name(), write=write):
             self.count = count
             yield count
 
@@ -347,7 +347,7 @@ def _label(field: str, choices: Iterable[tuple[str, StrOrPromise]]) -> Case:
     )
 
 
-def _ledger_sql_values() -> list[Expression | F]:
+def _ledger_sql_values() -> list[Combinable]:
     """The ledger's columns as the database computes them, for ``copy_out``: the same values as
     ``_ledger_python_rows`` (NULL where it gives None or ""), in ``LEDGER_COLUMNS``' order."""
     succeeded = Q(status=PayoutStatus.SUCCEEDED)

@@ -6,6 +6,7 @@ paid, requests nobody approved by name, and formula starts neutralised."""
 from __future__ import annotations
 
 import datetime
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -150,7 +151,7 @@ def reader(request, finance, other_campus):
 
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 def test_database_csv_is_the_python_csv_byte_for_byte(ledger, campus, other_campus, reader, language, monkeypatch):
-    monkeypatch.setattr(copy_out, "CHUNK", 3)  # several chunks, one boundary inside the tie
+    monkeypatch.setattr(copy_out, "PIECE_BYTES", 1)  # every row a piece of its own
     with translation.override(language):
         for filters in filter_cases(ledger, campus, other_campus):
             expected = b"".join(csv_chunks(LEDGER_COLUMNS, python_rows(filters, reader)))
@@ -193,7 +194,7 @@ def test_the_csv_compared_holds_what_it_should(ledger, other_campus_homeroom, mo
 
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 def test_database_xlsx_has_the_python_xlsx_cells(ledger, campus, other_campus, language, monkeypatch):
-    monkeypatch.setattr(copy_out, "CHUNK", 4)
+    monkeypatch.setattr(copy_out, "PIECE_BYTES", 700)  # pieces of a few rows
     superuser = factories.make_user(is_superuser=True, is_staff=True)
     with translation.override(language):
         for filters in filter_cases(ledger, campus, other_campus):
@@ -219,14 +220,25 @@ def test_other_columns_or_rows_already_read_are_written_in_python(ledger, financ
     assert rows.count == 1
 
 
-def test_database_writes_one_chunk_of_rows_at_a_time(ledger, monkeypatch):
-    monkeypatch.setattr(copy_out, "CHUNK", 2)
+def test_rows_are_passed_on_a_few_at_a_time(ledger, monkeypatch):
+    monkeypatch.setattr(copy_out, "PIECE_BYTES", 1)
     superuser = factories.make_user(is_superuser=True, is_staff=True)
     rows = ledger_rows(ReportFilters(), user=superuser)
     pieces: list[bytes] = []
     counts = rows.database_write(LEDGER_COLUMNS, "csv", pieces.append)
     assert counts is not None
-    assert next(counts) == 2 == rows.count
-    assert b"".join(pieces).count(b"\r\n") >= 2
-    assert list(counts) == [4, 6, 8, 10, 10]
-    assert rows.count == len(ledger)
+    assert next(counts) == 1 == rows.count
+    assert len(pieces) == 1 and pieces[0].endswith(b"\r\n")
+    assert list(counts) == list(range(2, len(ledger) + 1))
+    assert rows.count == len(ledger) == len(pieces)
+
+
+def test_a_reader_that_stops_early_stops_the_copy(ledger, monkeypatch):
+    monkeypatch.setattr(copy_out, "PIECE_BYTES", 1)
+    monkeypatch.setattr(copy_out, "QUEUE_PIECES", 1)
+    superuser = factories.make_user(is_superuser=True, is_staff=True)
+    chunks = xlsx_chunks(LEDGER_COLUMNS, ledger_rows(ReportFilters(), user=superuser))
+    next(chunks)
+    chunks.close()
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("copy-out")]
+    assert Payout.objects.count() == len(ledger)  # the connection still answers
