@@ -1,7 +1,8 @@
 """Finance exports on 1,000,000 ledger rows: CSV and XLSX through ``finance.writers`` next to
 PostgreSQL's own ``COPY ... TO STDOUT`` of the same rows.
 
-Run: ``PYTHONPATH=. .venv/bin/python bench/bench_finance.py [--rows 1000000] [--skip-build]``. Not a test.
+Run: ``PYTHONPATH=. .venv/bin/python bench/bench_finance.py [--rows 1000000] [--skip-build] [--sample N]
+[--only csv|xlsx|copy|csv-python|xlsx-python] [--check N]``. Not a test.
 
 The database is ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/fin_bench``), never
 ``DATABASE_URL``'s: created if missing, migrated, and filled up to ``--rows`` succeeded payouts, each
@@ -14,11 +15,17 @@ the next run (a larger ``--rows`` adds the difference).
 Each measurement runs in a fresh process, so its peak memory is its own: the growth of the
 process's peak RSS (``ru_maxrss``) over what it held after Django's setup and a first query.
 
-1. ``ledger_rows`` (as a superuser: every campus) through ``csv_chunks`` to /dev/null, as a
-   streaming response or the export task runs it (autocommit; the ledger reads keyset chunks).
-2. The same through ``xlsx_chunks``.
-3. ``COPY (<the ledger's SELECT in SQL, approvers by string_agg>) TO STDOUT WITH CSV HEADER``
-   through psycopg2's ``copy_expert`` to /dev/null.
+1. ``csv``: ``ledger_rows`` (as a superuser: every campus) through ``csv_chunks`` to /dev/null, as
+   the download view hands it over: on PostgreSQL the database writes the cells (``finance.copy_out``).
+2. ``xlsx``: the same through ``xlsx_chunks``.
+3. ``copy``: ``COPY (<the ledger's SELECT in SQL, approvers by string_agg>) TO STDOUT WITH CSV
+   HEADER`` through psycopg2's ``copy_expert`` to /dev/null: unformatted values, the yardstick.
+4. ``csv-python`` / ``xlsx-python`` (on demand): the rows handed to the writers one by one (as the
+   export job's row counting hands them today), so formatted in Python, read in keyset chunks.
+
+``--sample N`` measures the ledger of the days paid before the N-th payout's (a little under N
+rows) instead of all of it: peak memory should not depend on N. ``--check N`` writes the CSV of
+that sample both ways and says whether the bytes are the same.
 
 Printed per measurement: rows, seconds, rows per second, time to the first byte, MB written and
 peak RSS growth.

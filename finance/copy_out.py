@@ -18,6 +18,9 @@ the COPY waits when the reader is slower, memory holds those pieces whatever the
 and a reader that stops early (a download cancelled) cancels the COPY. The first rows come after
 the sort (seconds on a million rows); the heading has gone out before. Rows are only read from
 ``connections[alias]``, the alias the queryset reads from (a replica when the router says so).
+While the file is being read, that connection is the worker's: a reader that queried the same
+alias between two pieces would wait for the COPY, which waits for the reader. Nothing does
+(the views stream the chunks, the export job writes them to a file).
 
 The Python writers stay the reference: CSV comes out byte for byte as ``csv_chunks`` writes it
 (tests/finance/test_copy_out.py compares), XLSX with the same cells and types as ``xlsx_chunks``.

@@ -2,12 +2,14 @@
 
 Every report is an iterator of rows (tuples in the order of the report's columns) read through
 a database cursor in chunks, so memory stays flat whatever the number of rows; scoping to the
-campuses the user may see happens here, once, for every way a report leaves the system.
+campuses the user may see happens here, once, for every way a report leaves the system. The
+ledger can also be written as a file by PostgreSQL itself (``LedgerRows``, ``finance.copy_out``).
 """
 
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -216,9 +218,12 @@ class LedgerRows(Iterator[Row]):
 
     def database_write(self, columns: list[Column], fmt: str, write: Callable[[bytes], object]) -> Iterator[int] | None:
         """The rows written as ``fmt`` by PostgreSQL through ``write`` (see ``finance.copy_out``),
-        or None where it cannot (another database, other columns, rows already read)."""
+        or None where it cannot (another database, other columns, rows already read, a time zone
+        without a name PostgreSQL shares with Python's zoneinfo)."""
         queryset = self._queryset()
         if connections[queryset.db].vendor != "postgresql" or columns != LEDGER_COLUMNS or self._rows is not None:
+            return None
+        if not isinstance(timezone.get_current_timezone(), zoneinfo.ZoneInfo):
             return None
         self._rows = iter(())
         return self._written(queryset, columns, fmt, write)

@@ -64,7 +64,7 @@ class DatabaseWritable(Protocol):
 
     def database_write(self, columns: list[Column], fmt: str, write: Callable[[bytes], object]) -> Iterator[int] | None:
         """Pass the body to ``write`` in pieces of whole rows ("csv": the records after the
-        heading; "xlsx": the sheet's rows from row 2), yielding after each chunk of rows."""
+        heading; "xlsx": the sheet's rows from row 2), yielding after each piece."""
 
 
 def _database_write(

@@ -212,9 +212,11 @@ def test_database_xlsx_has_the_python_xlsx_cells(ledger, campus, other_campus, l
                     assert cell.number_format == want.number_format, where
 
 
-def test_other_columns_or_rows_already_read_are_written_in_python(ledger, finance):
+def test_other_columns_an_unnamed_zone_or_rows_already_read_are_written_in_python(ledger, finance):
     rows = ledger_rows(ReportFilters(), user=finance.user)
     assert rows.database_write(LEDGER_COLUMNS[:-1], "csv", print) is None
+    with timezone.override(datetime.timezone(datetime.timedelta(hours=8))):  # no name to give PostgreSQL
+        assert rows.database_write(LEDGER_COLUMNS, "csv", print) is None
     assert next(rows)[0]
     assert rows.database_write(LEDGER_COLUMNS, "csv", print) is None  # already being read row by row
     assert rows.count == 1
