@@ -13,7 +13,9 @@ under them are written by ``INSERT ... SELECT generate_series`` in batches of 10
 the next run (a larger ``--rows`` adds the difference).
 
 Each measurement runs in a fresh process, so its peak memory is its own: the growth of the
-process's peak RSS (``ru_maxrss``) over what it held after Django's setup and a first query.
+process's peak RSS (``ru_maxrss``) over what it held after Django's setup and a first query, and
+(as ``ru_maxrss`` may stay under a peak the setup reached) the highest resident memory sampled
+at each write over the resident memory when the export started.
 
 1. ``csv``: ``ledger_rows`` (as a superuser: every campus) through ``csv_chunks`` to /dev/null, as
    the download view hands it over: on PostgreSQL the database writes the cells (``finance.copy_out``).
@@ -227,9 +229,15 @@ def build(rows: int) -> None:
     print(f"built in {time.monotonic() - started:.0f} s")
 
 
+def current_rss_kb() -> int:
+    """The process's resident memory now (``ru_maxrss`` only ever gives the highest so far)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
 class Sink:
-    """/dev/null that counts what it is given and notes when the first byte and the first CSV row
-    (the second line) came."""
+    """/dev/null that counts what it is given, notes when the first byte and the first CSV row
+    (the second line) came, and samples the resident memory at every write."""
 
     def __init__(self, started: float) -> None:
         self.started = started
@@ -237,9 +245,11 @@ class Sink:
         self.first_row: float | None = None
         self.bytes = 0
         self.newlines = 0
+        self.rss_kb = current_rss_kb()
         self._null = open(os.devnull, "wb")  # noqa: SIM115
 
     def write(self, data) -> int:
+        self.rss_kb = max(self.rss_kb, current_rss_kb())
         if self.first is None:
             self.first = time.perf_counter() - self.started
         data = data.encode() if isinstance(data, str) else data
@@ -281,6 +291,7 @@ def measure(kind: str, sample: int | None) -> dict:
     user.has_perm("schoolops.view_all_campuses")  # the permission cache, before the baseline
     [str(column.label) for column in LEDGER_COLUMNS]  # the translation catalogue too
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    current = current_rss_kb()
     started = time.perf_counter()
     sink = Sink(started)
     rows = 0
@@ -329,6 +340,7 @@ def measure(kind: str, sample: int | None) -> dict:
         "bytes": sink.bytes,
         "baseline_kb": baseline,
         "peak_growth_kb": peak - baseline,
+        "sampled_growth_kb": sink.rss_kb - current,
     }
 
 
@@ -418,17 +430,20 @@ def main() -> int:
         print(f"  {kind}: {result['rows']:,} rows in {result['seconds']:.1f} s", flush=True)
 
     print()
-    head = ("measurement", "rows", "s", "rows/s", "first byte s", "first row s", "MB", "peak RSS +MB")
+    head = ("measurement", "rows", "s", "rows/s", "first byte s", "first row s", "MB", "peak RSS +MB", "RSS +MB")
     print(
         f"{head[0]:<36} {head[1]:>10} {head[2]:>7} {head[3]:>9} {head[4]:>12} {head[5]:>11} {head[6]:>7} {head[7]:>12}"
+        f" {head[8]:>8}"
     )
     for kind, r in results:
         print(
             f"{MEASUREMENTS[kind]:<36} {r['rows']:>10,} {r['seconds']:>7.1f} {r['rows'] / r['seconds']:>9,.0f} "
             f"{r['first_byte'] or 0:>12.2f} {r['first_row'] or 0:>11.2f} {r['bytes'] / 1e6:>7.1f} "
-            f"{r['peak_growth_kb'] / 1024:>12.1f}"
+            f"{r['peak_growth_kb'] / 1024:>12.1f} {r['sampled_growth_kb'] / 1024:>8.1f}"
         )
-    print(f"(baseline RSS after Django setup: {results[0][1]['baseline_kb'] / 1024:.0f} MB)")
+    print(f"(baseline RSS after Django setup: {results[0][1]['baseline_kb'] / 1024:.0f} MB; peak RSS +MB: the growth")
+    print(" of ru_maxrss over it; RSS +MB: the highest resident memory seen at the sink's writes over the")
+    print(" resident memory when the export started)")
     copy = dict(results).get("copy")
     if copy:
         ratios = ", ".join(f"{kind} {r['seconds'] / copy['seconds']:.2f}×" for kind, r in results if kind != "copy")

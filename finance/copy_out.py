@@ -151,27 +151,32 @@ def _xml_text(text: str) -> str:
 
 
 def _xlsx_cell(value: str, kind: str, letter: str, tz: str) -> str:
-    ref = f"'<c r=\"{letter}' || t.n || '\""
+    """One cell's XML, NULL for an empty cell (``concat`` skips it). Each cell is one ``concat``
+    and so is the row: a chain of ``||`` copies the growing row at every step."""
+    ref = f"'<c r=\"{letter}', t.n, '\""
     if kind == Kind.MONEY:
-        return f"{ref} s=\"2\"><v>' || ({value})::numeric(20, 2)::text || '</v></c>'"
-    if kind == Kind.INT:
-        return f"{ref}><v>' || ({value})::bigint::text || '</v></c>'"
-    if kind == Kind.DATETIME:
+        cell = f"concat({ref} s=\"2\"><v>', ({value})::numeric(20, 2), '</v></c>')"
+    elif kind == Kind.INT:
+        cell = f"concat({ref}><v>', ({value})::bigint, '</v></c>')"
+    elif kind == Kind.DATETIME:
         # Excel's day number of the Shanghai wall time to the second, as writers._serial computes
         # it: whole days + seconds / 86400 in double precision (the same float, written shortest).
         local = f"date_trunc('second', ({value}) AT TIME ZONE {tz})"
         serial = (
-            f"((({local})::date - DATE '1899-12-30')::float8"
-            f" + extract(epoch FROM ({local})::time)::bigint::float8 / 86400::float8)::text"
+            f"(({local})::date - DATE '1899-12-30')::float8"
+            f" + extract(epoch FROM ({local})::time)::bigint::float8 / 86400::float8"
         )
-        return f"{ref} s=\"4\"><v>' || {serial} || '</v></c>'"
-    if kind == Kind.DATE:
-        return f"{ref} s=\"3\"><v>' || (({value}) - DATE '1899-12-30')::text || '</v></c>'"
-    text = f"({value})::text"
-    inline = (
-        f'{ref} t="inlineStr"><is><t xml:space="preserve">\' || {_xml_text(_neutralised(text))} || \'</t></is></c>\''
-    )
-    return f"CASE WHEN {text} = '' THEN NULL ELSE {inline} END"
+        cell = f"concat({ref} s=\"4\"><v>', {serial}, '</v></c>')"
+    elif kind == Kind.DATE:
+        cell = f"concat({ref} s=\"3\"><v>', ({value}) - DATE '1899-12-30', '</v></c>')"
+    else:
+        text = f"({value})::text"
+        inline = (
+            f'concat({ref} t="inlineStr"><is><t xml:space="preserve">\', '
+            f"{_xml_text(_neutralised(text))}, '</t></is></c>')"
+        )
+        return f"CASE WHEN {text} <> '' THEN {inline} END"
+    return f"CASE WHEN ({value}) IS NOT NULL THEN {cell} END"
 
 
 def _letter(index: int) -> str:
@@ -190,10 +195,11 @@ def _outer_sql(fmt: str, columns: Sequence[Column], inner: str, tz_name: str, fi
     if fmt == "csv":
         cells = [_csv_cell(f"t.c{i}", c.kind, tz) for i, c in enumerate(columns)]
         return f"SELECT {', '.join(cells)} FROM ({inner}) t ORDER BY t.k1, t.k2"  # noqa: S608 (our expressions)
-    cells = [f"COALESCE({_xlsx_cell(f't.c{i}', c.kind, _letter(i), tz)}, '')" for i, c in enumerate(columns)]
-    row = " || ".join(["'<row r=\"' || t.n || '\">'", *cells, "'</row>'"])
+    cells = [_xlsx_cell(f"t.c{i}", c.kind, _letter(i), tz) for i, c in enumerate(columns)]
+    row = f"concat('<row r=\"', t.n, '\">', {', '.join(cells)}, '</row>')"
     offset = int(first_row) - 1
-    numbered = f"SELECT s.*, row_number() OVER (ORDER BY s.k1, s.k2) + {offset} AS n FROM ({inner}) s"  # noqa: S608
+    # The row number as text once: every cell's reference repeats it.
+    numbered = f"SELECT s.*, (row_number() OVER (ORDER BY s.k1, s.k2) + {offset})::text AS n FROM ({inner}) s"  # noqa: S608
     return f"SELECT {row} FROM ({numbered}) t ORDER BY t.k1, t.k2"  # noqa: S608 (our expressions)
 
 
