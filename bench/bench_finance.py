@@ -1,7 +1,8 @@
 """Finance exports on 1,000,000 ledger rows: CSV and XLSX through ``finance.writers`` next to
 PostgreSQL's own ``COPY ... TO STDOUT`` of the same rows.
 
-Run: ``PYTHONPATH=. .venv/bin/python bench/bench_finance.py [--rows 1000000] [--skip-build]``. Not a test.
+Run: ``PYTHONPATH=. .venv/bin/python bench/bench_finance.py [--rows 1000000] [--skip-build] [--sample N]
+[--only csv|xlsx|copy|csv-python|xlsx-python] [--check N]``. Not a test.
 
 The database is ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/fin_bench``), never
 ``DATABASE_URL``'s: created if missing, migrated, and filled up to ``--rows`` succeeded payouts, each
@@ -12,13 +13,21 @@ under them are written by ``INSERT ... SELECT generate_series`` in batches of 10
 the next run (a larger ``--rows`` adds the difference).
 
 Each measurement runs in a fresh process, so its peak memory is its own: the growth of the
-process's peak RSS (``ru_maxrss``) over what it held after Django's setup and a first query.
+process's peak RSS (``ru_maxrss``) over what it held after Django's setup and a first query, and
+(as ``ru_maxrss`` may stay under a peak the setup reached) the highest resident memory sampled
+at each write over the resident memory when the export started.
 
-1. ``ledger_rows`` (as a superuser: every campus) through ``csv_chunks`` to /dev/null, as a
-   streaming response or the export task runs it (autocommit; the ledger reads keyset chunks).
-2. The same through ``xlsx_chunks``.
-3. ``COPY (<the ledger's SELECT in SQL, approvers by string_agg>) TO STDOUT WITH CSV HEADER``
-   through psycopg2's ``copy_expert`` to /dev/null.
+1. ``csv``: ``ledger_rows`` (as a superuser: every campus) through ``csv_chunks`` to /dev/null, as
+   the download view hands it over: on PostgreSQL the database writes the cells (``finance.copy_out``).
+2. ``xlsx``: the same through ``xlsx_chunks``.
+3. ``copy``: ``COPY (<the ledger's SELECT in SQL, approvers by string_agg>) TO STDOUT WITH CSV
+   HEADER`` through psycopg2's ``copy_expert`` to /dev/null: unformatted values, the yardstick.
+4. ``csv-python`` / ``xlsx-python`` (on demand): the rows handed to the writers one by one (as the
+   export job's row counting hands them today), so formatted in Python, read in keyset chunks.
+
+``--sample N`` measures the ledger of the days paid before the N-th payout's (a little under N
+rows) instead of all of it: peak memory should not depend on N. ``--check N`` writes the CSV of
+that sample both ways and says whether the bytes are the same.
 
 Printed per measurement: rows, seconds, rows per second, time to the first byte, MB written and
 peak RSS growth.
@@ -27,6 +36,7 @@ peak RSS growth.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import resource
@@ -50,7 +60,10 @@ MEASUREMENTS = {
     "csv": "ledger_rows → csv_chunks",
     "xlsx": "ledger_rows → xlsx_chunks",
     "copy": "COPY (SELECT …) TO STDOUT CSV",
+    "csv-python": "rows in Python → csv_chunks",
+    "xlsx-python": "rows in Python → xlsx_chunks",
 }
+DEFAULT_MEASUREMENTS = ["csv", "xlsx", "copy"]
 
 # The ledger (finance.selectors.ledger_rows) as one SELECT: approvers by string_agg, the handling
 # fee by the same correlated subquery the ORM writes.
@@ -108,13 +121,13 @@ INSERTS = [
               || (ARRAY['小明','雨涵','子轩','欣怡','浩然','梓涵','宇航'])[1 + (i / 10) %% 7], NULL
          FROM fb_rows""",
     """INSERT INTO students_student (id, student_no, wechat_openid, created_at, campus_id, user_id, high_risk,
-                                     high_risk_note)
-       SELECT %(student)s + n, 'FB' || lpad(i::text, 9, '0'), '', t, campus_id, %(user)s + n, false, ''
+                                     high_risk_note, high_risk_cleared_reason)
+       SELECT %(student)s + n, 'FB' || lpad(i::text, 9, '0'), '', t, campus_id, %(user)s + n, false, '', ''
          FROM fb_rows""",
     """INSERT INTO orders_order (id, order_no, amount_paid, paid_at, channel, gateway_trade_no, refunded_total,
-                                 status, created_at, course_id, student_id)
+                                 status, created_at, course_id, student_id, referral_code, carried_in, credited_total)
        SELECT %(order)s + n, 'FBO' || lpad(i::text, 9, '0'), price, t, channel, '42FB' || lpad(i::text, 16, '0'),
-              total, 'partially_refunded', t, course_id, %(student)s + n
+              total, 'partially_refunded', t, course_id, %(student)s + n, '', 0, 0
          FROM fb_rows""",
     """INSERT INTO refunds_quotesnapshot (id, policy_version, policy_name, policy_terms, reason, method, total,
                                           refundable, needs_approver_amount, is_estimate, evidence_required,
@@ -133,12 +146,13 @@ INSERTS = [
     """INSERT INTO refunds_refundrequest (id, request_no, status, reason, details, requested_amount, approved_amount,
                                           amount_confirmed, route, route_position, returned_tier, rejected_tier,
                                           appealed_at, appeal_reason, risk_flags, submitted_at, decided_at, updated_at,
-                                          campus_id, order_id, quote_id, student_id)
+                                          campus_id, order_id, quote_id, student_id, consent_channel, consent_note,
+                                          kind, payee_account_no, payee_bank, payee_branch, payee_name)
        SELECT %(request)s + n, 'FBR' || lpad(i::text, 12, '0'), 'refunded', 'time_conflict',
               '上班时间调整，无法继续上课。',
               total, total, false, '["homeroom", "finance"]'::jsonb, 2, '', '', NULL, '', '[]'::jsonb,
               t + interval '3 days', t + interval '4 days', t + interval '5 days', campus_id, %(order)s + n,
-              %(quote)s + n, %(student)s + n
+              %(quote)s + n, %(student)s + n, '', '', 'refund', '', '', '', ''
          FROM fb_rows""",
     """INSERT INTO refunds_approvalstep (id, tier, decision, delegate_used, comment, created_at, due_at, decided_at,
                                          escalated_at, assignee_id, decided_by_id, escalated_to_id, request_id)
@@ -153,11 +167,12 @@ INSERTS = [
     """INSERT INTO payments_payout (id, channel, amount, payout_no, status, gateway_refund_id, attempts, lease_until,
                                     error_code, error_message, arrival_kind, arrival_account, arrival_earliest,
                                     arrival_latest, bank_reference, transfer_scan, created_at, sent_at, finished_at,
-                                    updated_at, order_id, recorded_by_id, request_id)
+                                    updated_at, order_id, recorded_by_id, request_id, payee_account_no, payee_bank,
+                                    payee_branch, payee_name)
        SELECT %(payout)s + n, channel, total, 'FBP' || lpad(i::text, 12, '0'), 'succeeded',
               '50FB' || lpad(i::text, 24, '0'), 1, NULL, '', '', 'balance', '', (t + interval '5 days')::date,
               (t + interval '5 days')::date, '', '', t + interval '4 days', t + interval '4 days',
-              t + interval '5 days', t + interval '5 days', %(order)s + n, NULL, %(request)s + n
+              t + interval '5 days', t + interval '5 days', %(order)s + n, NULL, %(request)s + n, '', '', '', ''
          FROM fb_rows""",
 ]
 # Bases of the explicit ids, and how many ids a row takes in each table.
@@ -214,9 +229,15 @@ def build(rows: int) -> None:
     print(f"built in {time.monotonic() - started:.0f} s")
 
 
+def current_rss_kb() -> int:
+    """The process's resident memory now (``ru_maxrss`` only ever gives the highest so far)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
 class Sink:
-    """/dev/null that counts what it is given and notes when the first byte and the first CSV row
-    (the second line) came."""
+    """/dev/null that counts what it is given, notes when the first byte and the first CSV row
+    (the second line) came, and samples the resident memory at every write."""
 
     def __init__(self, started: float) -> None:
         self.started = started
@@ -224,9 +245,11 @@ class Sink:
         self.first_row: float | None = None
         self.bytes = 0
         self.newlines = 0
+        self.rss_kb = current_rss_kb()
         self._null = open(os.devnull, "wb")  # noqa: SIM115
 
     def write(self, data) -> int:
+        self.rss_kb = max(self.rss_kb, current_rss_kb())
         if self.first is None:
             self.first = time.perf_counter() - self.started
         data = data.encode() if isinstance(data, str) else data
@@ -237,31 +260,58 @@ class Sink:
         return self._null.write(data)
 
 
-def measure(kind: str) -> dict:
+def sample_filters(sample: int | None):
+    """All the ledger, or the payouts paid on the days before the one the ``sample``-th was paid
+    (a little under ``sample`` rows: the same export, on fewer rows)."""
+    from django.utils import timezone
+
+    from finance.selectors import DateField, ReportFilters
+    from payments.models import Payout
+
+    if not sample:
+        return ReportFilters()
+    paid = Payout.objects.order_by("finished_at").values_list("finished_at", flat=True)[sample - 1]
+    return ReportFilters(date_field=DateField.PAID, date_to=timezone.localdate(paid) - datetime.timedelta(days=1))
+
+
+def measure(kind: str, sample: int | None) -> dict:
     """One measurement in this (fresh) process; its figures as a dict."""
     import django
 
     django.setup()
     from django.contrib.auth import get_user_model
     from django.db import connection
+    from django.utils import timezone
 
-    from finance.selectors import LEDGER_COLUMNS, ReportFilters, ledger_rows
+    from finance.selectors import LEDGER_COLUMNS, ledger_rows
     from finance.writers import csv_chunks, xlsx_chunks
 
+    filters = sample_filters(sample)
     user = get_user_model().objects.get(username=ADMIN_USERNAME)
     user.has_perm("schoolops.view_all_campuses")  # the permission cache, before the baseline
     [str(column.label) for column in LEDGER_COLUMNS]  # the translation catalogue too
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    current = current_rss_kb()
     started = time.perf_counter()
     sink = Sink(started)
     rows = 0
     if kind == "copy":
+        if sample:
+            where = "WHERE p.finished_at < %s"
+            bound = timezone.make_aware(datetime.datetime.combine(filters.date_to, datetime.time()))
+            bound += datetime.timedelta(days=1)
+        else:
+            where, bound = "", None
         with connection.cursor() as cursor:
             cursor.execute("SET TIME ZONE 'Asia/Shanghai'")
-            cursor.cursor.copy_expert(f"COPY ({LEDGER_SQL}) TO STDOUT WITH CSV HEADER", sink)
+            sql = LEDGER_SQL.replace("\n ORDER BY p.created_at", f"\n {where}\n ORDER BY p.created_at")
+            sql = cursor.mogrify(sql, [bound] if bound else None).decode()
+            cursor.cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH CSV HEADER", sink)
         rows = sink.newlines - 1
-    else:
-        writer = xlsx_chunks if kind == "xlsx" else csv_chunks
+    elif kind.endswith("-python"):
+        # The rows handed over one by one (as the export job's counting hands them): the writers
+        # format them in Python.
+        writer = xlsx_chunks if kind.startswith("xlsx") else csv_chunks
 
         def counted(source):
             nonlocal rows
@@ -271,8 +321,15 @@ def measure(kind: str) -> dict:
                 rows += 1
                 yield row
 
-        for chunk in writer(LEDGER_COLUMNS, counted(ledger_rows(ReportFilters(), user=user))):
+        for chunk in writer(LEDGER_COLUMNS, counted(ledger_rows(filters, user=user))):
             sink.write(chunk)
+    else:
+        # As the download views hand them over: on PostgreSQL the database writes the cells.
+        writer = xlsx_chunks if kind == "xlsx" else csv_chunks
+        ledger = ledger_rows(filters, user=user)
+        for chunk in writer(LEDGER_COLUMNS, ledger):
+            sink.write(chunk)
+        rows = ledger.count
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
@@ -283,7 +340,32 @@ def measure(kind: str) -> dict:
         "bytes": sink.bytes,
         "baseline_kb": baseline,
         "peak_growth_kb": peak - baseline,
+        "sampled_growth_kb": sink.rss_kb - current,
     }
+
+
+def check_same_csv(sample: int) -> bool:
+    """The CSV the database writes is the one Python writes, byte for byte, on the first
+    ``sample`` rows (compared chunk against chunk, in constant memory)."""
+    import hashlib
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+
+    from finance.selectors import LEDGER_COLUMNS, ledger_rows
+    from finance.writers import csv_chunks
+
+    filters = sample_filters(sample)
+    user = get_user_model().objects.get(username=ADMIN_USERNAME)
+    digests = []
+    for rows in (ledger_rows(filters, user=user), (row for row in ledger_rows(filters, user=user))):
+        digest = hashlib.sha256()
+        for chunk in csv_chunks(LEDGER_COLUMNS, rows):
+            digest.update(chunk)
+        digests.append(digest.hexdigest())
+    return digests[0] == digests[1]
 
 
 def main() -> int:
@@ -291,13 +373,22 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000, help="bench payouts the database should hold")
     parser.add_argument("--skip-build", action="store_true", help="measure what the database holds, build nothing")
     parser.add_argument(
-        "--only", choices=list(MEASUREMENTS), action="append", help="run only these measurements (repeatable)"
+        "--only",
+        choices=list(MEASUREMENTS),
+        action="append",
+        help=f"run only these measurements (repeatable; default {' '.join(DEFAULT_MEASUREMENTS)})",
+    )
+    parser.add_argument(
+        "--sample", type=int, help="measure on the payouts paid on the days before the SAMPLE-th (about SAMPLE rows)"
+    )
+    parser.add_argument(
+        "--check", type=int, metavar="ROWS", help="compare the database's CSV with Python's on ROWS rows, and stop"
     )
     parser.add_argument("--measure", choices=list(MEASUREMENTS), help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args()
 
     if args.measure:
-        print(json.dumps(measure(args.measure)))
+        print(json.dumps(measure(args.measure, args.sample)))
         return 0
     if not BENCH_URL.startswith(("postgres://", "postgresql://")):
         print(f"BENCH_DATABASE_URL must name a PostgreSQL database, not {BENCH_URL}")
@@ -320,10 +411,16 @@ def main() -> int:
     print(f"{connection.vendor} {connection.pg_version // 10000}, {total:,} payouts in the ledger")
     connection.close()
 
+    if args.check:
+        same = check_same_csv(args.check)
+        print(f"CSV on {args.check:,} rows: the database's {'is' if same else 'is NOT'} Python's, byte for byte")
+        return 0 if same else 1
+
     results = []
-    for kind in args.only or MEASUREMENTS:
+    sample = ["--sample", str(args.sample)] if args.sample else []
+    for kind in args.only or DEFAULT_MEASUREMENTS:
         done = subprocess.run(  # noqa: S603 (this script, by its own path)
-            [sys.executable, __file__, "--measure", kind], capture_output=True, text=True, check=False
+            [sys.executable, __file__, "--measure", kind, *sample], capture_output=True, text=True, check=False
         )
         if done.returncode != 0:
             print(f"{kind}: FAILED\n{done.stderr[-2000:]}")
@@ -333,17 +430,24 @@ def main() -> int:
         print(f"  {kind}: {result['rows']:,} rows in {result['seconds']:.1f} s", flush=True)
 
     print()
-    head = ("measurement", "rows", "s", "rows/s", "first byte s", "first row s", "MB", "peak RSS +MB")
+    head = ("measurement", "rows", "s", "rows/s", "first byte s", "first row s", "MB", "peak RSS +MB", "RSS +MB")
     print(
         f"{head[0]:<36} {head[1]:>10} {head[2]:>7} {head[3]:>9} {head[4]:>12} {head[5]:>11} {head[6]:>7} {head[7]:>12}"
+        f" {head[8]:>8}"
     )
     for kind, r in results:
         print(
             f"{MEASUREMENTS[kind]:<36} {r['rows']:>10,} {r['seconds']:>7.1f} {r['rows'] / r['seconds']:>9,.0f} "
             f"{r['first_byte'] or 0:>12.2f} {r['first_row'] or 0:>11.2f} {r['bytes'] / 1e6:>7.1f} "
-            f"{r['peak_growth_kb'] / 1024:>12.1f}"
+            f"{r['peak_growth_kb'] / 1024:>12.1f} {r['sampled_growth_kb'] / 1024:>8.1f}"
         )
-    print(f"(baseline RSS after Django setup: {results[0][1]['baseline_kb'] / 1024:.0f} MB)")
+    print(f"(baseline RSS after Django setup: {results[0][1]['baseline_kb'] / 1024:.0f} MB; peak RSS +MB: the growth")
+    print(" of ru_maxrss over it; RSS +MB: the highest resident memory seen at the sink's writes over the")
+    print(" resident memory when the export started)")
+    copy = dict(results).get("copy")
+    if copy:
+        ratios = ", ".join(f"{kind} {r['seconds'] / copy['seconds']:.2f}×" for kind, r in results if kind != "copy")
+        print(f"time / COPY's: {ratios}")
     return 0
 
 

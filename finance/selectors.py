@@ -2,20 +2,38 @@
 
 Every report is an iterator of rows (tuples in the order of the report's columns) read through
 a database cursor in chunks, so memory stays flat whatever the number of rows; scoping to the
-campuses the user may see happens here, once, for every way a report leaves the system.
+campuses the user may see happens here, once, for every way a report leaves the system. The
+ledger can also be written as a file by PostgreSQL itself (``LedgerRows``, ``finance.copy_out``).
 """
 
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.contrib.postgres.aggregates import StringAgg
+from django.db import connections
+from django.db.models import (
+    Case,
+    CharField,
+    DecimalField,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce, Concat, NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -32,6 +50,7 @@ from refunds.models import (
 )
 from schoolops.scoping import scope_to_campus
 
+from .copy_out import copy_rows
 from .models import Voucher, VoucherKind, VoucherLine
 from .writers import Column, Kind, Row
 
@@ -177,20 +196,73 @@ def ledger_queryset(filters: ReportFilters, *, user: User | AnonymousUser) -> Qu
     return queryset.order_by("created_at", "pk")
 
 
-def ledger_rows(filters: ReportFilters, *, user: User | AnonymousUser) -> Iterator[Row]:
-    fee = (
+class LedgerRows(Iterator[Row]):
+    """The ledger's rows, read as they are iterated (Python values, as every report's rows), or,
+    on PostgreSQL, written as CSV or XLSX by the database itself (``writers.DatabaseWritable``):
+    the same cells, without a Python object per value. ``count`` is the rows produced so far
+    either way. ``using`` names the database to read from (the router's choice when None)."""
+
+    def __init__(self, filters: ReportFilters, *, user: User | AnonymousUser, using: str | None = None) -> None:
+        self.filters = filters
+        self.user = user
+        self.using = using
+        self.count = 0
+        self._rows: Iterator[Row] | None = None
+
+    def __next__(self) -> Row:
+        if self._rows is None:
+            self._rows = _ledger_python_rows(self._queryset())
+        row = next(self._rows)
+        self.count += 1
+        return row
+
+    def database_write(self, columns: list[Column], fmt: str, write: Callable[[bytes], object]) -> Iterator[int] | None:
+        """The rows written as ``fmt`` by PostgreSQL through ``write`` (see ``finance.copy_out``),
+        or None where it cannot (another database, other columns, rows already read, a time zone
+        without a name PostgreSQL shares with Python's zoneinfo)."""
+        queryset = self._queryset()
+        if connections[queryset.db].vendor != "postgresql" or columns != LEDGER_COLUMNS or self._rows is not None:
+            return None
+        if not isinstance(timezone.get_current_timezone(), zoneinfo.ZoneInfo):
+            return None
+        self._rows = iter(())
+        return self._written(queryset, columns, fmt, write)
+
+    def _written(
+        self, queryset: QuerySet[Payout], columns: list[Column], fmt: str, write: Callable[[bytes], object]
+    ) -> Iterator[int]:
+        # Built as the chunks are pulled: labels and times in the language and zone active then.
+        for count in copy_rows(queryset, columns, _ledger_sql_values(), fmt=fmt, tz_name=_tz_name(), write=write):
+            self.count = count
+            yield count
+
+    def _queryset(self) -> QuerySet[Payout]:
+        queryset = ledger_queryset(self.filters, user=self.user)
+        return queryset.using(self.using) if self.using else queryset
+
+
+def ledger_rows(filters: ReportFilters, *, user: User | AnonymousUser, using: str | None = None) -> LedgerRows:
+    """One row per payout, in the order payouts were created (see ``LedgerRows``)."""
+    return LedgerRows(filters, user=user, using=using)
+
+
+def _fee() -> Subquery:
+    return Subquery(
         QuoteSnapshotLine.objects.filter(snapshot=OuterRef("request__quote"), kind=QuoteLineKind.HANDLING_FEE)
         .values("snapshot")
         .annotate(total=Sum("amount"))
         .values("total")
     )
-    queryset = ledger_queryset(filters, user=user).annotate(
-        fee=Coalesce(Subquery(fee), Value(Decimal("0.00")), output_field=DecimalField(max_digits=12, decimal_places=2))
+
+
+def _ledger_python_rows(queryset: QuerySet[Payout]) -> Iterator[Row]:
+    queryset = queryset.annotate(
+        fee=Coalesce(_fee(), Value(Decimal("0.00")), output_field=DecimalField(max_digits=12, decimal_places=2))
     )
     channels = labels(PaymentChannel.choices)
     statuses = labels(PayoutStatus.choices)
     for chunk in _keyset_chunks(queryset, _LEDGER_FIELDS):
-        approvers = _approvers({row[0] for row in chunk})
+        approvers = _approvers({row[0] for row in chunk}, using=queryset.db)
         for (
             request_id,
             request_no,
@@ -255,10 +327,11 @@ def _keyset_chunks(queryset: QuerySet[Payout], fields: tuple[str, ...]) -> Itera
         after = Q(created_at__gte=created_at) & (Q(created_at__gt=created_at) | Q(pk__gt=pk))
 
 
-def _approvers(request_ids: set[int]) -> dict[int, str]:
+def _approvers(request_ids: set[int], *, using: str) -> dict[int, str]:
     """Who approved each request, tier by tier: "班主任审核：张老师；财务审核：李会计"."""
     steps = (
-        ApprovalStep.objects.filter(request_id__in=request_ids, decision=StepDecision.APPROVED)
+        ApprovalStep.objects.using(using)
+        .filter(request_id__in=request_ids, decision=StepDecision.APPROVED)
         .order_by("request_id", "decided_at", "pk")
         .values_list("request_id", "tier", "decided_by__user__name", "decided_by__user__username")
     )
@@ -268,6 +341,68 @@ def _approvers(request_ids: set[int]) -> dict[int, str]:
     for request_id, tier, name, username in steps:
         names[request_id].append(f"{tiers.get(tier, tier)}：{name or username or automatic}")
     return {request_id: "；".join(parts) for request_id, parts in names.items()}
+
+
+def _label(field: str, choices: Iterable[tuple[str, StrOrPromise]]) -> Case:
+    """A choice's label in the active language, in SQL (a value without a label as it is)."""
+    return Case(
+        *[When(**{field: value}, then=Value(label)) for value, label in labels(choices).items()],
+        default=F(field),
+        output_field=CharField(),
+    )
+
+
+def _ledger_sql_values() -> list[Combinable]:
+    """The ledger's columns as the database computes them, for ``copy_out``: the same values as
+    ``_ledger_python_rows`` (NULL where it gives None or ""), in ``LEDGER_COLUMNS``' order."""
+    succeeded = Q(status=PayoutStatus.SUCCEEDED)
+    approvers = (
+        ApprovalStep.objects.filter(request=OuterRef("request"), decision=StepDecision.APPROVED)
+        .order_by()
+        .values("request")
+        .annotate(
+            names=StringAgg(
+                Concat(
+                    _label("tier", ApprovalTier.choices),
+                    Value("："),
+                    Coalesce(
+                        NullIf("decided_by__user__name", Value("")),
+                        NullIf("decided_by__user__username", Value("")),
+                        Value(_("automatic")),
+                    ),
+                    output_field=TextField(),
+                ),
+                delimiter="；",
+                order_by=("decided_at", "pk"),
+            )
+        )
+        .values("names")
+    )
+    return [
+        F("request__request_no"),
+        F("order__order_no"),
+        Coalesce(NullIf("request__student__user__name", Value("")), "request__student__user__username"),
+        F("order__course__name"),
+        F("request__campus__name"),
+        _label("channel", PaymentChannel.choices),
+        F("order__gateway_trade_no"),
+        F("payout_no"),
+        F("gateway_refund_id"),
+        F("order__amount_paid"),
+        F("request__quote__total"),
+        F("request__approved_amount"),
+        -Coalesce(_fee(), Value(Decimal("0.00")), output_field=DecimalField(max_digits=12, decimal_places=2)),
+        Case(When(succeeded, then=F("amount"))),
+        F("request__submitted_at"),
+        F("request__decided_at"),
+        Case(When(succeeded, then=F("finished_at"))),
+        Subquery(approvers, output_field=TextField()),
+        _label("status", PayoutStatus.choices),
+    ]
+
+
+def _tz_name() -> str:
+    return timezone.get_current_timezone_name()
 
 
 # --- The voucher journal: one row per voucher line -------------------------------------------------
