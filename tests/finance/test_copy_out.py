@@ -244,3 +244,24 @@ def test_a_reader_that_stops_early_stops_the_copy(ledger, monkeypatch):
     chunks.close()
     assert not [thread for thread in threading.enumerate() if thread.name.startswith("copy-out")]
     assert Payout.objects.count() == len(ledger)  # the connection still answers
+
+
+def test_the_export_job_has_the_database_write_the_ledger_and_counts_its_rows(
+    ledger, finance, monkeypatch, django_capture_on_commit_callbacks
+):
+    from finance.exports import export_job_create
+    from finance.models import ExportStatus
+
+    def refuse(queryset):
+        raise AssertionError("the export job read the ledger in Python")
+
+    expected = b"".join(csv_chunks(LEDGER_COLUMNS, python_rows(ReportFilters(), finance.user)))
+    count = sum(1 for _ in python_rows(ReportFilters(), finance.user))
+    monkeypatch.setattr(selectors, "_ledger_python_rows", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = export_job_create(report="ledger", fmt="csv", filters=ReportFilters(), user=finance.user)
+    job.refresh_from_db()
+    assert job.status == ExportStatus.DONE, job.error
+    assert job.row_count == count > 0
+    with job.file.open("rb") as stored:
+        assert stored.read() == expected
