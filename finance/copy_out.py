@@ -48,7 +48,7 @@ from django.db import connections
 from django.db.models import F, QuerySet
 from django.db.models.expressions import Combinable
 
-from .writers import FORMULA_STARTS, Column, Kind
+from .writers import FORMULA_STARTS, Column, Kind, column_letter
 
 PIECE_BYTES = 256 * 1024
 QUEUE_PIECES = 8
@@ -179,15 +179,6 @@ def _xlsx_cell(value: str, kind: str, letter: str, tz: str) -> str:
     return f"CASE WHEN ({value}) IS NOT NULL THEN {cell} END"
 
 
-def _letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
 def _outer_sql(fmt: str, columns: Sequence[Column], inner: str, tz_name: str, first_row: int) -> str:
     """The SELECT that formats the inner SELECT's values (``t.c0``, ``t.c1``, …) as ``fmt``,
     in the inner SELECT's order (``k1, k2``: the window's order too, so no second sort)."""
@@ -195,7 +186,7 @@ def _outer_sql(fmt: str, columns: Sequence[Column], inner: str, tz_name: str, fi
     if fmt == "csv":
         cells = [_csv_cell(f"t.c{i}", c.kind, tz) for i, c in enumerate(columns)]
         return f"SELECT {', '.join(cells)} FROM ({inner}) t ORDER BY t.k1, t.k2"  # noqa: S608 (our expressions)
-    cells = [_xlsx_cell(f"t.c{i}", c.kind, _letter(i), tz) for i, c in enumerate(columns)]
+    cells = [_xlsx_cell(f"t.c{i}", c.kind, column_letter(i), tz) for i, c in enumerate(columns)]
     row = f"concat('<row r=\"', t.n, '\">', {', '.join(cells)}, '</row>')"
     offset = int(first_row) - 1
     # The row number as text once: every cell's reference repeats it.

@@ -230,7 +230,8 @@ def _workbook(sheet_name: str) -> str:
     )
 
 
-def _column_letter(index: int) -> str:
+def column_letter(index: int) -> str:
+    """The spreadsheet's letters of column ``index`` (0: A, 26: AA)."""
     letters = ""
     index += 1
     while index:
@@ -285,7 +286,7 @@ def xlsx_chunks(
             ("xl/styles.xml", _STYLES),
         ):
             archive.writestr(name, text)
-        letters = [_column_letter(i) for i in range(len(columns))]
+        letters = [column_letter(i) for i in range(len(columns))]
         kinds = [c.kind for c in columns]
         with archive.open("xl/worksheets/sheet1.xml", mode="w", force_zip64=True) as sheet:
             widths = "".join(

@@ -75,24 +75,16 @@ def ledger(campus, other_campus, homeroom, finance, other_campus_homeroom):
     # Two approvers, in the order they decided (the second step decided first, on an earlier id).
     two = requests[payouts[8].pk]
     step = ApprovalStep.objects.filter(request=two, decision=StepDecision.APPROVED).get()
-    ApprovalStep.objects.create(
-        request=two,
-        tier=ApprovalTier.FINANCE,
-        decision=StepDecision.APPROVED,
-        decided_by=finance,
-        created_at=step.created_at,
-        due_at=step.due_at,
-        decided_at=step.decided_at + datetime.timedelta(minutes=5),
-    )
-    ApprovalStep.objects.create(
-        request=two,
-        tier=ApprovalTier.SUPERVISOR,
-        decision=StepDecision.APPROVED,
-        decided_by=None,
-        created_at=step.created_at,
-        due_at=step.due_at,
-        decided_at=step.decided_at - datetime.timedelta(minutes=5),
-    )
+    for tier, decided_by, minutes in ((ApprovalTier.FINANCE, finance, 5), (ApprovalTier.SUPERVISOR, None, -5)):
+        ApprovalStep.objects.create(
+            request=two,
+            tier=tier,
+            decision=StepDecision.APPROVED,
+            decided_by=decided_by,
+            created_at=step.created_at,
+            due_at=step.due_at,
+            decided_at=step.decided_at + datetime.timedelta(minutes=minutes),
+        )
     # Nobody approved by name (an automatic pass), nobody at all, no handling fee.
     ApprovalStep.objects.filter(request=requests[payouts[4].pk]).update(decided_by=None)
     ApprovalStep.objects.filter(request=requests[payouts[5].pk]).update(decision=StepDecision.SKIPPED)
