@@ -27,7 +27,7 @@ from locust.exception import StopUser
 
 CAST = json.loads(open(os.environ["LOADTEST_CAST"], encoding="utf-8").read())  # noqa: SIM115
 MAX_REQUESTS = int(os.environ.get("LOADTEST_MAX_REQUESTS", "50000"))
-THINK = (float(os.environ.get("LOADTEST_THINK_MIN", "5")), float(os.environ.get("LOADTEST_THINK_MAX", "15")))
+THINK = (float(os.environ.get("LOADTEST_THINK_MIN", "10")), float(os.environ.get("LOADTEST_THINK_MAX", "30")))
 APPLIES_PER_STUDENT = 2  # the product allows 5 submissions an hour
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 REQUEST_LINK = re.compile(r'href="(/admin/refunds/refundrequest/\d+/change/)[^"]*"')

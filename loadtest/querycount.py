@@ -4,6 +4,9 @@ database, before gunicorn starts."""
 
 from __future__ import annotations
 
+import re
+import statistics
+import time
 from dataclasses import dataclass
 
 from django.db import connection
@@ -23,13 +26,21 @@ class Measured:
     who: str
     rows: str
     queries: int | str
+    ms: float = 0.0
 
 
-def _queries(client: Client, url: str) -> int | str:
+def _queries(client: Client, url: str) -> tuple[int | str, float]:
+    """(queries, median ms of 5 requests) of ``url``, after one warm-up request."""
     client.get(url)  # warm: caches, translations, the first connection
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
-    return len(captured) if response.status_code == 200 else f"HTTP {response.status_code}"
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+    queries = len(captured) if response.status_code == 200 else f"HTTP {response.status_code}"
+    return queries, statistics.median(times)
 
 
 def _student_pages(student: Student) -> list[tuple[str, str]]:
@@ -54,12 +65,9 @@ def _staff_pages(user: User) -> list[tuple[str, str]]:
     request_id = next(
         iter(RefundRequest.objects.filter(campus=user.staff.campus).order_by("-pk").values_list("pk", flat=True)), None
     )
-    link = f"/admin/refunds/refundrequest/{request_id}/change/"
-    marker = 'href="/admin/refunds/refundrequest/'
-    text = queue.content.decode()
-    if marker in text:  # the first request of her own queue
-        start = text.index(marker) + len('href="')
-        link = text[start : text.index('"', start)].split("?")[0]
+    found = re.search(r'href="(/admin/refunds/refundrequest/\d+/change/)', queue.content.decode())
+    # The first request of her own queue, else her campus's newest.
+    link = found.group(1) if found else f"/admin/refunds/refundrequest/{request_id}/change/"
     return [
         ("staff: approval queue", "/admin/refunds/approvalqueueitem/"),
         ("staff: request decision page", link),
@@ -68,7 +76,8 @@ def _staff_pages(user: User) -> list[tuple[str, str]]:
 
 
 def page_queries(*, students: list[str], staff: list[str]) -> list[Measured]:
-    """Each student page for the cast's student with the fewest orders and the school's student
+    """Queries and unloaded time (the test client, no server, no other user) of each student page
+    for the cast's student with the fewest orders and the school's student
     with the most; each staff page for a homeroom teacher, a supervisor and a campus head."""
     with_requests = Student.objects.filter(
         Exists(RefundRequest.objects.filter(student=OuterRef("pk"), kind=RequestKind.REFUND))
@@ -87,7 +96,7 @@ def page_queries(*, students: list[str], staff: list[str]) -> list[Measured]:
             f"{RefundRequest.objects.filter(student=student).count()} requests"
         )
         for page, url in _student_pages(student):
-            measured.append(Measured(page, f"student, {label}", rows, _queries(client, url)))
+            measured.append(Measured(page, f"student, {label}", rows, *_queries(client, url)))
     for suffix in ("teacher01", "supervisor01", "head"):
         user = User.objects.filter(username__in=staff, username__endswith=suffix).select_related("staff").first()
         if user is None:
@@ -95,5 +104,6 @@ def page_queries(*, students: list[str], staff: list[str]) -> list[Measured]:
         client = Client()
         client.force_login(user)
         for page, url in _staff_pages(user):
-            measured.append(Measured(page, user.username, "", _queries(client, url)))
+            measured.append(Measured(page, user.username, "", *_queries(client, url)))
+    measured.append(Measured("bare view (baseline)", "anonymous", "", *_queries(Client(), "/_bare/")))
     return measured

@@ -11,7 +11,10 @@ to the bare view's, errors and queries per page.
 3. gunicorn with production's config (``deploy/gunicorn.conf.py``), 4 workers on a free loopback
    port, the load test's settings (``loadtest/settings.py``: production's, DEBUG off).
 4. locust, headless, bounded by ``--run-time`` and ``--max-requests``; its CSV stats in
-   ``var/loadtest/``. Think times 5–15 s; the bare view's users 0.5–1.5 s.
+   ``var/loadtest/``. Students and staff read each page 10–30 s (``--think``) before the next: about
+   10 requests a second from the 230 of them, what two shared CPUs serve without a queue (at 5–15 s,
+   ~24 a second, every page, the bare view too, waited seconds in gunicorn's backlog); the bare
+   view's users 0.5–1.5 s.
 5. gunicorn stopped; the table over the requests made once everybody had logged in (log-ins
    hash the password as production does, about a second of CPU each, and would swamp the start).
 
@@ -55,6 +58,9 @@ def main() -> int:
     parser.add_argument("--run-time", default="4m", help="locust's --run-time, log-ins included (4m)")
     parser.add_argument("--max-requests", type=int, default=40_000, help="stop after this many requests (40000)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (4)")
+    parser.add_argument(
+        "--think", default="10-30", help="seconds a student or member of staff reads a page before the next (10-30)"
+    )
     parser.add_argument("--skip-querycount", action="store_true", help="do not count queries per page first")
     args = parser.parse_args()
 
@@ -147,6 +153,8 @@ def main() -> int:
                 "LOADTEST_SAMPLES": str(samples_path),
                 "LOADTEST_MAX_REQUESTS": str(args.max_requests),
                 "LOADTEST_BARE_USERS": str(args.bare_users),
+                "LOADTEST_THINK_MIN": args.think.split("-")[0],
+                "LOADTEST_THINK_MAX": args.think.split("-")[-1],
             },
         )
     finally:
@@ -195,13 +203,16 @@ def percentile(ordered: list[float], share: float) -> float:
 
 
 def print_queries(measured) -> None:
-    print("\nQueries per page (Django's test client, second request; flat = same for little and much data):")
+    print(
+        "\nQueries per page and its time alone (Django's test client, no server, no load: median of 5), for little"
+        " and much data; flat = the same number of queries:"
+    )
     width = max(len(m.page) for m in measured)
     by_page: dict[str, list] = defaultdict(list)
     for m in measured:
         by_page[m.page].append(m)
     for page, rows in by_page.items():
-        counts = " / ".join(f"{m.queries} ({m.who}{', ' + m.rows if m.rows else ''})" for m in rows)
+        counts = " / ".join(f"{m.queries} q, {m.ms:.0f} ms ({m.who}{', ' + m.rows if m.rows else ''})" for m in rows)
         numbers = {m.queries for m in rows}
         verdict = "flat" if len(numbers) == 1 else "DIFFERS"
         print(f"  {page:<{width}}  {verdict:<7}  {counts}")
@@ -228,7 +239,8 @@ def report(data: dict, out: Path) -> int:
     seconds = last - max(measure_from, first)
     print(
         f"\n{len(samples):,} requests in {last - first:.0f} s; measured: those started after every log-in "
-        f"({sum(len(v) for v in times.values()):,} in {seconds:.0f} s). Times in ms; "
+        f"({sum(len(v) for v in times.values()):,} in {seconds:.0f} s, "
+        f"{sum(len(v) for v in times.values()) / max(seconds, 1):.1f}/s). Times in ms; "
         "× = the bare view's same percentile."
     )
     names = sorted(times, key=lambda n: (n.startswith("bare"), n.split(":")[0], n))
