@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 HOME = reverse("admin:index")
 # The home by role (analytics.home). Session, user, the user's permissions (2), the staff row; a
-# supervisor's queue: its staff lookup, her delegators, its counts, its first requests, the campus's
+# supervisor's queue: its staff lookup, her pending steps, its counts, its first requests, the campus's
 # overdue steps.
 HOME_QUERIES_STAFF = 10
 # Operations: the same first five, then approval settings, templates, alert rules, open alerts.

@@ -267,7 +267,7 @@ def _queue_queries(client, user) -> list[str]:
     return [query["sql"] for query in captured.captured_queries]
 
 
-# session, user, 2 permissions, staff, queue's staff, her delegators, campus filter, settings, count, rows,
+# session, user, 2 permissions, staff, queue's staff, her pending steps, campus filter, settings, count, rows,
 # and the rows' students, orders and pending steps
 QUEUE_QUERIES = 14
 
