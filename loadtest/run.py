@@ -2,7 +2,7 @@
 requests and 1,000,000 orders, next to a bare Django view; prints per page p50/p95/p99, the ratio
 to the bare view's, errors and queries per page.
 
-``PYTHONPATH=. .venv/bin/python loadtest/run.py [--run-time 4m] [--max-requests 40000]``
+``PYTHONPATH=. .venv/bin/python loadtest/run.py [--run-time 5m] [--max-requests 40000]``
 
 1. ``LOADTEST_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/schoolops_load``, never
    ``DATABASE_URL``) is created, migrated and filled once (``loadtest/prepare.py``); the cast is
@@ -12,9 +12,9 @@ to the bare view's, errors and queries per page.
    port, the load test's settings (``loadtest/settings.py``: production's, DEBUG off).
 4. locust, headless, bounded by ``--run-time`` and ``--max-requests``; its CSV stats in
    ``var/loadtest/``. Students and staff read each page 10–30 s (``--think``) before the next: about
-   10 requests a second from the 230 of them, what two shared CPUs serve without a queue (at 5–15 s,
-   ~24 a second, every page, the bare view too, waited seconds in gunicorn's backlog); the bare
-   view's users 0.5–1.5 s.
+   11 requests a second from the 230 of them, 9 more from the bare view's 10 users (0.5–1.5 s). On
+   two shared CPUs that already queues at times in gunicorn's backlog (the bare view's p95 ~200 ms);
+   at 5–15 s every page, the bare view too, waited seconds there.
 5. gunicorn stopped; the table over the requests made once everybody had logged in (log-ins
    hash the password as production does, about a second of CPU each, and would swamp the start).
 
@@ -55,7 +55,7 @@ def main() -> int:
     parser.add_argument("--staff", type=int, default=30, help="simulated staff, at most 6 per campus (30)")
     parser.add_argument("--bare-users", type=int, default=10, help="users requesting the bare view (10)")
     parser.add_argument("--spawn-rate", type=float, default=4, help="users started per second (4)")
-    parser.add_argument("--run-time", default="4m", help="locust's --run-time, log-ins included (4m)")
+    parser.add_argument("--run-time", default="5m", help="locust's --run-time, log-ins included (5m)")
     parser.add_argument("--max-requests", type=int, default=40_000, help="stop after this many requests (40000)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (4)")
     parser.add_argument(
