@@ -35,7 +35,7 @@ QUEUES ?= payouts,notifications,documents,celery
 CONCURRENCY ?= 2
 comma := ,
 
-.PHONY: help venv dev-venv migrate run test lint typecheck check-deploy migrations-check bench worker beat
+.PHONY: help venv dev-venv migrate run test lint typecheck check-deploy migrations-check bench loadtest worker beat
 
 help:
 	@echo "make run               serve the product on http://127.0.0.1:$(PORT)/ (SQLite, no services, demo data)"
@@ -45,6 +45,7 @@ help:
 	@echo "make check-deploy      manage.py check --deploy with production settings, warnings fail"
 	@echo "make migrations-check  fail if a model change has no migration"
 	@echo "make bench             run every bench/bench_*.py"
+	@echo "make loadtest          200 students + 30 staff (locust) against gunicorn on 100,000 requests (LOADTEST_ARGS=\"--run-time 2m\")"
 	@echo "make worker / beat     a real Celery worker / beat against REDIS_URL ($(REDIS_URL));"
 	@echo "                       start the web app with the same REDIS_URL=... make run to queue tasks to them;"
 	@echo "                       QUEUES=payouts CONCURRENCY=2 for one queue (default: all four, 2 processes)"
@@ -147,3 +148,10 @@ bench: $(DEV_STAMP)
 	  echo "==> $$f"; \
 	  DJANGO_DEBUG=1 PYTHONPATH=$(CURDIR) $(PY) "$$f" || exit $$?; \
 	done
+
+# Not part of test or .ci/run: minutes of load on the whole machine. Its own database
+# (LOADTEST_DATABASE_URL, default schoolops_load, generated once) and Redis (LOADTEST_REDIS_URL, db 5).
+LOADTEST_ARGS ?=
+loadtest: $(DEV_STAMP)
+	@bash scripts/ensure-services.sh
+	PYTHONPATH=$(CURDIR) $(PY) loadtest/run.py $(LOADTEST_ARGS)

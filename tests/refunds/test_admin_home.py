@@ -20,8 +20,9 @@ pytestmark = pytest.mark.django_db
 
 HOME = reverse("admin:index")
 # The home by role (analytics.home). Session, user, the user's permissions (2), the staff row; a
-# supervisor's queue: its staff lookup, its counts, its first requests, the campus's overdue steps.
-HOME_QUERIES_STAFF = 9
+# supervisor's queue: its staff lookup, her pending steps, its counts, its first requests, the campus's
+# overdue steps.
+HOME_QUERIES_STAFF = 10
 # Operations: the same first five, then approval settings, templates, alert rules, open alerts.
 HOME_QUERIES_HEAD_OFFICE = 9
 

@@ -267,7 +267,9 @@ def _queue_queries(client, user) -> list[str]:
     return [query["sql"] for query in captured.captured_queries]
 
 
-QUEUE_QUERIES = 11  # session, user, 2 permissions, staff, queue's staff, campus filter, settings, count, rows, steps
+# session, user, 2 permissions, staff, queue's staff, her pending steps, campus filter, settings, count, rows,
+# and the rows' students, orders and pending steps
+QUEUE_QUERIES = 14
 
 
 @pytest.mark.parametrize("count", [3, 30])
