@@ -775,7 +775,6 @@ def _succeed(
     payout.save()
     refund_mark_refunded(request=request, actor=actor, at=now, comment=payout.gateway_refund_id or payout.payout_no)
     _order_refunded(payout.order_id, amount=payout.amount)
-    payout_event_record(kind=PayoutEventKind.SUCCEEDED, payout=payout, actor=actor, at=now)
     refund_event_record(
         request=request,
         kind=RefundEventKind.PAYOUT_SUCCEEDED,
@@ -789,6 +788,9 @@ def _succeed(
         arrival_earliest=payout.arrival_earliest,
         arrival_latest=payout.arrival_latest,
     )
+    # Last: the voucher takes the month's number under a lock every booking waits for, so it is
+    # held only from here to the commit, not while the event's messages are written.
+    payout_event_record(kind=PayoutEventKind.SUCCEEDED, payout=payout, actor=actor, at=now)
 
 
 def _order_refunded(order_id: int, *, amount: Decimal) -> None:
