@@ -17,6 +17,7 @@ from .delivery import Outcome, message_for, notification_deliver, notifications_
 from .inbox import inbox_mark_all_read
 from .outbox import (
     notifications_broker_reset,
+    notifications_drain,
     notifications_enqueue,
     notifications_for_refund_event,
     notifications_resend,
@@ -34,6 +35,7 @@ __all__ = [
     "notification_deliver",
     "notifications_deliver",
     "notifications_broker_reset",
+    "notifications_drain",
     "notifications_enqueue",
     "notifications_for_refund_event",
     "notifications_resend",

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, CharField, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -93,10 +93,11 @@ def notification_deliver(*, notification_id: int, now: datetime.datetime | None 
 
 
 def notifications_deliver(
-    *, ids: Iterable[int], now: datetime.datetime | None = None
+    *, ids: Iterable[int] | None = None, due_limit: int = 0, now: datetime.datetime | None = None
 ) -> dict[int, tuple[str, float | None]]:
-    """Send a batch of outbox rows (an event's, as the outbox hands them over): claim them in one
-    short transaction, send each through its channel outside any transaction (one connection per
+    """Send a batch of outbox rows, ``ids`` (an event's, as the outbox hands them over) or, with
+    ``due_limit``, up to that many of the rows due now, oldest first: claim them in one short
+    transaction, send each through its channel outside any transaction (one connection per
     channel for the batch), record every result in one transaction. Returns each id's outcome and,
     for a retry, the seconds to wait.
 
@@ -106,9 +107,9 @@ def notifications_deliver(
     its message exists.
     """
     now = now or timezone.now()
-    ids = list(dict.fromkeys(ids))
-    results: dict[int, tuple[str, float | None]] = {pk: (Outcome.SKIPPED, None) for pk in ids}
-    rows = _claim(ids, now=now)
+    wanted = list(dict.fromkeys(ids)) if ids is not None else None
+    results: dict[int, tuple[str, float | None]] = {pk: (Outcome.SKIPPED, None) for pk in wanted or ()}
+    rows = _claim(wanted, limit=due_limit, now=now)
     if not rows:
         return results
     by_channel: dict[str, list[Notification]] = defaultdict(list)
@@ -129,8 +130,13 @@ def notifications_deliver(
     with transaction.atomic():
         for channel, group in later:
             answers.update(_send(channel, group))
+        sent = [row for row in rows if not isinstance(answers[row.pk], Exception)]
+        _record_sent(sent, answers)
+        results.update({row.pk: (Outcome.SENT, None) for row in sent})
         for row in rows:
-            results[row.pk] = _record(row, answers[row.pk])
+            answer = answers[row.pk]
+            if isinstance(answer, Exception):
+                results[row.pk] = _record_failure(row, answer)
     return results
 
 
@@ -138,8 +144,9 @@ class _NotInstalled(Exception):
     pass
 
 
-def _claim(ids: list[int], *, now: datetime.datetime) -> list[Notification]:
-    """Take the due rows among ``ids`` for this attempt: sending, one more attempt, under a lease.
+def _claim(ids: list[int] | None, *, limit: int, now: datetime.datetime) -> list[Notification]:
+    """Take the due rows among ``ids`` (or the first ``limit`` due rows) for this attempt:
+    sending, one more attempt, under a lease.
 
     The claim's commit need not wait for the disk (``synchronous_commit`` off, PostgreSQL): if the
     database lost it in a crash, the row is queued again, exactly as if this worker had died
@@ -149,12 +156,13 @@ def _claim(ids: list[int], *, now: datetime.datetime) -> list[Notification]:
     stale = Q(status=NotificationStatus.SENDING) & (Q(lease_until__isnull=True) | Q(lease_until__lte=now))
     with transaction.atomic():
         commit_without_waiting_for_disk()
-        rows = list(
+        claimable = (
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("recipient")
-            .filter(due | stale, pk__in=ids)
+            .filter(due | stale)
             .order_by("pk")
         )
+        rows = list(claimable.filter(pk__in=ids) if ids is not None else claimable[:limit])
         if rows:
             lease_until = now + LEASE
             Notification.objects.filter(pk__in=[row.pk for row in rows]).update(
@@ -171,16 +179,29 @@ def _send(channel: Channel, rows: list[Notification]) -> dict[int, str | Excepti
     return {row.pk: answer for row, answer in zip(rows, answers, strict=True)}
 
 
-def _record(row: Notification, answer: str | Exception) -> tuple[str, float | None]:
-    """Write one row's result, if the row is still this attempt's claim (a late answer never
-    overwrites a newer one)."""
+def _record_sent(rows: list[Notification], answers: dict[int, str | Exception]) -> None:
+    """Mark the sent rows, one update per attempt number (a batch has one, or a few), if each is
+    still this attempt's claim (a late answer never overwrites a newer one)."""
+    by_attempt: dict[int, list[Notification]] = defaultdict(list)
+    for row in rows:
+        by_attempt[row.attempts].append(row)
+    sent_at = timezone.now()
+    for attempt, group in by_attempt.items():
+        provider_id = Case(
+            *(When(pk=row.pk, then=Value((str(answers[row.pk]) or "")[:128])) for row in group),
+            default=Value(""),
+            output_field=CharField(),
+        )
+        Notification.objects.filter(
+            pk__in=[row.pk for row in group], status=NotificationStatus.SENDING, attempts=attempt
+        ).update(status=NotificationStatus.SENT, lease_until=None, provider_id=provider_id, sent_at=sent_at)
+
+
+def _record_failure(row: Notification, answer: Exception) -> tuple[str, float | None]:
+    """Write one row's failure, if the row is still this attempt's claim: failed for good, or
+    queued again for the channel's next attempt."""
     attempt = row.attempts
     claimed = Notification.objects.filter(pk=row.pk, status=NotificationStatus.SENDING, attempts=attempt)
-    if not isinstance(answer, Exception):
-        claimed.update(
-            status=NotificationStatus.SENT, lease_until=None, provider_id=(answer or "")[:128], sent_at=timezone.now()
-        )
-        return Outcome.SENT, None
     if isinstance(answer, _NotInstalled):
         claimed.update(status=NotificationStatus.FAILED, lease_until=None, last_error=str(answer))
         return Outcome.FAILED, None

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -43,6 +44,7 @@ from schoolops.celery import app as celery_app
 from ..channels.base import Attachment, Recipient, channel_for
 from ..models import Notification, NotificationPreference, NotificationStatus, NotificationTemplate
 from ..rendering import EVENTS, render, used_placeholders
+from .delivery import notifications_deliver
 from .recipients import Audience, ContextFor, refund_event_audiences, refund_event_context
 
 logger = logging.getLogger(__name__)
@@ -215,7 +217,59 @@ _pending = threading.local()
 def _enqueue_pending() -> None:
     keys, _pending.keys = getattr(_pending, "keys", []), []
     if keys:
+        notifications_hand_over(dedupe_keys=keys)
+
+
+def notifications_hand_over(*, dedupe_keys: list[str]) -> None:
+    """After the commit of events' rows: in-process, send them now; with workers, start the
+    drainer unless one is running (it will find them)."""
+    keys = dedupe_keys
+    if celery_app.conf.task_always_eager:  # in-process: these rows, at once
         notifications_enqueue(dedupe_keys=keys)
+        return
+    # With workers: one drainer at a time sends whatever is due, in large batches; while it runs,
+    # a commit has nothing to hand over (the drainer's last look finds its rows).
+    try:
+        if not cache.add(DRAIN_KEY, 1, timeout=DRAIN_KEY_SECONDS):
+            return
+    except Exception:  # the cache is Redis, like the broker: the beat job sends the rows
+        logger.warning("Could not start a notification drainer; the periodic job will send.", exc_info=True)
+        return
+    if not notifications_enqueue(dedupe_keys=keys, drain=True):
+        cache.delete(DRAIN_KEY)  # the hand-over failed: the next commit tries again
+
+
+# The drainer (``notifications_drain``): a worker sending every due row in batches of
+# DRAIN_BATCH for at most DRAIN_SECONDS, then handing on to a new task of its own. Its key lives
+# DRAIN_KEY_SECONDS at most: a drainer that died frees the way for the next commit's; what
+# waited meanwhile is sent by that one or by the beat job.
+DRAIN_KEY = "notifications:drainer"
+DRAIN_KEY_SECONDS = 15
+DRAIN_BATCH = 200
+DRAIN_SECONDS = 10.0
+
+
+def notifications_drain(*, ids: Iterable[int] = ()) -> tuple[dict[int, tuple[str, float | None]], bool]:
+    """The drainer: send ``ids``, then every row due, batch after batch. Returns the outcomes and
+    whether it stopped with rows left (its time was up): the caller hands on to a new drainer.
+
+    When no row is left it gives up its key and looks once more: a row committed before that saw
+    the key taken and left its hand-over to this drainer; one committed after starts a drainer of
+    its own."""
+    results = notifications_deliver(ids=list(ids)) if ids else {}
+    stop_at = time.monotonic() + DRAIN_SECONDS
+    released = False
+    while True:
+        batch = notifications_deliver(due_limit=DRAIN_BATCH)
+        results.update(batch)
+        if batch:
+            if time.monotonic() >= stop_at:
+                return results, True
+            continue
+        if released:
+            return results, False
+        cache.delete(DRAIN_KEY)
+        released = True
 
 
 def _recipient_key(recipient: Recipient) -> str:
@@ -245,7 +299,11 @@ _broker_down_until = 0.0
 
 
 def notifications_enqueue(
-    *, dedupe_key: str | None = None, dedupe_keys: Iterable[str] = (), ids: Iterable[int] | None = None
+    *,
+    dedupe_key: str | None = None,
+    dedupe_keys: Iterable[str] = (),
+    ids: Iterable[int] | None = None,
+    drain: bool = False,
 ) -> int:
     """Hand queued rows to the workers (those of the events ``dedupe_key`` / ``dedupe_keys``, or
     ``ids``), in batches. A broker that is down is logged, not raised: the beat job
@@ -265,7 +323,9 @@ def notifications_enqueue(
     for start in range(0, len(ids), DELIVER_BATCH):
         batch = ids[start : start + DELIVER_BATCH]
         try:
-            celery_app.signature(DELIVER_TASK, args=(batch,)).apply_async(retry=False)
+            celery_app.signature(DELIVER_TASK, args=(batch,), kwargs={"drain": True} if drain else {}).apply_async(
+                retry=False
+            )
         except Exception:  # the broker's errors vary by transport; the rows stay queued either way
             _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
             logger.warning("Could not queue notifications %s; the periodic job will send them.", batch, exc_info=True)

@@ -278,7 +278,7 @@ def test_an_events_rows_go_to_a_worker_as_one_batch(channels, refund, monkeypatc
     handed = []
 
     class Signature:
-        def __init__(self, name, args):
+        def __init__(self, name, args, kwargs=None):
             self.name, self.args = name, args
 
         def apply_async(self, **options):
@@ -329,7 +329,7 @@ def test_the_events_of_one_transaction_go_to_a_worker_as_one_batch_even_after_a_
     handed = []
 
     class Signature:
-        def __init__(self, name, args):
+        def __init__(self, name, args, kwargs=None):
             self.args = args
 
         def apply_async(self, **options):
@@ -353,3 +353,69 @@ def test_the_events_of_one_transaction_go_to_a_worker_as_one_batch_even_after_a_
     kept = sorted(Notification.objects.filter(dedupe_key__in=["alert:a", "alert:b"]).values_list("pk", flat=True))
     assert len(kept) == 2 and not Notification.objects.filter(dedupe_key="alert:gone").exists()
     assert handed == [kept]
+
+
+class _Handed:
+    """Stands in for Celery's signature: records the hand-overs instead of queueing them."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, name, args, kwargs=None):
+        handed = self
+
+        class Signature:
+            def apply_async(self, **options):
+                handed.calls.append((sorted(args[0]), kwargs or {}))
+
+        return Signature()
+
+
+@pytest.fixture
+def with_workers(monkeypatch):
+    """Commits hand rows to workers (not in process); the hand-overs are recorded."""
+    from django.core.cache import cache
+
+    cache.delete(outbox.DRAIN_KEY)
+    handed = _Handed()
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
+    monkeypatch.setattr(outbox.celery_app, "signature", handed)
+    yield handed
+    cache.delete(outbox.DRAIN_KEY)
+
+
+def test_with_workers_the_first_commit_starts_a_drainer_and_the_next_ones_leave_their_rows_to_it(
+    channels, student, homeroom, campus, with_workers, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = submit(order_at(student=student, homeroom=homeroom, campus=campus, price="300.00"))
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(order_at(student=student, homeroom=homeroom, campus=campus, price="500.00"))
+    first_rows = sorted(Notification.objects.filter(refund_request=first).values_list("pk", flat=True))
+    assert with_workers.calls == [(first_rows, {"drain": True})]
+
+    results, more = outbox.notifications_drain(ids=with_workers.calls[0][0])
+
+    assert not more
+    assert set(Notification.objects.values_list("status", flat=True)) == {NotificationStatus.SENT}
+    assert set(results) == set(Notification.objects.values_list("pk", flat=True))
+    # The drainer let go of its key: the next commit starts a drainer again.
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(order_at(student=student, homeroom=homeroom, campus=campus, price="700.00"))
+    assert len(with_workers.calls) == 2 and with_workers.calls[1][1] == {"drain": True}
+
+
+def test_the_drainer_sends_a_backlog_in_large_batches_in_under_a_query_a_row(
+    channels, student, homeroom, campus, with_workers
+):
+    for n in range(12):
+        submit(order_at(student=student, homeroom=homeroom, campus=campus, price=f"{300 + n}.00"))
+    rows = Notification.objects.count()
+    assert rows >= 36
+
+    with CaptureQueriesContext(connection) as captured:
+        results, more = outbox.notifications_drain()
+
+    assert not more and len(results) == rows
+    assert set(Notification.objects.values_list("status", flat=True)) == {NotificationStatus.SENT}
+    assert len(captured) < rows, [query["sql"] for query in captured.captured_queries]
