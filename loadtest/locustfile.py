@@ -76,6 +76,23 @@ def _csrf(html: str) -> str:
     return found.group(1) if found else ""
 
 
+def _log_in(user: HttpUser, path: str, username: str, *, who: str) -> None:
+    """Log ``user`` in through the login form at ``path`` (with its CSRF token); a refusal stops it."""
+    page = user.client.get(path, name=f"login page ({who})")
+    with user.client.post(
+        path,
+        data={"csrfmiddlewaretoken": _csrf(page.text), "username": username, "password": CAST["password"]},
+        headers={"Referer": f"{user.host}{path.split('?')[0]}"},
+        name=f"log in ({who})",
+        allow_redirects=False,
+        catch_response=True,
+    ) as response:
+        if response.status_code != 302:
+            response.failure(f"log-in refused: {response.status_code}")
+            raise StopUser()
+    _logged_in()
+
+
 class StudentUser(HttpUser):
     fixed_count = len(CAST["students"])
     wait_time = between(*THINK)
@@ -86,19 +103,7 @@ class StudentUser(HttpUser):
         self.refundable = list(part["refundable"])
         self.requests = list(part["requests"])
         self.applied = 0
-        page = self.client.get("/login/", name="login page (student)")
-        with self.client.post(
-            "/login/",
-            data={"csrfmiddlewaretoken": _csrf(page.text), "username": part["login"], "password": CAST["password"]},
-            headers={"Referer": f"{self.host}/login/"},
-            name="log in (student)",
-            allow_redirects=False,
-            catch_response=True,
-        ) as response:
-            if response.status_code != 302:
-                response.failure(f"log-in refused: {response.status_code}")
-                raise StopUser()
-        _logged_in()
+        _log_in(self, "/login/", part["login"], who="student")
 
     @task(4)
     def home(self) -> None:
@@ -164,19 +169,7 @@ class StaffUser(HttpUser):
     def on_start(self) -> None:
         username = CAST["staff"][next(_staff) % len(CAST["staff"])]
         self.decision_links: list[str] = []
-        page = self.client.get("/admin/login/?next=/admin/", name="login page (staff)")
-        with self.client.post(
-            "/admin/login/?next=/admin/",
-            data={"csrfmiddlewaretoken": _csrf(page.text), "username": username, "password": CAST["password"]},
-            headers={"Referer": f"{self.host}/admin/login/"},
-            name="log in (staff)",
-            allow_redirects=False,
-            catch_response=True,
-        ) as response:
-            if response.status_code != 302:
-                response.failure(f"log-in refused: {response.status_code}")
-                raise StopUser()
-        _logged_in()
+        _log_in(self, "/admin/login/?next=/admin/", username, who="staff")
 
     @task(3)
     def queue(self) -> None:
