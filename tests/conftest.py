@@ -30,10 +30,13 @@ def pytest_collection_modifyitems(config, items):
             item.fixturenames.append("_require_redis")
 
 
+# Real hashing costs ~0.3 s a user; tests check behaviour, not hash strength.
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
-    """Real hashing costs ~0.3 s a user; tests check behaviour, not hash strength."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,8 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
+from django.test import override_settings
 from django.utils import timezone
 
 from analytics.models import Alert, AlertKind, CourseReview, WeeklyReview
@@ -15,15 +17,30 @@ from analytics.weekly import last_week_start
 from orders.models import Course
 from schoolops.models import Campus, User
 from students.models import Student
+from tests.conftest import FAST_HASHERS
 
 from .helpers import facts_rows, rebuild
 
 
+@pytest.fixture(scope="module")
+def _seeded_once(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The demo school seeded once for the module (a minute of work), in a transaction rolled back
+    after its last test; each test runs in a savepoint of it. seed_demo is a development command;
+    the history's evidence files go to a folder of the module's own."""
+    media = tmp_path_factory.mktemp("media")
+    with (
+        django_db_blocker.unblock(),
+        override_settings(DEBUG=True, MEDIA_ROOT=media, PASSWORD_HASHERS=FAST_HASHERS),
+        transaction.atomic(),
+    ):
+        call_command("seed_demo", stdout=io.StringIO())
+        yield media
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def seeded(db, settings, tmp_path):
-    settings.DEBUG = True  # seed_demo is a development command
-    settings.MEDIA_ROOT = tmp_path  # the history's evidence files
-    call_command("seed_demo", stdout=io.StringIO())
+def seeded(_seeded_once, db, settings):
+    settings.MEDIA_ROOT = _seeded_once
 
 
 def test_months_of_history_with_a_hot_course_and_a_spike(seeded):

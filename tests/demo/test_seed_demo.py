@@ -4,7 +4,8 @@ import io
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
+from django.db import transaction
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from demo.management.commands.seed_demo import DEMO_PASSWORD
@@ -12,6 +13,7 @@ from orders.models import Course, CourseType, Order, PaymentChannel
 from refunds.models import RefundRequest, RefundTransition
 from schoolops.models import Campus, Staff, StaffRole
 from students.models import Enrollment, LearningEvent, LearningEventSource, Student
+from tests.conftest import FAST_HASHERS
 
 
 @pytest.fixture(autouse=True)
@@ -26,12 +28,24 @@ def _seed() -> str:
     return out.getvalue()
 
 
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    """The demo school, seeded once for the module (a minute of work) in a transaction rolled back
+    after its last test; each test runs in a savepoint of it. Its value: what the command printed."""
+    with (
+        django_db_blocker.unblock(),
+        override_settings(DEBUG=True, PASSWORD_HASHERS=FAST_HASHERS),
+        transaction.atomic(),
+    ):
+        yield _seed()
+        transaction.set_rollback(True)
+
+
 def _counts() -> tuple[int, ...]:
     return tuple(m.objects.count() for m in (Campus, Staff, Student, Course, Order, Enrollment, RefundRequest))
 
 
-def test_seed_makes_a_whole_school(db):
-    _seed()
+def test_seed_makes_a_whole_school(seeded, db):
     assert Campus.objects.count() == 2
     assert set(Staff.objects.values_list("role", flat=True)) == set(StaffRole.values)
     assert 45 <= Student.objects.count() <= 80  # 50, and 9 a campus in its student-service scenes
@@ -50,12 +64,11 @@ def test_seed_makes_a_whole_school(db):
         assert enrollment.lessons_consumed <= enrollment.order.course.lessons
 
 
-def test_the_homeroom_teachers_workbench_has_a_day_of_work(db):
+def test_the_homeroom_teachers_workbench_has_a_day_of_work(seeded, db):
     from django.utils import timezone
 
     from service.models import ContactLog, LessonFeedback, Referral, ServiceTask, TaskKind, TaskStatus
 
-    _seed()
     mine = ServiceTask.objects.filter(teacher__user__username="bj-teacher1")
     open_kinds = set(mine.filter(status=TaskStatus.OPEN).values_list("kind", flat=True))
     # New students to call, a first lesson within the hour, students who stopped, a renewal due.
@@ -67,15 +80,14 @@ def test_the_homeroom_teachers_workbench_has_a_day_of_work(db):
     assert set(LessonFeedback.objects.exclude(answer="").values_list("answer", flat=True)) == {"good", "okay", "bad"}
 
 
-def test_running_it_twice_changes_nothing(db):
-    _seed()
+def test_running_it_twice_changes_nothing(seeded, db):
     first = _counts()
     _seed()
     assert _counts() == first
 
 
-def test_printed_logins_work(db):
-    out = _seed()
+def test_printed_logins_work(seeded, db):
+    out = seeded
     assert DEMO_PASSWORD in out
     phone = Student.objects.order_by("student_no").first().phone
     assert phone in out
@@ -92,17 +104,17 @@ def test_refuses_to_run_in_production(db, settings):
     from django.core.management.base import CommandError
 
     settings.DEBUG = False
+    before = _counts()
     with pytest.raises(CommandError):
         call_command("seed_demo", stdout=io.StringIO())
-    assert Campus.objects.count() == 0
+    assert _counts() == before
 
 
-def test_the_demo_has_exchange_policies_courses_to_try_and_one_exchange_done(db):
+def test_the_demo_has_exchange_policies_courses_to_try_and_one_exchange_done(seeded, db):
     from exchanges.models import Exchange, ExchangePolicy, ExchangeStatus
     from exchanges.services import exchange_offer, exchange_quote
     from finance.models import Voucher
 
-    _seed()
     assert ExchangePolicy.objects.filter(is_active=True).count() == 2
     done = Exchange.objects.get()
     assert done.status == ExchangeStatus.COMPLETED and done.new_order is not None
