@@ -223,9 +223,8 @@ def _enqueue_pending() -> None:
 def notifications_hand_over(*, dedupe_keys: list[str]) -> None:
     """After the commit of events' rows: in-process, send them now; with workers, start the
     drainer unless one is running (it will find them)."""
-    keys = dedupe_keys
     if celery_app.conf.task_always_eager:  # in-process: these rows, at once
-        notifications_enqueue(dedupe_keys=keys)
+        notifications_enqueue(dedupe_keys=dedupe_keys)
         return
     # With workers: one drainer at a time sends whatever is due, in large batches; while it runs,
     # a commit has nothing to hand over (the drainer's last look finds its rows).
@@ -235,7 +234,7 @@ def notifications_hand_over(*, dedupe_keys: list[str]) -> None:
     except Exception:  # the cache is Redis, like the broker: the beat job sends the rows
         logger.warning("Could not start a notification drainer; the periodic job will send.", exc_info=True)
         return
-    if not notifications_enqueue(dedupe_keys=keys, drain=True):
+    if not notifications_enqueue(dedupe_keys=dedupe_keys, drain=True):
         cache.delete(DRAIN_KEY)  # the hand-over failed: the next commit tries again
 
 
