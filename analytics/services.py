@@ -379,7 +379,7 @@ def facts_listener_paused() -> Iterator[None]:
         _listener_paused.reset(token)
 
 
-def facts_on_refund_event(event_id: int) -> None:
+def facts_on_refund_event(event: RefundEvent) -> None:
     """Refund event listener (after the commit): hand the refresh of the days the event touched to
     a worker, so the person who acted never waits for it. The task is looked up by name:
     ``analytics.tasks`` imports this module. A broker that is down is logged; the beat job's
@@ -393,22 +393,15 @@ def facts_on_refund_event(event_id: int) -> None:
         return
     try:
         if current_app.conf.task_always_eager:
-            current_app.tasks[REFRESH_FOR_EVENT_TASK].delay(event_id)
+            current_app.tasks[REFRESH_FOR_EVENT_TASK].delay(event.pk)
             return
-        _queue_gathered_refresh(event_id)
+        _queue_gathered_refresh(event)
     except Exception:  # the broker's errors vary by transport
-        logger.warning("Analytics facts of refund event %s not refreshed now; beat will.", event_id, exc_info=True)
+        logger.warning("Analytics facts of refund event %s not refreshed now; beat will.", event.pk, exc_info=True)
 
 
-def _queue_gathered_refresh(event_id: int) -> None:
-    row = (
-        RefundEvent.objects.filter(pk=event_id)
-        .values_list("created_at", "request__submitted_at", "request__campus_id")
-        .first()
-    )
-    if row is None:
-        return
-    created_at, submitted_at, campus_id = row
+def _queue_gathered_refresh(event: RefundEvent) -> None:
+    created_at, submitted_at, campus_id = event.created_at, event.request.submitted_at, event.request.campus_id
     delay = settings.ANALYTICS_REFRESH_DELAY_SECONDS
     days = {local_day(created_at), local_day(submitted_at)}
     keys = {f"analytics:facts-due:{day.isoformat()}:{campus_id}": (day.isoformat(), campus_id) for day in days}

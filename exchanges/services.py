@@ -253,12 +253,11 @@ def exchange_submit(
 # --- Following the request --------------------------------------------------------------------
 
 
-@refund_event_writer
+@refund_event_writer(applies=lambda event: event.request.kind == RequestKind.EXCHANGE)
 def exchange_on_refund_event(event: RefundEvent) -> None:
-    """The exchange follows its request (in the event's transaction)."""
+    """The exchange follows its request (in the event's transaction); only an exchange's events
+    come here (a refund's cost it nothing)."""
     request = event.request
-    if request.kind != RequestKind.EXCHANGE:
-        return
     exchange = Exchange.objects.select_for_update().filter(request_id=request.pk).first()
     if exchange is None:  # the submit's attach writes it before the first event
         return

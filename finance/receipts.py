@@ -162,19 +162,20 @@ def receipt_pdf_response(receipt: Receipt) -> FileResponse:
     return response
 
 
-def receipt_on_refund_event(event_id: int) -> None:
-    """``refund_event_listener``: after a payout succeeded, issue the receipt in the background.
+def receipt_on_refund_event(event: RefundEvent) -> None:
+    """``refund_event_listener`` of succeeded payouts: issue the receipt in the background.
 
     A failure (a broker that is down; with eager tasks, the rendering itself) is logged, not
     raised: the commit already happened, and the first download issues the receipt anyway.
     """
-    row = RefundEvent.objects.filter(pk=event_id).values_list("kind", "request_id").first()
-    if row is None or row[0] != RefundEventKind.PAYOUT_SUCCEEDED:
+    if event.kind != RefundEventKind.PAYOUT_SUCCEEDED:
         return
     try:
-        receipt_issue_enqueue(row[1])
+        receipt_issue_enqueue(event.request_id)
     except Exception:  # the broker's errors vary by transport
-        logger.warning("E-receipt of refund request %s not issued now; its first download will.", row[1], exc_info=True)
+        logger.warning(
+            "E-receipt of refund request %s not issued now; its first download will.", event.request_id, exc_info=True
+        )
 
 
 def receipt_issue_enqueue(request_id: int) -> None:

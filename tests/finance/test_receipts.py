@@ -226,7 +226,7 @@ def test_other_refund_events_issue_nothing(shipped_data, campus, homeroom):
     student = factories.make_student(campus=campus)
     request = submit(order_at(student=student, homeroom=homeroom, campus=campus, price="300.00"))
 
-    receipt_on_refund_event(RefundEvent.objects.filter(request=request).latest("pk").pk)
+    receipt_on_refund_event(RefundEvent.objects.filter(request=request).latest("pk"))
 
     assert not Receipt.objects.exists()
 
