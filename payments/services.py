@@ -541,6 +541,11 @@ def payout_callback_apply(
     if notice.amount is None:
         # The notice does not carry this refund's own amount (Alipay's names the trade's
         # refunded total): ask the gateway, and act on its signed answer instead.
+        if payout.lease_until is not None and payout.lease_until > timezone.now():
+            # Unless a worker holds the payout: it is applying its own call's signed answer right
+            # now. Not acknowledged, so the gateway sends the notice again, by when the payout is
+            # settled (or, if the worker died, its lease has run out and this query is made then).
+            return CallbackResult(accepted=False, reason="worker_busy")
         return _confirm_by_query(payout)
     if notice.outcome in (Outcome.SUCCEEDED, Outcome.FAILED, Outcome.NEEDS_CHECK):
         payout_answer_apply(
@@ -613,9 +618,9 @@ def _claim(payout_id: int, *, now: datetime.datetime) -> tuple[Payout, bool] | s
         if payout.status == PayoutStatus.QUEUED:
             # Before the first call the order must still cover it. A payout that may have reached
             # the gateway is only ever queried, whatever the order says now.
+            # (No savepoint: the guard only reads, and a refusal is ours, not the database's.)
             try:
-                with transaction.atomic():
-                    payout_guard(order_id=payout.order_id, amount=payout.amount, payout_id=payout.pk)
+                payout_guard(order_id=payout.order_id, amount=payout.amount, payout_id=payout.pk)
             except PayoutError as exc:
                 _fail_locked(payout, request=request, code=exc.code, message=exc.message, at=now)
                 return None

@@ -151,6 +151,43 @@ def test_early_and_duplicate_callbacks_pay_and_book_once(gateways, student, home
     _one_movement(gateways, payout)
 
 
+def test_an_alipay_notice_while_the_worker_holds_the_payout_is_sent_again_not_queried(
+    gateways, student, homeroom, campus
+):
+    # Alipay's notice names no amount of this refund, so alone it would take a query. Arriving
+    # while the worker still waits for its call's answer, it is not acknowledged (no query): the
+    # worker books the answer, and the notice sent again finds the payout final.
+    gateways.callback_retry_delays = (0.5, 1.0)
+    gateways.behave("alipay", "callback_before_response", times=1)
+    request, payout = approved_request(student=student, homeroom=homeroom, campus=campus, channel=PaymentChannel.ALIPAY)
+
+    assert _refunded(request)
+    delivered = gateways.wait_for_callbacks(2)
+    assert [d.reply.strip() for d in delivered[:2]] == [b"failure", b"success"]
+    assert gateways.requests_received["alipay.trade.fastpay.refund.query"] == 0
+    assert not payout.exchanges.filter(kind=ExchangeKind.QUERY).exists()
+    assert payout.exchanges.filter(kind=ExchangeKind.CALLBACK).count() == 2
+    assert Voucher.objects.filter(payout=payout).count() == 1
+    _one_movement(gateways, payout)
+
+
+def test_an_alipay_notice_for_a_payout_nobody_holds_is_confirmed_by_a_query(
+    gateways, student, homeroom, campus, client
+):
+    gateways.callbacks_enabled = False
+    gateways.behave("alipay", "http_500_after_execute", times=1)
+    request, payout = approved_request(student=student, homeroom=homeroom, campus=campus, channel=PaymentChannel.ALIPAY)
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.UNKNOWN and payout.lease_until is None  # nobody holds it
+
+    response = client.post("/payments/alipay/notify/", gateways.alipay_notification(payout.payout_no))
+
+    assert response.content.strip() == b"success"
+    assert gateways.requests_received["alipay.trade.fastpay.refund.query"] == 1
+    assert _refunded(request)
+    _one_movement(gateways, payout)
+
+
 def test_a_payout_already_final_is_left_alone_by_a_late_execution(gateways, student, homeroom, campus):
     request, payout = approved_request(student=student, homeroom=homeroom, campus=campus, channel=PaymentChannel.ALIPAY)
     before = gateways.requests_received.copy()
