@@ -1,15 +1,17 @@
 """Payout benchmark: refunds per second from approval to confirmed, with 1 and 2 worker
 processes, next to what the gateway simulator does alone.
 
-Run: ``PYTHONPATH=. .venv/bin/python bench/bench_payouts.py [--refunds 300]``. Needs PostgreSQL
-and Redis (``DATABASE_URL`` / ``REDIS_URL``; defaults: the local ones). Works in a throwaway test
-database ``test_<name>``; the simulator and a callback server run in this process, the Celery
-workers as separate processes.
+Run: ``PYTHONPATH=. .venv/bin/python bench/bench_payouts.py [--refunds 300] [--approvers 2]``. Needs
+PostgreSQL and Redis (``DATABASE_URL`` / ``REDIS_URL``; defaults: the local ones). Works in a
+throwaway test database ``test_<name>``. The simulator runs in this process; the approvals come from
+``--approvers`` processes at once, as from several web processes; the gateways' callbacks reach the
+app under gunicorn (2 workers, production's config), and the Celery workers are processes of their own.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -18,8 +20,6 @@ import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schoolops.settings")
@@ -30,10 +30,10 @@ import django  # noqa: E402
 
 django.setup()
 
-from _school import submitted_requests  # noqa: E402 - bench/ is the script's own directory
+from _cpu import cpu_snapshot, cpu_split, descends_from  # noqa: E402 - bench/ is the script's own directory
+from _school import submitted_requests  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.core.wsgi import get_wsgi_application  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, connections  # noqa: E402
 from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
 
 from gatewaysim.server import GatewaySimulator  # noqa: E402
@@ -41,28 +41,18 @@ from orders.models import PaymentChannel  # noqa: E402
 from payments.gateways.alipay import AlipayGateway  # noqa: E402
 from payments.gateways.base import RefundCall  # noqa: E402
 from payments.gateways.wechat import WeChatPayGateway  # noqa: E402
-from payments.testing import WorkerProcess, purge_queue, queue_env, route_tasks_to, routed_queues, worker_env  # noqa: E402
+from payments.testing import (  # noqa: E402
+    WebProcess,
+    WorkerProcess,
+    purge_queue,
+    queue_env,
+    route_tasks_to,
+    routed_queues,
+    worker_env,
+)
 from refunds.models import RefundRequest, RefundStatus  # noqa: E402
 from refunds.services import refund_approve  # noqa: E402
 from schoolops import queues  # noqa: E402
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - wsgiref's signature
-        pass
-
-
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-def callback_server() -> tuple[str, _ThreadingWSGIServer]:
-    """Our app on a loopback port, so the simulator's callbacks reach the real endpoints."""
-    server = make_server(
-        "127.0.0.1", 0, get_wsgi_application(), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}", server
 
 
 def simulator_alone(sim: GatewaySimulator, count: int, threads: int) -> float:
@@ -92,13 +82,32 @@ def simulator_alone(sim: GatewaySimulator, count: int, threads: int) -> float:
     return per_thread * threads / (time.perf_counter() - start)
 
 
+def _approve(args: tuple[int, list[int]]) -> None:
+    """One approver process's share (a forked child: its own database connection)."""
+    actor_id, request_ids = args
+    from schoolops.models import User
+
+    actor = User.objects.get(pk=actor_id)
+    for request_id in request_ids:
+        refund_approve(request_id=request_id, actor=actor)
+    connections.close_all()
+
+
+def approve_all(actor_id: int, ids: list[int], approvers: int) -> float:
+    """Approve ``ids`` from ``approvers`` processes at once, as several web processes do; seconds."""
+    begin = time.perf_counter()
+    connections.close_all()  # the children open their own
+    with multiprocessing.get_context("fork").Pool(approvers) as pool:
+        pool.map(_approve, [(actor_id, ids[n::approvers]) for n in range(approvers)])
+    return time.perf_counter() - begin
+
+
 def end_to_end(
     sim: GatewaySimulator,
     *,
     workers: int,
     count: int,
-    round_no: int,
-    notify_url: str,
+    approvers: int,
     log_dir: Path,
     approve_first: bool = False,
 ) -> dict:
@@ -107,34 +116,38 @@ def end_to_end(
     homeroom, ids = submitted_requests(count, channels=(PaymentChannel.ALIPAY, PaymentChannel.WECHAT))
     queue = f"bench-payouts-{uuid.uuid4().hex[:8]}"
     saved = route_tasks_to(queue)
-    env = worker_env(sim=sim, notify_base_url=notify_url, **queue_env(queue))
-
-    def approve_all() -> float:
-        begin = time.perf_counter()
-        for request_id in ids:
-            refund_approve(request_id=request_id, actor=homeroom.user)
-        return time.perf_counter() - begin
-
-    approving = approve_all() if approve_first else 0.0
+    # The gateways' callbacks reach the app under gunicorn, as in production.
+    web = WebProcess(log_dir=log_dir)
+    env = worker_env(sim=sim, notify_base_url=web.url, **queue_env(queue))
+    sim.alipay_notify_url = web.url + "/payments/alipay/notify/"
+    web.start(env=env)
+    approving = approve_all(homeroom.user_id, ids, approvers) if approve_first else 0.0
     # The payout workers consume the payouts queue only, as in production: the messages, receipts
     # and analytics refreshes the refunds cause wait in their own queues for their own workers.
-    started = [
-        WorkerProcess(queue=queue, env=env, log_dir=log_dir, consumes=(queues.PAYOUTS,)).start() for _ in range(workers)
-    ]
+    started = []
     try:
+        started = [
+            WorkerProcess(queue=queue, env=env, log_dir=log_dir, consumes=(queues.PAYOUTS,)).start()
+            for _ in range(workers)
+        ]
         start = time.perf_counter()
+        before = cpu_snapshot()
+        # A worker ready before the others has started on a filled queue: what it did is not timed.
+        already = RefundRequest.objects.filter(pk__in=ids, status=RefundStatus.REFUNDED).count()
         if not approve_first:
-            approving = approve_all()
+            approving = approve_all(homeroom.user_id, ids, approvers)
         approved = start + approving
         while RefundRequest.objects.filter(pk__in=ids, status=RefundStatus.REFUNDED).count() < count:
             if time.perf_counter() - start > 600:
-                raise RuntimeError(f"not all refunded after 600 s:\n{started[0].log()}")
+                raise RuntimeError(f"not all refunded after 600 s:\n{started[0].log()}\n{web.log()}")
             time.sleep(0.05)
         done = time.perf_counter()
+        spent = cpu_split(before, cpu_snapshot(), _grouping(started, web))
         left = waiting_tasks(queue)
     finally:
         for worker in started:
             worker.stop()
+        web.stop()
         from schoolops.celery import app
 
         app.conf.update(saved)
@@ -144,11 +157,35 @@ def end_to_end(
         "workers": workers,
         "refunds": count,
         "approve_per_s": count / (approved - start),
-        "end_to_end_per_s": count / (done - start),
+        "end_to_end_per_s": (count - already) / (done - start),
+        "cpu_ms_per_refund": {group: 1000 * seconds / (count - already) for group, seconds in spent.most_common()},
         "seconds": done - start,
         "max_moves_per_number": max(executed.values()) if executed else 0,
         "left": left,
     }
+
+
+def _grouping(workers: list[WorkerProcess], web: WebProcess):
+    """Which part of the run a process is: the payout workers, the web answering the callbacks,
+    PostgreSQL, this process (the simulator, the approvals' parent, the polling), Redis."""
+    me = os.getpid()
+    worker_pids = [worker.process.pid for worker in workers if worker.process is not None]
+    web_pid = web.process.pid if web.process is not None else -1
+
+    def group_of(pid: int, command: str, snapshot: dict) -> str | None:
+        if any(descends_from(pid, worker, snapshot) for worker in worker_pids):
+            return "payout workers"
+        if descends_from(pid, web_pid, snapshot):
+            return "web (callbacks)"
+        if descends_from(pid, me, snapshot):
+            return "simulator, approvals, this process"
+        if "postgres" in command:
+            return "PostgreSQL"
+        if "redis" in command:
+            return "Redis"
+        return None
+
+    return group_of
 
 
 def waiting_tasks(queue: str) -> dict[str, int]:
@@ -164,12 +201,11 @@ def waiting_tasks(queue: str) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--refunds", type=int, default=300, help="refunds per run (default 300)")
+    parser.add_argument("--approvers", type=int, default=2, help="processes approving at once (default 2)")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("bench_payouts needs PostgreSQL: set DATABASE_URL (worker processes share the database).")
 
-    # The callback server answers each request on a thread of its own: no connection may outlive it.
-    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     os.environ["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
@@ -178,9 +214,6 @@ def main() -> None:
             sim = GatewaySimulator(Path(tmp) / "sim", port=0).start()
             settings.WECHAT_PAY = sim.wechat_pay_settings()
             settings.ALIPAY = sim.alipay_settings()
-            notify_url, server = callback_server()
-            settings.PAYMENTS_NOTIFY_BASE_URL = notify_url
-            sim.alipay_notify_url = notify_url + "/payments/alipay/notify/"
             try:
                 print(f"Refunds per run: {args.refunds}; PostgreSQL {connection.settings_dict['NAME']}; Redis")
                 print()
@@ -191,15 +224,13 @@ def main() -> None:
                     rate = simulator_alone(sim, args.refunds, threads)
                     print(f"| simulator alone, {threads} caller thread(s) (adapter + SDK + HTTPS) | {rate:,.0f} |")
                 sim.reset()
-                sim.alipay_notify_url = notify_url + "/payments/alipay/notify/"
                 runs = [(workers, first) for first in (False, True) for workers in (1, 2)]
-                for round_no, (workers, approve_first) in enumerate(runs, start=1):
+                for workers, approve_first in runs:
                     result = end_to_end(
                         sim,
                         workers=workers,
                         count=args.refunds,
-                        round_no=round_no,
-                        notify_url=notify_url,
+                        approvers=args.approvers,
                         log_dir=Path(tmp),
                         approve_first=approve_first,
                     )
@@ -207,14 +238,16 @@ def main() -> None:
                     timed = f"{result['end_to_end_per_s']:,.1f} ({result['seconds']:.1f} s)"
                     left = ", ".join(f"{name} {count / args.refunds:.1f}" for name, count in result["left"].items())
                     print(f"|   tasks per refund left for the other queues ({workers} payout worker(s)) | {left} |")
+                    cpu = ", ".join(f"{group} {ms:.1f}" for group, ms in result["cpu_ms_per_refund"].items())
+                    print(f"|   CPU ms per refund ({workers} payout worker(s)) | {cpu} |")
                     if approve_first:
                         print(f"| queue drained (approved beforehand), {workers} worker process(es) | {timed} |")
                     else:
                         approvals = f"{result['approve_per_s']:,.0f}"
-                        print(f"| approvals alone (this process), with {workers} worker(s) running | {approvals} |")
+                        who = f"{args.approvers} processes"
+                        print(f"| approvals alone ({who}), with {workers} worker(s) running | {approvals} |")
                         print(f"| end to end, approve → refunded, {workers} worker process(es) | {timed} |")
             finally:
-                server.shutdown()
                 sim.stop()
     finally:
         os.environ["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + old_name
